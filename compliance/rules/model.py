@@ -1,0 +1,136 @@
+"""The loaded rule set: frozen values, built once per load by `loader.py`.
+
+Everything here is already checked and normalised: group references are expanded,
+codes are upper case, dates are timezone-aware UTC datetimes, path patterns are
+compiled. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Final, Literal
+
+from ..errors import Problem
+
+__all__ = [
+    "ANONYMOUS",
+    "EVERYONE",
+    "HTML_PLACES",
+    "SELECTOR_PLACES",
+    "UNKNOWN",
+    "Link",
+    "Location",
+    "Notice",
+    "PathPattern",
+    "Place",
+    "Rule",
+    "RuleSet",
+]
+
+#: Jurisdiction keywords a rule may name besides codes and groups.
+UNKNOWN: Final = "unknown"
+ANONYMOUS: Final = "anonymous"
+EVERYONE: Final = "*"
+
+PlaceKind = Literal[
+    "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json"
+]
+SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
+HTML_PLACES: Final = frozenset({"body-start", "body-end", "marker"}) | SELECTOR_PLACES
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where something was written: a file and a 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    href: str
+    text: Mapping[str, str]  # language tag -> link text
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    id: str
+    title: str
+    text: Mapping[str, str]  # language tag as written (BCP 47) -> text
+    default_language: str
+    link: Link | None = None
+    legal_basis: str | None = None
+    source_url: str | None = None
+    owner: str | None = None
+    review_by: date | None = None
+    css: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One place a notice may go. `arg` is the marker name, selector, header name or JSON field."""
+
+    kind: PlaceKind
+    arg: str | None = None
+
+    def __str__(self) -> str:
+        return self.kind if self.arg is None else f"{self.kind}: {self.arg}"
+
+
+@dataclass(frozen=True, slots=True)
+class PathPattern:
+    """A path glob (`/news/**`, `/*/amp`) or a `re:` pattern, compiled to match a whole path."""
+
+    source: str
+    regex: re.Pattern[str]
+
+    def matches(self, path: str) -> bool:
+        return self.regex.fullmatch(path) is not None
+
+    def __str__(self) -> str:
+        return self.source
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    notice: str
+    #: Expanded: country codes, subdivision codes, "unknown", "anonymous", "*".
+    jurisdictions: frozenset[str]
+    except_jurisdictions: frozenset[str]
+    paths: tuple[PathPattern, ...]
+    except_paths: tuple[PathPattern, ...]
+    #: Lower case; "*.example.org" for subdomains; empty means every host.
+    hosts: tuple[str, ...]
+    #: In order of preference. HTML places only, or one header/json place.
+    placement: tuple[Place, ...]
+    action: Literal["notice", "block"]
+    start: datetime | None  # `from`, inclusive, aware
+    until: datetime | None  # exclusive, aware
+    priority: int
+    mode: Literal["enforce", "report-only"]
+    location: Location
+    #: The jurisdictions as written (codes and @groups), for explanations and reports.
+    jurisdictions_written: tuple[str, ...] = ()
+    except_jurisdictions_written: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    notices: Mapping[str, Notice]
+    #: The rule set's own groups, expanded to codes (built-in groups are not listed).
+    groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: The files the set was read from, in load order.
+    files: tuple[str, ...] = ()
+    #: Warnings found while loading (errors raise RuleFileError instead).
+    warnings: tuple[Problem, ...] = ()
