@@ -1,0 +1,301 @@
+"""The reader's address: the ASGI peer, or what a trusted proxy says it forwarded for.
+
+Forwarding headers are believed only from a trusted proxy. Each proxy appends the
+address it received the request from, so the chain is walked right to left: the
+first address that is not itself a trusted proxy is the client. A client can put
+anything at the left of `X-Forwarded-For`; only what trusted proxies appended is
+evidence. An entry that is not an address (`unknown`, an RFC 7239 obfuscated
+identifier such as `_hidden`, garbage) stops the walk and leaves the client
+unknown: guessing past it would hand the choice to whoever wrote it.
+
+`Forwarded` (RFC 7239) and `X-Forwarded-For` are both read. When a trusted proxy
+sends both, they must name the same client, or the client is unknown: most proxies
+append to only one of them and pass the other through from the client untouched,
+so letting either one win would let a client choose its own address.
+
+References: RFC 7239; uvicorn's ProxyHeadersMiddleware, whose trust list this
+follows, except that a malformed entry here is an error rather than a literal.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from compliance.errors import ConfigError
+
+__all__ = ["TrustedProxies", "client_address", "normalise_ip"]
+
+_IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Longest text read as one address: a bracketed, quoted IPv6 address with a zone
+#: id and a port fits; anything longer is not an address and is not cached.
+_MAX_ADDRESS_LENGTH = 100
+#: Entries kept by each bounded cache before it is emptied and starts again.
+_CACHE_SIZE = 4096
+
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+_normalised: dict[object, str | None] = {}
+
+
+def normalise_ip(text: str | None) -> str | None:
+    """The canonical text of the address `text` carries, or None when it carries none.
+
+    Reads `::ffff:1.2.3.4` as `1.2.3.4`, drops a port (`1.2.3.4:80`,
+    `[2001:db8::1]:443`), brackets, RFC 7239 quotes, surrounding whitespace and an
+    IPv6 zone id. `unknown`, obfuscated identifiers (`_hidden`) and host names
+    such as Starlette's `testclient` are None, as is None itself.
+    """
+    try:
+        return _normalised[text]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable: certainly not an address
+        return None
+    result = _parse_address(text)
+    if isinstance(text, str) and len(text) <= _MAX_ADDRESS_LENGTH:
+        if len(_normalised) >= _CACHE_SIZE:
+            _normalised.clear()
+        _normalised[text] = result
+    return result
+
+
+def _parse_address(text: object) -> str | None:
+    if not isinstance(text, str) or len(text) > _MAX_ADDRESS_LENGTH:
+        return None
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = text[1:-1].strip()
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or not _is_port(text[end + 1 :], bracketed=True):
+            return None
+        text = text[1:end]
+    elif text.count(":") == 1:  # IPv4 with a port; IPv6 has at least two colons
+        text, _, port = text.partition(":")
+        if not _is_port(":" + port, bracketed=False):
+            return None
+    text = text.partition("%")[0]  # an IPv6 zone id (fe80::1%eth0)
+    try:
+        address: _IPAddress = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return str(_unmapped(address))
+
+
+def _is_port(rest: str, *, bracketed: bool) -> bool:
+    """Whether `rest` (what follows an address) is nothing, or `:` and a port.
+
+    RFC 7239 allows an obfuscated port (`_8080`) as well as a number.
+    """
+    if not rest:
+        return bracketed
+    if rest[0] != ":" or len(rest) < 2:
+        return False
+    port = rest[1:]
+    return (port.isascii() and port.isdigit() and len(port) <= 5) or (
+        port[0] == "_" and _OBFUSCATED.match(port) is not None
+    )
+
+
+_OBFUSCATED = re.compile(r"_[A-Za-z0-9._-]+\Z")
+
+
+def _unmapped(address: _IPAddress) -> _IPAddress:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class TrustedProxies:
+    """The proxies whose forwarding headers are believed: addresses and networks.
+
+    Built once from entries such as `"10.0.0.0/8"`, `"127.0.0.1"` or `"::1"` (a
+    string is read as a comma-separated list). A malformed entry raises
+    ConfigError naming it. `"*"` trusts every peer, including one that is not an
+    address: for tests and local development only, since any client can then
+    choose its own address.
+    """
+
+    __slots__ = ("_addresses", "_cache", "_networks", "trust_all")
+
+    def __init__(self, entries: Iterable[str] | str = ()) -> None:
+        if isinstance(entries, str):
+            entries = [part for part in entries.split(",") if part.strip()]
+        self.trust_all = False
+        self._addresses: set[str] = set()
+        self._networks: list[_IPNetwork] = []
+        self._cache: dict[object, bool] = {}
+        for entry in entries:
+            if not isinstance(entry, str):
+                raise ConfigError(f"trusted proxy entry {entry!r} is not a string")
+            text = entry.strip()
+            if text == "*":
+                self.trust_all = True
+            elif "/" in text:
+                self._add_network(entry, text)
+            else:
+                address = normalise_ip(text)
+                if address is None or text.startswith("[") or text.startswith('"'):
+                    raise ConfigError(f"trusted proxy entry {entry!r} is not an IP address or network")
+                self._addresses.add(address)
+
+    def _add_network(self, entry: str, text: str) -> None:
+        try:
+            network: _IPNetwork = ipaddress.ip_network(text, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"trusted proxy entry {entry!r} is not an IP address or network: {exc}") from None
+        if network.with_prefixlen != ipaddress.ip_interface(text).with_prefixlen:
+            raise ConfigError(f"trusted proxy entry {entry!r} has host bits set: did you mean {str(network)!r}?")
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_IPV4_MAPPED):
+            mapped = network.network_address.ipv4_mapped
+            assert mapped is not None
+            network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+        if network.num_addresses == 1:
+            self._addresses.add(str(network.network_address))
+        else:
+            self._networks.append(network)
+
+    def __contains__(self, ip: object) -> bool:
+        """Whether the address `ip` (any form normalise_ip reads) is a trusted proxy."""
+        if self.trust_all:
+            return True
+        try:
+            return self._cache[ip]
+        except KeyError:
+            pass
+        except TypeError:
+            return False
+        found = self._lookup(ip)
+        if isinstance(ip, str) and len(ip) <= _MAX_ADDRESS_LENGTH:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            self._cache[ip] = found
+        return found
+
+    def _lookup(self, ip: object) -> bool:
+        if not isinstance(ip, str):
+            return False
+        text = normalise_ip(ip)
+        if text is None:
+            return False
+        if text in self._addresses:
+            return True
+        if not self._networks:
+            return False
+        address = ipaddress.ip_address(text)
+        return any(address in network for network in self._networks)
+
+    def __bool__(self) -> bool:
+        return self.trust_all or bool(self._addresses) or bool(self._networks)
+
+    def __repr__(self) -> str:
+        entries = ["*"] if self.trust_all else [*sorted(self._addresses), *map(str, self._networks)]
+        return f"TrustedProxies({entries!r})"
+
+
+def client_address(scope: Mapping[str, Any], trusted: TrustedProxies) -> tuple[str | None, bool]:
+    """The client's address (None when unknown) and whether the peer is a trusted proxy.
+
+    The peer is `scope["client"][0]`. Only when it is trusted are `Forwarded` and
+    `X-Forwarded-For` read (see the module docstring); a trusted peer that sends
+    neither is itself the client.
+    """
+    client = scope.get("client")
+    peer = client[0] if client else None
+    if peer not in trusted:
+        return normalise_ip(peer), False
+    forwarded: list[bytes] = []
+    x_forwarded_for: list[bytes] = []
+    for name, value in scope.get("headers") or ():
+        if name == b"x-forwarded-for":
+            x_forwarded_for.append(value)
+        elif name == b"forwarded":
+            forwarded.append(value)
+    if not forwarded and not x_forwarded_for:
+        return normalise_ip(peer), True
+    from_xff = _walk(_x_forwarded_for(x_forwarded_for), trusted) if x_forwarded_for else _NO_HOP
+    from_forwarded = _walk(_forwarded_for(forwarded), trusted) if forwarded else _NO_HOP
+    if from_forwarded == _NO_HOP:
+        client_ip = from_xff
+    elif from_xff in (_NO_HOP, from_forwarded):
+        client_ip = from_forwarded
+    else:  # the chains disagree: a proxy passed a client's own header through
+        client_ip = None
+    if client_ip == _NO_HOP:  # the headers are there but name no hop
+        return normalise_ip(peer), True
+    return client_ip, True
+
+
+#: What a chain with no hop walks to (normalise_ip never returns an empty string).
+_NO_HOP = ""
+
+
+def _x_forwarded_for(values: list[bytes]) -> list[str | None]:
+    return [hop for hop in b",".join(values).decode("latin-1").split(",") if hop.strip()]
+
+
+def _walk(hops: list[str | None] | None, trusted: TrustedProxies) -> str | None:
+    """The right-most hop that is not a trusted proxy; the left-most when all are.
+
+    `_NO_HOP` when there is no hop; None when the chain does not parse or a hop is
+    not an address.
+    """
+    if hops is None:
+        return None
+    address: str | None = _NO_HOP
+    for hop in reversed(hops):
+        address = normalise_ip(hop) if hop is not None else None
+        if address is None:
+            return None
+        if address not in trusted:
+            return address
+    return address
+
+
+#: One `name=value` pair of a Forwarded element, then what ends it.
+_FORWARDED_PAIR = re.compile(
+    r"""[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^;,"\s]*)[ \t]*(;|,|\Z)"""
+)
+
+
+def _forwarded_for(values: list[bytes]) -> list[str | None] | None:
+    """The `for=` value of each element of the Forwarded headers, in order.
+
+    An element without `for=` is None in the list (a hop that did not say); a
+    header that does not parse is None altogether; one where no element has
+    `for=` names no hop (an empty list).
+    """
+    value = b",".join(values).decode("latin-1")
+    hops: list[str | None] = []
+    element: dict[str, str] = {}
+    position, end = 0, len(value)
+    while position < end:
+        if value[position] in " \t,":  # empty elements are allowed (RFC 7230 #rule)
+            position += 1
+            if value[position - 1] == "," and element:
+                hops.append(element.get("for"))
+                element = {}
+            continue
+        match = _FORWARDED_PAIR.match(value, position)
+        if match is None:
+            return None
+        name, raw, separator = match.group(1).lower(), match.group(2), match.group(3)
+        if name in element:
+            return None
+        if raw.startswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        element[name] = raw
+        position = match.end()
+        if separator != ";":
+            hops.append(element.get("for"))
+            element = {}
+    if element:
+        hops.append(element.get("for"))
+    if all(hop is None for hop in hops):  # e.g. only `proto=`: the header names no hop
+        return []
+    return hops

@@ -1,0 +1,370 @@
+"""ComplianceMiddleware: the one module that speaks ASGI.
+
+Per request, before the app is called: resolve the reader's jurisdiction, decide
+which rules fire (both cached), and leave the jurisdiction in
+`scope["state"]["jurisdiction"]`. A page no rule covers goes straight to the app:
+its response is not touched at all. On a covered page a per-request `_Responder`
+wraps `send`: it adds the cache headers, holds `http.response.start` until the
+first body chunk, and streams the body through the HTML rewriter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any, Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import _headers
+from .audit import FAULT_LOGGER, audit_enabled, emit, jurisdiction_fields, network_of
+from .client_ip import client_address
+from .jurisdiction import Jurisdiction, JurisdictionResolver, Resolver
+from .render import (
+    charset_from_content_type,
+    choose_language,
+    codec_for,
+    render_notice_html,
+    render_style,
+    sniff_html,
+)
+from .rewrite.html import HtmlRewriter, Insertion, Placed
+from .rules import load_rules
+from .rules.decide import Decision, Engine, Firing
+from .rules.model import HTML_PLACES, Place, RuleSet
+
+__all__ = ["ComplianceMiddleware"]
+
+HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
+#: Bytes of the body read before choosing the charset and language (the HTML prescan size).
+SNIFF_SIZE: Final = 1024
+DEFAULT_HOLDBACK: Final = 256 * 1024
+_BODY_END: Final = Place("body-end")
+
+
+class ComplianceMiddleware:
+    """Adds the legal notices a reader's jurisdiction calls for.
+
+    `rules` is a YAML rule file or a folder of them (format 1, see docs); rules
+    that do not load raise `RuleFileError` here, before any traffic is served.
+    Forwarding headers and the CDN country header are believed only from
+    `trusted_proxies`. See the README for every option.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        rules: str | os.PathLike[str],
+        geoip_db: str | os.PathLike[str] | None = None,
+        trusted_proxies: Iterable[str] = (),
+        country_header: str | None = None,
+        region_header: str | None = None,
+        *,
+        holdback: int = DEFAULT_HOLDBACK,
+        resolver: Resolver | None = None,
+        request_id_header: str = "x-request-id",
+    ) -> None:
+        self.app = app
+        self.rules_source = rules
+        self._engine = Engine(load_rules(rules))
+        self.resolver = JurisdictionResolver(
+            geoip_db=geoip_db,
+            trusted_proxies=trusted_proxies,
+            country_header=country_header,
+            region_header=region_header,
+            resolver=resolver,
+        )
+        self.vary_headers: tuple[str, ...] = tuple(h for h in (country_header, region_header) if h)
+        self.holdback = holdback
+        self.request_id_header = request_id_header.lower().encode("latin-1")
+
+    @property
+    def ruleset(self) -> RuleSet:
+        """The rule set in force."""
+        return self._engine.ruleset
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            engine = self._engine
+            jurisdiction = self.resolver.resolve(scope)
+            state = scope.get("state")
+            if state is None:
+                scope["state"] = state = {}
+            state["jurisdiction"] = jurisdiction
+            host = _host(scope) if engine.uses_hosts else ""
+            decision = engine.decide(jurisdiction, host, scope.get("path") or "/", time.time())
+        except Exception:
+            FAULT_LOGGER.exception("compliance: could not decide for %s; the page is served as the app sent it",
+                                   scope.get("path"))
+            await self.app(scope, receive, send)
+            return
+        if not decision.covered:
+            await self.app(scope, receive, send)
+            return
+        responder = _Responder(self, scope, send, decision, jurisdiction)
+        await self.app(scope, receive, responder.send)
+
+
+def _host(scope: Scope) -> str:
+    for key, value in scope.get("headers") or ():
+        if key == b"host":
+            text = value.decode("latin-1").strip().lower()
+            if text.startswith("["):
+                return text[: text.find("]") + 1]
+            return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+    server = scope.get("server")
+    return str(server[0]).lower() if server else ""
+
+
+def _media_type(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    value = _headers.get(headers, b"content-type")
+    if value is None:
+        return ""
+    return value.split(b";", 1)[0].strip().lower().decode("latin-1")
+
+
+def _rewritable_status(status: int) -> bool:
+    return (200 <= status < 300 and status not in (204, 205, 206)) or 400 <= status < 600
+
+
+class _Skipped(Exception):
+    """The response cannot carry the notices due (the reason is the message)."""
+
+
+class _Responder:
+    """The per-request state of one covered response."""
+
+    __slots__ = (
+        "mw", "scope", "_send", "decision", "jurisdiction", "due", "start", "rewriter",
+        "pending", "pending_size", "passing", "outcome",
+    )
+
+    def __init__(
+        self, mw: ComplianceMiddleware, scope: Scope, send: Send, decision: Decision, jurisdiction: Jurisdiction
+    ) -> None:
+        self.mw = mw
+        self.scope = scope
+        self._send = send
+        self.decision = decision
+        self.jurisdiction = jurisdiction
+        self.due: tuple[Firing, ...] = tuple(
+            f for f in decision.fired if f.enforced and f.rule.placement and f.rule.placement[0].kind in HTML_PLACES
+        )
+        self.start: Message | None = None
+        self.rewriter: HtmlRewriter | None = None
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.passing = False
+        self.outcome: dict[str, dict[str, Any]] = {}
+
+    # -- ASGI send ------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        if self.passing:
+            await self._send(message)
+            return
+        kind = message["type"]
+        if kind == "http.response.start":
+            await self._on_start(message)
+        elif kind == "http.response.body" and (self.start is not None or self.rewriter is not None):
+            await self._on_body(message)
+        else:
+            # A body we cannot see (http.response.pathsend, zero-copy send...) or a
+            # message out of order: pass what we hold and everything after it as it is.
+            await self._give_up("the body was sent in a form that cannot be changed")
+            await self._send(message)
+
+    async def _on_start(self, message: Message) -> None:
+        headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+        if self.decision.dependent:
+            headers = self._cache_headers(headers)
+        message = {**message, "headers": headers}
+        reason = self._why_untouched(message["status"], headers)
+        if reason is not None:
+            self.passing = True
+            self._audit(missed=reason)
+            await self._send(message)
+            return
+        self.start = message
+
+    async def _on_body(self, message: Message) -> None:
+        body = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if self.rewriter is None:
+            if body:
+                self.pending.append(bytes(body))
+                self.pending_size += len(body)
+            if more and self.pending_size < SNIFF_SIZE:
+                return
+            body = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+            self.pending = []
+            try:
+                self.rewriter = self._build_rewriter(body[:SNIFF_SIZE])
+            except _Skipped as skipped:
+                await self._give_up(str(skipped), body, more)
+                return
+            except Exception:
+                self._fault()
+                await self._give_up("fault", body, more)
+                return
+        try:
+            out = self.rewriter.feed(body)
+            if not more:
+                out += self.rewriter.close()
+        except Exception:
+            # Whatever the rewriter held is lost with it; what follows passes as sent.
+            self._fault()
+            self.passing = True
+            await self._flush_start(more=True)
+            await self._send({"type": "http.response.body", "body": body, "more_body": more})
+            return
+        if self.start is not None:
+            if not out and more:
+                return
+            await self._flush_start(more=more, length=len(out), modified=True)
+        await self._send({"type": "http.response.body", "body": out, "more_body": more})
+        if not more:
+            self._audit()
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _why_untouched(self, status: int, headers: list[tuple[bytes, bytes]]) -> str | None:
+        if not self.due:
+            return ""  # nothing to place in this body
+        if self.scope.get("method") == "HEAD":
+            return "HEAD request: no body"
+        if not _rewritable_status(status):
+            return f"status {status}"
+        media = _media_type(headers)
+        if media not in HTML_TYPES:
+            return f"content type {media or '(none)'} takes no HTML notice"
+        encoding = _headers.get(headers, b"content-encoding")
+        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
+            return f"compressed body ({encoding.decode('latin-1')}) cannot be changed"
+        return None
+
+    def _cache_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        if self.jurisdiction.source == "header" and self.mw.vary_headers:
+            return _headers.vary_on(headers, self.mw.vary_headers)
+        return _headers.make_private(headers)
+
+    def _build_rewriter(self, head: bytes) -> HtmlRewriter:
+        assert self.start is not None
+        headers = self.start["headers"]
+        content_type = _headers.get(headers, b"content-type") or b""
+        charset = charset_from_content_type(content_type.decode("latin-1"))
+        content_language = _header_text(headers, b"content-language")
+        accept_language = _header_text(self.scope.get("headers") or (), b"accept-language")
+        html_lang: str | None = None
+        needs_lang = any(len(f.notice.text) > 1 for f in self.due)
+        if charset is None or needs_lang:
+            sniffed_charset, html_lang = sniff_html(head)
+            charset = charset or sniffed_charset
+        codec = codec_for(charset)
+        if codec is None:
+            raise _Skipped(f"the page's charset {charset!r} is not known")
+        insertions: list[Insertion] = []
+        css: list[str] = []
+        for firing in self.due:
+            notice = firing.notice
+            language = choose_language(notice, content_language, html_lang, accept_language)
+            places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
+            insertions.append(Insertion(notice.id, places, render_notice_html(notice, language, codec)))
+            self.outcome[notice.id] = {"rule": firing.rule.id, "notice": notice.id, "language": language}
+            if notice.css and notice.css not in css:
+                css.append(notice.css)
+        head_markup = render_style(css, codec) if css else b""
+        return HtmlRewriter(insertions, head_markup, self.mw.holdback)
+
+    async def _flush_start(self, *, more: bool, length: int | None = None, modified: bool = False) -> None:
+        start, self.start = self.start, None
+        if start is None:
+            return
+        headers = start["headers"]
+        if modified:
+            headers = _headers.remove(headers, b"content-length", b"etag", b"content-md5", b"accept-ranges")
+            if not more and length is not None:
+                headers.append((b"content-length", str(length).encode("latin-1")))
+        await self._send({**start, "headers": headers})
+
+    async def _give_up(self, reason: str, body: bytes = b"", more: bool = False) -> None:
+        """Send what is held as the app sent it, and pass the rest of the response through."""
+        self.passing = True
+        held = self.pending
+        self.pending = []
+        await self._flush_start(more=True)
+        if held:
+            await self._send({"type": "http.response.body", "body": b"".join(held), "more_body": True})
+        if body or not more:
+            await self._send({"type": "http.response.body", "body": body, "more_body": more})
+        self._audit(missed=reason)
+
+    def _fault(self) -> None:
+        FAULT_LOGGER.exception(
+            "compliance: fault while adding notices (rules %s) to %s; the page is served as the app sent it",
+            ", ".join(f.rule.id for f in self.due),
+            self.scope.get("path"),
+        )
+
+    def _audit(self, missed: str | None = None) -> None:
+        if not self.decision.fired or not audit_enabled():
+            return
+        placed: dict[str, Placed] = {}
+        if self.rewriter is not None and missed is None:
+            placed = {p.key: p for p in self.rewriter.placed}
+        rules = []
+        for firing in self.decision.fired:
+            entry: dict[str, Any] = {
+                "rule": firing.rule.id,
+                "notice": firing.notice.id,
+                "mode": firing.rule.mode,
+                **self.outcome.get(firing.notice.id, {}),
+            }
+            if not firing.enforced:
+                entry["outcome"] = "report-only"
+            elif firing not in self.due:
+                entry["outcome"] = "not-applicable"
+                entry["why"] = "placement is not HTML"
+            elif missed is not None:
+                entry["outcome"] = "missed" if missed else "not-applicable"
+                entry["why"] = missed
+            elif firing.notice.id in placed:
+                where = placed[firing.notice.id]
+                entry["outcome"] = "fallback" if where.fallback else "injected"
+                entry["place"] = str(where.place or "end-of-document")
+            else:
+                entry["outcome"] = "missed"
+                entry["why"] = "no place found"
+            rules.append(entry)
+        headers = self.scope.get("headers") or ()
+        request_id = _header_text(headers, self.mw.request_id_header) or uuid.uuid4().hex
+        ip, _ = client_address(self.scope, self.mw.resolver.trusted)
+        emit(
+            "decision",
+            {
+                "request_id": request_id[:200],
+                "method": self.scope.get("method"),
+                "path": self.scope.get("path"),
+                "jurisdiction": jurisdiction_fields(self.jurisdiction),
+                "network": network_of(ip),
+                "rules": rules,
+            },
+        )
+
+
+def _header_text(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    value = _headers.get(headers, name)
+    return None if value is None else value.decode("latin-1")
+
+
+logging.getLogger("compliance").addHandler(logging.NullHandler())

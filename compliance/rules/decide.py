@@ -1,0 +1,254 @@
+"""The decision: which rules fire for a reader on a page, and why the others do not.
+
+Pure: a rule set, a jurisdiction, a host, a path and a time in; a `Decision` out.
+No ASGI and no I/O, so the middleware and the `compliance` command share it, and
+what an auditor tests is what serves traffic.
+
+`Engine` compiles a `RuleSet` once per load and caches, per host and path, the
+rules whose paths and hosts cover it; most pages of a site hit that cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from ..jurisdiction import Jurisdiction
+from .model import EVERYONE, Notice, Rule, RuleSet
+from .paths import host_matches
+
+__all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode"]
+
+SkipCode = Literal["host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended"]
+
+_CACHE_SIZE: Final = 8192
+_FOREVER: Final = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """A rule that fires, with the notice it brings."""
+
+    rule: Rule
+    notice: Notice
+
+    @property
+    def enforced(self) -> bool:
+        return self.rule.mode == "enforce"
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A rule that does not fire, and why (for `compliance explain`)."""
+
+    rule: Rule
+    code: SkipCode
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    #: Notices due, enforced and report-only, in the order they go where they share
+    #: a place: higher priority first, then rule id. A notice two rules bring is listed
+    #: once, with the higher-priority rule.
+    fired: tuple[Firing, ...] = ()
+    #: The enforced block rule that wins, if any (a block wins over every notice).
+    block: Firing | None = None
+    #: True when some rule covers this host, path and time for some jurisdiction other
+    #: than "*": the response then depends on where the reader is, and must not be
+    #: shared between jurisdictions by a cache.
+    dependent: bool = False
+    #: True when any rule covers this host, path and time at all.
+    covered: bool = False
+    #: Every rule that does not fire, with the reason; filled only by `Engine.explain`.
+    skipped: tuple[Skip, ...] = ()
+
+    @property
+    def enforced(self) -> tuple[Firing, ...]:
+        return tuple(f for f in self.fired if f.rule.mode == "enforce")
+
+    @property
+    def report_only(self) -> tuple[Firing, ...]:
+        return tuple(f for f in self.fired if f.rule.mode == "report-only")
+
+
+NOTHING: Final = Decision()
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def _fmt(moment: datetime) -> str:
+    text = moment.astimezone(UTC).isoformat()
+    return text.removesuffix("T00:00:00+00:00").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rule: Rule
+    notice: Notice
+    start: float | None
+    until: float | None
+    dependent: bool
+
+    def in_time(self, now: float) -> bool:
+        return (self.start is None or now >= self.start) and (self.until is None or now < self.until)
+
+
+class Engine:
+    """A rule set compiled for deciding. Build one per load; it is safe to share."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        self._rules = tuple(
+            _Compiled(
+                rule=rule,
+                notice=ruleset.notices[rule.notice],
+                start=_timestamp(rule.start),
+                until=_timestamp(rule.until),
+                dependent=EVERYONE not in rule.jurisdictions or bool(rule.except_jurisdictions),
+            )
+            for rule in ruleset.rules
+        )
+        self._uses_hosts = any(rule.hosts for rule in ruleset.rules)
+        self._boundaries = sorted(
+            {t for c in self._rules for t in (c.start, c.until) if t is not None}
+        )
+        self._covering: dict[tuple[str, str], tuple[_Compiled, ...]] = {}
+        self._decisions: dict[tuple[str, str, Jurisdiction], tuple[Decision, float, float]] = {}
+
+    @property
+    def uses_hosts(self) -> bool:
+        return self._uses_hosts
+
+    # -- coverage (host and path only) -------------------------------------------------
+
+    def _covering_rules(self, host: str, path: str) -> tuple[_Compiled, ...]:
+        key = (host if self._uses_hosts else "", path)
+        found = self._covering.get(key)
+        if found is None:
+            found = tuple(
+                c
+                for c in self._rules
+                if _host_ok(c.rule, host) and _path_ok(c.rule, path)
+            )
+            if len(self._covering) >= _CACHE_SIZE:
+                self._covering.clear()
+            self._covering[key] = found
+        return found
+
+    def covers(self, host: str, path: str) -> bool:
+        """True when some rule's paths and hosts cover this page (at any time)."""
+        return bool(self._covering_rules(host, path))
+
+    # -- the decision ------------------------------------------------------------------
+
+    def decide(self, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Decision:
+        """The rules that fire for this reader on this page at `now` (a POSIX timestamp)."""
+        candidates = self._covering_rules(host, path)
+        if not candidates:
+            return NOTHING
+        key = (host if self._uses_hosts else "", path, jurisdiction)
+        cached = self._decisions.get(key)
+        if cached is not None and cached[1] <= now < cached[2]:
+            return cached[0]
+        decision = self._decide(candidates, jurisdiction, now)
+        valid_from, valid_until = self._window(now)
+        if len(self._decisions) >= _CACHE_SIZE:
+            self._decisions.clear()
+        self._decisions[key] = (decision, valid_from, valid_until)
+        return decision
+
+    def explain(self, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Decision:
+        """Like `decide`, with the reason why each rule of the set does not fire."""
+        skipped: list[Skip] = []
+        for c in self._rules:
+            skip = _why_not(c, jurisdiction, host, path, now)
+            if skip is not None:
+                skipped.append(skip)
+        decision = self._decide(self._covering_rules(host, path), jurisdiction, now)
+        return Decision(decision.fired, decision.block, decision.dependent, decision.covered, tuple(skipped))
+
+    def _window(self, now: float) -> tuple[float, float]:
+        """The span around `now` in which no rule starts or ends."""
+        before, after = -_FOREVER, _FOREVER
+        for t in self._boundaries:
+            if t <= now:
+                before = t
+            else:
+                after = t
+                break
+        return before, after
+
+    def _decide(self, candidates: Iterable[_Compiled], jurisdiction: Jurisdiction, now: float) -> Decision:
+        codes = jurisdiction.codes
+        firing: list[_Compiled] = []
+        dependent = covered = False
+        for c in candidates:
+            if not c.in_time(now):
+                continue
+            covered = True
+            dependent = dependent or c.dependent
+            if _jurisdiction_ok(c.rule, codes):
+                firing.append(c)
+        if not covered:
+            return NOTHING
+        firing.sort(key=lambda c: (-c.rule.priority, c.rule.id))
+        block = next((c for c in firing if c.rule.action == "block" and c.rule.mode == "enforce"), None)
+        seen: set[str] = set()
+        fired: list[Firing] = []
+        for c in firing:
+            if c.rule.action == "block" and c.rule.mode == "enforce":
+                continue
+            if c.notice.id in seen:
+                continue
+            seen.add(c.notice.id)
+            fired.append(Firing(c.rule, c.notice))
+        return Decision(
+            fired=tuple(fired),
+            block=None if block is None else Firing(block.rule, block.notice),
+            dependent=dependent,
+            covered=True,
+        )
+
+
+def _host_ok(rule: Rule, host: str) -> bool:
+    return not rule.hosts or host_matches(rule.hosts, host)
+
+
+def _path_ok(rule: Rule, path: str) -> bool:
+    return any(p.matches(path) for p in rule.paths) and not any(p.matches(path) for p in rule.except_paths)
+
+
+def _jurisdiction_ok(rule: Rule, codes: frozenset[str]) -> bool:
+    if rule.except_jurisdictions & codes:
+        return False
+    return EVERYONE in rule.jurisdictions or bool(rule.jurisdictions & codes)
+
+
+def _why_not(c: _Compiled, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Skip | None:
+    rule = c.rule
+    if not _host_ok(rule, host):
+        return Skip(rule, "host", f"host {host or '(none)'} not in [{', '.join(rule.hosts)}]")
+    if not any(p.matches(path) for p in rule.paths):
+        return Skip(rule, "path", f"path {path} not in [{', '.join(map(str, rule.paths))}]")
+    excluded = next((p for p in rule.except_paths if p.matches(path)), None)
+    if excluded is not None:
+        return Skip(rule, "excluded-path", f"path {path} excluded by {excluded}")
+    if c.start is not None and now < c.start and rule.start is not None:
+        return Skip(rule, "not-yet", f"starts {_fmt(rule.start)}")
+    if c.until is not None and now >= c.until and rule.until is not None:
+        return Skip(rule, "ended", f"ended {_fmt(rule.until)}")
+    codes = jurisdiction.codes
+    where = ", ".join(sorted(codes))
+    hit = rule.except_jurisdictions & codes
+    if hit:
+        written = ", ".join(rule.except_jurisdictions_written) or ", ".join(sorted(rule.except_jurisdictions))
+        return Skip(rule, "excluded-jurisdiction", f"jurisdiction {where} excluded by [{written}]")
+    if not (EVERYONE in rule.jurisdictions or rule.jurisdictions & codes):
+        written = ", ".join(rule.jurisdictions_written) or ", ".join(sorted(rule.jurisdictions))
+        return Skip(rule, "jurisdiction", f"jurisdiction {where} not in [{written}]")
+    return None

@@ -1,0 +1,147 @@
+"""Jurisdiction codes and the built-in groups @EU and @EEA.
+
+A rule names jurisdictions as
+
+* an ISO 3166-1 alpha-2 country code in upper case (`RU`; `XK` for Kosovo too),
+* an ISO 3166-2 subdivision code (`UA-43`, `US-CA`),
+* a keyword: `unknown`, `anonymous` or `*` (every reader),
+* a group: `@EU`, `@EEA`, or `@name` for a group of the rule set.
+
+`check_code` tells what is wrong with a code that is none of these, in a sentence
+for the people who write rule files.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from functools import cache
+from typing import Final
+
+import pycountry
+
+from .model import ANONYMOUS, EVERYONE, UNKNOWN
+
+__all__ = ["BUILTIN_GROUPS", "EEA", "EU", "KEYWORDS", "check_code", "is_country", "is_subdivision"]
+
+KEYWORDS: Final = frozenset({UNKNOWN, ANONYMOUS, EVERYONE})
+
+#: The 27 member states, plus the territories inside the Union that databases and
+#: CDNs report under codes of their own: Åland, French Guiana, Guadeloupe,
+#: Martinique, Réunion, Mayotte, Saint Martin.
+EU: Final = frozenset(
+    {
+        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+        "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+        "AX", "GF", "GP", "MQ", "RE", "YT", "MF",
+    }
+)  # fmt: skip
+EEA: Final = EU | {"IS", "LI", "NO"}
+
+#: Built-in groups by name (written "@EU", "@EEA").
+BUILTIN_GROUPS: Final = {"EU": EU, "EEA": EEA}
+
+# Codes people write that ISO 3166 spells otherwise.
+_COMMON_MISTAKES: Final = {
+    "UK": 'the United Kingdom is "GB" in ISO 3166',
+    "EL": 'Greece is "GR" in ISO 3166',
+    "EU": 'the European Union is the group "@EU"',
+    "EEA": 'the European Economic Area is the group "@EEA"',
+}
+
+
+@cache
+def _countries() -> frozenset[str]:
+    return frozenset(country.alpha_2 for country in pycountry.countries) | {"XK"}
+
+
+@cache
+def _alpha3() -> dict[str, str]:
+    return {country.alpha_3: country.alpha_2 for country in pycountry.countries} | {"XKX": "XK"}
+
+
+@cache
+def _subdivisions() -> frozenset[str]:
+    return frozenset(subdivision.code for subdivision in pycountry.subdivisions)
+
+
+def is_country(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 code as rules write it (upper case), or XK."""
+    return code in _countries()
+
+
+def is_subdivision(code: str) -> bool:
+    """An ISO 3166-2 subdivision code as rules write it (upper case)."""
+    return code in _subdivisions()
+
+
+def _country_name(code: str) -> str:
+    if code == "XK":
+        return "Kosovo"
+    country = pycountry.countries.get(alpha_2=code)
+    name = getattr(country, "common_name", None) or getattr(country, "name", code)
+    return str(name)
+
+
+def check_code(code: str, groups: Iterable[str] = ()) -> str | None:
+    """None for a valid code or keyword (not a group), else a sentence saying what is wrong.
+
+    `groups` are the names of the rule set's own groups, for hints such as
+    'did you mean "@sanctioned"?'. Group references ("@...") are not checked here.
+    """
+    if code in KEYWORDS or is_country(code) or is_subdivision(code):
+        return None
+    group_names = set(groups)
+    written = f'"{code}"'
+    if code.strip() != code:
+        return f'{written} has spaces around it; write the code alone, such as "RU".'
+    if not code:
+        return 'An empty jurisdiction; write a code such as "RU", or a group such as "@EU".'
+    if code.lower() in KEYWORDS:
+        return f'{written}: keywords are written in lower case: "{code.lower()}".'
+    upper = code.upper()
+    if upper != code and (is_country(upper) or is_subdivision(upper)):
+        return f'{written} is written in lower case; codes are written in upper case: did you mean "{upper}"?'
+    if upper in _COMMON_MISTAKES:
+        return f"{written} is not an ISO 3166 country code; {_COMMON_MISTAKES[upper]}."
+    if code.lower() in group_names:
+        return (
+            f'{written} is not an ISO 3166 country or subdivision code; did you mean the group "@{code.lower()}"? '
+            'Groups are written "@name".'
+        )
+    if len(upper) == 3 and upper in _alpha3():
+        alpha2 = _alpha3()[upper]
+        return (
+            f"{written} is a three-letter code; rule files use the two-letter ISO 3166-1 code: "
+            f'"{alpha2}" ({_country_name(alpha2)}).'
+        )
+    if "-" in upper:
+        country, _, _ = upper.partition("-")
+        if is_country(country):
+            examples = sorted(s for s in _subdivisions() if s.startswith(country + "-"))
+            if not examples:
+                return (
+                    f"{written} is not an ISO 3166-2 subdivision code: {_country_name(country)} ({country}) has "
+                    f'no subdivision codes; write "{country}".'
+                )
+            suffix = upper.partition("-")[2]
+            close = difflib.get_close_matches(upper, examples, n=1) if not suffix.isdigit() else []
+            hint = f'did you mean "{close[0]}"?' if close else f'codes there look like "{examples[0]}"'
+            return (
+                f"{written} is not an ISO 3166-2 subdivision code of {_country_name(country)} ({country}); {hint}"
+                + ("" if hint.endswith("?") else ".")
+            )
+    if len(code) > 3:
+        try:
+            found = pycountry.countries.search_fuzzy(code)
+        except LookupError:
+            found = []
+        if found:
+            alpha2 = str(found[0].alpha_2)
+            return f'{written} is not a code; countries are written as ISO 3166 codes: did you mean "{alpha2}" ' + (
+                f"({_country_name(alpha2)})?"
+            )
+    return (
+        f"{written} is not an ISO 3166 country or subdivision code; did you mean a group? "
+        'Groups are written "@name".'
+    )

@@ -1,0 +1,137 @@
+"""Northwind News: a small, fictional news site (Starlette), unaware of any legal notice.
+
+`app` is the bare site. `examples/app.py` wraps it with ComplianceMiddleware in one line.
+The article template carries a `<!-- legal-notice -->` marker where the site wants
+notices to go; the rules decide whether anything goes there.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+HERE = Path(__file__).parent
+
+ARTICLES: dict[str, dict[str, str | list[str]]] = {
+    "river-port-reopens": {
+        "title": "River port reopens after three weeks of ice",
+        "date": "2026-03-02",
+        "body": [
+            "The cargo port at Lower Ferrow reopened on Monday after three weeks in which ice closed the "
+            "river to everything but the harbour's own tug.",
+            "Dock workers said the first barges, loaded with grain and timber, left before dawn. The port "
+            "authority expects the backlog to clear by the end of the month.",
+            "\u201cWe lost almost a fifth of the season\u2019s first quarter,\u201d said harbour master Ilse "
+            "Brandt. \u201cNobody here remembers the ice staying this long.\u201d",
+        ],
+    },
+    "council-budget-vote": {
+        "title": "City council delays budget vote over school repairs",
+        "date": "2026-03-05",
+        "body": [
+            "The city council postponed its vote on next year's budget after members disagreed over how "
+            "much to set aside for repairs to four school buildings.",
+            "An engineers' report published last week found damp and failing roofs in two of the schools. "
+            "Parents' groups gathered outside the council chamber during the debate.",
+            "The vote is now expected in two weeks. Until then, the city runs on the current budget.",
+        ],
+    },
+    "press-freedom-report": {
+        "title": "Journalists' group publishes annual press-freedom report",
+        "date": "2026-03-09",
+        "body": [
+            "An independent journalists' association published its yearly report on the conditions under "
+            "which reporters work across the region.",
+            "The report counts fines, blocked websites and lawsuits brought against newsrooms, and notes "
+            "that several outlets now publish from abroad.",
+            "Our newsroom is among those listed. We continue to report for all our readers, wherever they are.",
+        ],
+    },
+}
+
+
+def _page(title: str, main: str, *, lang: str = "en") -> str:
+    return f"""<!DOCTYPE html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<title>{escape(title)} | Northwind News</title>
+<link rel="stylesheet" href="/static/site.css">
+<script>window.analyticsQueue = [];  /* the page's own script: "</body>" in a string is not the end */</script>
+</head>
+<body>
+<header><strong>Northwind News</strong>
+<nav><a href="/">Home</a><a href="/news/">News</a><a href="/about">About</a></nav></header>
+<main>
+{main}
+</main>
+<footer><p>&copy; 2026 Northwind News. Independent reporting since 1998.</p></footer>
+</body>
+</html>
+"""
+
+
+async def home(request: Request) -> HTMLResponse:
+    items = "\n".join(
+        f'<li><a href="/news/{slug}">{escape(str(a["title"]))}</a> <time>{a["date"]}</time></li>'
+        for slug, a in ARTICLES.items()
+    )
+    return HTMLResponse(_page("Home", f"<h1>Latest news</h1>\n<ul>\n{items}\n</ul>"))
+
+
+async def news_index(request: Request) -> HTMLResponse:
+    return await home(request)
+
+
+async def article(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    found = ARTICLES.get(slug)
+    if found is None:
+        return HTMLResponse(_page("Not found", "<h1>Not found</h1><p>No such article.</p>"), status_code=404)
+    paragraphs = "\n".join(f"<p>{escape(p)}</p>" for p in found["body"])
+    main = f"""<article>
+<h1>{escape(str(found["title"]))}</h1>
+<p class="byline"><time>{found["date"]}</time></p>
+{paragraphs}
+<!-- legal-notice -->
+</article>"""
+    return HTMLResponse(_page(str(found["title"]), main))
+
+
+async def about(request: Request) -> HTMLResponse:
+    jurisdiction = getattr(request.state, "jurisdiction", None)
+    where = escape(str(jurisdiction)) if jurisdiction is not None else "not resolved"
+    return HTMLResponse(
+        _page(
+            "About",
+            "<h1>About us</h1><p>Northwind News is an independent newsroom.</p>"
+            f"<p>Your jurisdiction, as the site sees it: <code>{where}</code></p>",
+        )
+    )
+
+
+async def api_articles(request: Request) -> JSONResponse:
+    return JSONResponse({"articles": [{"slug": s, "title": a["title"]} for s, a in ARTICLES.items()]})
+
+
+async def healthz(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+app = Starlette(
+    routes=[
+        Route("/", home),
+        Route("/news/", news_index),
+        Route("/news/{slug}", article),
+        Route("/about", about),
+        Route("/api/articles", api_articles),
+        Route("/healthz", healthz),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+)

@@ -1,0 +1,51 @@
+"""`make demo`: serve the wrapped example site on 127.0.0.1 and print what to try."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import uvicorn
+
+HOST = "127.0.0.1"
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    base = f"http://{HOST}:{port}"
+    article = f"{base}/news/press-freedom-report"
+    print(
+        f"""
+Northwind News, wrapped by ComplianceMiddleware, at {base}/
+Rules: rules/   Jurisdiction data: the embedded table (no download needed)
+
+Try, in another terminal (loopback is a trusted proxy in this demo, so
+X-Forwarded-For plays a reader anywhere):
+
+  # A reader in Russia (95.173.136.70) sees the warning where the article has its marker:
+  curl -s -H 'X-Forwarded-For: 95.173.136.70' {article} | grep -A4 'legal-notice'
+
+  # ... in Russian, when the browser asks for Russian:
+  curl -s -H 'X-Forwarded-For: 95.173.136.70' -H 'Accept-Language: ru' {article} | grep -A4 'legal-notice'
+
+  # A reader in the United States (8.8.8.8) gets the page as the site wrote it:
+  curl -s -H 'X-Forwarded-For: 8.8.8.8' {article} | grep -c 'data-legal-notice'
+
+  # Both responses say a shared cache must not mix them up:
+  curl -sI -H 'X-Forwarded-For: 8.8.8.8' {article} | grep -i cache-control
+
+  # Static files and /healthz are excluded by the rules, and pass untouched:
+  curl -sI -H 'X-Forwarded-For: 95.173.136.70' {base}/static/site.css
+
+  # What the site itself sees (request.state.jurisdiction):
+  curl -s -H 'X-Forwarded-For: 95.173.136.70' {base}/about | grep jurisdiction
+
+Press Ctrl+C to stop.
+""",
+        flush=True,
+    )
+    uvicorn.run("examples.app:app", host=HOST, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
