@@ -114,9 +114,7 @@ class Engine:
             for rule in ruleset.rules
         )
         self._uses_hosts = any(rule.hosts for rule in ruleset.rules)
-        self._boundaries = sorted(
-            {t for c in self._rules for t in (c.start, c.until) if t is not None}
-        )
+        self._boundaries = sorted({t for c in self._rules for t in (c.start, c.until) if t is not None})
         self._covering: dict[tuple[str, str], tuple[_Compiled, ...]] = {}
         self._decisions: dict[tuple[str, str, Jurisdiction], tuple[Decision, float, float]] = {}
 
@@ -130,11 +128,7 @@ class Engine:
         key = (host if self._uses_hosts else "", path)
         found = self._covering.get(key)
         if found is None:
-            found = tuple(
-                c
-                for c in self._rules
-                if _host_ok(c.rule, host) and _path_ok(c.rule, path)
-            )
+            found = tuple(c for c in self._rules if _host_ok(c.rule, host) and _path_ok(c.rule, path))
             if len(self._covering) >= _CACHE_SIZE:
                 self._covering.clear()
             self._covering[key] = found

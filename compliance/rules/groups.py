@@ -131,6 +131,11 @@ def check_code(code: str, groups: Iterable[str] = ()) -> str | None:
                 f"{written} is not an ISO 3166-2 subdivision code of {_country_name(country)} ({country}); {hint}"
                 + ("" if hint.endswith("?") else ".")
             )
+    if len(code) == 2 and code.isalpha() and code != upper:
+        return (
+            f'{written} is not an ISO 3166 country code: codes are two upper-case letters, such as "RU"; a group '
+            'is written "@name".'
+        )
     if len(code) > 3:
         try:
             found = pycountry.countries.search_fuzzy(code)
@@ -142,6 +147,5 @@ def check_code(code: str, groups: Iterable[str] = ()) -> str | None:
                 f"({_country_name(alpha2)})?"
             )
     return (
-        f"{written} is not an ISO 3166 country or subdivision code; did you mean a group? "
-        'Groups are written "@name".'
+        f'{written} is not an ISO 3166 country or subdivision code; did you mean a group? Groups are written "@name".'
     )

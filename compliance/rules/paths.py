@@ -130,7 +130,8 @@ def normalize_host(pattern: str) -> str:
     name = lowered[2:] if wildcard else lowered
     if "*" in name:
         raise PatternError(
-            '"*" may only stand for subdomains, at the start: "*.example.org".', pattern.index("*", 2 if wildcard else 0)
+            '"*" may only stand for subdomains, at the start: "*.example.org".',
+            pattern.index("*", 2 if wildcard else 0),
         )
     if not name.isascii():
         try:

@@ -118,7 +118,7 @@ class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that stops at the first anchor, alias or tag, before anything is expanded."""
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         line, column = event.start_mark.line + 1, event.start_mark.column + 1
         if isinstance(event, AliasEvent):
             raise _Refused(
@@ -138,11 +138,12 @@ class _StrictLoader(yaml.SafeLoader):
                 "out in full. A value that starts with & must be quoted.",
             )
         if isinstance(event, ScalarEvent | CollectionStartEvent) and event.tag is not None:
+            tag = event.tag.replace("tag:yaml.org,2002:", "!!", 1)
             raise _Refused(
                 "tag",
                 line,
                 column,
-                f'"{event.tag}" is a YAML tag. Rule files do not use tags; write the value alone (in quotes if it '
+                f'"{tag}" is a YAML tag. Rule files do not use tags; write the value alone (in quotes if it '
                 "starts with !).",
             )
         return super().compose_node(parent, index)
@@ -170,12 +171,9 @@ def read_yaml(data: bytes | str, path: str) -> tuple[YamlValue | None, list[Prob
         return None, [Problem(path, refused.line, refused.column, refused.code, refused.message)]
     except yaml.reader.ReaderError as error:
         line, column = _line_column(text, error.position)
-        message = (
-            f"The file contains the control character U+{ord(error.character):04X}, which YAML does not allow; "
-            "remove it."
-            if isinstance(error.character, str)
-            else "The file contains a character YAML does not allow; remove it."
-        )
+        character = error.character
+        number = ord(character) if isinstance(character, str) else int(character)
+        message = f"The file contains the control character U+{number:04X}, which YAML does not allow; remove it."
         return None, [Problem(path, line, column, "bad-character", message)]
     except yaml.MarkedYAMLError as error:
         return None, [_syntax_problem(error, path)]
@@ -243,7 +241,7 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
     (
         "mapping values are not allowed here",
         'A colon followed by a space (": ") appears where no new key can start. Put the value in quotes if it '
-        "contains \": \", or check the indentation of this line.",
+        'contains ": ", or check the indentation of this line.',
     ),
     (
         "could not find expected ':'",
@@ -260,7 +258,7 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
     ),
     (
         "expected ',' or ']'",
-        'A list in brackets [ ] is not closed, or two of its items have no comma between them.',
+        "A list in brackets [ ] is not closed, or two of its items have no comma between them.",
     ),
     (
         "expected ',' or '}'",
@@ -294,8 +292,7 @@ def _syntax_problem(error: yaml.MarkedYAMLError, path: str) -> Problem:
             line,
             column,
             "multiple-documents",
-            'A second YAML document starts here ("---"); a rule file holds one document. Put it in a file of '
-            "its own.",
+            'A second YAML document starts here ("---"); a rule file holds one document. Put it in a file of its own.',
         )
     problem = error.problem or error.context or "unreadable"
     for start, hint in _SYNTAX_HINTS:
@@ -304,7 +301,7 @@ def _syntax_problem(error: yaml.MarkedYAMLError, path: str) -> Problem:
             break
     else:
         message = "The YAML cannot be read here"
-    detail = f" (YAML: {error.context + ', ' if error.context else ''}{problem})"
+    detail = f" (YAML: {problem})"
     if not message.endswith("."):
         message += "."
     return Problem(path, line, column, "yaml-syntax", message[:-1] + detail + ".")
@@ -316,7 +313,8 @@ def _build(node: Node, path: str, problems: list[Problem]) -> YamlValue:
         return YamlScalar(str(node.value), line, column, node.style)
     if isinstance(node, SequenceNode):
         return YamlList(tuple(_build(item, path, problems) for item in node.value), line, column)
-    assert isinstance(node, MappingNode)
+    if not isinstance(node, MappingNode):
+        raise TypeError(f"unexpected YAML node {node!r}")
     entries: dict[str, tuple[YamlScalar, YamlValue]] = {}
     for key_node, value_node in node.value:
         key_line, key_column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
