@@ -1,0 +1,453 @@
+"""Test cases for `compliance test`: the strict loader of case files.
+
+A case file is a mapping with the one key `cases`, a list of cases (see the
+"Test cases" section of the rule-file contract)::
+
+    cases:
+      - name: A reader in Russia sees the warning on an article
+        request: {path: /news/x, country: RU}
+        expect: {notices: [undesirable-organization]}
+
+Case files are read with the same strict YAML reader as rule files (every value
+is text, no duplicate keys, no anchors or tags), and every problem in every file
+is reported at once as a `Problem` with its file, line and column. Nothing here
+runs a case: `compliance.cli.test` does that.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from .errors import Problem
+from .rules.groups import check_code, is_country, is_subdivision
+from .rules.loader import check_language
+from .rules.model import ANONYMOUS, UNKNOWN, Location
+from .rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
+
+__all__ = ["Case", "CaseRequest", "Expect", "case_files", "check_notices", "load_cases"]
+
+TOP_LEVEL_KEYS: Final = ("cases",)
+CASE_KEYS: Final = ("name", "request", "expect")
+REQUEST_KEYS: Final = ("path", "country", "subdivision", "ip", "host", "method", "headers")
+EXPECT_KEYS: Final = ("notices", "status", "language", "contains")
+METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+_NOTICE_ID = re.compile(r"[a-z0-9-]+\Z")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_STATUS = re.compile(r"[1-5][0-9][0-9]\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRequest:
+    """The request a case makes. Exactly one of `country` and `ip` is set.
+
+    `country` is an ISO 3166-1 code, `unknown` (no source knows the reader) or
+    `anonymous` (a Tor exit: anonymous, and the country unknown).
+    """
+
+    path: str
+    country: str | None = None
+    subdivision: str | None = None
+    ip: str | None = None
+    host: str | None = None
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def describe(self) -> str:
+        """`GET /news/x as RU`, `GET /news/x from 95.173.136.70`."""
+        who = f"from {self.ip}" if self.ip is not None else f"as {self.subdivision or self.country}"
+        host = f" on {self.host}" if self.host else ""
+        return f"{self.method} {self.path}{host} {who}"
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """What a case expects; None (or empty `contains`) where it expects nothing of that."""
+
+    notices: frozenset[str] | None = None
+    status: int | None = None
+    language: str | None = None
+    contains: tuple[str, ...] = ()
+    #: Where each notice id of `notices` was written, to point at an unknown one.
+    notice_locations: tuple[tuple[str, Location], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    request: CaseRequest
+    expect: Expect
+    location: Location
+
+
+def case_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[Problem]]:
+    """The case files named by `paths`: files as given, folders searched for *.yaml / *.yml (sorted)."""
+    files: list[str] = []
+    problems: list[Problem] = []
+    for given in paths:
+        path = os.fspath(given)
+        if os.path.isdir(path):
+            found: list[str] = []
+            for folder, folders, names in os.walk(path):
+                folders[:] = sorted(name for name in folders if not name.startswith("."))
+                found.extend(
+                    os.path.join(folder, name)
+                    for name in names
+                    if name.endswith((".yaml", ".yml")) and not name.startswith(".")
+                )
+            if not found:
+                problems.append(
+                    Problem(path, 1, 1, "no-case-files", f'The folder "{path}" holds no *.yaml or *.yml case files.')
+                )
+            files.extend(sorted(found))
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            problems.append(
+                Problem(path, 1, 1, "not-found", f'There is no file or folder "{path}"; check the path to the cases.')
+            )
+    return files, problems
+
+
+def load_cases(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Case], list[Problem], list[str]]:
+    """Every case of every case file under `paths`, the problems found, and the files read."""
+    files, problems = case_files(paths)
+    cases: list[Case] = []
+    names: dict[str, Location] = {}
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            problems.append(Problem(path, 1, 1, "unreadable", f"The file cannot be read: {error.strerror}."))
+            continue
+        found, file_problems = read_cases(data, path)
+        problems.extend(file_problems)
+        for case in found:
+            first = names.get(case.name)
+            if first is not None:
+                problems.append(
+                    Problem(
+                        path,
+                        case.location.line,
+                        case.location.column,
+                        "duplicate-case",
+                        f'A case named "{case.name}" is already at {first}; give each case a name of its own.',
+                    )
+                )
+                continue
+            names[case.name] = case.location
+            cases.append(case)
+    return cases, problems, files
+
+
+def read_cases(data: bytes | str, path: str) -> tuple[list[Case], list[Problem]]:
+    """The cases of one case file, and its problems."""
+    top, problems = read_yaml(data, path)
+    reader = _Reader(path, problems)
+    if top is None:
+        if not problems:
+            problems.append(
+                Problem(path, 1, 1, "empty-file", 'The case file is empty; it needs "cases:" and a list of cases.')
+            )
+        return [], problems
+    return reader.read(top), problems
+
+
+def check_notices(cases: Sequence[Case], notices: Mapping[str, object]) -> list[Problem]:
+    """A problem for each expected notice id that the rule set does not define."""
+    problems: list[Problem] = []
+    for case in cases:
+        for notice_id, where in case.expect.notice_locations:
+            if notice_id not in notices:
+                known = ", ".join(f'"{n}"' for n in sorted(notices)) or "none"
+                problems.append(
+                    Problem(
+                        where.path,
+                        where.line,
+                        where.column,
+                        "unknown-notice",
+                        f'The case "{case.name}" expects the notice "{notice_id}", which the rules do not define '
+                        f"(their notices: {known}).",
+                    )
+                )
+    return problems
+
+
+class _Reader:
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        self.path = path
+        self.problems = problems
+
+    def error(self, at: YamlValue, code: str, message: str) -> None:
+        self.problems.append(Problem(self.path, at.line, at.column, code, message))
+
+    def check_keys(self, node: YamlMap, allowed: Sequence[str], what: str) -> bool:
+        ok = True
+        for key, _ in node.items():
+            if key.value not in allowed:
+                ok = False
+                self.error(
+                    key,
+                    "unknown-key",
+                    f'"{key.value}" is not a field of {what}; {what} has: {", ".join(allowed)}.',
+                )
+        return ok
+
+    def text(self, node: YamlMap, key: str, what: str) -> YamlScalar | None:
+        value = node.get(key)
+        if value is None or (isinstance(value, YamlScalar) and value.is_empty):
+            return None
+        if not isinstance(value, YamlScalar):
+            self.error(value, "bad-type", f'"{key}" of {what} needs text, not {_describe(value)}.')
+            return None
+        return value
+
+    def read(self, top: YamlValue) -> list[Case]:
+        if not isinstance(top, YamlMap):
+            self.error(top, "bad-type", f'A case file is a mapping with the key "cases:", not {_describe(top)}.')
+            return []
+        self.check_keys(top, TOP_LEVEL_KEYS, "a case file")
+        listed = top.get("cases")
+        if listed is None or (isinstance(listed, YamlScalar) and listed.is_empty):
+            self.error(top, "missing-field", 'The case file has no "cases:"; it needs a list of cases below it.')
+            return []
+        if not isinstance(listed, YamlList):
+            self.error(listed, "bad-type", f'"cases" needs a list of cases ("- name: ..."), not {_describe(listed)}.')
+            return []
+        found: list[Case] = []
+        for item in listed:
+            case = self.read_case(item)
+            if case is not None:
+                found.append(case)
+        return found
+
+    def read_case(self, node: YamlValue) -> Case | None:
+        if not isinstance(node, YamlMap):
+            self.error(
+                node, "bad-type", f'Each case is a mapping with "name", "request" and "expect", not {_describe(node)}.'
+            )
+            return None
+        ok = self.check_keys(node, CASE_KEYS, "a case")
+        name_node = self.text(node, "name", "a case")
+        name = name_node.value.strip() if name_node is not None else ""
+        if not name:
+            self.error(node, "missing-field", 'This case has no "name"; give it one that says what it checks.')
+            ok = False
+        what = f'the case "{name}"' if name else "this case"
+        request = self.read_request(node, what)
+        expect = self.read_expect(node, what)
+        if not ok or request is None or expect is None:
+            return None
+        return Case(name, request, expect, Location(self.path, node.line, node.column))
+
+    def read_request(self, case: YamlMap, what: str) -> CaseRequest | None:
+        node = case.get("request")
+        if node is None or (isinstance(node, YamlScalar) and node.is_empty):
+            self.error(case, "missing-field", f'{what[0].upper()}{what[1:]} has no "request"; it needs one.')
+            return None
+        if not isinstance(node, YamlMap):
+            self.error(
+                node, "bad-type", f'"request" needs a mapping such as {{path: /, country: RU}}, not {_describe(node)}.'
+            )
+            return None
+        ok = self.check_keys(node, REQUEST_KEYS, "a request")
+        path_node = self.text(node, "path", "a request")
+        if path_node is None:
+            self.error(node, "missing-field", f'The request of {what} has no "path", such as /news/some-article.')
+            ok = False
+        elif not path_node.value.startswith("/") or "?" in path_node.value or "#" in path_node.value:
+            self.error(
+                path_node,
+                "bad-path",
+                f'"{path_node.value}" is not a path: a path starts with "/" and has no query string or fragment.',
+            )
+            ok = False
+        country_node = self.text(node, "country", "a request")
+        subdivision_node = self.text(node, "subdivision", "a request")
+        ip_node = self.text(node, "ip", "a request")
+        country = subdivision = ip = None
+        if country_node is not None and ip_node is not None:
+            self.error(
+                ip_node,
+                "country-and-ip",
+                'A request gives either "country" (the reader is there) or "ip" (the reader\'s address, resolved as '
+                "the middleware would), not both.",
+            )
+            ok = False
+        elif country_node is None and ip_node is None:
+            self.error(
+                node,
+                "missing-field",
+                f'The request of {what} needs "country" (such as RU, or unknown) or "ip" (such as 95.173.136.70).',
+            )
+            ok = False
+        if country_node is not None:
+            country = country_node.value
+            if country not in (UNKNOWN, ANONYMOUS) and not is_country(country):
+                if is_subdivision(country):
+                    reason = (
+                        f'"{country}" is a subdivision; give the country and the subdivision: '
+                        f"country: {country.split('-')[0]}, subdivision: {country}."
+                    )
+                else:
+                    reason = check_code(country) or f'"{country}" is not a country code.'
+                    reason += " A case's country is a country code (RU), unknown or anonymous."
+                self.error(country_node, "bad-country", reason)
+                ok = False
+        if subdivision_node is not None:
+            subdivision = subdivision_node.value
+            if country_node is None:
+                self.error(subdivision_node, "bad-subdivision", '"subdivision" is given together with "country".')
+                ok = False
+            elif not is_subdivision(subdivision):
+                self.error(
+                    subdivision_node,
+                    "bad-subdivision",
+                    check_code(subdivision) or f'"{subdivision}" is not an ISO 3166-2 subdivision code.',
+                )
+                ok = False
+            elif country is not None and not subdivision.startswith(country + "-"):
+                self.error(
+                    subdivision_node,
+                    "bad-subdivision",
+                    f'The subdivision "{subdivision}" is not in the country "{country}"; it is in '
+                    f'"{subdivision.split("-")[0]}".',
+                )
+                ok = False
+        if ip_node is not None:
+            ip = ip_node.value.strip()
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                self.error(ip_node, "bad-ip", f'"{ip}" is not an IP address, such as 95.173.136.70 or 2001:db8::1.')
+                ok = False
+        host_node = self.text(node, "host", "a request")
+        host = host_node.value.strip().lower() if host_node is not None else None
+        method = "GET"
+        method_node = self.text(node, "method", "a request")
+        if method_node is not None:
+            method = method_node.value.upper()
+            if method not in METHODS:
+                self.error(method_node, "bad-method", f'"{method_node.value}" is not an HTTP method such as GET.')
+                ok = False
+        headers: list[tuple[str, str]] = []
+        headers_node = node.get("headers")
+        if headers_node is not None and not (isinstance(headers_node, YamlScalar) and headers_node.is_empty):
+            if not isinstance(headers_node, YamlMap):
+                self.error(
+                    headers_node,
+                    "bad-type",
+                    f'"headers" needs a mapping such as {{Accept-Language: ru}}, not {_describe(headers_node)}.',
+                )
+                ok = False
+            else:
+                for key, value in headers_node.items():
+                    if not _HEADER_NAME.match(key.value):
+                        self.error(key, "bad-header", f'"{key.value}" is not an HTTP header name.')
+                        ok = False
+                    elif not isinstance(value, YamlScalar):
+                        self.error(value, "bad-type", f'The header "{key.value}" needs text, not {_describe(value)}.')
+                        ok = False
+                    else:
+                        headers.append((key.value, value.value))
+        if not ok or path_node is None:
+            return None
+        return CaseRequest(path_node.value, country, subdivision, ip, host, method, tuple(headers))
+
+    def read_expect(self, case: YamlMap, what: str) -> Expect | None:
+        node = case.get("expect")
+        if node is None or (isinstance(node, YamlScalar) and node.is_empty):
+            self.error(case, "missing-field", f'{what[0].upper()}{what[1:]} has no "expect"; it needs one.')
+            return None
+        if not isinstance(node, YamlMap):
+            self.error(node, "bad-type", f'"expect" needs a mapping such as {{notices: []}}, not {_describe(node)}.')
+            return None
+        ok = self.check_keys(node, EXPECT_KEYS, "an expectation")
+        if not any(key in node for key in EXPECT_KEYS):
+            self.error(node, "missing-field", f'The "expect" of {what} expects nothing; give at least "notices".')
+            ok = False
+        notices: frozenset[str] | None = None
+        where: list[tuple[str, Location]] = []
+        notices_node = node.get("notices")
+        if notices_node is not None:
+            if isinstance(notices_node, YamlScalar) and notices_node.is_empty:
+                self.error(notices_node, "bad-type", '"notices" needs a list of notice ids; write [] for none.')
+                ok = False
+            elif not isinstance(notices_node, YamlList):
+                hint = f" [{notices_node.value}]" if isinstance(notices_node, YamlScalar) else ""
+                self.error(
+                    notices_node,
+                    "bad-type",
+                    f'"notices" needs a list of notice ids, in brackets even for one:{hint or " [notice-id]"}.',
+                )
+                ok = False
+            else:
+                ids: set[str] = set()
+                for item in notices_node:
+                    if not isinstance(item, YamlScalar) or not _NOTICE_ID.match(item.value):
+                        self.error(
+                            item,
+                            "bad-notice",
+                            'Each entry of "notices" is a notice id, such as undesirable-organization.',
+                        )
+                        ok = False
+                        continue
+                    ids.add(item.value)
+                    where.append((item.value, Location(self.path, item.line, item.column)))
+                notices = frozenset(ids)
+        status: int | None = None
+        status_node = self.text(node, "status", "an expectation")
+        if status_node is not None:
+            if not _STATUS.match(status_node.value):
+                self.error(
+                    status_node, "bad-status", f'"{status_node.value}" is not an HTTP status such as 200 or 451.'
+                )
+                ok = False
+            else:
+                status = int(status_node.value)
+        language: str | None = None
+        language_node = self.text(node, "language", "an expectation")
+        if language_node is not None:
+            problem = check_language(language_node.value)
+            if problem is not None:
+                self.error(language_node, "bad-language", problem)
+                ok = False
+            language = language_node.value
+        contains: list[str] = []
+        contains_node = node.get("contains")
+        if contains_node is not None:
+            if isinstance(contains_node, YamlScalar) and not contains_node.is_empty:
+                contains.append(contains_node.value)
+            elif isinstance(contains_node, YamlList):
+                for item in contains_node:
+                    if isinstance(item, YamlScalar) and item.value:
+                        contains.append(item.value)
+                    else:
+                        self.error(item, "bad-type", 'Each entry of "contains" is the text the page must contain.')
+                        ok = False
+            else:
+                self.error(contains_node, "bad-type", '"contains" needs a list of texts the page must contain.')
+                ok = False
+        if not ok:
+            return None
+        return Expect(notices, status, language, tuple(contains), tuple(where))
+
+
+def _describe(value: YamlValue) -> str:
+    if isinstance(value, YamlList):
+        return "a list"
+    if isinstance(value, YamlMap):
+        return "a mapping"
+    return f'the text "{value.value}"'

@@ -1,0 +1,142 @@
+"""`compliance explain`: which rules fire for one reader on one page, and why the others do not.
+
+The reader is given (`--country`, `--subdivision`) or found from an address
+(`--ip`) by the same resolver the middleware uses, with `--geoip-db` where a
+database is at hand. The decision is `Engine.explain`, the middleware's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+
+from ..errors import ConfigError
+from ..jurisdiction import Jurisdiction, JurisdictionResolver, is_public
+from ..render import choose_language
+from ..report import describe_placement, placement_applies
+from ..rules.decide import Engine
+from ..rules.groups import check_code, is_country, is_subdivision
+from ..rules.model import ANONYMOUS, UNKNOWN
+from . import output
+from .common import load_or_report, moment
+from .results import ExitCode, Explanation, FiringView
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "explain",
+        help="which rules fire for a reader on a page, and why the others do not",
+        description="Show the reader's jurisdiction as resolved, each rule that fires (with its notice, where it "
+        "goes and in which language) and each rule that does not fire, with the reason.",
+    )
+    parser.add_argument("--rules", required=True, metavar="PATH", help="a rule file, or a folder of them")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--country", metavar="CC", help="the reader's country (RU), or unknown, or anonymous")
+    who.add_argument("--ip", metavar="IP", help="the reader's address, resolved as the middleware would")
+    parser.add_argument("--subdivision", metavar="CC-XX", help="the reader's subdivision (UA-43), with --country")
+    parser.add_argument("--geoip-db", metavar="FILE", help="a MaxMind-format database, for --ip")
+    parser.add_argument("--path", required=True, metavar="PATH", help="the page's path, such as /news/some-story")
+    parser.add_argument("--host", default="", metavar="HOST", help="the page's host, for rules that name hosts")
+    parser.add_argument(
+        "--content-type", default="text/html", metavar="TYPE", help="the response's type (default text/html)"
+    )
+    parser.add_argument("--lang", metavar="TAG", help="the page's language (<html lang> or Content-Language)")
+    parser.add_argument("--accept-language", metavar="VALUE", help="what the reader's browser asks for, such as ru")
+    parser.add_argument(
+        "--at", type=moment, metavar="WHEN", help="decide at this date or ISO 8601 time (UTC unless given; default now)"
+    )
+    parser.add_argument("--format", choices=output.formats("explain"), default="text", help="output format")
+    parser.set_defaults(run=run)
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"compliance explain: {message}\n")
+    return int(ExitCode.UNUSABLE)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.path.startswith("/"):
+        return _fail(f'--path {args.path!r} is not a path: a path starts with "/".')
+    if args.subdivision and not args.country:
+        return _fail("--subdivision is given together with --country.")
+    if args.geoip_db and not args.ip:
+        return _fail("--geoip-db is used to find the country of --ip.")
+    if args.country is not None:
+        given = _given(args.country, args.subdivision)
+        if isinstance(given, str):
+            return _fail(given)
+        jurisdiction, found = given, "given with --country" + (" and --subdivision" if args.subdivision else "")
+    else:
+        try:
+            with JurisdictionResolver(geoip_db=args.geoip_db) as resolver:
+                jurisdiction = resolver.resolve_ip(args.ip)
+        except ConfigError as error:
+            return _fail(f"{error}.")
+        found = _found(args.ip, jurisdiction, args.geoip_db)
+    ruleset = load_or_report(args.rules)
+    if ruleset is None:
+        return int(ExitCode.UNUSABLE)
+    at: datetime = args.at or datetime.fromtimestamp(time.time(), UTC).replace(microsecond=0)
+    engine = Engine(ruleset)
+    decision = engine.explain(jurisdiction, args.host.lower(), args.path, at.timestamp())
+    media = args.content_type.split(";")[0].strip().lower()
+    views: list[FiringView] = []
+    if decision.block is not None:
+        block = decision.block
+        views.append(FiringView(block.rule, block.notice, (), None, None, blocks=True))
+    for firing in decision.fired:
+        rule, notice = firing.rule, firing.notice
+        not_shown = None
+        if decision.block is not None:
+            not_shown = f'the page is blocked by the rule "{decision.block.rule.id}"'
+        elif rule.mode == "report-only":
+            not_shown = "the rule is report-only: it is decided and audited, never shown"
+        elif rule.action == "block":
+            not_shown = "the rule is a block rule"
+        else:
+            not_shown = placement_applies(rule.placement, media)
+        language = choose_language(notice, None, args.lang, args.accept_language)
+        views.append(FiringView(rule, notice, describe_placement(rule.placement), language, not_shown))
+    explanation = Explanation(
+        jurisdiction=jurisdiction,
+        found=found,
+        host=args.host.lower(),
+        path=args.path,
+        at=at,
+        content_type=args.content_type,
+        page_language=args.lang,
+        accept_language=args.accept_language,
+        decision=decision,
+        firing=tuple(views),
+    )
+    print(output.get("explain", args.format)(explanation), end="")
+    return int(explanation.exit_code)
+
+
+def _given(country: str, subdivision: str | None) -> Jurisdiction | str:
+    if country in (UNKNOWN, ANONYMOUS):
+        if subdivision:
+            return "--subdivision needs a country, not unknown or anonymous."
+        return Jurisdiction(None, None, country == ANONYMOUS, "test")
+    if not is_country(country):
+        return check_code(country) or f"{country!r} is not a country code."
+    if subdivision is not None:
+        if not is_subdivision(subdivision):
+            return check_code(subdivision) or f"{subdivision!r} is not a subdivision code."
+        if not subdivision.startswith(country + "-"):
+            return f"the subdivision {subdivision} is not in {country}."
+    return Jurisdiction(country, subdivision, False, "test")
+
+
+def _found(ip: str, jurisdiction: Jurisdiction, geoip_db: str | None) -> str:
+    if jurisdiction.source == "geoip":
+        return f"found for {ip} in the GeoIP database {geoip_db}"
+    if jurisdiction.source == "embedded":
+        return f"found for {ip} in the embedded registry table (iptocc)"
+    if not is_public(ip):
+        return f"{ip} is a private, loopback or reserved address (or not an address), which no source can place"
+    return f"no source knows where {ip} is"

@@ -1,0 +1,404 @@
+"""The output formats of each command, in one registry (conftest's Outputter, in Python).
+
+`get(command, name)` returns the formatter that turns a command's result into the
+text it prints; `formats(command)` lists the names a command offers:
+
+    validate  text (FILE:LINE:COL: error[CODE]: message, then a summary), json, github
+    explain   text, json
+    test      text (one line a case, coverage, "N passed, N failed"), json, junit, github
+    report    html, markdown (built by `compliance.report`)
+
+`github` prints GitHub Actions workflow commands (`::error file=...::message`), which
+the Actions log shows as annotations on the pull request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
+
+from ..errors import Problem
+from ..jurisdiction import Jurisdiction
+from ..rules.model import Rule
+from .results import CaseResult, Explanation, TestRun, ValidateResult
+
+__all__ = ["Outputter", "describe_jurisdiction", "formats", "get", "plural", "register"]
+
+Outputter = Callable[[Any], str]
+_F = TypeVar("_F", bound=Callable[..., str])
+
+_REGISTRY: dict[str, dict[str, Outputter]] = {}
+
+
+def register(command: str, name: str) -> Callable[[_F], _F]:
+    def add(formatter: _F) -> _F:
+        _REGISTRY.setdefault(command, {})[name] = formatter
+        return formatter
+
+    return add
+
+
+def formats(command: str) -> list[str]:
+    return list(_REGISTRY.get(command, {}))
+
+
+def get(command: str, name: str) -> Outputter:
+    try:
+        return _REGISTRY[command][name]
+    except KeyError:
+        raise ValueError(f"{command} has no output format {name!r}; it has {', '.join(formats(command))}") from None
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+def validate_summary(result: ValidateResult) -> str:
+    return (
+        f"{plural(len(result.errors), 'error')}, {plural(len(result.warnings), 'warning')} "
+        f"in {plural(result.files, 'file')}"
+    )
+
+
+@register("validate", "text")
+def validate_text(result: ValidateResult) -> str:
+    lines = [str(p) for p in result.problems]
+    lines.append(validate_summary(result))
+    return "\n".join(lines) + "\n"
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "filename": problem.path,
+        "location": {"row": problem.line, "column": problem.column},
+        "severity": problem.severity,
+        "code": problem.code,
+        "message": problem.message,
+        "rule": problem.rule_id,
+    }
+
+
+@register("validate", "json")
+def validate_json(result: ValidateResult) -> str:
+    document = {
+        "problems": [_problem_json(p) for p in result.problems],
+        "errors": len(result.errors),
+        "warnings": len(result.warnings),
+        "files": result.files,
+        "exit_code": int(result.exit_code),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_line(level: str, path: str, line: int, column: int, title: str, message: str) -> str:
+    return (
+        f"::{level} file={_gh_property(path)},line={line},col={column},title={_gh_property(title)}::{_gh_data(message)}"
+    )
+
+
+@register("validate", "github")
+def validate_github(result: ValidateResult) -> str:
+    lines = [
+        github_line(
+            "error" if p.severity == "error" else "warning", p.path, p.line, p.column, f"compliance {p.code}", p.message
+        )
+        for p in result.problems
+    ]
+    lines.append(validate_summary(result))
+    return "\n".join(lines) + "\n"
+
+
+# -- explain ---------------------------------------------------------------------------------
+
+
+def describe_jurisdiction(j: Jurisdiction) -> str:
+    """`RU (Russian Federation)`, `UA-43 (Avtonomna Respublika Krym, Ukraine)`, `unknown`."""
+    from ..report import jurisdiction_name
+
+    if j.country is None:
+        return "unknown, anonymous (Tor or an anonymizer)" if j.anonymous else "unknown"
+    text = f"{j.subdivision or j.country} ({jurisdiction_name(j.subdivision or j.country)})"
+    if j.anonymous:
+        text += ", anonymous"
+    return text
+
+
+@register("explain", "text")
+def explain_text(result: Explanation) -> str:
+    decision = result.decision
+    lines = [
+        f"Reader:    {describe_jurisdiction(result.jurisdiction)}, {result.found}",
+        f'           codes it matches: {", ".join(sorted(result.jurisdiction.codes))}, "*" (and any group that holds '
+        "them)",
+        f"Page:      {result.path} on {result.host or 'any host'}, {result.content_type}",
+        f"Time:      {_moment(result)}",
+    ]
+    if result.page_language or result.accept_language:
+        said = []
+        if result.page_language:
+            said.append(f"the page is in {result.page_language}")
+        if result.accept_language:
+            said.append(f"the browser asks for {result.accept_language}")
+        lines.append(f"Language:  {', '.join(said)}")
+    for view in result.firing:
+        lines.append("")
+        verb = "BLOCKS" if view.blocks else "FIRES"
+        lines.append(f"{verb}  {view.rule.id}  ({view.rule.location})")
+        lines.append(f"  notice    {view.notice.id}: {view.notice.title}")
+        if view.blocks:
+            lines.append("  result    the page is answered with 451 Unavailable For Legal Reasons, carrying the notice")
+        elif view.not_shown:
+            lines.append(f"  shown     no: {view.not_shown}")
+        else:
+            lines.append(f"  goes      {view.places[0]}")
+            lines.extend(f"            else {place}" for place in view.places[1:])
+        if view.language is not None and not view.not_shown:
+            others = ", ".join(view.notice.text)
+            lines.append(f"  language  {view.language} (the notice is written in {others})")
+        extras = []
+        if view.rule.mode != "enforce":
+            extras.append(f"mode {view.rule.mode}")
+        if view.rule.priority:
+            extras.append(f"priority {view.rule.priority}")
+        if view.rule.start or view.rule.until:
+            extras.append(_window(view.rule))
+        if extras:
+            lines.append(f"  rule      {', '.join(extras)}")
+    for skip in decision.skipped:
+        lines.append("")
+        lines.append(f"DOES NOT FIRE  {skip.rule.id}  ({skip.rule.location})")
+        lines.append(f"  why       {skip.reason}")
+    fired = len(result.firing)
+    lines.append("")
+    lines.append(
+        f"{plural(fired, 'rule')} {'fires' if fired == 1 else 'fire'} for this reader, "
+        f"{len(decision.skipped)} {'does' if len(decision.skipped) == 1 else 'do'} not."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _moment(result: Explanation) -> str:
+    return result.at.isoformat().replace("+00:00", "Z")
+
+
+def _window(rule: Rule) -> str:
+    parts = []
+    if rule.start:
+        parts.append(f"from {rule.start.isoformat().replace('+00:00', 'Z')}")
+    if rule.until:
+        parts.append(f"until {rule.until.isoformat().replace('+00:00', 'Z')}")
+    return " ".join(parts)
+
+
+@register("explain", "json")
+def explain_json(result: Explanation) -> str:
+    j = result.jurisdiction
+    document = {
+        "jurisdiction": {
+            "country": j.country,
+            "subdivision": j.subdivision,
+            "anonymous": j.anonymous,
+            "source": j.source,
+            "found": result.found,
+        },
+        "host": result.host or None,
+        "path": result.path,
+        "at": _moment(result),
+        "content_type": result.content_type,
+        "fires": [
+            {
+                "rule": v.rule.id,
+                "notice": v.notice.id,
+                "location": str(v.rule.location),
+                "action": v.rule.action,
+                "mode": v.rule.mode,
+                "blocks": v.blocks,
+                "places": list(v.places),
+                "language": v.language,
+                "shown": v.not_shown is None,
+                "not_shown": v.not_shown,
+            }
+            for v in result.firing
+        ],
+        "does_not_fire": [
+            {"rule": s.rule.id, "location": str(s.rule.location), "code": s.code, "reason": s.reason}
+            for s in result.decision.skipped
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- test ------------------------------------------------------------------------------------
+
+
+def summary(run: TestRun) -> str:
+    return f"{run.passed} passed, {run.failed} failed"
+
+
+def _coverage_lines(run: TestRun) -> list[str]:
+    uncovered = run.uncovered
+    if not run.rules:
+        return []
+    if not uncovered:
+        return [f"Coverage: every rule ({len(run.rules)}) is exercised by at least one case."]
+    lines = [f"Rules no case exercised ({len(uncovered)} of {len(run.rules)}):"]
+    width = max(len(rule.id) for rule in uncovered)
+    lines.extend(f"  {rule.id.ljust(width)}  {rule.location}" for rule in uncovered)
+    return lines
+
+
+def case_where(result: CaseResult) -> str:
+    return f"{result.case.location}: {result.case.request.describe()}"
+
+
+@register("test", "text")
+def test_text(run: TestRun) -> str:
+    lines = []
+    for result in run.results:
+        lines.append(f"{'PASS' if result.passed else 'FAIL'}  {result.case.name}")
+        if not result.passed:
+            lines.append(f"      {case_where(result)}")
+            for m in result.mismatches:
+                label = f"expected {m.what}:"
+                width = max(len(label), len(f"got {m.what}:"))
+                lines.append(f"      {label.ljust(width)} {m.expected}")
+                lines.append(f"      {f'got {m.what}:'.ljust(width)} {m.got}")
+    coverage = _coverage_lines(run)
+    if coverage:
+        lines.append("")
+        lines.extend(coverage)
+    lines.append("")
+    lines.append(summary(run))
+    return "\n".join(lines) + "\n"
+
+
+def _case_json(result: CaseResult) -> dict[str, Any]:
+    case = result.case
+    request = case.request
+    observed = result.observed
+    return {
+        "name": case.name,
+        "file": case.location.path,
+        "line": case.location.line,
+        "column": case.location.column,
+        "request": {
+            "method": request.method,
+            "path": request.path,
+            "host": request.host,
+            "country": request.country,
+            "subdivision": request.subdivision,
+            "ip": request.ip,
+        },
+        "passed": result.passed,
+        "mismatches": [{"what": m.what, "expected": m.expected, "got": m.got} for m in result.mismatches],
+        "got": None
+        if observed is None
+        else {
+            "notices": sorted(observed.notices),
+            "status": observed.status,
+            "languages": dict(observed.languages),
+        },
+        "rules_fired": list(result.fired),
+    }
+
+
+@register("test", "json")
+def test_json(run: TestRun) -> str:
+    document = {
+        "mode": run.mode,
+        "target": run.target,
+        "cases": [_case_json(r) for r in run.results],
+        "uncovered_rules": [{"rule": rule.id, "location": str(rule.location)} for rule in run.uncovered],
+        "passed": run.passed,
+        "failed": run.failed,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _failure_text(result: CaseResult) -> str:
+    lines = [case_where(result)]
+    for m in result.mismatches:
+        lines.append(f"expected {m.what}: {m.expected}")
+        lines.append(f"got {m.what}: {m.got}")
+    return "\n".join(lines)
+
+
+@register("test", "junit")
+def test_junit(run: TestRun) -> str:
+    by_file: dict[str, list[CaseResult]] = {}
+    for result in run.results:
+        by_file.setdefault(result.case.location.path, []).append(result)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>']
+    out.append(
+        f'<testsuites name={quoteattr("compliance test (" + run.mode + ")")} tests="{len(run.results)}" '
+        f'failures="{run.failed}" errors="0">'
+    )
+    for path, results in by_file.items():
+        failed = sum(1 for r in results if not r.passed)
+        out.append(
+            f'  <testsuite name={quoteattr(path)} tests="{len(results)}" failures="{failed}" errors="0" skipped="0">'
+        )
+        for result in results:
+            name = quoteattr(result.case.name)
+            classname = quoteattr(path)
+            if result.passed:
+                out.append(f"    <testcase name={name} classname={classname}/>")
+                continue
+            message = "; ".join(f"expected {m.what} {m.expected}, got {m.got}" for m in result.mismatches)
+            out.append(f"    <testcase name={name} classname={classname}>")
+            out.append(f"      <failure message={quoteattr(message)}>{xml_escape(_failure_text(result))}</failure>")
+            out.append("    </testcase>")
+        out.append("  </testsuite>")
+    uncovered = run.uncovered
+    if uncovered:
+        text = "\n".join(_coverage_lines(run))
+        out.append(f"  <!-- {xml_escape(text).replace('--', '- -')} -->")
+    out.append("</testsuites>")
+    return "\n".join(out) + "\n"
+
+
+@register("test", "github")
+def test_github(run: TestRun) -> str:
+    lines = []
+    for result in run.results:
+        if result.passed:
+            lines.append(f"PASS  {result.case.name}")
+            continue
+        where = result.case.location
+        lines.append(
+            github_line(
+                "error", where.path, where.line, where.column, f"FAIL {result.case.name}", _failure_text(result)
+            )
+        )
+    for rule in run.uncovered:
+        loc = rule.location
+        lines.append(
+            github_line(
+                "warning",
+                loc.path,
+                loc.line,
+                loc.column,
+                "compliance coverage",
+                f'No case exercises the rule "{rule.id}".',
+            )
+        )
+    lines.append(summary(run))
+    return "\n".join(lines) + "\n"
+
+
+def problems_text(problems: Iterable[Problem]) -> str:
+    return "".join(f"{p}\n" for p in problems)

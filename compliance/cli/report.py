@@ -1,0 +1,70 @@
+"""`compliance report --rules PATH [-o FILE] [--format html|markdown]`: the legal team's report.
+
+Writes `compliance-report.html` in the current folder unless `-o` says otherwise
+(`-o -` is standard output). The page is built by `compliance.report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from ..lint import lint
+from ..report import report_html, report_markdown
+from ..rules.model import RuleSet
+from . import output
+from .common import load_or_report
+from .results import ExitCode
+
+__all__ = ["add_parser", "run"]
+
+DEFAULT_NAMES = {"html": "compliance-report.html", "markdown": "compliance-report.md"}
+
+
+@output.register("report", "html")
+def _html(args: tuple[RuleSet, str, datetime]) -> str:
+    ruleset, source, now = args
+    return report_html(ruleset, source, now=now, warnings=(*ruleset.warnings, *lint(ruleset)))
+
+
+@output.register("report", "markdown")
+def _markdown(args: tuple[RuleSet, str, datetime]) -> str:
+    ruleset, source, now = args
+    return report_markdown(ruleset, source, now=now, warnings=(*ruleset.warnings, *lint(ruleset)))
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "report",
+        help="a self-contained HTML page: which notice each jurisdiction gets on which paths",
+        description="Write the report for the legal team: every notice as readers see it, and which "
+        "jurisdictions get it on which pages. HTML by default (compliance-report.html), or Markdown.",
+    )
+    parser.add_argument("--rules", required=True, metavar="PATH", help="a rule file, or a folder of them")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write it (default compliance-report.html; - for stdout)"
+    )
+    parser.add_argument("--format", choices=output.formats("report"), default="html", help="output format")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ruleset = load_or_report(args.rules)
+    if ruleset is None:
+        return int(ExitCode.UNUSABLE)
+    text = output.get("report", args.format)((ruleset, args.rules, datetime.now(UTC)))
+    target = args.output or DEFAULT_NAMES[args.format]
+    if target == "-":
+        sys.stdout.write(text)
+        return int(ExitCode.OK)
+    try:
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        sys.stderr.write(f"compliance report: cannot write {target}: {error.strerror}.\n")
+        return int(ExitCode.UNUSABLE)
+    print(
+        f"Wrote {target}: {output.plural(len(ruleset.notices), 'notice')}, {output.plural(len(ruleset.rules), 'rule')}."
+    )
+    return int(ExitCode.OK)

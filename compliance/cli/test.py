@@ -1,0 +1,387 @@
+"""`compliance test CASES... --rules PATH [--app MODULE:ATTR | --url URL]`: run the case files.
+
+Three ways to run a case, one decision core:
+
+* rules only (the default): `Engine.decide`, as the middleware calls it, on the
+  case's jurisdiction, host and path; the notices are those the decision brings.
+* `--app MODULE:ATTR`: the real app in this process, through httpx's
+  ASGITransport. A case with `country:` reaches the middleware as an ASGI scope
+  extension (`compliance.jurisdiction`) that no server sets, so nothing on the
+  network can forge it; a case with `ip:` is the client address, so the real
+  resolver runs.
+* `--url URL`: a running server over HTTP. A case with `country:` is sent in the
+  `Compliance-Test-Jurisdiction` header with the secret the server was started
+  with (`--secret`, or COMPLIANCE_TEST_SECRET); a case with `ip:` is sent as
+  `X-Forwarded-For`, which the server believes only where this runner is one of
+  its trusted proxies.
+
+End to end, the notices are read from the page: the `data-legal-notice`
+attributes (and the aside's `lang`), the header places the rules name, the JSON
+fields they name, and a 451. Coverage is the rules the decision core fires in
+some case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+
+from ..cases import Case, check_notices, load_cases
+from ..errors import ConfigError
+from ..jurisdiction import Jurisdiction, JurisdictionResolver
+from ..middleware import TEST_EXTENSION
+from ..render import choose_language
+from ..rules.decide import Decision, Engine
+from ..rules.model import ANONYMOUS, UNKNOWN, RuleSet
+from . import output
+from .common import load_or_report
+from .results import CaseResult, ExitCode, Mismatch, Observed, TestRun
+
+__all__ = ["add_parser", "run"]
+
+#: The address an in-process `country:` case comes from (TEST-NET-1: routed nowhere).
+TEST_CLIENT = ("192.0.2.10", 50000)
+SECRET_ENV = "COMPLIANCE_TEST_SECRET"
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "test",
+        help="run case files against the rules, an app in-process, or a server",
+        description="Run the case files: one line a case, the rules no case exercised, and last "
+        "'N passed, N failed'. Exit 0 when every case passes, 1 when one fails, 2 when the rules or "
+        "cases cannot be loaded or the app or server cannot be reached.",
+    )
+    parser.add_argument("cases", nargs="+", metavar="CASES", help="case files, or folders of them")
+    parser.add_argument("--rules", required=True, metavar="PATH", help="a rule file, or a folder of them")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--app", metavar="MODULE:ATTR", help="run end to end through this ASGI app, in-process")
+    target.add_argument("--url", metavar="URL", help="run end to end against this running server")
+    parser.add_argument(
+        "--secret", metavar="SECRET", help=f"the server's test secret, for --url (default: ${SECRET_ENV})"
+    )
+    parser.add_argument("--geoip-db", metavar="FILE", help="a MaxMind-format database, for ip: cases (rules only)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per request, for --url")
+    parser.add_argument("--format", choices=output.formats("test"), default="text", help="output format")
+    parser.set_defaults(run=run)
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"compliance test: {message}\n")
+    return int(ExitCode.UNUSABLE)
+
+
+def run(args: argparse.Namespace) -> int:
+    ruleset = load_or_report(args.rules)
+    if ruleset is None:
+        return int(ExitCode.UNUSABLE)
+    cases, problems, _ = load_cases(args.cases)
+    problems += check_notices(cases, ruleset.notices)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        sys.stderr.write(output.problems_text(errors))
+        return _fail(f"the case files have {output.plural(len(errors), 'error')}; nothing was run.")
+    if not cases:
+        return _fail("the case files hold no cases.")
+    try:
+        resolver = JurisdictionResolver(geoip_db=args.geoip_db)
+    except ConfigError as error:
+        return _fail(f"{error}.")
+    engine = Engine(ruleset)
+    now = time.time()
+    try:
+        if args.app:
+            app = _import_app(args.app)
+            mode, target = "app", args.app
+            observed = asyncio.run(_run_app(app, cases, ruleset))
+        elif args.url:
+            secret = args.secret if args.secret is not None else os.environ.get(SECRET_ENV)
+            if secret is None and any(c.request.country is not None for c in cases):
+                return _fail(
+                    f"cases that give a country need the server's test secret: pass --secret or set {SECRET_ENV}."
+                )
+            mode, target = "url", args.url
+            observed = _run_url(args.url, secret, args.timeout, cases, ruleset)
+        else:
+            mode, target = "rules", args.rules
+            observed = [None] * len(cases)
+    except _Unusable as error:
+        return _fail(str(error))
+    results = []
+    for case, seen in zip(cases, observed, strict=True):
+        jurisdiction = _jurisdiction(case, resolver)
+        decision = engine.decide(jurisdiction, case.request.host or "", case.request.path, now)
+        if seen is None:
+            seen = _from_decision(case, decision)
+        results.append(CaseResult(case, _compare(case, seen, mode), seen, _fired(decision)))
+    resolver.close()
+    run_ = TestRun(mode, target, tuple(results), ruleset.rules)
+    print(output.get("test", args.format)(run_), end="")
+    return int(run_.exit_code)
+
+
+class _Unusable(Exception):
+    """The app or the server cannot be used (exit 2)."""
+
+
+def _jurisdiction(case: Case, resolver: JurisdictionResolver) -> Jurisdiction:
+    request = case.request
+    if request.ip is not None:
+        return resolver.resolve_ip(request.ip)
+    if request.country in (UNKNOWN, ANONYMOUS):
+        return Jurisdiction(None, None, request.country == ANONYMOUS, "test")
+    return Jurisdiction(request.country, request.subdivision, False, "test")
+
+
+def _fired(decision: Decision) -> tuple[str, ...]:
+    ids = [f.rule.id for f in decision.fired]
+    if decision.block is not None:
+        ids.append(decision.block.rule.id)
+    return tuple(ids)
+
+
+def _from_decision(case: Case, decision: Decision) -> Observed:
+    """What the reader gets, by the decision alone (rules-only mode)."""
+    if decision.block is not None:
+        notice = decision.block.notice
+        language = choose_language(notice, None, None, case.request.header("accept-language"))
+        return Observed(frozenset({notice.id}), 451, ((notice.id, language),))
+    shown = [f for f in decision.fired if f.enforced and f.rule.action == "notice"]
+    languages = tuple(
+        (f.notice.id, choose_language(f.notice, None, None, case.request.header("accept-language"))) for f in shown
+    )
+    return Observed(frozenset(f.notice.id for f in shown), None, languages)
+
+
+def _ids(ids: Iterable[str]) -> str:
+    return "[" + ", ".join(sorted(ids)) + "]"
+
+
+def _compare(case: Case, seen: Observed, mode: str) -> tuple[Mismatch, ...]:
+    expect = case.expect
+    found: list[Mismatch] = []
+    if expect.notices is not None and expect.notices != seen.notices:
+        found.append(Mismatch("notices", _ids(expect.notices), _ids(seen.notices)))
+    if expect.status is not None:
+        if seen.status is None:
+            # Rules only: the decision tells a block (451) from a page served as the app answers it.
+            if expect.status == 451:
+                found.append(Mismatch("status", "451", "no block rule fires"))
+        elif expect.status != seen.status:
+            found.append(Mismatch("status", str(expect.status), str(seen.status)))
+    if expect.language is not None:
+        wrong = sorted(f"{notice} in {lang}" for notice, lang in seen.languages if lang != expect.language)
+        if wrong:
+            found.append(Mismatch("language", expect.language, ", ".join(wrong)))
+    if expect.contains and seen.body is not None:
+        missing = [text for text in expect.contains if text not in seen.body]
+        if missing:
+            found.append(
+                Mismatch(
+                    "text",
+                    "the page contains " + ", ".join(json.dumps(t, ensure_ascii=False) for t in missing),
+                    "not found in the page",
+                )
+            )
+    return tuple(found)
+
+
+# -- end to end ----------------------------------------------------------------------------------
+
+
+class _NoticeFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        notice = values.get("data-legal-notice")
+        if notice:
+            self.found.append((notice, values.get("lang")))
+
+
+def _places(ruleset: RuleSet, kind: str) -> set[str]:
+    return {place.arg for rule in ruleset.rules for place in rule.placement if place.kind == kind and place.arg}
+
+
+def read_response(response: httpx.Response, ruleset: RuleSet) -> Observed:
+    """The notices a response shows: HTML asides, header places, JSON fields, and its status."""
+    notices: dict[str, str | None] = {}
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    text = response.text if response.content else ""
+    if media in ("text/html", "application/xhtml+xml") or (not media and "<" in text):
+        finder = _NoticeFinder()
+        finder.feed(text)
+        finder.close()
+        for notice_id, language in finder.found:
+            notices.setdefault(notice_id, language)
+    for name in _places(ruleset, "header"):
+        for value in response.headers.get_list(name):
+            for notice_id in value.split(","):
+                if notice_id.strip():
+                    notices.setdefault(notice_id.strip(), None)
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        if isinstance(document, dict):
+            fields = _places(ruleset, "json") | {"notices"}
+            for name in fields:
+                for entry in document.get(name) or () if isinstance(document.get(name), list) else ():
+                    if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                        language = entry.get("language")
+                        notices.setdefault(entry["id"], language if isinstance(language, str) else None)
+            block = document.get("notice")
+            if isinstance(block, dict) and isinstance(block.get("id"), str):
+                language = block.get("language")
+                notices.setdefault(block["id"], language if isinstance(language, str) else None)
+    languages = tuple((n, lang) for n, lang in notices.items() if lang is not None)
+    return Observed(frozenset(notices), response.status_code, languages, text)
+
+
+def _import_app(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise _Unusable(f"--app {spec!r} is not MODULE:ATTR, such as examples.app:app.")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise _Unusable(f"cannot import the module {module_name!r}: {type(error).__name__}: {error}") from None
+    app = module
+    for part in attr.split("."):
+        if not hasattr(app, part):
+            raise _Unusable(f"the module {module_name!r} has no {attr!r}.")
+        app = getattr(app, part)
+    if not callable(app):
+        raise _Unusable(f"{spec} is not an ASGI app.")
+    return app
+
+
+class _AsReader:
+    """Puts the case's jurisdiction in the scope, where the middleware looks first (TEST_EXTENSION)."""
+
+    def __init__(self, app: Any, jurisdiction: Jurisdiction) -> None:
+        self.app = app
+        self.jurisdiction = jurisdiction
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            extensions = dict(scope.get("extensions") or {})
+            extensions[TEST_EXTENSION] = self.jurisdiction
+            scope = {**scope, "extensions": extensions}
+        await self.app(scope, receive, send)
+
+
+def _request_headers(case: Case) -> dict[str, str]:
+    headers = dict(case.request.headers)
+    if case.request.host:
+        headers["Host"] = case.request.host
+    return headers
+
+
+async def _run_app(app: Any, cases: list[Case], ruleset: RuleSet) -> list[Observed | None]:
+    async with _lifespan(app):
+        found: list[Observed | None] = []
+        for case in cases:
+            request = case.request
+            if request.ip is not None:
+                transport = httpx.ASGITransport(app=app, client=(request.ip, 50000))
+            else:
+                jurisdiction = _given(case)
+                transport = httpx.ASGITransport(app=_AsReader(app, jurisdiction), client=TEST_CLIENT)
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+                try:
+                    response = await client.request(request.method, request.path, headers=_request_headers(case))
+                except Exception as error:
+                    raise _Unusable(
+                        f'the app failed on the case "{case.name}" ({case.location}): {type(error).__name__}: {error}'
+                    ) from None
+            found.append(read_response(response, ruleset))
+        return found
+
+
+def _given(case: Case) -> Jurisdiction:
+    country = case.request.country
+    if country in (UNKNOWN, ANONYMOUS):
+        return Jurisdiction(None, None, country == ANONYMOUS, "test")
+    return Jurisdiction(country, case.request.subdivision, False, "test")
+
+
+class _lifespan:
+    """Runs the app's lifespan startup before the cases and its shutdown after, where it has one."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.task: asyncio.Task[None] | None = None
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def __aenter__(self) -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+        self.task = asyncio.create_task(self.app(scope, self.inbox.get, self.outbox.put))
+        await self.inbox.put({"type": "lifespan.startup"})
+        message = await self._answer()
+        if message is None:
+            self.task = None  # no lifespan support: fine
+        elif message["type"] == "lifespan.startup.failed":
+            raise _Unusable(f"the app failed to start: {message.get('message', '')}")
+
+    async def _answer(self) -> dict[str, Any] | None:
+        assert self.task is not None
+        getter = asyncio.ensure_future(self.outbox.get())
+        done, _ = await asyncio.wait({getter, self.task}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if self.task in done:
+            self.task.exception()  # retrieved: an app without lifespan support raises here
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.task is None:
+            return
+        await self.inbox.put({"type": "lifespan.shutdown"})
+        await self._answer()
+        if not self.task.done():
+            self.task.cancel()
+
+
+def _run_url(
+    url: str, secret: str | None, timeout: float, cases: list[Case], ruleset: RuleSet
+) -> list[Observed | None]:
+    found: list[Observed | None] = []
+    with httpx.Client(base_url=url, timeout=timeout, follow_redirects=False) as client:
+        for case in cases:
+            request = case.request
+            headers = _request_headers(case)
+            if request.ip is not None:
+                headers["X-Forwarded-For"] = request.ip
+            else:
+                fields = [f"secret={secret}"]
+                if request.country == ANONYMOUS:
+                    fields += ["country=unknown", "anonymous=1"]
+                else:
+                    fields.append(f"country={request.country}")
+                if request.subdivision:
+                    fields.append(f"subdivision={request.subdivision}")
+                headers["Compliance-Test-Jurisdiction"] = "; ".join(fields)
+            try:
+                response = client.request(request.method, request.path, headers=headers)
+            except httpx.HTTPError as error:
+                raise _Unusable(f"cannot reach {url}: {error or type(error).__name__}.") from None
+            found.append(read_response(response, ruleset))
+    return found

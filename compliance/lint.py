@@ -1,0 +1,308 @@
+"""What `compliance validate` warns about beyond what the loader checks.
+
+The loader refuses what cannot work and warns about a notice overdue for review
+and a rule that has ended. A rule set can load and still not say what its
+authors meant; these checks find the usual ways:
+
+* ``shadowed-rule``: another rule fires wherever this one does, and brings the
+  same notice first (or blocks the page), so this rule never shows anything;
+* ``unused-notice``: a notice that no rule brings;
+* ``missing-language``: a notice without a language that other notices have;
+* ``slow-pattern``: a ``re:`` path with a repetition inside a repetition, which can
+  take exponential time on some paths (catastrophic backtracking).
+
+Each finding is a warning `Problem`; none of them stops the rules from loading.
+The shadowing check is conservative: it warns only where it can show that the
+other rule covers every host, path, time and jurisdiction of this one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import Problem
+from .rules.model import EVERYONE, Location, PathPattern, Rule, RuleSet
+
+__all__ = ["lint", "nested_repetition"]
+
+
+def lint(ruleset: RuleSet) -> list[Problem]:
+    """The warnings of this module for a loaded rule set, in file order."""
+    found: list[Problem] = []
+    found += _shadowed(ruleset)
+    found += _unused_notices(ruleset)
+    found += _missing_languages(ruleset)
+    found += _slow_patterns(ruleset)
+    return sorted(found, key=lambda p: (p.path, p.line, p.column))
+
+
+def _warning(where: Location | None, code: str, message: str, rule_id: str | None = None) -> Problem:
+    if where is None:
+        return Problem("<rules>", 1, 1, code, message, "warning", rule_id)
+    return Problem(where.path, where.line, where.column, code, message, "warning", rule_id)
+
+
+# -- shadowed rules -------------------------------------------------------------------------
+
+
+def _shadowed(ruleset: RuleSet) -> list[Problem]:
+    found: list[Problem] = []
+    for rule in ruleset.rules:
+        for other in ruleset.rules:
+            if other is rule or not _covers(other, rule):
+                continue
+            if other.action == "block" and other.mode == "enforce" and rule.action == "notice":
+                why = f'the rule "{other.id}" blocks every page this rule covers, so its notice is never shown'
+            elif (
+                other.action == rule.action
+                and other.notice == rule.notice
+                and other.mode == rule.mode
+                and (-other.priority, other.id) < (-rule.priority, rule.id)
+            ):
+                why = (
+                    f'the rule "{other.id}" ({other.location}) brings the same notice "{rule.notice}" wherever this '
+                    "rule fires, and goes first"
+                )
+            else:
+                continue
+            found.append(
+                _warning(
+                    rule.location,
+                    "shadowed-rule",
+                    f'The rule "{rule.id}" never changes what a reader sees: {why}. Remove it, or narrow the other '
+                    "rule.",
+                    rule.id,
+                )
+            )
+            break
+    return found
+
+
+def _covers(a: Rule, b: Rule) -> bool:
+    """True where `a` fires for every reader, host, path and moment for which `b` fires."""
+    return (
+        _covers_hosts(a.hosts, b.hosts)
+        and _covers_time(a, b)
+        and _covers_jurisdictions(a, b)
+        and all(any(_pattern_covers(p, q) for p in a.paths) for q in b.paths)
+        and all(any(e.source == f.source for f in b.except_paths) for e in a.except_paths)
+    )
+
+
+def _covers_hosts(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    if not a:
+        return True
+    if not b:
+        return False
+    return all(h in a or any(p.startswith("*.") and h.endswith(p[1:]) for p in a) for h in b)
+
+
+def _covers_time(a: Rule, b: Rule) -> bool:
+    starts = a.start is None or (b.start is not None and a.start <= b.start)
+    ends = a.until is None or (b.until is not None and b.until <= a.until)
+    return starts and ends
+
+
+def _covers_jurisdictions(a: Rule, b: Rule) -> bool:
+    if not a.except_jurisdictions <= b.except_jurisdictions:
+        return False
+    if EVERYONE in a.jurisdictions:
+        return True
+    if EVERYONE in b.jurisdictions:
+        return False
+    # A country code also matches every subdivision of that country.
+    return all(code in a.jurisdictions or code.split("-")[0] in a.jurisdictions for code in b.jurisdictions)
+
+
+def _pattern_covers(a: PathPattern, b: PathPattern) -> bool:
+    """True where every path `b` matches, `a` matches too (conservatively: False when unsure)."""
+    if a.source == b.source or a.source == "/**":
+        return True
+    if a.source.startswith("re:") or b.source.startswith("re:"):
+        return False
+    if "*" not in b.source:
+        return a.matches(b.source)
+    if a.source.endswith("/**"):
+        prefix = a.source[:-3]
+        if "*" not in prefix and (b.source == prefix or b.source.startswith(prefix + "/")):
+            return True
+    return False
+
+
+# -- notices ----------------------------------------------------------------------------------
+
+
+def _unused_notices(ruleset: RuleSet) -> list[Problem]:
+    used = {rule.notice for rule in ruleset.rules}
+    return [
+        _warning(
+            notice.location,
+            "unused-notice",
+            f'No rule brings the notice "{notice.id}", so no reader sees it; add a rule, or remove the notice.',
+        )
+        for notice in ruleset.notices.values()
+        if notice.id not in used
+    ]
+
+
+def _missing_languages(ruleset: RuleSet) -> list[Problem]:
+    found: list[Problem] = []
+    notices = list(ruleset.notices.values())
+    for notice in notices:
+        missing: dict[str, list[str]] = {}
+        for other in notices:
+            for language in other.text:
+                if language not in notice.text:
+                    missing.setdefault(language, []).append(other.id)
+        for language, others in sorted(missing.items()):
+            found.append(
+                _warning(
+                    notice.location,
+                    "missing-language",
+                    f'The notice "{notice.id}" has no text in "{language}", which {_listing(others)} '
+                    f'{"has" if len(others) == 1 else "have"}; readers who ask for "{language}" get '
+                    f'"{notice.default_language}" instead.',
+                )
+            )
+    return found
+
+
+def _listing(ids: Iterable[str]) -> str:
+    words = [f'"{i}"' for i in ids]
+    if len(words) == 1:
+        return f"the notice {words[0]}"
+    return "the notices " + ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# -- slow regular expressions ------------------------------------------------------------------
+
+
+def _slow_patterns(ruleset: RuleSet) -> list[Problem]:
+    found: list[Problem] = []
+    for rule in ruleset.rules:
+        for field_name, patterns in (("paths", rule.paths), ("except_paths", rule.except_paths)):
+            for pattern in patterns:
+                if pattern.source.startswith("re:") and nested_repetition(pattern.source[3:]):
+                    found.append(
+                        _warning(
+                            rule.location,
+                            "slow-pattern",
+                            f'The pattern "{pattern.source}" in "{field_name}" of the rule "{rule.id}" repeats '
+                            "something that itself repeats, such as (a+)+ or (.*)*: on some paths it can take "
+                            "minutes to match (catastrophic backtracking). Write each repetition once, such as a+.",
+                            rule.id,
+                        )
+                    )
+    return found
+
+
+def nested_repetition(expression: str) -> bool:
+    """True where a regular expression repeats, without bound, something that itself repeats without bound.
+
+    `(a+)+`, `(.*)*` and `(\\w+\\s?)*` are found; `(/[a-z]+)*` is not, because each round of
+    the outer repetition must start with a "/" that the inner one cannot match, so a
+    path can be split into rounds in one way only.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import sre_constants as c
+        import sre_parse
+
+    try:
+        parsed = sre_parse.parse(expression)
+    except Exception:
+        return False
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT} | ({c.POSSESSIVE_REPEAT} if hasattr(c, "POSSESSIVE_REPEAT") else set())
+
+    def unbounded(arg: Any) -> bool:
+        return bool(arg[1] == c.MAXREPEAT or arg[1] > 10)
+
+    def inner_repeats(items: Any) -> list[Any]:
+        """The bodies of the unbounded repetitions anywhere inside `items`."""
+        found: list[Any] = []
+        for op, arg in items:
+            if op in repeats:
+                if unbounded(arg):
+                    found.append(arg[2])
+                found += inner_repeats(arg[2])
+            elif op == c.SUBPATTERN:
+                found += inner_repeats(arg[-1])
+            elif op == c.BRANCH:
+                for branch in arg[1]:
+                    found += inner_repeats(branch)
+        return found
+
+    def mandatory_literals(items: Any) -> list[int]:
+        found: list[int] = []
+        for op, arg in items:
+            if op == c.LITERAL:
+                found.append(arg)
+            elif op == c.SUBPATTERN:
+                found += mandatory_literals(arg[-1])
+            elif op in repeats and arg[0] >= 1:
+                found += mandatory_literals(arg[2])
+        return found
+
+    def dangerous(body: Any) -> bool:
+        inner = inner_repeats(body)
+        if not inner:
+            return False
+        return all(any(_may_match(piece, chr(literal), c) for piece in inner) for literal in mandatory_literals(body))
+
+    def walk(items: Any) -> bool:
+        for op, arg in items:
+            if op in repeats:
+                if unbounded(arg) and dangerous(arg[2]):
+                    return True
+                if walk(arg[2]):
+                    return True
+            elif op == c.SUBPATTERN:
+                if walk(arg[-1]):
+                    return True
+            elif op == c.BRANCH and any(walk(branch) for branch in arg[1]):
+                return True
+        return False
+
+    return walk(parsed)
+
+
+def _may_match(body: Any, char: str, c: Any) -> bool:
+    """Whether a repeated body (one character matcher, else assumed to match anything) may match `char`."""
+    items = list(body)
+    if len(items) != 1:
+        return True
+    op, arg = items[0]
+    if op == c.LITERAL:
+        return bool(arg == ord(char))
+    if op == c.NOT_LITERAL:
+        return bool(arg != ord(char))
+    if op == c.IN:
+        negate = False
+        hit = False
+        for kind, value in arg:
+            if kind == c.NEGATE:
+                negate = True
+            elif kind == c.LITERAL:
+                hit = hit or value == ord(char)
+            elif kind == c.RANGE:
+                hit = hit or value[0] <= ord(char) <= value[1]
+            elif kind == c.CATEGORY:
+                hit = hit or _in_category(value, char, c)
+            else:
+                return True
+        return hit != negate
+    return True
+
+
+def _in_category(category: Any, char: str, c: Any) -> bool:
+    tests = {
+        c.CATEGORY_DIGIT: char.isdigit(),
+        c.CATEGORY_NOT_DIGIT: not char.isdigit(),
+        c.CATEGORY_SPACE: char.isspace(),
+        c.CATEGORY_NOT_SPACE: not char.isspace(),
+        c.CATEGORY_WORD: char.isalnum() or char == "_",
+        c.CATEGORY_NOT_WORD: not (char.isalnum() or char == "_"),
+    }
+    return tests.get(category, True)

@@ -1,0 +1,461 @@
+"""`compliance test`: the installed command, on rules alone, in-process (--app) and over HTTP (--url)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CASE_NAMES = [
+    "The style sheet is not changed for a reader in Russia",
+    "The health check is not changed for a reader in Russia",
+    "The JSON API is not changed for a reader in Russia",
+    "A reader in Russia sees the warning on an article",
+    "A reader in Russia sees the warning on the home page too",
+    "A reader in Russia sees the warning on a page that is not found",
+    "A reader in Russia whose browser asks for Russian reads the page's language, English",
+    "A reader whose address is in Russia sees the warning",
+    "A reader in occupied Crimea sees the warning",
+    "A reader in Kyiv sees no warning",
+    "A reader in Ukraine whose region is not known sees no warning",
+    "A reader in the United States sees no warning",
+    "A reader whose address is in the United States sees no warning",
+    "A reader whose country no source knows sees no warning",
+    "A reader using Tor sees no warning",
+]
+EXAMPLE_OUTPUT = (
+    "".join(f"PASS  {name}\n" for name in EXAMPLE_CASE_NAMES)
+    + "\nCoverage: every rule (1) is exercised by at least one case.\n\n15 passed, 0 failed\n"
+)
+
+RULES = """\
+notices:
+  warning:
+    title: Warning
+    text: {en: "Readers here, take care.", ru: "Читатели, будьте осторожны."}
+    link: {href: "https://example.org/why", text: {en: "Why?", ru: "Почему?"}}
+  imprint:
+    title: Imprint
+    text: {en: "Published by Northwind News."}
+rules:
+  - id: ru-warning
+    notice: warning
+    jurisdictions: [RU]
+    except_paths: ["/static/**"]
+  - id: imprint-everywhere
+    notice: imprint
+    jurisdictions: ["*"]
+    paths: ["/about"]
+"""
+
+
+def compliance(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in ("COMPLIANCE_TEST_SECRET", "COMPLIANCE_RULES")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "compliance", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+# -- the example publisher's cases -----------------------------------------------------------
+
+
+def test_example_cases_pass_on_the_rules_alone() -> None:
+    result = compliance("test", "rules/tests", "--rules", "rules", cwd=ROOT)
+    assert result.stdout == EXAMPLE_OUTPUT
+    assert result.stderr == ""
+    assert result.returncode == 0
+
+
+def test_example_cases_pass_end_to_end_through_the_example_app() -> None:
+    result = compliance("test", "rules/tests", "--rules", "rules", "--app", "examples.app:app", cwd=ROOT)
+    assert result.stdout == EXAMPLE_OUTPUT
+    assert result.returncode == 0
+
+
+# -- failures, coverage, exit codes -----------------------------------------------------------
+
+
+def test_a_failing_case_shows_expected_and_got_and_exits_1(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", RULES)
+    write(
+        tmp_path,
+        "tests/cases.yaml",
+        """\
+        cases:
+          - name: A reader in the United States sees the warning
+            request: {path: /news/a, country: US}
+            expect: {notices: [warning]}
+          - name: A reader in Russia sees the warning
+            request: {path: /news/a, country: RU}
+            expect: {notices: [warning]}
+        """,
+    )
+    result = compliance("test", "tests", "--rules", "rules.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        "FAIL  A reader in the United States sees the warning",
+        "      tests/cases.yaml:2:5: GET /news/a as US",
+        "      expected notices: [warning]",
+        "      got notices:      []",
+        "PASS  A reader in Russia sees the warning",
+        "",
+        "Rules no case exercised (1 of 2):",
+        "  imprint-everywhere  rules.yaml:14:5",
+        "",
+        "1 passed, 1 failed",
+    ]
+    assert result.returncode == 1
+
+
+def test_status_language_and_block_rules_on_the_rules_alone(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rules.yaml",
+        RULES
+        + """\
+  - id: ru-block-exclusives
+    notice: warning
+    action: block
+    jurisdictions: [RU]
+    paths: ["/exclusive/**"]
+""",
+    )
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: Exclusives are blocked in Russia
+            request: {path: /exclusive/story, country: RU}
+            expect: {notices: [warning], status: 451}
+          - name: Russian readers who ask for Russian get Russian
+            request: {path: /news/a, country: RU, headers: {Accept-Language: ru}}
+            expect: {notices: [warning], language: ru}
+          - name: Wrongly expects a block
+            request: {path: /news/a, country: RU}
+            expect: {notices: [warning], status: 451, language: ru}
+          - name: Every reader gets the imprint on the about page
+            request: {path: /about, country: US}
+            expect: {notices: [imprint]}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        "PASS  Exclusives are blocked in Russia",
+        "PASS  Russian readers who ask for Russian get Russian",
+        "FAIL  Wrongly expects a block",
+        "      cases.yaml:8:5: GET /news/a as RU",
+        "      expected status: 451",
+        "      got status:      no block rule fires",
+        "      expected language: ru",
+        "      got language:      warning in en",
+        "PASS  Every reader gets the imprint on the about page",
+        "",
+        "Coverage: every rule (3) is exercised by at least one case.",
+        "",
+        "3 passed, 1 failed",
+    ]
+    assert result.returncode == 1
+
+
+def test_a_bad_case_file_is_reported_with_line_and_column_and_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", RULES)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: Unknown notice
+            request: {path: /, country: RU}
+            expect: {notices: [warnings]}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        'cases.yaml:4:24: error[unknown-notice]: The case "Unknown notice" expects the notice "warnings", which the '
+        'rules do not define (their notices: "imprint", "warning").',
+        "compliance test: the case files have 1 error; nothing was run.",
+    ]
+    assert result.returncode == 2
+
+
+def test_rules_that_do_not_load_exit_2(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", "rules:\n  - id: x\n    notice: nothing\n    jurisdictions: [UK]\n")
+    write(tmp_path, "cases.yaml", "cases:\n  - {name: a, request: {path: /, country: RU}, expect: {notices: []}}\n")
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        "The rules in rules.yaml cannot be loaded (2 errors); run `compliance validate rules.yaml` for every problem."
+    )
+    assert result.returncode == 2
+
+
+def test_junit_output_for_ci(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", RULES)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - {name: RU sees it, request: {path: /, country: RU}, expect: {notices: [warning]}}
+          - {name: US sees it, request: {path: /, country: US}, expect: {notices: [warning]}}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", "--format", "junit", cwd=tmp_path)
+    assert result.returncode == 1
+    suites = ET.fromstring(result.stdout)
+    assert suites.tag == "testsuites"
+    assert (suites.get("tests"), suites.get("failures")) == ("2", "1")
+    cases = suites.findall("testsuite/testcase")
+    assert [c.get("name") for c in cases] == ["RU sees it", "US sees it"]
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "expected notices [warning], got []"
+
+
+def test_json_and_github_formats(tmp_path: Path) -> None:
+    import json
+
+    write(tmp_path, "rules.yaml", RULES)
+    write(
+        tmp_path,
+        "cases.yaml",
+        "cases:\n  - {name: US, request: {path: /, country: US}, expect: {notices: [warning]}}\n",
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", "--format", "json", cwd=tmp_path)
+    document = json.loads(result.stdout)
+    assert (document["passed"], document["failed"], document["mode"]) == (0, 1, "rules")
+    assert document["cases"][0]["mismatches"] == [{"what": "notices", "expected": "[warning]", "got": "[]"}]
+    assert [r["rule"] for r in document["uncovered_rules"]] == ["ru-warning", "imprint-everywhere"]
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", "--format", "github", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        "::error file=cases.yaml,line=2,col=5,title=FAIL US::cases.yaml:2:5: GET / as US%0Aexpected notices: "
+        "[warning]%0Agot notices: []",
+        '::warning file=rules.yaml,line=10,col=5,title=compliance coverage::No case exercises the rule "ru-warning".',
+        "::warning file=rules.yaml,line=14,col=5,title=compliance coverage::No case exercises the rule "
+        '"imprint-everywhere".',
+        "0 passed, 1 failed",
+    ]
+    assert result.returncode == 1
+
+
+# -- end to end in-process ------------------------------------------------------------------------
+
+APP_MODULE = """\
+from pathlib import Path
+
+from compliance import ComplianceMiddleware
+from examples.news_site import app as site
+
+app = ComplianceMiddleware(site, rules=str(Path(__file__).parent / "rules.yaml"))
+"""
+
+
+def test_ip_cases_and_page_text_end_to_end_in_process(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", RULES)
+    write(tmp_path, "staging_app.py", APP_MODULE)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: An address in Russia gets the warning
+            request: {path: /news/river-port-reopens, ip: 95.173.136.70}
+            expect: {notices: [warning], status: 200, language: en, contains: ["Why?"]}
+          - name: Every reader gets the imprint on the about page
+            request: {path: /about, ip: 8.8.8.8}
+            expect: {notices: [imprint], status: 200}
+          - name: The page says something it does not
+            request: {path: /news/river-port-reopens, country: US}
+            expect: {notices: [], contains: ["Northwind News is closed"]}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", "--app", "staging_app:app", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        "PASS  An address in Russia gets the warning",
+        "PASS  Every reader gets the imprint on the about page",
+        "FAIL  The page says something it does not",
+        "      cases.yaml:8:5: GET /news/river-port-reopens as US",
+        '      expected text: the page contains "Northwind News is closed"',
+        "      got text:      not found in the page",
+        "",
+        "Coverage: every rule (2) is exercised by at least one case.",
+        "",
+        "2 passed, 1 failed",
+    ]
+    assert result.returncode == 1
+
+
+def _middleware_blocks() -> bool:
+    return "block_response" in (ROOT / "compliance" / "middleware.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not _middleware_blocks(), reason="the middleware does not answer block rules with 451 yet")
+def test_a_block_rule_shows_as_451_end_to_end_in_process(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rules.yaml",
+        RULES
+        + """\
+  - id: ru-block-about
+    notice: warning
+    action: block
+    jurisdictions: [RU]
+    paths: ["/about"]
+""",
+    )
+    write(tmp_path, "staging_app.py", APP_MODULE)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: The about page is blocked in Russia
+            request: {path: /about, country: RU}
+            expect: {notices: [warning], status: 451, contains: ["Readers here, take care."]}
+          - name: The about page is blocked in Russia, and says so in JSON to a JSON client
+            request: {path: /about, country: RU, headers: {Accept: application/json}}
+            expect: {notices: [warning], status: 451}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", "--app", "staging_app:app", cwd=tmp_path)
+    assert result.stdout.splitlines()[:2] == [
+        "PASS  The about page is blocked in Russia",
+        "PASS  The about page is blocked in Russia, and says so in JSON to a JSON client",
+    ]
+    assert result.stdout.splitlines()[-1] == "2 passed, 0 failed"
+    assert result.returncode == 0
+
+
+def test_an_app_that_cannot_be_imported_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", RULES)
+    write(tmp_path, "cases.yaml", "cases:\n  - {name: a, request: {path: /, country: RU}, expect: {notices: []}}\n")
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", "--app", "no_such_module:app", cwd=tmp_path)
+    assert result.stderr == (
+        "compliance test: cannot import the module 'no_such_module': ModuleNotFoundError: No module named "
+        "'no_such_module'\n"
+    )
+    assert result.returncode == 2
+
+
+# -- end to end over HTTP, against a real uvicorn ------------------------------------------------------
+
+STAGING_MODULE = """\
+import os
+
+from compliance import ComplianceMiddleware
+from examples.news_site import app as site
+
+app = ComplianceMiddleware(
+    site,
+    rules=os.environ["COMPLIANCE_RULES"],
+    trusted_proxies=["127.0.0.1"],
+    test_secret=os.environ["STAGING_SECRET"],
+)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Iterator[str]:
+    """The example site behind the middleware, served by uvicorn on a free loopback port, with a test secret."""
+    write(tmp_path, "staging.py", STAGING_MODULE)
+    port = _free_port()
+    env = {**os.environ, "COMPLIANCE_RULES": str(ROOT / "rules"), "STAGING_SECRET": "s3cret-for-tests"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(tmp_path), "staging:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--lifespan", "off"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("uvicorn did not start") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+def test_example_cases_pass_against_a_staging_server(staging: str) -> None:
+    result = compliance(
+        "test", "rules/tests", "--rules", "rules", "--url", staging, cwd=ROOT,
+        env={"COMPLIANCE_TEST_SECRET": "s3cret-for-tests"},
+    )  # fmt: skip
+    assert result.stdout == EXAMPLE_OUTPUT
+    assert result.returncode == 0
+
+
+def test_the_staging_server_does_not_believe_a_wrong_secret(staging: str) -> None:
+    result = compliance("test", "rules/tests", "--rules", "rules", "--url", staging, "--secret", "guess", cwd=ROOT)
+    lines = result.stdout.splitlines()
+    assert "FAIL  A reader in Russia sees the warning on an article" in lines
+    assert lines[lines.index("FAIL  A reader in Russia sees the warning on an article") + 2 :][:2] == [
+        "      expected notices: [undesirable-organization]",
+        "      got notices:      []",
+    ]
+    assert lines[-1] == "10 passed, 5 failed"
+    assert result.returncode == 1
+
+
+def test_country_cases_over_http_need_the_secret(tmp_path: Path) -> None:
+    result = compliance("test", str(ROOT / "rules/tests"), "--rules", str(ROOT / "rules"), "--url",
+                        "http://127.0.0.1:9", cwd=tmp_path)  # fmt: skip
+    assert result.stderr == (
+        "compliance test: cases that give a country need the server's test secret: pass --secret or set "
+        "COMPLIANCE_TEST_SECRET.\n"
+    )
+    assert result.returncode == 2
+
+
+def test_a_server_that_cannot_be_reached_exits_2(tmp_path: Path) -> None:
+    port = _free_port()
+    result = compliance(
+        "test", str(ROOT / "rules/tests"), "--rules", str(ROOT / "rules"), "--url", f"http://127.0.0.1:{port}",
+        "--secret", "x", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.stderr.startswith(f"compliance test: cannot reach http://127.0.0.1:{port}: ")
+    assert result.returncode == 2

@@ -1,0 +1,202 @@
+"""`compliance validate`: every problem, one line each, a summary, and the exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+NOTICES = """\
+notices:
+  warning:
+    title: A warning
+    review_by: 2020-01-01
+    text:
+      en: Take care.
+      ru: Будьте осторожны.
+  imprint:
+    title: Imprint
+    text:
+      en: Published by Northwind News.
+  orphan:
+    title: Nobody uses me
+    text: {en: Alone., ru: Один.}
+"""
+
+RULES = """\
+rules:
+  - id: ru-warning
+    notice: warning
+    jurisdictions: [RU, GB]
+    paths: ["/news/**"]
+  - id: ru-warning-everywhere
+    notice: warning
+    jurisdictions: [RU, BY]
+    priority: 5
+  - id: ru-warning-articles
+    notice: warning
+    jurisdictions: [RU]
+    paths: ["/news/*"]
+  - id: imprint
+    notice: imprint
+    jurisdictions: ["*"]
+    paths: ["re:/(a+)+x", "re:/(/[a-z]+)*"]
+"""
+
+WARNINGS = [
+    'rules/notices.yaml:4:16: warning[review-overdue]: The notice "warning" was due for review by 2020-01-01; review '
+    'it and move "review_by".',
+    'rules/notices.yaml:8:3: warning[missing-language]: The notice "imprint" has no text in "ru", which the notices '
+    '"warning" and "orphan" have; readers who ask for "ru" get "en" instead.',
+    'rules/notices.yaml:12:3: warning[unused-notice]: No rule brings the notice "orphan", so no reader sees it; add a '
+    "rule, or remove the notice.",
+    'rules/rules.yaml:10:5: warning[shadowed-rule]: The rule "ru-warning-articles" never changes what a reader sees: '
+    'the rule "ru-warning" (rules/rules.yaml:2:5) brings the same notice "warning" wherever this rule fires, and goes '
+    "first. Remove it, or narrow the other rule.",
+    'rules/rules.yaml:14:5: warning[slow-pattern]: The pattern "re:/(a+)+x" in "paths" of the rule "imprint" repeats '
+    "something that itself repeats, such as (a+)+ or (.*)*: on some paths it can take minutes to match (catastrophic "
+    "backtracking). Write each repetition once, such as a+.",
+]
+
+
+def compliance(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "compliance", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={**os.environ},
+    )  # fmt: skip
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def warned(tmp_path: Path) -> Path:
+    write(tmp_path, "rules/notices.yaml", NOTICES)
+    write(tmp_path, "rules/rules.yaml", RULES)
+    return tmp_path
+
+
+def test_the_example_rules_and_cases_are_clean() -> None:
+    result = compliance("validate", "rules", cwd=ROOT)
+    assert result.stdout == "0 errors, 0 warnings in 5 files\n"
+    assert result.returncode == 0
+
+
+def test_warnings_are_listed_in_file_order_and_exit_0(warned: Path) -> None:
+    result = compliance("validate", "rules", cwd=warned)
+    assert result.stdout.splitlines() == [*WARNINGS, "0 errors, 5 warnings in 2 files"]
+    assert result.returncode == 0
+
+
+def test_warnings_exit_1_under_strict(warned: Path) -> None:
+    result = compliance("validate", "--strict", "rules", cwd=warned)
+    assert result.stdout.splitlines()[-1] == "0 errors, 5 warnings in 2 files"
+    assert result.returncode == 1
+
+
+def test_every_error_in_every_file_at_once_and_exit_1(warned: Path) -> None:
+    write(warned, "rules/rules.yaml", RULES.replace("[RU, GB]", "[RU, UK]").replace("priority: 5", "priority: high"))
+    write(
+        warned,
+        "rules/tests/cases.yaml",
+        """\
+        cases:
+          - name: RU reader
+            request: {path: news, country: RUS}
+            expect: {notices: [warning]}
+          - name: US reader
+            request: {path: /, country: US, colour: red}
+            expect: {notices: warning}
+        """,
+    )
+    result = compliance("validate", "rules", cwd=warned)
+    lines = result.stdout.splitlines()
+    errors = [line for line in lines if ": error[" in line]
+    assert errors == [
+        'rules/rules.yaml:4:25: error[unknown-jurisdiction]: "UK" is not an ISO 3166 country code; the United Kingdom '
+        'is "GB" in ISO 3166.',
+        errors[1],
+        'rules/tests/cases.yaml:3:21: error[bad-path]: "news" is not a path: a path starts with "/" and has no query '
+        "string or fragment.",
+        'rules/tests/cases.yaml:3:36: error[bad-country]: "RUS" is a three-letter code; rule files use the two-letter '
+        'ISO 3166-1 code: "RU" (Russian Federation). A case\'s country is a country code (RU), unknown or anonymous.',
+        'rules/tests/cases.yaml:6:37: error[unknown-key]: "colour" is not a field of a request; a request has: path, '
+        "country, subdivision, ip, host, method, headers.",
+        'rules/tests/cases.yaml:7:23: error[bad-type]: "notices" needs a list of notice ids, in brackets even for one: '
+        "[warning].",
+    ]
+    assert errors[1].startswith("rules/rules.yaml:9:15: error[")
+    assert lines[-1] == "6 errors, 1 warning in 3 files"
+    assert result.returncode == 1
+
+
+def test_case_files_name_notices_the_rules_define(warned: Path) -> None:
+    write(
+        warned,
+        "rules/tests/cases.yaml",
+        "cases:\n  - {name: a, request: {path: /, country: RU}, expect: {notices: [warnin]}}\n",
+    )
+    result = compliance("validate", "rules", cwd=warned)
+    assert (
+        'rules/tests/cases.yaml:2:67: error[unknown-notice]: The case "a" expects the notice "warnin", which the rules '
+        'do not define (their notices: "imprint", "orphan", "warning").'
+    ) in result.stdout.splitlines()
+    assert result.returncode == 1
+
+
+def test_a_case_file_given_alone_is_checked_as_a_case_file(tmp_path: Path) -> None:
+    write(tmp_path, "cases.yaml", "cases:\n  - {name: a, request: {path: /, ip: 999.1.1.1}, expect: {notices: []}}\n")
+    result = compliance("validate", "cases.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        'cases.yaml:2:38: error[bad-ip]: "999.1.1.1" is not an IP address, such as 95.173.136.70 or 2001:db8::1.',
+        "1 error, 0 warnings in 1 file",
+    ]
+    assert result.returncode == 1
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
+    result = compliance("validate", "rulez", cwd=tmp_path)
+    assert result.stdout == ""
+    assert result.stderr == 'compliance validate: there is no file or folder "rulez"; check the path.\n'
+    assert result.returncode == 2
+
+
+def test_no_path_at_all_is_a_usage_error(tmp_path: Path) -> None:
+    result = compliance("validate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "the following arguments are required: PATH" in result.stderr
+
+
+def test_json_format(warned: Path) -> None:
+    result = compliance("validate", "rules", "--format", "json", cwd=warned)
+    document = json.loads(result.stdout)
+    assert (document["errors"], document["warnings"], document["files"], document["exit_code"]) == (0, 5, 2, 0)
+    assert document["problems"][0] == {
+        "filename": "rules/notices.yaml",
+        "location": {"row": 4, "column": 16},
+        "severity": "warning",
+        "code": "review-overdue",
+        "message": 'The notice "warning" was due for review by 2020-01-01; review it and move "review_by".',
+        "rule": None,
+    }
+
+
+def test_github_format_annotates_the_pull_request(warned: Path) -> None:
+    result = compliance("validate", "rules", "--format", "github", cwd=warned)
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        '::warning file=rules/notices.yaml,line=4,col=16,title=compliance review-overdue::The notice "warning" was '
+        'due for review by 2020-01-01; review it and move "review_by".'
+    )
+    assert lines[-1] == "0 errors, 5 warnings in 2 files"
