@@ -10,6 +10,7 @@ first body chunk, and streams the body through the HTML rewriter.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from . import _headers
 from .audit import FAULT_LOGGER, audit_enabled, emit, jurisdiction_fields, network_of
 from .client_ip import client_address
 from .jurisdiction import Jurisdiction, JurisdictionResolver, Resolver
+from .reload import RuleSource
 from .render import (
     charset_from_content_type,
     choose_language,
@@ -32,8 +34,7 @@ from .render import (
     sniff_html,
 )
 from .rewrite.html import HtmlRewriter, Insertion, Placed
-from .rules import load_rules
-from .rules.decide import Decision, Engine, Firing
+from .rules.decide import Decision, Firing
 from .rules.model import HTML_PLACES, Place, RuleSet
 
 __all__ = ["ComplianceMiddleware"]
@@ -66,10 +67,22 @@ class ComplianceMiddleware:
         holdback: int = DEFAULT_HOLDBACK,
         resolver: Resolver | None = None,
         request_id_header: str = "x-request-id",
+        test_secret: str | None = None,
+        reload_interval: float | None = 1.0,
+        bundle_cache_dir: str | os.PathLike[str] | None = None,
+        bundle_sha256: str | None = None,
+        bundle_hmac_key: str | bytes | None = None,
+        bundle_headers: dict[str, str] | None = None,
     ) -> None:
         self.app = app
-        self.rules_source = rules
-        self._engine = Engine(load_rules(rules))
+        self.rules = RuleSource(
+            rules,
+            interval=reload_interval,
+            cache_dir=bundle_cache_dir,
+            sha256=bundle_sha256,
+            hmac_key=bundle_hmac_key,
+            headers=bundle_headers,
+        )
         self.resolver = JurisdictionResolver(
             geoip_db=geoip_db,
             trusted_proxies=trusted_proxies,
@@ -80,23 +93,20 @@ class ComplianceMiddleware:
         self.vary_headers: tuple[str, ...] = tuple(h for h in (country_header, region_header) if h)
         self.holdback = holdback
         self.request_id_header = request_id_header.lower().encode("latin-1")
+        self.test_secret = test_secret
 
     @property
     def ruleset(self) -> RuleSet:
         """The rule set in force."""
-        return self._engine.ruleset
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
+        return self.rules.engine.ruleset
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         try:
-            engine = self._engine
-            jurisdiction = self.resolver.resolve(scope)
+            engine = self.rules.engine
+            jurisdiction = _test_jurisdiction(scope, self.test_secret) or self.resolver.resolve(scope)
             state = scope.get("state")
             if state is None:
                 scope["state"] = state = {}
@@ -104,8 +114,9 @@ class ComplianceMiddleware:
             host = _host(scope) if engine.uses_hosts else ""
             decision = engine.decide(jurisdiction, host, scope.get("path") or "/", time.time())
         except Exception:
-            FAULT_LOGGER.exception("compliance: could not decide for %s; the page is served as the app sent it",
-                                   scope.get("path"))
+            FAULT_LOGGER.exception(
+                "compliance: could not decide for %s; the page is served as the app sent it", scope.get("path")
+            )
             await self.app(scope, receive, send)
             return
         if not decision.covered:
@@ -115,10 +126,41 @@ class ComplianceMiddleware:
         await self.app(scope, receive, responder.send)
 
 
+#: An ASGI scope extension that sets the reader's jurisdiction, for `compliance test --app`.
+#: A server never puts it in a scope, so it cannot be reached from the network.
+TEST_EXTENSION: Final = "compliance.jurisdiction"
+#: The request header `compliance test --url` sends to a staging server configured with
+#: `test_secret`: `secret=...; country=RU; subdivision=UA-43`. Without the right secret it is ignored.
+TEST_HEADER: Final = b"compliance-test-jurisdiction"
+
+
+def _test_jurisdiction(scope: Scope, secret: str | None) -> Jurisdiction | None:
+    extensions = scope.get("extensions")
+    if extensions:
+        given = extensions.get(TEST_EXTENSION)
+        if isinstance(given, Jurisdiction):
+            return given
+    if secret is None:
+        return None
+    value = _headers.get(scope.get("headers") or (), TEST_HEADER)
+    if value is None:
+        return None
+    fields = {}
+    for part in value.decode("latin-1").split(";"):
+        key, _, val = part.partition("=")
+        fields[key.strip().lower()] = val.strip()
+    if not hmac.compare_digest(fields.get("secret", "").encode(), secret.encode()):
+        return None
+    country = fields.get("country", "").upper() or None
+    if country in ("UNKNOWN", ""):
+        country = None
+    return Jurisdiction(country, fields.get("subdivision", "").upper() or None, fields.get("anonymous") == "1", "test")
+
+
 def _host(scope: Scope) -> str:
     for key, value in scope.get("headers") or ():
         if key == b"host":
-            text = value.decode("latin-1").strip().lower()
+            text: str = bytes(value).decode("latin-1").strip().lower()
             if text.startswith("["):
                 return text[: text.find("]") + 1]
             return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
@@ -145,8 +187,18 @@ class _Responder:
     """The per-request state of one covered response."""
 
     __slots__ = (
-        "mw", "scope", "_send", "decision", "jurisdiction", "due", "start", "rewriter",
-        "pending", "pending_size", "passing", "outcome",
+        "mw",
+        "scope",
+        "_send",
+        "decision",
+        "jurisdiction",
+        "due",
+        "start",
+        "rewriter",
+        "pending",
+        "pending_size",
+        "passing",
+        "outcome",
     )
 
     def __init__(

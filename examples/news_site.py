@@ -56,6 +56,20 @@ ARTICLES: dict[str, dict[str, str | list[str]]] = {
 }
 
 
+RUSSIAN_EDITION = {
+    "doklad-o-svobode-pressy": {
+        "title": "Ассоциация журналистов опубликовала ежегодный доклад о свободе прессы",
+        "date": "2026-03-09",
+        "body": [
+            "Независимая ассоциация журналистов опубликовала ежегодный доклад об условиях работы "
+            "репортёров в регионе.",
+            "В докладе подсчитаны штрафы, блокировки сайтов и иски против редакций. Отмечается, что "
+            "несколько изданий теперь работают из-за рубежа.",
+        ],
+    },
+}
+
+
 def _page(title: str, main: str, *, lang: str = "en") -> str:
     return f"""<!DOCTYPE html>
 <html lang="{lang}">
@@ -91,7 +105,8 @@ async def news_index(request: Request) -> HTMLResponse:
 
 async def article(request: Request) -> Response:
     slug = request.path_params["slug"]
-    found = ARTICLES.get(slug)
+    russian = request.url.path.startswith("/ru/")
+    found = (RUSSIAN_EDITION if russian else ARTICLES).get(slug)
     if found is None:
         return HTMLResponse(_page("Not found", "<h1>Not found</h1><p>No such article.</p>"), status_code=404)
     paragraphs = "\n".join(f"<p>{escape(p)}</p>" for p in found["body"])
@@ -101,7 +116,7 @@ async def article(request: Request) -> Response:
 {paragraphs}
 <!-- legal-notice -->
 </article>"""
-    return HTMLResponse(_page(str(found["title"]), main))
+    return HTMLResponse(_page(str(found["title"]), main, lang="ru" if russian else "en"))
 
 
 async def about(request: Request) -> HTMLResponse:
@@ -129,6 +144,7 @@ app = Starlette(
         Route("/", home),
         Route("/news/", news_index),
         Route("/news/{slug}", article),
+        Route("/ru/news/{slug}", article),
         Route("/about", about),
         Route("/api/articles", api_articles),
         Route("/healthz", healthz),

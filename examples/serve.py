@@ -25,8 +25,8 @@ X-Forwarded-For plays a reader anywhere):
   # A reader in Russia (95.173.136.70) sees the warning where the article has its marker:
   curl -s -H 'X-Forwarded-For: 95.173.136.70' {article} | grep -A4 'legal-notice'
 
-  # ... in Russian, when the browser asks for Russian:
-  curl -s -H 'X-Forwarded-For: 95.173.136.70' -H 'Accept-Language: ru' {article} | grep -A4 'legal-notice'
+  # ... in Russian on the Russian edition (the notice speaks the page's language):
+  curl -s -H 'X-Forwarded-For: 95.173.136.70' {base}/ru/news/doklad-o-svobode-pressy | grep -A4 'legal-notice'
 
   # A reader in the United States (8.8.8.8) gets the page as the site wrote it:
   curl -s -H 'X-Forwarded-For: 8.8.8.8' {article} | grep -c 'data-legal-notice'

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from compliance import ComplianceMiddleware, Jurisdiction, RuleFileError
@@ -54,17 +55,19 @@ def test_reader_in_russia_sees_the_warning_at_the_article_marker(news: Complianc
     assert "private" in r.headers["cache-control"]
 
 
-def test_reader_in_russia_gets_russian_text_when_asking_for_it(news: ComplianceMiddleware) -> None:
-    r = fetch(news, "/news/river-port-reopens", client=(RU_IP, 1), headers={"Accept-Language": "ru, en;q=0.5"})
+def test_the_notice_speaks_the_language_of_the_page(news: ComplianceMiddleware) -> None:
+    r = fetch(news, "/ru/news/doklad-o-svobode-pressy", client=(RU_IP, 1), headers={"Accept-Language": "en"})
     assert '<aside class="legal-notice" data-legal-notice="undesirable-organization" lang="ru"' in r.text
     assert "нежелательной организацией" in r.text
+    english = fetch(news, "/news/river-port-reopens", client=(RU_IP, 1), headers={"Accept-Language": "ru"})
+    assert 'data-legal-notice="undesirable-organization" lang="en"' in english.text
 
 
 def test_reader_in_occupied_crimea_sees_the_warning_through_a_group(example_rules: Path) -> None:
     from compliance.jurisdiction import StaticResolver
 
-    app = ComplianceMiddleware(site, rules=example_rules, resolver=StaticResolver({"203.0.113.0/24": "UA-43"}))
-    r = fetch(app, "/news/river-port-reopens", client=("203.0.113.9", 1))
+    app = ComplianceMiddleware(site, rules=example_rules, resolver=StaticResolver({"176.104.32.0/19": "UA-43"}))
+    r = fetch(app, "/news/river-port-reopens", client=("176.104.40.9", 1))
     assert 'data-legal-notice="undesirable-organization"' in r.text
 
 
@@ -134,7 +137,9 @@ def test_an_unchanged_body_keeps_its_etag(tmp_path: Path) -> None:
 
 
 def test_public_cache_control_becomes_private(tmp_path: Path) -> None:
-    app = wrapped(tmp_path, chunked_app([PAGE], extra_headers=[(b"cache-control", b"public, max-age=600, s-maxage=60")]))
+    app = wrapped(
+        tmp_path, chunked_app([PAGE], extra_headers=[(b"cache-control", b"public, max-age=600, s-maxage=60")])
+    )
     sent = run_asgi(app, http_scope("/story", client=(US_IP, 1)))
     assert sent.header("cache-control") == "private, max-age=600"
 
@@ -220,15 +225,39 @@ def test_websocket_and_lifespan_pass_through(tmp_path: Path) -> None:
 
     started: list[bool] = []
 
-    async def lifespan(app: Starlette) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         started.append(True)
         yield
 
     inner = Starlette(routes=[WebSocketRoute("/ws", echo)], lifespan=lifespan)
     app = wrapped(tmp_path, inner, rules=RU_RULE.replace('except_paths: ["/static/**"]', "paths: ['/**']"))
-    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
-        ws.send_text("hello")
-        assert ws.receive_text() == "hello"
+
+    async def drive(scope: dict[str, Any], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        queue = list(incoming)
+
+        async def receive() -> dict[str, Any]:
+            return queue.pop(0) if queue else {"type": "websocket.disconnect", "code": 1000}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent
+
+    ws_scope = {**http_scope("/ws"), "type": "websocket", "scheme": "ws", "subprotocols": []}
+    sent = asyncio.run(drive(ws_scope, [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "hello"}]))
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
+    assert sent[1]["text"] == "hello"
+
+    life = asyncio.run(
+        drive(
+            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+            [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}],
+        )
+    )
+    assert [m["type"] for m in life] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert started == [True]
 
 
@@ -251,7 +280,8 @@ def test_a_broken_rule_file_fails_at_start_up_with_its_location(tmp_path: Path) 
     with pytest.raises(RuleFileError) as caught:
         wrapped(tmp_path, site, rules="rules:\n  - id: x\n    notice: warning\n    jurisdictions: [XY]\n")
     assert caught.value.path.endswith("rules.yaml")
-    assert caught.value.line == 12
+    assert (caught.value.line, caught.value.column) == (11, 21)
+    assert "XY" in str(caught.value)
 
 
 class _BrokenResolver:
@@ -292,8 +322,14 @@ def test_audit_event_names_rule_place_and_network_never_the_address(
     assert event["network"] == "95.173.136.0/24"
     assert RU_IP not in record.getMessage()
     assert event["rules"] == [
-        {"rule": "ru-warning", "notice": "warning", "mode": "enforce", "language": "en",
-         "outcome": "injected", "place": "body-end"}
+        {
+            "rule": "ru-warning",
+            "notice": "warning",
+            "mode": "enforce",
+            "language": "en",
+            "outcome": "injected",
+            "place": "body-end",
+        }
     ]
 
 
