@@ -16,12 +16,14 @@ import os
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import _headers
 from .audit import FAULT_LOGGER, audit_enabled, emit, jurisdiction_fields, network_of
+from .block import block_response, prefers_json
 from .client_ip import client_address
 from .jurisdiction import Jurisdiction, JurisdictionResolver, Resolver
 from .reload import RuleSource
@@ -33,7 +35,9 @@ from .render import (
     render_style,
     sniff_html,
 )
-from .rewrite.html import HtmlRewriter, Insertion, Placed
+from .rewrite.encoding import CorruptBody, Recoder, is_supported
+from .rewrite.html import HtmlRewriter, Insertion
+from .rewrite.json import JsonInserter, notices_json
 from .rules.decide import Decision, Firing
 from .rules.model import HTML_PLACES, Place, RuleSet
 
@@ -122,8 +126,68 @@ class ComplianceMiddleware:
         if not decision.covered:
             await self.app(scope, receive, send)
             return
+        if decision.block is not None:
+            await self._block(scope, send, decision, jurisdiction)
+            return
         responder = _Responder(self, scope, send, decision, jurisdiction)
         await self.app(scope, receive, responder.send)
+
+    async def _block(self, scope: Scope, send: Send, decision: Decision, jurisdiction: Jurisdiction) -> None:
+        """Answer 451 for a block rule, without calling the app."""
+        assert decision.block is not None
+        notice = decision.block.notice
+        request_headers = scope.get("headers") or ()
+        language = choose_language(notice, None, None, _header_text(request_headers, b"accept-language"))
+        extra: list[tuple[bytes, bytes]] = []
+        if jurisdiction.source == "header" and self.vary_headers:
+            extra = _headers.vary_on([], self.vary_headers)
+        status, headers, body = block_response(
+            notice,
+            language,
+            prefers_json=prefers_json(_header_text(request_headers, b"accept")),
+            headers_extra=extra,
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
+        rules = [
+            {
+                "rule": decision.block.rule.id,
+                "notice": notice.id,
+                "mode": "enforce",
+                "language": language,
+                "outcome": "blocked",
+            },
+            *(
+                {
+                    "rule": f.rule.id,
+                    "notice": f.notice.id,
+                    "mode": f.rule.mode,
+                    "outcome": "not-applicable",
+                    "why": "the page is blocked",
+                }
+                for f in decision.fired
+            ),
+        ]
+        self.audit(scope, jurisdiction, rules)
+
+    def audit(self, scope: Scope, jurisdiction: Jurisdiction, rules: list[dict[str, Any]]) -> None:
+        """One audit event for one response."""
+        if not audit_enabled():
+            return
+        headers = scope.get("headers") or ()
+        request_id = _header_text(headers, self.request_id_header) or uuid.uuid4().hex
+        ip, _ = client_address(scope, self.resolver.trusted)
+        emit(
+            "decision",
+            {
+                "request_id": request_id[:200],
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "jurisdiction": jurisdiction_fields(jurisdiction),
+                "network": network_of(ip),
+                "rules": rules,
+            },
+        )
 
 
 #: An ASGI scope extension that sets the reader's jurisdiction, for `compliance test --app`.
@@ -183,6 +247,19 @@ class _Skipped(Exception):
     """The response cannot carry the notices due (the reason is the message)."""
 
 
+class _Transform(Protocol):
+    @property
+    def placed(self) -> Any: ...
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def close(self) -> bytes: ...
+
+
+def _is_json(media: str) -> bool:
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 class _Responder:
     """The per-request state of one covered response."""
 
@@ -192,13 +269,18 @@ class _Responder:
         "_send",
         "decision",
         "jurisdiction",
-        "due",
+        "html_due",
+        "json_due",
+        "header_due",
         "start",
-        "rewriter",
+        "transform",
+        "recoder",
         "pending",
+        "raw_pending",
         "pending_size",
         "passing",
         "outcome",
+        "media",
     )
 
     def __init__(
@@ -209,15 +291,29 @@ class _Responder:
         self._send = send
         self.decision = decision
         self.jurisdiction = jurisdiction
-        self.due: tuple[Firing, ...] = tuple(
-            f for f in decision.fired if f.enforced and f.rule.placement and f.rule.placement[0].kind in HTML_PLACES
-        )
+        self.html_due: list[Firing] = []
+        self.json_due: dict[str, list[Firing]] = {}
+        self.header_due: dict[str, list[Firing]] = {}
+        for firing in decision.fired:
+            if not firing.enforced or not firing.rule.placement:
+                continue
+            first = firing.rule.placement[0]
+            if first.kind in HTML_PLACES:
+                self.html_due.append(firing)
+            elif first.kind == "json" and first.arg:
+                self.json_due.setdefault(first.arg, []).append(firing)
+            elif first.kind == "header" and first.arg:
+                self.header_due.setdefault(first.arg, []).append(firing)
         self.start: Message | None = None
-        self.rewriter: HtmlRewriter | None = None
+        self.transform: _Transform | None = None
+        self.recoder: Recoder | None = None
         self.pending: list[bytes] = []
+        self.raw_pending: list[bytes] = []
         self.pending_size = 0
         self.passing = False
+        #: notice id -> what the audit event says of it
         self.outcome: dict[str, dict[str, Any]] = {}
+        self.media = ""
 
     # -- ASGI send ------------------------------------------------------------------
 
@@ -228,7 +324,7 @@ class _Responder:
         kind = message["type"]
         if kind == "http.response.start":
             await self._on_start(message)
-        elif kind == "http.response.body" and (self.start is not None or self.rewriter is not None):
+        elif kind == "http.response.body" and (self.start is not None or self.transform is not None):
             await self._on_body(message)
         else:
             # A body we cannot see (http.response.pathsend, zero-copy send...) or a
@@ -240,46 +336,62 @@ class _Responder:
         headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
         if self.decision.dependent:
             headers = self._cache_headers(headers)
+        status = int(message["status"])
+        if self.header_due and status >= 200:
+            headers = self._notice_headers(headers)
         message = {**message, "headers": headers}
-        reason = self._why_untouched(message["status"], headers)
+        self.media = _media_type(headers)
+        reason = self._why_untouched(status, headers)
         if reason is not None:
             self.passing = True
             self._audit(missed=reason)
             await self._send(message)
             return
+        encoding = _headers.get(headers, b"content-encoding")
+        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
+            name = encoding.decode("latin-1").strip()
+            if not is_supported(name):
+                self.passing = True
+                self._audit(missed=f"the body is encoded as {name!r}, which cannot be decoded")
+                await self._send(message)
+                return
+            self.recoder = Recoder(name)
         self.start = message
 
     async def _on_body(self, message: Message) -> None:
-        body = message.get("body", b"")
+        body = bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
-        if self.rewriter is None:
-            if body:
-                self.pending.append(bytes(body))
-                self.pending_size += len(body)
-            if more and self.pending_size < SNIFF_SIZE:
-                return
-            body = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
-            self.pending = []
-            try:
-                self.rewriter = self._build_rewriter(body[:SNIFF_SIZE])
-            except _Skipped as skipped:
-                await self._give_up(str(skipped), body, more)
-                return
-            except Exception:
-                self._fault()
-                await self._give_up("fault", body, more)
-                return
+        unsent = self.start is not None  # nothing of this response has gone out yet
+        if unsent and body:
+            self.raw_pending.append(body)
         try:
-            out = self.rewriter.feed(body)
+            plain = body if self.recoder is None else self.recoder.decode(body, final=not more)
+            if self.transform is None:
+                if plain:
+                    self.pending.append(plain)
+                    self.pending_size += len(plain)
+                if more and self.pending_size < SNIFF_SIZE:
+                    return
+                plain = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+                self.transform = self._build_transform(plain[:SNIFF_SIZE])
+            out = self.transform.feed(plain)
             if not more:
-                out += self.rewriter.close()
-        except Exception:
-            # Whatever the rewriter held is lost with it; what follows passes as sent.
-            self._fault()
-            self.passing = True
-            await self._flush_start(more=True)
-            await self._send({"type": "http.response.body", "body": body, "more_body": more})
+                out += self.transform.close()
+            if self.recoder is not None:
+                out = self.recoder.encode(out, final=not more)
+        except _Skipped as skipped:
+            await self._give_up(str(skipped), more, b"" if unsent else body)
             return
+        except CorruptBody as corrupt:
+            await self._give_up(f"the encoded body is corrupt ({corrupt})", more, b"" if unsent else body)
+            return
+        except Exception:
+            self._fault()
+            reason = "a fault in the middleware (logged on the compliance logger)"
+            await self._give_up(reason, more, b"" if unsent else body)
+            return
+        self.pending = []
+        self.raw_pending = []
         if self.start is not None:
             if not out and more:
                 return
@@ -291,18 +403,14 @@ class _Responder:
     # -- helpers --------------------------------------------------------------------
 
     def _why_untouched(self, status: int, headers: list[tuple[bytes, bytes]]) -> str | None:
-        if not self.due:
-            return ""  # nothing to place in this body
+        """Why this body takes no notice, or None when it is to be rewritten ("" for: nothing due)."""
+        due = self.html_due if self.media in HTML_TYPES else self.json_due if _is_json(self.media) else None
+        if not due:
+            return ""
         if self.scope.get("method") == "HEAD":
             return "HEAD request: no body"
         if not _rewritable_status(status):
             return f"status {status}"
-        media = _media_type(headers)
-        if media not in HTML_TYPES:
-            return f"content type {media or '(none)'} takes no HTML notice"
-        encoding = _headers.get(headers, b"content-encoding")
-        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
-            return f"compressed body ({encoding.decode('latin-1')}) cannot be changed"
         return None
 
     def _cache_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -310,15 +418,44 @@ class _Responder:
             return _headers.vary_on(headers, self.mw.vary_headers)
         return _headers.make_private(headers)
 
-    def _build_rewriter(self, head: bytes) -> HtmlRewriter:
+    def _notice_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        for name, firings in self.header_due.items():
+            key = name.lower().encode("latin-1")
+            ids = [f.notice.id for f in firings]
+            headers = [*_headers.remove(headers, key), (key, ", ".join(ids).encode("ascii"))]
+            for firing in firings:
+                self.outcome[firing.notice.id] = {"outcome": "injected", "place": f"header: {name}"}
+        return headers
+
+    def _languages(self) -> tuple[str | None, str | None]:
+        assert self.start is not None
+        content_language = _header_text(self.start["headers"], b"content-language")
+        accept_language = _header_text(self.scope.get("headers") or (), b"accept-language")
+        return content_language, accept_language
+
+    def _build_transform(self, head: bytes) -> _Transform:
+        if self.media in HTML_TYPES:
+            return self._build_rewriter(head)
+        return self._build_json()
+
+    def _build_json(self) -> _Transform:
+        content_language, accept_language = self._languages()
+        ((field, firings),) = list(self.json_due.items())[:1]
+        items = []
+        for firing in firings:
+            language = choose_language(firing.notice, content_language, None, accept_language)
+            items.append((firing.notice, language))
+            self.outcome[firing.notice.id] = {"language": language, "place": f"json: {field}"}
+        return _JsonTransform(field, notices_json(items), [f.notice.id for f in firings])
+
+    def _build_rewriter(self, head: bytes) -> _Transform:
         assert self.start is not None
         headers = self.start["headers"]
         content_type = _headers.get(headers, b"content-type") or b""
         charset = charset_from_content_type(content_type.decode("latin-1"))
-        content_language = _header_text(headers, b"content-language")
-        accept_language = _header_text(self.scope.get("headers") or (), b"accept-language")
+        content_language, accept_language = self._languages()
         html_lang: str | None = None
-        needs_lang = any(len(f.notice.text) > 1 for f in self.due)
+        needs_lang = any(len(f.notice.text) > 1 for f in self.html_due)
         if charset is None or needs_lang:
             sniffed_charset, html_lang = sniff_html(head)
             charset = charset or sniffed_charset
@@ -327,12 +464,12 @@ class _Responder:
             raise _Skipped(f"the page's charset {charset!r} is not known")
         insertions: list[Insertion] = []
         css: list[str] = []
-        for firing in self.due:
+        for firing in self.html_due:
             notice = firing.notice
             language = choose_language(notice, content_language, html_lang, accept_language)
             places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
             insertions.append(Insertion(notice.id, places, render_notice_html(notice, language, codec)))
-            self.outcome[notice.id] = {"rule": firing.rule.id, "notice": notice.id, "language": language}
+            self.outcome[notice.id] = {"language": language}
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
@@ -349,69 +486,91 @@ class _Responder:
                 headers.append((b"content-length", str(length).encode("latin-1")))
         await self._send({**start, "headers": headers})
 
-    async def _give_up(self, reason: str, body: bytes = b"", more: bool = False) -> None:
-        """Send what is held as the app sent it, and pass the rest of the response through."""
+    async def _give_up(self, reason: str, more: bool = True, body: bytes = b"") -> None:
+        """Send what is held as the app sent it, and pass the rest of the response through.
+
+        Before anything went out, that is the whole response as the app sent it; a
+        fault in the middle of a stream loses what the rewriter held.
+        """
         self.passing = True
-        held = self.pending
-        self.pending = []
+        held, self.raw_pending, self.pending = self.raw_pending, [], []
+        if body:
+            held.append(body)
         await self._flush_start(more=True)
-        if held:
-            await self._send({"type": "http.response.body", "body": b"".join(held), "more_body": True})
-        if body or not more:
-            await self._send({"type": "http.response.body", "body": body, "more_body": more})
+        if held or not more:
+            await self._send({"type": "http.response.body", "body": b"".join(held), "more_body": more})
         self._audit(missed=reason)
 
     def _fault(self) -> None:
         FAULT_LOGGER.exception(
             "compliance: fault while adding notices (rules %s) to %s; the page is served as the app sent it",
-            ", ".join(f.rule.id for f in self.due),
+            ", ".join(f.rule.id for f in self.decision.fired),
             self.scope.get("path"),
         )
 
     def _audit(self, missed: str | None = None) -> None:
         if not self.decision.fired or not audit_enabled():
             return
-        placed: dict[str, Placed] = {}
-        if self.rewriter is not None and missed is None:
-            placed = {p.key: p for p in self.rewriter.placed}
+        placed: dict[str, Any] = {}
+        if self.transform is not None and missed is None:
+            placed = {p.key: p for p in self.transform.placed}
+        body_due = {f.notice.id for f in self.html_due} | {f.notice.id for fs in self.json_due.values() for f in fs}
         rules = []
         for firing in self.decision.fired:
-            entry: dict[str, Any] = {
-                "rule": firing.rule.id,
-                "notice": firing.notice.id,
-                "mode": firing.rule.mode,
-                **self.outcome.get(firing.notice.id, {}),
-            }
+            notice_id = firing.notice.id
+            known = self.outcome.get(notice_id, {})
+            entry: dict[str, Any] = {"rule": firing.rule.id, "notice": notice_id, "mode": firing.rule.mode}
+            entry.update((k, v) for k, v in known.items() if k == "language")
             if not firing.enforced:
                 entry["outcome"] = "report-only"
-            elif firing not in self.due:
-                entry["outcome"] = "not-applicable"
-                entry["why"] = "placement is not HTML"
+            elif known.get("outcome") == "injected":
+                entry.update(outcome="injected", place=known["place"])
+            elif notice_id not in body_due:
+                entry.update(outcome="not-applicable", why=f"content type {self.media or '(none)'}")
             elif missed is not None:
-                entry["outcome"] = "missed" if missed else "not-applicable"
-                entry["why"] = missed
-            elif firing.notice.id in placed:
-                where = placed[firing.notice.id]
+                entry.update(outcome="missed" if missed else "not-applicable", why=missed or "no body")
+            elif notice_id in placed:
+                where = placed[notice_id]
                 entry["outcome"] = "fallback" if where.fallback else "injected"
                 entry["place"] = str(where.place or "end-of-document")
             else:
-                entry["outcome"] = "missed"
-                entry["why"] = "no place found"
+                entry.update(outcome="missed", why=getattr(self.transform, "reason", None) or "no place found")
             rules.append(entry)
-        headers = self.scope.get("headers") or ()
-        request_id = _header_text(headers, self.mw.request_id_header) or uuid.uuid4().hex
-        ip, _ = client_address(self.scope, self.mw.resolver.trusted)
-        emit(
-            "decision",
-            {
-                "request_id": request_id[:200],
-                "method": self.scope.get("method"),
-                "path": self.scope.get("path"),
-                "jurisdiction": jurisdiction_fields(self.jurisdiction),
-                "network": network_of(ip),
-                "rules": rules,
-            },
-        )
+        self.mw.audit(self.scope, self.jurisdiction, rules)
+
+
+@dataclass(frozen=True, slots=True)
+class _JsonPlaced:
+    key: str
+    place: Place | None
+    fallback: bool = False
+
+
+class _JsonTransform:
+    """`{json: FIELD}`: the notices as a top-level field of a JSON object body."""
+
+    __slots__ = ("inserter", "ids", "field")
+
+    def __init__(self, field: str, value: bytes, ids: list[str]) -> None:
+        self.inserter = JsonInserter(field, value)
+        self.ids = ids
+        self.field = field
+
+    def feed(self, data: bytes) -> bytes:
+        return self.inserter.feed(data)
+
+    def close(self) -> bytes:
+        return self.inserter.close()
+
+    @property
+    def reason(self) -> str | None:
+        return self.inserter.reason
+
+    @property
+    def placed(self) -> list[_JsonPlaced]:
+        if not self.inserter.placed:
+            return []
+        return [_JsonPlaced(i, Place("json", self.field)) for i in self.ids]
 
 
 def _header_text(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
