@@ -333,7 +333,7 @@ class _Responder:
             await self._send(message)
 
     async def _on_start(self, message: Message) -> None:
-        headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+        headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
         if self.decision.dependent:
             headers = self._cache_headers(headers)
         status = int(message["status"])

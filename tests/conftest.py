@@ -110,8 +110,13 @@ def http_scope(
 def run_asgi(app: Any, scope: dict[str, Any]) -> Sent:
     """Call an ASGI app directly and collect every message it sends, as a server would see them."""
     sent = Sent()
+    requested = False
 
     async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if requested:  # the client stays connected until the response is complete
+            await asyncio.Event().wait()
+        requested = True
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
