@@ -22,10 +22,11 @@ from typing import Any, Final, Protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import _headers
-from .audit import FAULT_LOGGER, audit_enabled, emit, jurisdiction_fields, network_of
+from .audit import FAULT_LOGGER, AuditPolicy, audit_enabled, emit, jurisdiction_fields, network_of
 from .block import block_response, prefers_json
 from .client_ip import client_address
 from .jurisdiction import Jurisdiction, JurisdictionResolver, Resolver
+from .metrics import Metrics
 from .reload import RuleSource
 from .render import (
     charset_from_content_type,
@@ -77,6 +78,9 @@ class ComplianceMiddleware:
         bundle_sha256: str | None = None,
         bundle_hmac_key: str | bytes | None = None,
         bundle_headers: dict[str, str] | None = None,
+        anonymous_db: str | os.PathLike[str] | None = None,
+        audit_sample_unfired: float = 0.0,
+        metrics: Metrics | bool = True,
     ) -> None:
         self.app = app
         self.rules = RuleSource(
@@ -98,6 +102,9 @@ class ComplianceMiddleware:
         self.holdback = holdback
         self.request_id_header = request_id_header.lower().encode("latin-1")
         self.test_secret = test_secret
+        self.audit_policy = AuditPolicy(sample_unfired=audit_sample_unfired)
+        self.metrics = metrics if isinstance(metrics, Metrics) else Metrics(enabled=bool(metrics))
+        self.metrics.watch_rules(self.rules)
 
     @property
     def ruleset(self) -> RuleSet:
@@ -108,6 +115,8 @@ class ComplianceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.rules.start()
+        began = time.perf_counter() if self.metrics.enabled else 0.0
         try:
             engine = self.rules.engine
             jurisdiction = _test_jurisdiction(scope, self.test_secret) or self.resolver.resolve(scope)
@@ -130,6 +139,8 @@ class ComplianceMiddleware:
             await self._block(scope, send, decision, jurisdiction)
             return
         responder = _Responder(self, scope, send, decision, jurisdiction)
+        if began:
+            responder.spent = time.perf_counter() - began
         await self.app(scope, receive, responder.send)
 
     async def _block(self, scope: Scope, send: Send, decision: Decision, jurisdiction: Jurisdiction) -> None:
@@ -168,11 +179,14 @@ class ComplianceMiddleware:
                 for f in decision.fired
             ),
         ]
-        self.audit(scope, jurisdiction, rules)
+        self.record(scope, jurisdiction, rules, 0.0)
 
-    def audit(self, scope: Scope, jurisdiction: Jurisdiction, rules: list[dict[str, Any]]) -> None:
-        """One audit event for one response."""
-        if not audit_enabled():
+    def record(self, scope: Scope, jurisdiction: Jurisdiction, rules: list[dict[str, Any]], spent: float) -> None:
+        """The metrics and the audit event of one covered response."""
+        if self.metrics.enabled:
+            where = jurisdiction.country or "unknown"
+            self.metrics.observe(((e["rule"], where, e["outcome"]) for e in rules), spent)
+        if not audit_enabled() or not self.audit_policy.wants(bool(rules)):
             return
         headers = scope.get("headers") or ()
         request_id = _header_text(headers, self.request_id_header) or uuid.uuid4().hex
@@ -186,6 +200,7 @@ class ComplianceMiddleware:
                 "jurisdiction": jurisdiction_fields(jurisdiction),
                 "network": network_of(ip),
                 "rules": rules,
+                **({} if rules else {"sample": self.audit_policy.sample_unfired}),
             },
         )
 
@@ -281,6 +296,7 @@ class _Responder:
         "passing",
         "outcome",
         "media",
+        "spent",
     )
 
     def __init__(
@@ -314,6 +330,8 @@ class _Responder:
         #: notice id -> what the audit event says of it
         self.outcome: dict[str, dict[str, Any]] = {}
         self.media = ""
+        #: Seconds spent in the middleware's own work on this response (for metrics).
+        self.spent = 0.0
 
     # -- ASGI send ------------------------------------------------------------------
 
@@ -333,6 +351,7 @@ class _Responder:
             await self._send(message)
 
     async def _on_start(self, message: Message) -> None:
+        began = time.perf_counter()
         headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
         if self.decision.dependent:
             headers = self._cache_headers(headers)
@@ -357,11 +376,13 @@ class _Responder:
                 return
             self.recoder = Recoder(name)
         self.start = message
+        self.spent += time.perf_counter() - began
 
     async def _on_body(self, message: Message) -> None:
         body = bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
         unsent = self.start is not None  # nothing of this response has gone out yet
+        began = time.perf_counter()
         if unsent and body:
             self.raw_pending.append(body)
         try:
@@ -392,6 +413,7 @@ class _Responder:
             return
         self.pending = []
         self.raw_pending = []
+        self.spent += time.perf_counter() - began
         if self.start is not None:
             if not out and more:
                 return
@@ -509,7 +531,7 @@ class _Responder:
         )
 
     def _audit(self, missed: str | None = None) -> None:
-        if not self.decision.fired or not audit_enabled():
+        if not (self.mw.metrics.enabled or audit_enabled()):
             return
         placed: dict[str, Any] = {}
         if self.transform is not None and missed is None:
@@ -536,7 +558,7 @@ class _Responder:
             else:
                 entry.update(outcome="missed", why=getattr(self.transform, "reason", None) or "no place found")
             rules.append(entry)
-        self.mw.audit(self.scope, self.jurisdiction, rules)
+        self.mw.record(self.scope, self.jurisdiction, rules, self.spent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from .rules import load_rules
 from .rules.decide import Engine
 from .rules.model import RuleSet
 
-__all__ = ["Poller", "RuleSource", "Stamp", "stamp_files"]
+__all__ = ["Poller", "RuleSource", "Stamp", "reset_after_fork", "rule_paths", "stamp_files"]
 
 logger = logging.getLogger("compliance")
 
@@ -101,6 +101,8 @@ class _FileOrigin:
         self.path = path
         self.display = path
         self.settle_ns = int(settle * 1e9)
+        #: Set when a change was seen but not yet loaded: seconds until it can be.
+        self.retry_in: float | None = None
         self.standing_error: Exception | None = None
         self._stamp: Stamp = ()
         self._racy = False
@@ -133,14 +135,18 @@ class _FileOrigin:
         has stayed empty for a while.
         """
         now = time.time_ns()
-        if _newest(stamp) > now - self.settle_ns:
+        newest = _newest(stamp)
+        if newest > now - self.settle_ns:
+            self.retry_in = (newest + self.settle_ns - now) / 1e9 + 0.005
             return True
         names = set(files)
-        return any(
-            entry is not None and entry[2] == 0 and max(entry[0], entry[1]) > now - _RACY_NS
-            for path, entry in stamp
-            if path in names
-        )
+        emptied = [
+            max(entry[0], entry[1]) for path, entry in stamp if path in names and entry is not None and entry[2] == 0
+        ]
+        if emptied and max(emptied) > now - _RACY_NS:
+            self.retry_in = (max(emptied) + _RACY_NS - now) / 1e9 + 0.005
+            return True
+        return False
 
     def initial(self) -> tuple[RuleSet, str, Exception | None]:
         stamp, files = self._snapshot()
@@ -150,11 +156,12 @@ class _FileOrigin:
         return ruleset, digest, None
 
     def check(self, version: str, force: bool = False) -> tuple[RuleSet, str] | None:
+        self.retry_in = None
         stamp, files = self._snapshot()
         if stamp == self._stamp and not (self._racy or force):
             return None
         if not force and self._being_written(stamp, files):
-            return None  # look again next time
+            return None  # look again once settled (see `retry_in`)
         digest = self._digest(files)
         if digest == self._seen or digest == version:
             # The same content (touched, or put back as it is in force): nothing to load.
@@ -186,6 +193,7 @@ class _FileOrigin:
 class _Origin(Protocol):
     display: str
     standing_error: Exception | None
+    retry_in: float | None
 
     def initial(self) -> tuple[RuleSet, str, Exception | None]: ...
 
@@ -201,6 +209,10 @@ class _Origin(Protocol):
 
 class _Pollable(Protocol):
     def poll(self) -> object: ...
+
+    @property
+    def retry_in(self) -> float | None:
+        """Seconds until the next poll, where sooner than the interval; else None."""
 
 
 class Poller:
@@ -248,26 +260,43 @@ class Poller:
 
 
 def _run(ref: Callable[[], _Pollable | None], stop: threading.Event, interval: float, name: str) -> None:
-    while not stop.wait(interval):
+    wait = interval
+    while not stop.wait(wait):
         target = ref()
         if target is None:
             return
+        wait = interval
         try:
             target.poll()
+            sooner = target.retry_in
+            if sooner is not None:
+                wait = max(0.001, min(interval, sooner))
         except Exception:
             logger.exception("compliance: %s failed; trying again in %s s", name, interval)
         del target
 
 
+class _ForkAware(Protocol):
+    def _after_fork(self) -> None: ...
+
+
 _POLLERS: weakref.WeakSet[Poller] = weakref.WeakSet()
-_SOURCES: weakref.WeakSet[RuleSource] = weakref.WeakSet()
+_FORK_AWARE: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+
+
+def reset_after_fork(target: _ForkAware) -> None:
+    """Have `target._after_fork()` called in a child process after a fork, while `target` lives.
+
+    A child inherits no thread: whatever started one must be able to start it again.
+    """
+    _FORK_AWARE.add(target)
 
 
 def _after_fork_in_child() -> None:
     for poller in list(_POLLERS):
         poller._after_fork()
-    for source in list(_SOURCES):
-        source._after_fork()
+    for target in list(_FORK_AWARE):
+        target._after_fork()
 
 
 if hasattr(os, "register_at_fork"):
@@ -339,7 +368,7 @@ class RuleSource:
         self._poller = None if self.interval is None else Poller(self, self.interval, "compliance rules watcher")
         # A source dropped without close() still lets go of its connections.
         weakref.finalize(self, self._origin.close)
-        _SOURCES.add(self)
+        reset_after_fork(self)
 
     def start(self) -> None:
         """Start watching for changes (called on every request: after the first call, one check)."""
@@ -364,6 +393,11 @@ class RuleSource:
     def reload_now(self) -> bool:
         """Read the rules again now, whatever the stat or ETag says. True when the rules changed."""
         return self._check(force=True)
+
+    @property
+    def retry_in(self) -> float | None:
+        """Seconds until a change seen but not yet loaded (a file still being written) can be."""
+        return self._origin.retry_in
 
     @property
     def watching(self) -> bool:

@@ -1,0 +1,143 @@
+"""Prometheus metrics, through `prometheus_client` where it is installed (the `metrics` extra).
+
+Without `prometheus_client` every method here does nothing, so the middleware
+can call them unconditionally. The metrics:
+
+- `compliance_decisions_total{rule, jurisdiction, outcome}`: a counter, one per
+  rule that fired on a response, by its outcome (`injected`, `fallback`,
+  `blocked`, `report-only`, `missed`, `not-applicable`).
+- `compliance_middleware_seconds`: a histogram of the middleware's own time per
+  response (buckets from 1 µs to 10 ms), the app's time not included.
+- `compliance_rules_info{source, version}`, `compliance_rules_loaded_timestamp_seconds{source}`,
+  `compliance_rules_reload_error{source}`: read from each watched `RuleSource` when
+  Prometheus scrapes, so that every worker's rule version can be seen.
+
+Metrics go to prometheus_client's default registry unless another is given; two
+`Metrics` on one registry share its collectors.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .reload import RuleSource
+
+try:
+    import prometheus_client
+    from prometheus_client.core import GaugeMetricFamily, Metric
+except ImportError:  # the `metrics` extra is not installed
+    prometheus_client = None  # type: ignore[assignment]
+
+__all__ = ["BUCKETS", "DECISIONS", "MIDDLEWARE_SECONDS", "Metrics", "available"]
+
+DECISIONS: Final = "compliance_decisions_total"
+MIDDLEWARE_SECONDS: Final = "compliance_middleware_seconds"
+#: Histogram buckets, in seconds: 1 µs to 10 ms.
+BUCKETS: Final = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2)
+
+
+def available() -> bool:
+    """Whether `prometheus_client` is installed."""
+    return prometheus_client is not None
+
+
+class _Collectors:
+    """The collectors of one registry, shared by every `Metrics` that uses it."""
+
+    def __init__(self, registry: Any) -> None:
+        assert prometheus_client is not None
+        self.decisions = prometheus_client.Counter(
+            DECISIONS,
+            "Rules that fired on a response, by rule id, reader's jurisdiction and outcome.",
+            ("rule", "jurisdiction", "outcome"),
+            registry=registry,
+        )
+        self.seconds = prometheus_client.Histogram(
+            MIDDLEWARE_SECONDS,
+            "The compliance middleware's own time per response, the app's time not included.",
+            buckets=BUCKETS,
+            registry=registry,
+        )
+        self.children: dict[tuple[str, str, str], Any] = {}
+        self.rules = _RulesCollector()
+        registry.register(self.rules)
+
+
+class _RulesCollector:
+    """The version of the rules in force in each watched RuleSource, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.sources: weakref.WeakSet[RuleSource] = weakref.WeakSet()
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "compliance_rules_info", "The rule set in force: its version (SHA-256).", labels=("source", "version")
+        )
+        loaded = GaugeMetricFamily(
+            "compliance_rules_loaded_timestamp_seconds",
+            "When the rule set in force was put in force.",
+            labels=("source",),
+        )
+        failing = GaugeMetricFamily(
+            "compliance_rules_reload_error",
+            "1 while the latest change to the rules is refused or their server cannot be reached.",
+            labels=("source",),
+        )
+        for source in list(self.sources):
+            where = source._origin.display
+            info.add_metric((where, source.version), 1.0)
+            loaded.add_metric((where,), source.loaded_at)
+            failing.add_metric((where,), 0.0 if source.last_error is None else 1.0)
+        yield from (info, loaded, failing)
+
+
+_LOCK: Final = threading.Lock()
+_BY_REGISTRY: weakref.WeakKeyDictionary[Any, _Collectors] = weakref.WeakKeyDictionary()
+
+
+class Metrics:
+    """Counts decisions and times the middleware.
+
+    `registry` is a `prometheus_client.CollectorRegistry` (default: the global
+    one). `enabled=False`, or no `prometheus_client`, makes every method a no-op.
+    """
+
+    def __init__(self, registry: Any = None, *, enabled: bool = True) -> None:
+        self.enabled = enabled and prometheus_client is not None
+        self._collectors: _Collectors | None = None
+        if not self.enabled:
+            return
+        assert prometheus_client is not None
+        registry = prometheus_client.REGISTRY if registry is None else registry
+        with _LOCK:
+            collectors = _BY_REGISTRY.get(registry)
+            if collectors is None:
+                collectors = _BY_REGISTRY[registry] = _Collectors(registry)
+        self._collectors = collectors
+        self._children = collectors.children
+        self._decisions = collectors.decisions
+        self._observe_seconds = collectors.seconds.observe
+
+    def observe(self, rules: Iterable[tuple[str, str, str]], seconds: float) -> None:
+        """One response: each (rule id, jurisdiction code, outcome) that fired on it, and the middleware's time."""
+        if self._collectors is None:
+            return
+        children = self._children
+        for key in rules:
+            child = children.get(key)
+            if child is None:
+                child = children[key] = self._decisions.labels(*key)
+            child.inc()
+        self._observe_seconds(seconds)
+
+    def watch_rules(self, source: RuleSource) -> None:
+        """Expose `source`'s rule version, load time and reload error (held by a weak reference)."""
+        if self._collectors is not None:
+            self._collectors.rules.sources.add(source)
