@@ -106,7 +106,7 @@ class AnonymousIPDatabase:
         except (ValueError, _AddressNotFound):  # not an address, or one the database has no entry for
             record = None
         except Exception as exc:  # a damaged record: this source does not know
-            logger.warning("compliance: anonymous-IP lookup of %s in %s failed: %s", ip, self.path, exc)
+            logger.warning("compliance: an anonymous-IP lookup in %s failed: %s", self.path, exc)
             return _NONE
         answer = _NONE if record is None else frozenset(f for f in self.flags if getattr(record, f, False))
         if self.cache_size:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from compliance.errors import ConfigError
+from .errors import ConfigError
 
 __all__ = ["TrustedProxies", "client_address", "normalise_ip"]
 
@@ -121,7 +121,7 @@ class TrustedProxies:
     choose its own address.
     """
 
-    __slots__ = ("_addresses", "_cache", "_networks", "trust_all")
+    __slots__ = ("_addresses", "_cache", "_chains", "_networks", "trust_all")
 
     def __init__(self, entries: Iterable[str] | str = ()) -> None:
         if isinstance(entries, str):
@@ -130,6 +130,7 @@ class TrustedProxies:
         self._addresses: set[str] = set()
         self._networks: list[_IPNetwork] = []
         self._cache: dict[object, bool] = {}
+        self._chains: dict[tuple[bytes | None, bytes | None], str | None] = {}
         for entry in entries:
             if not isinstance(entry, str):
                 raise ConfigError(f"trusted proxy entry {entry!r} is not a string")
@@ -139,10 +140,13 @@ class TrustedProxies:
             elif "/" in text:
                 self._add_network(entry, text)
             else:
-                address = normalise_ip(text)
-                if address is None or text.startswith("[") or text.startswith('"'):
-                    raise ConfigError(f"trusted proxy entry {entry!r} is not an IP address or network")
-                self._addresses.add(address)
+                try:
+                    address: _IPAddress = ipaddress.ip_address(text)
+                except ValueError:
+                    raise ConfigError(f"trusted proxy entry {entry!r} is not an IP address or network") from None
+                if "%" in text:
+                    raise ConfigError(f"trusted proxy entry {entry!r} has a zone id; give the address alone")
+                self._addresses.add(str(_unmapped(address)))
 
     def _add_network(self, entry: str, text: str) -> None:
         try:
@@ -190,6 +194,28 @@ class TrustedProxies:
         address = ipaddress.ip_address(text)
         return any(address in network for network in self._networks)
 
+    def client_of(self, peer: str | None, forwarded: bytes | None, x_forwarded_for: bytes | None) -> str | None:
+        """The client of a request from the trusted `peer`, given its forwarding headers.
+
+        `forwarded` and `x_forwarded_for` are each header's instances joined with
+        commas, in order, or None where the header is absent. None when the client
+        is unknown. Walks are cached per pair of values.
+        """
+        if forwarded is None and x_forwarded_for is None:
+            return normalise_ip(peer)
+        key = (forwarded, x_forwarded_for)
+        try:
+            client_ip = self._chains[key]
+        except KeyError:
+            client_ip = _forwarded_client(forwarded, x_forwarded_for, self)
+            if len(forwarded or b"") + len(x_forwarded_for or b"") <= _MAX_CACHED_CHAIN:
+                if len(self._chains) >= _CACHE_SIZE:
+                    self._chains.clear()
+                self._chains[key] = client_ip
+        if client_ip == _NO_HOP:  # the headers are there but name no hop
+            return normalise_ip(peer)
+        return client_ip
+
     def __bool__(self) -> bool:
         return self.trust_all or bool(self._addresses) or bool(self._networks)
 
@@ -209,34 +235,34 @@ def client_address(scope: Mapping[str, Any], trusted: TrustedProxies) -> tuple[s
     peer = client[0] if client else None
     if peer not in trusted:
         return normalise_ip(peer), False
-    forwarded: list[bytes] = []
-    x_forwarded_for: list[bytes] = []
+    forwarded: bytes | None = None
+    x_forwarded_for: bytes | None = None
     for name, value in scope.get("headers") or ():
         if name == b"x-forwarded-for":
-            x_forwarded_for.append(value)
+            x_forwarded_for = value if x_forwarded_for is None else x_forwarded_for + b"," + value
         elif name == b"forwarded":
-            forwarded.append(value)
-    if not forwarded and not x_forwarded_for:
-        return normalise_ip(peer), True
-    from_xff = _walk(_x_forwarded_for(x_forwarded_for), trusted) if x_forwarded_for else _NO_HOP
-    from_forwarded = _walk(_forwarded_for(forwarded), trusted) if forwarded else _NO_HOP
+            forwarded = value if forwarded is None else forwarded + b"," + value
+    return trusted.client_of(peer, forwarded, x_forwarded_for), True
+
+
+def _forwarded_client(forwarded: bytes | None, x_forwarded_for: bytes | None, trusted: TrustedProxies) -> str | None:
+    from_xff = _walk(_x_forwarded_for(x_forwarded_for), trusted) if x_forwarded_for is not None else _NO_HOP
+    from_forwarded = _walk(_forwarded_for(forwarded), trusted) if forwarded is not None else _NO_HOP
     if from_forwarded == _NO_HOP:
-        client_ip = from_xff
-    elif from_xff in (_NO_HOP, from_forwarded):
-        client_ip = from_forwarded
-    else:  # the chains disagree: a proxy passed a client's own header through
-        client_ip = None
-    if client_ip == _NO_HOP:  # the headers are there but name no hop
-        return normalise_ip(peer), True
-    return client_ip, True
+        return from_xff
+    if from_xff in (_NO_HOP, from_forwarded):
+        return from_forwarded
+    return None  # the chains disagree: a proxy passed a client's own header through
 
 
 #: What a chain with no hop walks to (normalise_ip never returns an empty string).
 _NO_HOP = ""
+#: Longest pair of forwarding headers whose walk is cached.
+_MAX_CACHED_CHAIN = 512
 
 
-def _x_forwarded_for(values: list[bytes]) -> list[str | None]:
-    return [hop for hop in b",".join(values).decode("latin-1").split(",") if hop.strip()]
+def _x_forwarded_for(value: bytes) -> list[str | None]:
+    return [hop for hop in value.decode("latin-1").split(",") if hop.strip()]
 
 
 def _walk(hops: list[str | None] | None, trusted: TrustedProxies) -> str | None:
@@ -263,14 +289,14 @@ _FORWARDED_PAIR = re.compile(
 )
 
 
-def _forwarded_for(values: list[bytes]) -> list[str | None] | None:
+def _forwarded_for(header: bytes) -> list[str | None] | None:
     """The `for=` value of each element of the Forwarded headers, in order.
 
     An element without `for=` is None in the list (a hop that did not say); a
     header that does not parse is None altogether; one where no element has
     `for=` names no hop (an empty list).
     """
-    value = b",".join(values).decode("latin-1")
+    value = header.decode("latin-1")
     hops: list[str | None] = []
     element: dict[str, str] = {}
     position, end = 0, len(value)

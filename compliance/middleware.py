@@ -97,6 +97,8 @@ class ComplianceMiddleware:
             country_header=country_header,
             region_header=region_header,
             resolver=resolver,
+            anonymous_db=anonymous_db,
+            reload_interval=reload_interval,
         )
         self.vary_headers: tuple[str, ...] = tuple(h for h in (country_header, region_header) if h)
         self.holdback = holdback
@@ -116,6 +118,7 @@ class ComplianceMiddleware:
             await self.app(scope, receive, send)
             return
         self.rules.start()
+        self.resolver.start()
         began = time.perf_counter() if self.metrics.enabled else 0.0
         try:
             engine = self.rules.engine
