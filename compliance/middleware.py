@@ -25,6 +25,7 @@ from . import _headers
 from .audit import FAULT_LOGGER, AuditPolicy, audit_enabled, emit, jurisdiction_fields, network_of
 from .block import block_response, prefers_json
 from .client_ip import client_address
+from .errors import ConfigError
 from .jurisdiction import Jurisdiction, JurisdictionResolver, Resolver
 from .metrics import Metrics
 from .reload import RuleSource
@@ -82,6 +83,8 @@ class ComplianceMiddleware:
         audit_sample_unfired: float = 0.0,
         metrics: Metrics | bool = True,
     ) -> None:
+        if isinstance(holdback, bool) or not isinstance(holdback, int) or holdback < 0:
+            raise ConfigError(f"holdback must be a whole number of bytes, not {holdback!r}")
         self.app = app
         self.rules = RuleSource(
             rules,

@@ -1,0 +1,504 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import compliance.rewrite.html as html_module
+from compliance.rewrite.html import HtmlRewriter, Insertion, Placed
+from compliance.rules.model import Place
+
+BODY_END = Place("body-end")
+BODY_START = Place("body-start")
+SELECTOR = Place("before", "div.story")
+
+
+def marker(name: str) -> Place:
+    return Place("marker", name)
+
+
+def notice(key: str = "n", *places: Place) -> Insertion:
+    return Insertion(key, places, f"[{key}]".encode())
+
+
+def rewrite(
+    page: bytes,
+    insertions: list[Insertion],
+    head: bytes = b"",
+    *,
+    holdback: int = html_module.DEFAULT_HOLDBACK,
+    chunk: int | None = None,
+) -> tuple[bytes, list[Placed]]:
+    rewriter = HtmlRewriter(insertions, head, holdback)
+    if chunk is None:
+        out = rewriter.feed(page) + rewriter.close()
+    else:
+        out = b"".join(rewriter.feed(page[i : i + chunk]) for i in range(0, len(page), chunk)) + rewriter.close()
+    return out, rewriter.placed
+
+
+def rewrite_every_way(page: bytes, insertions: list[Insertion], head: bytes = b"", holdback: int = 1 << 18) -> bytes:
+    """The output in one chunk, after checking that 1-byte chunks and every two-way split give the same."""
+    out, placed = rewrite(page, insertions, head, holdback=holdback)
+    assert rewrite(page, insertions, head, holdback=holdback, chunk=1) == (out, placed)
+    for cut in range(len(page) + 1):
+        rewriter = HtmlRewriter(insertions, head, holdback)
+        assert rewriter.feed(page[:cut]) + rewriter.feed(page[cut:]) + rewriter.close() == out, cut
+        assert rewriter.placed == placed
+    one_call = HtmlRewriter(insertions, head, holdback)
+    assert one_call.feed(page, last=True) == out
+    assert one_call.placed == placed
+    return out
+
+
+# --- body-end -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (b"<html><body><p>x</p></body></html>", b"<html><body><p>x</p>[n]</body></html>"),
+        (b"<p>x</p></BODY>", b"<p>x</p>[n]</BODY>"),
+        (b"<p>x</p></Body\n>", b"<p>x</p>[n]</Body\n>"),
+        (b"<p>x</p></bOdY >", b"<p>x</p>[n]</bOdY >"),
+        (
+            b"<p>x</p></body></html>\n<!-- cached 2024-05-14 -->\n",
+            b"<p>x</p>[n]</body></html>\n<!-- cached 2024-05-14 -->\n",
+        ),
+        (b"<p>a</p></body><p>b</p></body></html>", b"<p>a</p></body><p>b</p>[n]</body></html>"),
+        (b"<p>no end tag", b"<p>no end tag[n]"),
+        (b"", b"[n]"),
+        (b"<p>x</p></bodyguard>", b"<p>x</p></bodyguard>[n]"),
+        (b"<p>x</p></body", b"<p>x</p></body[n]"),  # an end tag cut off by the end of the document
+        # `</body>` in a comment, script, style, textarea or title after the real one
+        (b"<p>x</p></body></html><!-- </body> -->", b"<p>x</p>[n]</body></html><!-- </body> -->"),
+        (
+            b"<p>x</p></body><script>document.write('</body>')</script>",
+            b"<p>x</p>[n]</body><script>document.write('</body>')</script>",
+        ),
+        (b"<p>x</p></body><STYLE>/* </body> */</STYLE>", b"<p>x</p>[n]</body><STYLE>/* </body> */</STYLE>"),
+        (b"<p>x</p></body><textarea></body></textarea>", b"<p>x</p>[n]</body><textarea></body></textarea>"),
+        (b"<p>x</p></body><title></body></title>", b"<p>x</p>[n]</body><title></body></title>"),
+        # ... and before it: nothing to judge, the last one is real
+        (
+            b"<script>var s = '</body>';</script><!-- </body> --><p>x</p></body>",
+            b"<script>var s = '</body>';</script><!-- </body> --><p>x</p>[n]</body>",
+        ),
+        # only fakes: the end of the document
+        (b"<p>x</p><!-- </body> -->", b"<p>x</p><!-- </body> -->[n]"),
+        (b"<script>'</body>'</script>", b"<script>'</body>'</script>[n]"),
+    ],
+)
+def test_body_end(page: bytes, expected: bytes) -> None:
+    assert rewrite_every_way(page, [notice("n")]) == expected
+
+
+def test_body_end_the_documented_blind_spot() -> None:
+    # A comment holding `</body>` and then `<!--` looks balanced from the tail alone.
+    page = b"<p>x</p></body><!-- </body> <!-- -->"
+    assert rewrite_every_way(page, [notice("n")]) == b"<p>x</p></body><!-- [n]</body> <!-- -->"
+
+
+def test_body_end_fake_too_far_after_the_real_one_goes_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(html_module, "FALLBACK_WINDOW", 16)
+    near = b"<p>x</p></body><!-- ab </body> -->"
+    assert rewrite_every_way(near, [notice("n")]) == b"<p>x</p>[n]</body><!-- ab </body> -->"
+    far = b"<p>x</p></body><!-- abcdefghijklmnop </body> -->"
+    assert rewrite_every_way(far, [notice("n")]) == far + b"[n]"
+
+
+def test_body_end_further_than_the_holdback_from_the_end_goes_to_the_end() -> None:
+    page = b"<p>x</p></body></html>" + b"<!-- trailer -->" * 4
+    distance = len(page) - page.index(b"</body>")
+    expected = b"<p>x</p>[n]</body></html>" + b"<!-- trailer -->" * 4
+    assert rewrite_every_way(page, [notice("n")], holdback=distance) == expected
+    assert rewrite_every_way(page, [notice("n")], holdback=distance - 1) == page + b"[n]"
+
+
+def test_body_end_lowercase_search_misses_nothing_far_from_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(html_module, "TAIL_WINDOW", 16)
+    page = b"<p>x</p></BODY></html>" + b"<!-- a long trailer -->" * 3
+    assert rewrite(page, [notice("n")])[0] == b"<p>x</p>[n]</BODY></html>" + b"<!-- a long trailer -->" * 3
+
+
+# --- body-start ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (b"<html><body><p>x</p></body>", b"<html><body>[n]<p>x</p></body>"),
+        (b'<Body class="article" id=main>text', b'<Body class="article" id=main>[n]text'),
+        (b"<BODY data-x=\"a>b\" data-y='c>d'>text", b"<BODY data-x=\"a>b\" data-y='c>d'>[n]text"),
+        (b"<body\nclass=x\n/>text", b"<body\nclass=x\n/>[n]text"),
+        (b'<body a=b"c>text', b'<body a=b"c>[n]text'),  # a quote inside an unquoted value
+        (b'<body ="a>text">', b'<body ="a>[n]text">'),  # `=` starting a name opens no value
+        (b"<!-- <body> --><body class=real>x", b"<!-- <body> --><body class=real>[n]x"),
+        (b"<script>'<body>'</script><body>x", b"<script>'<body>'</script><body>[n]x"),
+        (b"<title><body></title><body>x", b"<title><body></title><body>[n]x"),
+        (b"<textarea><body></textarea><body>x", b"<textarea><body></textarea><body>[n]x"),
+        (b"<body><body class=second>x", b"<body>[n]<body class=second>x"),
+        (b"<bodyx><body>x", b"<bodyx><body>[n]x"),
+        (b"<p>no body tag</p></body>", b"<p>no body tag</p>[n]</body>"),  # body-end is the last resort
+        (b"<p>x<body", b"<p>x<body[n]"),  # a tag cut off by the end of the document
+    ],
+)
+def test_body_start(page: bytes, expected: bytes) -> None:
+    assert rewrite_every_way(page, [notice("n", BODY_START)]) == expected
+
+
+def test_body_start_placed_records() -> None:
+    _, placed = rewrite(b"<body>x</body>", [notice("a", BODY_START), notice("b", SELECTOR, BODY_START)])
+    assert placed == [Placed("a", BODY_START, False), Placed("b", BODY_START, True)]
+
+
+# --- markers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (b"<body><p>a</p><!-- legal --><p>b</p></body>", b"<body><p>a</p>[n]<p>b</p></body>"),
+        (b"<body><!--legal--></body>", b"<body>[n]</body>"),
+        (b"<body><!--  legal\n\t--></body>", b"<body>[n]</body>"),
+        (b"<body><!-- legal --><!-- legal --></body>", b"<body>[n]<!-- legal --></body>"),
+        (b"<body><!-- legal2 --><!-- legal --></body>", b"<body><!-- legal2 -->[n]</body>"),
+        (b"<body><!-- Legal --></body>", b"<body><!-- Legal -->[n]</body>"),  # names are exact
+        # never inside other constructs
+        (b"<body><script>'<!-- legal -->'</script></body>", b"<body><script>'<!-- legal -->'</script>[n]</body>"),
+        (b"<body><!-- <!-- legal --> --></body>", b"<body><!-- <!-- legal --> -->[n]</body>"),
+        (b"<title><!-- legal --></title><body></body>", b"<title><!-- legal --></title><body>[n]</body>"),
+        (
+            b"<body><textarea><!-- legal --></textarea></body>",
+            b"<body><textarea><!-- legal --></textarea>[n]</body>",
+        ),
+        (b"<body><style><!-- legal --></style></body>", b"<body><style><!-- legal --></style>[n]</body>"),
+        # anywhere in the document, even after </body>
+        (b"<body></body><!-- legal -->", b"<body></body>[n]"),
+    ],
+)
+def test_marker(page: bytes, expected: bytes) -> None:
+    assert rewrite_every_way(page, [notice("n", marker("legal"))]) == expected
+
+
+def test_marker_longer_than_the_limit_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(html_module, "MAX_MARKER_COMMENT", 20)
+    assert rewrite_every_way(b"<body><!--   legal  --></body>", [notice("n", marker("legal"))]) == b"<body>[n]</body>"
+    page = b"<body><!--     legal     --></body>"  # 22 bytes
+    assert rewrite_every_way(page, [notice("n", marker("legal"))]) == b"<body><!--     legal     -->[n]</body>"
+
+
+@pytest.mark.parametrize("name", ["", "a<b", "a>b", "a--b"])
+def test_marker_names_that_cannot_be_comments_never_match(name: str) -> None:
+    page = f"<body><!-- {name} --></body>".encode()
+    assert rewrite(page, [notice("n", marker(name))])[0] == page.replace(b"</body>", b"[n]</body>")
+
+
+# --- preferences and hold-back ------------------------------------------------------------------
+
+PREFERENCE_PAGE = b"<html><body class=x><p>one</p><p>two</p><!-- legal --><p>three</p></body></html>"
+
+
+def test_preference_waits_for_a_marker_after_body_start() -> None:
+    insertions = [notice("n", marker("legal"), BODY_START)]
+    out = rewrite_every_way(PREFERENCE_PAGE, insertions)
+    assert out == b"<html><body class=x><p>one</p><p>two</p>[n]<p>three</p></body></html>"
+    rewriter = HtmlRewriter(insertions)
+    first = rewriter.feed(PREFERENCE_PAGE[:30])
+    assert first == b"<html><body class=x>"  # held from body-start until the marker is found or ruled out
+    assert rewriter.placed == []
+    rest = rewriter.feed(PREFERENCE_PAGE[30:]) + rewriter.close()
+    assert first + rest == out
+    assert rewriter.placed == [Placed("n", marker("legal"), False)]
+
+
+def test_preference_missing_marker_falls_back_to_body_start() -> None:
+    page = PREFERENCE_PAGE.replace(b"<!-- legal -->", b"")
+    out, placed = rewrite(page, [notice("n", marker("legal"), BODY_START)])
+    assert out == b"<html><body class=x>[n]<p>one</p><p>two</p><p>three</p></body></html>"
+    assert placed == [Placed("n", BODY_START, True)]
+    assert rewrite_every_way(page, [notice("n", marker("legal"), BODY_START)]) == out
+
+
+def test_preference_missing_marker_falls_back_to_body_end() -> None:
+    page = PREFERENCE_PAGE.replace(b"<!-- legal -->", b"")
+    out, placed = rewrite(page, [notice("n", marker("legal"))])
+    assert out == b"<html><body class=x><p>one</p><p>two</p><p>three</p>[n]</body></html>"
+    assert placed == [Placed("n", BODY_END, True)]
+
+
+def test_preference_first_found_first_preference_does_not_wait() -> None:
+    insertions = [notice("n", BODY_START, marker("legal"))]
+    rewriter = HtmlRewriter(insertions)
+    assert rewriter.feed(PREFERENCE_PAGE[:30]) == PREFERENCE_PAGE[:20] + b"[n]" + PREFERENCE_PAGE[20:30]
+    assert rewriter.placed == [Placed("n", BODY_START, False)]
+
+
+def test_preference_holdback_exceeded_takes_the_best_place_so_far() -> None:
+    insertions = [notice("n", marker("legal"), BODY_START)]
+    gap = PREFERENCE_PAGE.index(b"-->") + 3 - PREFERENCE_PAGE.index(b"<p>one")
+    out = rewrite_every_way(PREFERENCE_PAGE, insertions, holdback=gap)
+    assert out == b"<html><body class=x><p>one</p><p>two</p>[n]<p>three</p></body></html>"
+    out = rewrite_every_way(PREFERENCE_PAGE, insertions, holdback=gap - 1)
+    assert out == b"<html><body class=x>[n]<p>one</p><p>two</p><!-- legal --><p>three</p></body></html>"
+    assert rewrite(PREFERENCE_PAGE, insertions, holdback=gap - 1)[1] == [Placed("n", BODY_START, True)]
+
+
+def test_preference_body_end_first_makes_the_rest_unreachable() -> None:
+    out, placed = rewrite(PREFERENCE_PAGE, [notice("n", BODY_END, marker("legal"))])
+    assert out == b"<html><body class=x><p>one</p><p>two</p><!-- legal --><p>three</p>[n]</body></html>"
+    assert placed == [Placed("n", BODY_END, False)]
+
+
+def test_selector_places_fall_through_for_now() -> None:
+    out, placed = rewrite(b"<body><div class=story>x</div></body>", [notice("n", SELECTOR)])
+    assert out == b"<body><div class=story>x</div>[n]</body>"
+    assert placed == [Placed("n", BODY_END, True)]
+
+
+def test_end_of_document_is_recorded_without_a_place() -> None:
+    assert rewrite(b"<p>x", [notice("a"), notice("b", BODY_START)])[1] == [
+        Placed("a", None, False),
+        Placed("b", None, True),
+    ]
+
+
+# --- several notices ----------------------------------------------------------------------------
+
+
+def test_notices_sharing_a_place_keep_the_given_order() -> None:
+    insertions = [
+        notice("c", marker("legal"), BODY_START),
+        notice("a", BODY_START),
+        notice("b", marker("legal")),
+        notice("z"),
+        notice("y", SELECTOR),
+    ]
+    page = b"<body><p>x</p><!-- legal --><p>y</p></body>"
+    assert rewrite_every_way(page, insertions) == b"<body>[a]<p>x</p>[c][b]<p>y</p>[z][y]</body>"
+    shared = [notice("b", marker("nope"), BODY_START), notice("a", BODY_START)]
+    assert rewrite_every_way(page, shared) == b"<body>[b][a]<p>x</p><!-- legal --><p>y</p></body>"
+
+
+def test_body_start_and_marker_at_the_same_position() -> None:
+    insertions = [notice("m", marker("legal")), notice("s", BODY_START)]
+    assert rewrite_every_way(b"<body><!-- legal --></body>", insertions) == b"<body>[s][m]</body>"
+
+
+# --- the notices' style -------------------------------------------------------------------------
+
+STYLE = b"<style>.n{}</style>"
+
+
+@pytest.mark.parametrize(
+    ("page", "insertions", "expected"),
+    [
+        (
+            b"<html><head><title>t</title></head><body><p>x</p></body></html>",
+            [notice("a"), notice("b", BODY_START)],
+            b"<html><head><title>t</title><style>.n{}</style></head><body>[b]<p>x</p>[a]</body></html>",
+        ),
+        (  # no </head>: right before the first notice
+            b"<html><body><p>x</p></body></html>",
+            [notice("a"), notice("b", BODY_START)],
+            b"<html><body><style>.n{}</style>[b]<p>x</p>[a]</body></html>",
+        ),
+        (  # a </head> after <body does not count
+            b"<body><p>x</p></head></body>",
+            [notice("a")],
+            b"<body><p>x</p></head><style>.n{}</style>[a]</body>",
+        ),
+        (  # </head> in a script or comment does not count
+            b"<head><script>'</head>'</script><!-- </head> --></HEAD><body></body>",
+            [notice("a")],
+            b"<head><script>'</head>'</script><!-- </head> --><style>.n{}</style></HEAD><body>[a]</body>",
+        ),
+        (  # the first notice comes before </head>: the style goes with it
+            b"<head><!-- legal --></head><body></body>",
+            [notice("a", marker("legal"))],
+            b"<head><style>.n{}</style>[a]</head><body></body>",
+        ),
+        (  # no document structure at all
+            b"just text",
+            [notice("a")],
+            b"just text<style>.n{}</style>[a]",
+        ),
+    ],
+)
+def test_style_goes_once(page: bytes, insertions: list[Insertion], expected: bytes) -> None:
+    assert rewrite_every_way(page, insertions, STYLE) == expected
+
+
+# --- leaving the page alone ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "page",
+    [b"", b"<html><head></head><body><!-- legal --></body></html>", b"\x00\xff\xfe<<<>>>--!>", b"x" * 300_000],
+)
+def test_no_insertions_leave_the_page_byte_for_byte(page: bytes) -> None:
+    rewriter = HtmlRewriter([], STYLE)
+    head, rest = page[:100], page[100:]
+    assert rewriter.feed(head) is head
+    assert rewriter.feed(rest) is rest
+    assert rewriter.close() == b""
+    assert rewriter.placed == []
+
+
+def test_input_types() -> None:
+    page = b"<body><p>x</p></body>"
+    for data in (page, bytearray(page), memoryview(page)):
+        rewriter = HtmlRewriter([notice("n")])
+        out = rewriter.feed(data) + rewriter.close()
+        assert type(out) is bytes and out == b"<body><p>x</p>[n]</body>"
+
+
+def test_close_twice_and_feed_after_close() -> None:
+    rewriter = HtmlRewriter([notice("n")])
+    assert rewriter.feed(b"<p>x</p>", last=True) == b"<p>x</p>[n]"
+    assert rewriter.close() == b""
+    with pytest.raises(RuntimeError):
+        rewriter.feed(b"more")
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<!--",
+        b"<!-- never closed </body> <body>",
+        b"<script>never closed </body>",
+        b"<body data-x='never closed>",
+        b"<body",
+        b"</body",
+        b"<title>",
+        b"\x00" * 50 + b"</body>" + b"\x00" * 50,
+        bytes(range(256)) * 4,
+    ],
+)
+def test_garbage_never_raises_and_keeps_every_byte(page: bytes) -> None:
+    insertions = [notice("a", marker("legal"), BODY_START), notice("b")]
+    out = rewrite_every_way(page, insertions, STYLE)
+    assert out.replace(b"[a]", b"").replace(b"[b]", b"").replace(STYLE, b"") == page
+
+
+# --- streaming: bounded memory, little held -----------------------------------------------------
+
+
+def stream_page(size: int) -> bytes:
+    paragraph = b'<p class="para">Lorem ipsum <a href="/x">dolor</a> sit amet, <b>consectetur</b>.</p>\n'
+    return b"<html><head><title>t</title></head><body>" + paragraph * (size // len(paragraph)) + b"</body></html>\n"
+
+
+def test_streaming_body_end_holds_only_a_few_bytes() -> None:
+    page = stream_page(4 * 1024 * 1024)
+    rewriter = HtmlRewriter([notice("n")])
+    out = []
+    most = 0
+    for i in range(0, len(page), 65536):
+        out.append(rewriter.feed(page[i : i + 65536]))
+        if i + 65536 < len(page) - 100:
+            most = max(most, rewriter.held)
+    out.append(rewriter.close())
+    assert most <= 6
+    assert b"".join(out) == page.replace(b"</body>", b"[n]</body>")
+
+
+def test_streaming_preference_holds_at_most_the_holdback() -> None:
+    page = stream_page(2 * 1024 * 1024).replace(b"</body>", b"<!-- legal --></body>")
+    rewriter = HtmlRewriter([notice("n", marker("legal"), BODY_START)], holdback=100_000)
+    out = []
+    most = 0
+    for i in range(0, len(page), 65536):
+        out.append(rewriter.feed(page[i : i + 65536]))
+        most = max(most, rewriter.held)
+    out.append(rewriter.close())
+    assert 60_000 <= most <= 100_000 + 65536  # it waited, within the limit
+    assert b"".join(out) == page.replace(b"<body>", b"<body>[n]")
+    assert rewriter.placed == [Placed("n", BODY_START, True)]
+
+
+def test_one_chunk_with_the_end_comes_out_in_one_piece() -> None:
+    page = stream_page(100_000)
+    rewriter = HtmlRewriter([notice("n")])
+    assert rewriter.feed(page) == b""  # the end of the page is in this chunk: kept whole, not copied
+    assert rewriter.close() == page.replace(b"</body>", b"[n]</body>")
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+FRAGMENTS = [
+    b"<html>", b"<html lang=en>", b"<head>", b"</head>", b"</HEAD >", b"<title>x</body>y</title>", b"<title>",
+    b"<body>", b"<BODY class='a>b'>", b'<body data-x="a>b">', b"<Body\n>", b"</body>", b"</BODY>", b"</Body\n>",
+    b"</bOdY>", b"</bodyx>", b"<!-- legal -->", b"<!--legal-->", b"<!-- other -->", b"<!--", b"-->", b"<!-->",
+    b"<!-- </body> -->", b"<!-- <!-- legal --> -->", b"<!-- cached -->", b"<script>", b"</script>", b"<SCRIPT>",
+    b"</SCRIPT >", b"<script>x='</body><body><!-- legal -->'</script>", b"<style>a{}</style>", b"<style>",
+    b"</style>", b"<textarea></body></textarea>", b"<xmp>", b"</xmp>", b"<noscript>", b"</noscript>", b"<p>text</p>",
+    b"hello ", b"\x00\xff", b"<", b"</", b"</b", b"<body", b"<!-", b"--", b">", b"'", b'"', b"=", b"</html>", b"\n",
+]  # fmt: skip
+PLACES = [BODY_END, BODY_START, marker("legal"), marker("other"), SELECTOR]
+MARKER_COMMENT = re.compile(rb"<!--[\t\n\x0c\r ]*(?:legal|other)[\t\n\x0c\r ]*-->")
+
+pages = st.lists(st.sampled_from(FRAGMENTS), max_size=40).map(b"".join)
+insertion_lists = st.lists(st.lists(st.sampled_from(PLACES), max_size=3), max_size=3).map(
+    lambda lists: [Insertion(f"k{i}", tuple(places), b"{%d}" % i) for i, places in enumerate(lists)]
+)
+holdbacks = st.sampled_from([1 << 18, 0, 8, 40])
+
+
+def run_split(page: bytes, insertions: list[Insertion], head: bytes, holdback: int, cuts: list[int]) -> bytes:
+    rewriter = HtmlRewriter(insertions, head, holdback)
+    out = []
+    previous = 0
+    for cut in [*sorted(cuts), len(page)]:
+        out.append(rewriter.feed(page[previous:cut]))
+        previous = cut
+    out.append(rewriter.close())
+    return b"".join(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    page=pages,
+    insertions=insertion_lists,
+    head=st.sampled_from([b"", b"{S}"]),
+    holdback=holdbacks,
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
+)
+def test_property_output_does_not_depend_on_chunking(
+    page: bytes, insertions: list[Insertion], head: bytes, holdback: int, cuts: list[int]
+) -> None:
+    whole = run_split(page, insertions, head, holdback, [])
+    cuts = [min(cut, len(page)) for cut in cuts]
+    assert run_split(page, insertions, head, holdback, cuts) == whole
+    assert run_split(page, insertions, head, holdback, list(range(len(page)))) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(page=pages, insertions=insertion_lists, head=st.sampled_from([b"", b"{S}"]), holdback=holdbacks)
+def test_property_every_input_byte_is_kept_in_order(
+    page: bytes, insertions: list[Insertion], head: bytes, holdback: int
+) -> None:
+    rewriter = HtmlRewriter(insertions, head, holdback)
+    out = rewriter.feed(page) + rewriter.close()
+    if not insertions:
+        assert out == page
+        return
+    assert len(rewriter.placed) == len(insertions)
+    assert out.count(b"{S}") == (1 if head else 0)
+    stripped = out.replace(b"{S}", b"")
+    for i in range(len(insertions)):
+        assert stripped.count(b"{%d}" % i) == 1
+        stripped = stripped.replace(b"{%d}" % i, b"")
+    replaced = sum(1 for p in rewriter.placed if p.place is not None and p.place.kind == "marker")
+    if stripped != page:  # only whole marker comments may have gone
+        assert MARKER_COMMENT.sub(b"", stripped) == MARKER_COMMENT.sub(b"", page)
+        assert 0 < len(MARKER_COMMENT.findall(page)) - len(MARKER_COMMENT.findall(stripped)) <= replaced
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300), insertions=insertion_lists, cuts=st.lists(st.integers(0, 300), max_size=5))
+def test_property_arbitrary_bytes(data: bytes, insertions: list[Insertion], cuts: list[int]) -> None:
+    whole = run_split(data, insertions, b"{S}", 1 << 18, [])
+    assert run_split(data, insertions, b"{S}", 1 << 18, [min(c, len(data)) for c in cuts]) == whole
