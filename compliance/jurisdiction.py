@@ -21,7 +21,7 @@ import os
 import socket
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -65,6 +65,14 @@ class Jurisdiction:
     subdivision: str | None = None
     anonymous: bool = False
     source: Source = "none"
+    # Computed once: the value keys the per-page decision cache on every request.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.country, self.subdivision, self.anonymous, self.source)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def codes(self) -> frozenset[str]:

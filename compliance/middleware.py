@@ -110,6 +110,9 @@ class ComplianceMiddleware:
         self.audit_policy = AuditPolicy(sample_unfired=audit_sample_unfired)
         self.metrics = metrics if isinstance(metrics, Metrics) else Metrics(enabled=bool(metrics))
         self.metrics.watch_rules(self.rules)
+        self._timed = self.metrics.enabled
+        self._started = False
+        self._plans: dict[int, _Plan] = {}
 
     @property
     def ruleset(self) -> RuleSet:
@@ -120,9 +123,9 @@ class ComplianceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self.rules.start()
-        self.resolver.start()
-        began = time.perf_counter() if self.metrics.enabled else 0.0
+        if not self._started:
+            self._start()
+        began = time.perf_counter() if self._timed else 0.0
         try:
             engine = self.rules.engine
             jurisdiction = _test_jurisdiction(scope, self.test_secret) or self.resolver.resolve(scope)
@@ -130,8 +133,7 @@ class ComplianceMiddleware:
             if state is None:
                 scope["state"] = state = {}
             state["jurisdiction"] = jurisdiction
-            host = _host(scope) if engine.uses_hosts else ""
-            decision = engine.decide(jurisdiction, host, scope.get("path") or "/", time.time())
+            decision = engine.decide(jurisdiction, _host(scope) if engine.uses_hosts else "", scope["path"])
         except Exception:
             FAULT_LOGGER.exception(
                 "compliance: could not decide for %s; the page is served as the app sent it", scope.get("path")
@@ -144,10 +146,46 @@ class ComplianceMiddleware:
         if decision.block is not None:
             await self._block(scope, send, decision, jurisdiction)
             return
+        if not decision.fired and not began and not self.audit_policy.sample_unfired:
+            # A covered page and a reader who gets nothing: only the cache headers change.
+            await self.app(scope, receive, self._cache_headers_only(send, jurisdiction))
+            return
         responder = _Responder(self, scope, send, decision, jurisdiction)
         if began:
             responder.spent = time.perf_counter() - began
         await self.app(scope, receive, responder.send)
+
+    def _start(self) -> None:
+        self._started = True
+        self.rules.start()
+        self.resolver.start()
+
+    def cache_headers(
+        self, headers: list[tuple[bytes, bytes]], jurisdiction: Jurisdiction
+    ) -> list[tuple[bytes, bytes]]:
+        """`Vary` on the CDN header where it was the source, else `Cache-Control: private`."""
+        if jurisdiction.source == "header" and self.vary_headers:
+            return _headers.vary_on(headers, self.vary_headers)
+        return _headers.make_private(headers)
+
+    def _cache_headers_only(self, send: Send, jurisdiction: Jurisdiction) -> Send:
+        async def send_with_cache_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
+                message = {**message, "headers": self.cache_headers(headers, jurisdiction)}
+            await send(message)
+
+        return send_with_cache_headers
+
+    def plan(self, decision: Decision) -> _Plan:
+        """What a decision means for a response, worked out once per decision (decisions are cached)."""
+        entry = self._plans.get(id(decision))
+        if entry is not None and entry.decision is decision:
+            return entry
+        if len(self._plans) >= _PLAN_CACHE_SIZE:
+            self._plans.clear()
+        entry = self._plans[id(decision)] = _Plan(decision)
+        return entry
 
     async def _block(self, scope: Scope, send: Send, decision: Decision, jurisdiction: Jurisdiction) -> None:
         """Answer 451 for a block rule, without calling the app."""
@@ -253,11 +291,19 @@ def _host(scope: Scope) -> str:
     return str(server[0]).lower() if server else ""
 
 
-def _media_type(headers: Iterable[tuple[bytes, bytes]]) -> str:
-    value = _headers.get(headers, b"content-type")
-    if value is None:
+_MEDIA_TYPES: dict[bytes, str] = {}
+
+
+def _media_type(content_type: bytes | None) -> str:
+    """The media type of a Content-Type value, lower case (cached: a site sends few distinct values)."""
+    if content_type is None:
         return ""
-    return value.split(b";", 1)[0].strip().lower().decode("latin-1")
+    found = _MEDIA_TYPES.get(content_type)
+    if found is None:
+        if len(_MEDIA_TYPES) >= 1024:
+            _MEDIA_TYPES.clear()
+        found = _MEDIA_TYPES[content_type] = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+    return found
 
 
 def _rewritable_status(status: int) -> bool:
@@ -269,16 +315,73 @@ class _Skipped(Exception):
 
 
 class _Transform(Protocol):
+    """A body transform: `feed(data, last=True)` also returns what is left at the end."""
+
     @property
     def placed(self) -> Any: ...
 
-    def feed(self, data: bytes) -> bytes: ...
+    def feed(self, data: bytes, last: bool = False) -> bytes: ...
 
     def close(self) -> bytes: ...
 
 
 def _is_json(media: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+_PLAN_CACHE_SIZE: Final = 1024
+_CHARSETS: dict[bytes, str | None] = {}
+
+
+def _charset(content_type: bytes) -> str | None:
+    """The charset parameter of a Content-Type value (cached: a site sends few distinct values)."""
+    try:
+        return _CHARSETS[content_type]
+    except KeyError:
+        if len(_CHARSETS) >= _PLAN_CACHE_SIZE:
+            _CHARSETS.clear()
+        found = _CHARSETS[content_type] = charset_from_content_type(content_type.decode("latin-1"))
+        return found
+
+
+def _html_start_tag(head: bytes) -> bytes:
+    """The page's `<html ...>` start tag as written (the language comes from it), or b"" where not found."""
+    start = head.find(b"<html")
+    if start < 0:
+        start = head.lower().find(b"<html")
+        if start < 0:
+            return b""
+    end = head.find(b">", start)
+    return head[start : end + 1] if end > 0 else head[start:]
+
+
+class _Plan:
+    """What one decision asks of a response, worked out once and kept with the cached decision."""
+
+    __slots__ = ("decision", "html_due", "json_due", "header_due", "multilingual", "rewriters")
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        self.html_due: list[Firing] = []
+        self.json_due: dict[str, list[Firing]] = {}
+        self.header_due: dict[str, list[Firing]] = {}
+        for firing in decision.fired:
+            if not firing.enforced or not firing.rule.placement:
+                continue
+            first = firing.rule.placement[0]
+            if first.kind in HTML_PLACES:
+                self.html_due.append(firing)
+            elif first.kind == "json" and first.arg:
+                self.json_due.setdefault(first.arg, []).append(firing)
+            elif first.kind == "header" and first.arg:
+                self.header_due.setdefault(first.arg, []).append(firing)
+        #: Whether the page's own language (`<html lang>`) can change which text is shown.
+        self.multilingual = any(len(f.notice.text) > 1 for f in self.html_due)
+        #: (charset, Content-Language, Accept-Language, <html> tag) -> the rewriter's inputs
+        self.rewriters: dict[
+            tuple[str | None, str | None, str | None, bytes],
+            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]],
+        ] = {}
 
 
 class _Responder:
@@ -293,6 +396,7 @@ class _Responder:
         "html_due",
         "json_due",
         "header_due",
+        "plan",
         "start",
         "transform",
         "recoder",
@@ -313,19 +417,10 @@ class _Responder:
         self._send = send
         self.decision = decision
         self.jurisdiction = jurisdiction
-        self.html_due: list[Firing] = []
-        self.json_due: dict[str, list[Firing]] = {}
-        self.header_due: dict[str, list[Firing]] = {}
-        for firing in decision.fired:
-            if not firing.enforced or not firing.rule.placement:
-                continue
-            first = firing.rule.placement[0]
-            if first.kind in HTML_PLACES:
-                self.html_due.append(firing)
-            elif first.kind == "json" and first.arg:
-                self.json_due.setdefault(first.arg, []).append(firing)
-            elif first.kind == "header" and first.arg:
-                self.header_due.setdefault(first.arg, []).append(firing)
+        self.plan = plan = mw.plan(decision)
+        self.html_due = plan.html_due
+        self.json_due = plan.json_due
+        self.header_due = plan.header_due
         self.start: Message | None = None
         self.transform: _Transform | None = None
         self.recoder: Recoder | None = None
@@ -358,21 +453,28 @@ class _Responder:
 
     async def _on_start(self, message: Message) -> None:
         began = time.perf_counter()
-        headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
+        headers = []
+        content_type = encoding = None
+        for key, value in message.get("headers", ()):
+            key = bytes(key).lower()
+            if key == b"content-type":
+                content_type = value
+            elif key == b"content-encoding":
+                encoding = value
+            headers.append((key, bytes(value)))
         if self.decision.dependent:
-            headers = self._cache_headers(headers)
+            headers = self.mw.cache_headers(headers, self.jurisdiction)
         status = int(message["status"])
         if self.header_due and status >= 200:
             headers = self._notice_headers(headers)
         message = {**message, "headers": headers}
-        self.media = _media_type(headers)
-        reason = self._why_untouched(status, headers)
+        self.media = _media_type(content_type)
+        reason = self._why_untouched(status)
         if reason is not None:
             self.passing = True
             self._audit(missed=reason)
             await self._send(message)
             return
-        encoding = _headers.get(headers, b"content-encoding")
         if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
             name = encoding.decode("latin-1").strip()
             if not is_supported(name):
@@ -401,9 +503,7 @@ class _Responder:
                     return
                 plain = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
                 self.transform = self._build_transform(plain[:SNIFF_SIZE])
-            out = self.transform.feed(plain)
-            if not more:
-                out += self.transform.close()
+            out = self.transform.feed(plain, last=not more)
             if self.recoder is not None:
                 out = self.recoder.encode(out, final=not more)
         except _Skipped as skipped:
@@ -430,7 +530,7 @@ class _Responder:
 
     # -- helpers --------------------------------------------------------------------
 
-    def _why_untouched(self, status: int, headers: list[tuple[bytes, bytes]]) -> str | None:
+    def _why_untouched(self, status: int) -> str | None:
         """Why this body takes no notice, or None when it is to be rewritten ("" for: nothing due)."""
         due = self.html_due if self.media in HTML_TYPES else self.json_due if _is_json(self.media) else None
         if not due:
@@ -440,11 +540,6 @@ class _Responder:
         if not _rewritable_status(status):
             return f"status {status}"
         return None
-
-    def _cache_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        if self.jurisdiction.source == "header" and self.mw.vary_headers:
-            return _headers.vary_on(headers, self.mw.vary_headers)
-        return _headers.make_private(headers)
 
     def _notice_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         for name, firings in self.header_due.items():
@@ -479,29 +574,46 @@ class _Responder:
     def _build_rewriter(self, head: bytes) -> _Transform:
         assert self.start is not None
         headers = self.start["headers"]
-        content_type = _headers.get(headers, b"content-type") or b""
-        charset = charset_from_content_type(content_type.decode("latin-1"))
+        charset = _charset(_headers.get(headers, b"content-type") or b"")
         content_language, accept_language = self._languages()
-        html_lang: str | None = None
-        needs_lang = any(len(f.notice.text) > 1 for f in self.html_due)
-        if charset is None or needs_lang:
-            sniffed_charset, html_lang = sniff_html(head)
-            charset = charset or sniffed_charset
+        html_tag = b""
+        if charset is None:
+            sniffed_charset, _ = sniff_html(head)
+            charset = sniffed_charset
+        if self.plan.multilingual:
+            html_tag = _html_start_tag(head)
+        key = (charset, content_language, accept_language, html_tag)
+        built = self.plan.rewriters.get(key)
+        if built is None:
+            built = self.plan.rewriters[key] = self._prepare_rewriter(charset, content_language, accept_language, head)
+        insertions, head_markup, languages = built
+        for notice_id, language in languages:
+            self.outcome[notice_id] = {"language": language}
+        return HtmlRewriter(insertions, head_markup, self.mw.holdback)
+
+    def _prepare_rewriter(
+        self, charset: str | None, content_language: str | None, accept_language: str | None, head: bytes
+    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]]:
+        """The notices' markup for this charset and these languages (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
             raise _Skipped(f"the page's charset {charset!r} is not known")
+        html_lang = sniff_html(head)[1] if self.plan.multilingual else None
         insertions: list[Insertion] = []
+        languages: list[tuple[str, str]] = []
         css: list[str] = []
         for firing in self.html_due:
             notice = firing.notice
             language = choose_language(notice, content_language, html_lang, accept_language)
             places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
             insertions.append(Insertion(notice.id, places, render_notice_html(notice, language, codec)))
-            self.outcome[notice.id] = {"language": language}
+            languages.append((notice.id, language))
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
-        return HtmlRewriter(insertions, head_markup, self.mw.holdback)
+        if len(self.plan.rewriters) >= _PLAN_CACHE_SIZE:
+            self.plan.rewriters.clear()
+        return tuple(insertions), head_markup, tuple(languages)
 
     async def _flush_start(self, *, more: bool, length: int | None = None, modified: bool = False) -> None:
         start, self.start = self.start, None
@@ -584,8 +696,9 @@ class _JsonTransform:
         self.ids = ids
         self.field = field
 
-    def feed(self, data: bytes) -> bytes:
-        return self.inserter.feed(data)
+    def feed(self, data: bytes, last: bool = False) -> bytes:
+        out = self.inserter.feed(data)
+        return out + self.inserter.close() if last else out
 
     def close(self) -> bytes:
         return self.inserter.close()

@@ -10,6 +10,7 @@ rules whose paths and hosts cover it; most pages of a site hit that cache.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -115,8 +116,8 @@ class Engine:
         )
         self._uses_hosts = any(rule.hosts for rule in ruleset.rules)
         self._boundaries = sorted({t for c in self._rules for t in (c.start, c.until) if t is not None})
-        self._covering: dict[tuple[str, str], tuple[_Compiled, ...]] = {}
-        self._decisions: dict[tuple[str, str, Jurisdiction], tuple[Decision, float, float]] = {}
+        self._covering: dict[str | tuple[str, str], tuple[_Compiled, ...]] = {}
+        self._decisions: dict[str | tuple[str, str], dict[Jurisdiction, tuple[Decision, float, float]]] = {}
 
     @property
     def uses_hosts(self) -> bool:
@@ -125,7 +126,8 @@ class Engine:
     # -- coverage (host and path only) -------------------------------------------------
 
     def _covering_rules(self, host: str, path: str) -> tuple[_Compiled, ...]:
-        key = (host if self._uses_hosts else "", path)
+        # A plain string key hashes once (str caches its hash); a tuple would hash on every request.
+        key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
         found = self._covering.get(key)
         if found is None:
             found = tuple(c for c in self._rules if _host_ok(c.rule, host) and _path_ok(c.rule, path))
@@ -140,20 +142,27 @@ class Engine:
 
     # -- the decision ------------------------------------------------------------------
 
-    def decide(self, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Decision:
-        """The rules that fire for this reader on this page at `now` (a POSIX timestamp)."""
+    def decide(self, jurisdiction: Jurisdiction, host: str, path: str, now: float | None = None) -> Decision:
+        """The rules that fire for this reader on this page at `now` (a POSIX timestamp; default: now)."""
         candidates = self._covering_rules(host, path)
         if not candidates:
             return NOTHING
-        key = (host if self._uses_hosts else "", path, jurisdiction)
-        cached = self._decisions.get(key)
+        if now is None:
+            now = time.time()
+        key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
+        per_reader = self._decisions.get(key)
+        if per_reader is None:
+            if len(self._decisions) >= _CACHE_SIZE:
+                self._decisions.clear()
+            per_reader = self._decisions[key] = {}
+        cached = per_reader.get(jurisdiction)
         if cached is not None and cached[1] <= now < cached[2]:
             return cached[0]
         decision = self._decide(candidates, jurisdiction, now)
         valid_from, valid_until = self._window(now)
-        if len(self._decisions) >= _CACHE_SIZE:
-            self._decisions.clear()
-        self._decisions[key] = (decision, valid_from, valid_until)
+        if len(per_reader) >= _CACHE_SIZE:
+            per_reader.clear()
+        per_reader[jurisdiction] = (decision, valid_from, valid_until)
         return decision
 
     def explain(self, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Decision:
