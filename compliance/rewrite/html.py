@@ -329,6 +329,8 @@ class HtmlRewriter:
         if self._passing:
             self._closed = True
             return b""
+        if self._fast:  # only body-end was running, and everything fed has been searched
+            return self._finish_fast(self._buf, self._end, self._cur)
         return self._process(b"", True)
 
     @property
