@@ -23,10 +23,10 @@ Try, in another terminal (loopback is a trusted proxy in this demo, so
 X-Forwarded-For plays a reader anywhere):
 
   # A reader in Russia (95.173.136.70) sees the warning where the article has its marker:
-  curl -s -H 'X-Forwarded-For: 95.173.136.70' {article} | grep -A4 'legal-notice'
+  curl -s -H 'X-Forwarded-For: 95.173.136.70' {article} | grep '<aside'
 
   # ... in Russian on the Russian edition (the notice speaks the page's language):
-  curl -s -H 'X-Forwarded-For: 95.173.136.70' {base}/ru/news/doklad-o-svobode-pressy | grep -A4 'legal-notice'
+  curl -s -H 'X-Forwarded-For: 95.173.136.70' {base}/ru/news/doklad-o-svobode-pressy | grep '<aside'
 
   # A reader in the United States (8.8.8.8) gets the page as the site wrote it:
   curl -s -H 'X-Forwarded-For: 8.8.8.8' {article} | grep -c 'data-legal-notice'
@@ -39,6 +39,9 @@ X-Forwarded-For plays a reader anywhere):
 
   # What the site itself sees (request.state.jurisdiction):
   curl -s -H 'X-Forwarded-For: 95.173.136.70' {base}/about | grep jurisdiction
+
+  # Why, in the legal team's words:
+  .venv/bin/compliance explain --rules rules --ip 95.173.136.70 --path /news/press-freedom-report
 
 Press Ctrl+C to stop.
 """,
