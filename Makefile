@@ -23,7 +23,12 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q
 
+# The benchmark (never part of `make test`): installs what it needs, wrk where it can, then runs.
 bench: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null 2>&1; } \
+		|| echo "bench: wrk is not available; the over-the-wire runs use an async httpx client instead"
 	$(PY) -m bench.run
 
 clean:
