@@ -31,16 +31,31 @@ def audit_enabled() -> bool:
     return AUDIT_LOGGER.isEnabledFor(logging.INFO)
 
 
+_NETWORKS: dict[str, str | None] = {}
+
+
 def network_of(ip: str | None) -> str | None:
     """The reader's network, never the address: a /24 for IPv4, a /48 for IPv6."""
     if not ip:
         return None
+    found = _NETWORKS.get(ip, "")
+    if found != "":
+        return found
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
-        return None
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+        found = None
+    else:
+        prefix = 24 if address.version == 4 else 48
+        found = str(
+            ipaddress.ip_network(
+                (int(address) >> (address.max_prefixlen - prefix) << (address.max_prefixlen - prefix), prefix)
+            )
+        )
+    if len(_NETWORKS) >= 4096:
+        _NETWORKS.clear()
+    _NETWORKS[ip] = found
+    return found
 
 
 def jurisdiction_fields(j: Jurisdiction) -> dict[str, Any]:
