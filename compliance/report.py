@@ -24,7 +24,7 @@ import html
 import importlib.util
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -187,17 +187,22 @@ def _moment(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def entry_words(entry: Entry) -> list[str]:
-    """A rule's part in a cell, as short phrases."""
+def entry_words(
+    entry: Entry,
+    code: Callable[[str], str] = str,
+    blocked: str = "BLOCKED (451)",
+    report_only: str = "REPORT-ONLY: not shown",
+) -> list[str]:
+    """A rule's part in a cell, as short phrases; `code` marks up paths and hosts."""
     rule = entry.rule
     words = []
     if rule.action == "block":
-        words.append("BLOCKED (451)")
-    words.append("on " + ", ".join(p.source for p in rule.paths))
+        words.append(blocked)
+    words.append("on " + ", ".join(code(p.source) for p in rule.paths))
     if rule.except_paths:
-        words.append("except " + ", ".join(p.source for p in rule.except_paths))
+        words.append("except " + ", ".join(code(p.source) for p in rule.except_paths))
     if rule.hosts:
-        words.append("hosts " + ", ".join(rule.hosts))
+        words.append("hosts " + ", ".join(code(h) for h in rule.hosts))
     if entry.except_within:
         words.append("not in " + ", ".join(entry.except_within))
     if rule.start:
@@ -205,7 +210,7 @@ def entry_words(entry: Entry) -> list[str]:
     if rule.until:
         words.append(f"until {_moment(rule.until)}")
     if rule.mode == "report-only":
-        words.append("REPORT-ONLY: not shown")
+        words.append(report_only)
     return words
 
 
@@ -526,24 +531,8 @@ def _code(text: str) -> str:
 
 
 def _md_entry(entry: Entry) -> str:
-    rule = entry.rule
-    words = []
-    if rule.action == "block":
-        words.append("**blocked (451)**")
-    words.append("on " + ", ".join(_code(p.source) for p in rule.paths))
-    if rule.except_paths:
-        words.append("except " + ", ".join(_code(p.source) for p in rule.except_paths))
-    if rule.hosts:
-        words.append("hosts " + ", ".join(_code(h) for h in rule.hosts))
-    if entry.except_within:
-        words.append("not in " + ", ".join(entry.except_within))
-    if rule.start:
-        words.append(f"from {_moment(rule.start)}")
-    if rule.until:
-        words.append(f"until {_moment(rule.until)}")
-    if rule.mode == "report-only":
-        words.append("**report-only: not shown**")
-    return "; ".join(words) + f" (rule {_code(rule.id)})"
+    words = entry_words(entry, _code, "**blocked (451)**", "**report-only: not shown**")
+    return "; ".join(words) + f" (rule {_code(entry.rule.id)})"
 
 
 def report_markdown(
