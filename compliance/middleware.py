@@ -330,6 +330,8 @@ def _is_json(media: str) -> bool:
 
 
 _PLAN_CACHE_SIZE: Final = 1024
+#: Headers that describe the body as the app sent it, and go when the body is changed.
+_DROPPED_WHEN_CHANGED: Final = frozenset({b"content-length", b"etag", b"content-md5", b"accept-ranges"})
 _CHARSETS: dict[bytes, str | None] = {}
 
 
@@ -407,6 +409,7 @@ class _Responder:
         "outcome",
         "media",
         "spent",
+        "content_language",
     )
 
     def __init__(
@@ -433,6 +436,7 @@ class _Responder:
         self.media = ""
         #: Seconds spent in the middleware's own work on this response (for metrics).
         self.spent = 0.0
+        self.content_language: str | None = None
 
     # -- ASGI send ------------------------------------------------------------------
 
@@ -455,15 +459,23 @@ class _Responder:
         began = time.perf_counter()
         headers = []
         content_type = encoding = None
+        cache_control = False
         for key, value in message.get("headers", ()):
             key = bytes(key).lower()
             if key == b"content-type":
                 content_type = value
             elif key == b"content-encoding":
                 encoding = value
+            elif key == b"content-language":
+                self.content_language = bytes(value).decode("latin-1")
+            elif key == b"cache-control":
+                cache_control = True
             headers.append((key, bytes(value)))
         if self.decision.dependent:
-            headers = self.mw.cache_headers(headers, self.jurisdiction)
+            if cache_control or self.jurisdiction.source == "header":
+                headers = self.mw.cache_headers(headers, self.jurisdiction)
+            else:
+                headers.append((b"cache-control", b"private"))  # what make_private gives, without the scan
         status = int(message["status"])
         if self.header_due and status >= 200:
             headers = self._notice_headers(headers)
@@ -551,10 +563,7 @@ class _Responder:
         return headers
 
     def _languages(self) -> tuple[str | None, str | None]:
-        assert self.start is not None
-        content_language = _header_text(self.start["headers"], b"content-language")
-        accept_language = _header_text(self.scope.get("headers") or (), b"accept-language")
-        return content_language, accept_language
+        return self.content_language, _header_text(self.scope.get("headers") or (), b"accept-language")
 
     def _build_transform(self, head: bytes) -> _Transform:
         if self.media in HTML_TYPES:
@@ -621,7 +630,7 @@ class _Responder:
             return
         headers = start["headers"]
         if modified:
-            headers = _headers.remove(headers, b"content-length", b"etag", b"content-md5", b"accept-ranges")
+            headers = [h for h in headers if h[0] not in _DROPPED_WHEN_CHANGED]
             if not more and length is not None:
                 headers.append((b"content-length", str(length).encode("latin-1")))
         await self._send({**start, "headers": headers})
