@@ -26,7 +26,7 @@ from .audit import FAULT_LOGGER, AuditPolicy, audit_enabled, emit, jurisdiction_
 from .block import block_response, prefers_json
 from .client_ip import client_address
 from .errors import ConfigError
-from .jurisdiction import Jurisdiction, JurisdictionResolver, Resolver
+from .jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction, JurisdictionResolver, Resolver
 from .metrics import Metrics
 from .reload import RuleSource
 from .render import (
@@ -128,19 +128,27 @@ class ComplianceMiddleware:
         began = time.perf_counter() if self._timed else 0.0
         try:
             engine = self.rules.engine
-            jurisdiction = _test_jurisdiction(scope, self.test_secret) or self.resolver.resolve(scope)
-            state = scope.get("state")
-            if state is None:
-                scope["state"] = state = {}
-            state["jurisdiction"] = jurisdiction
-            decision = engine.decide(jurisdiction, _host(scope) if engine.uses_hosts else "", scope["path"])
+            host = _host(scope) if engine.uses_hosts else ""
+            if not engine.covers(host, scope["path"]):
+                # No rule covers this page: the app gets it untouched, and the jurisdiction
+                # only if it asks for it.
+                scope["state"] = _LazyState(scope.get("state"), self, scope)
+                uncovered = True
+            else:
+                uncovered = False
+                jurisdiction = _test_jurisdiction(scope, self.test_secret) or self.resolver.resolve(scope)
+                state = scope.get("state")
+                if state is None:
+                    scope["state"] = state = {}
+                state["jurisdiction"] = jurisdiction
+                decision = engine.decide(jurisdiction, host, scope["path"])
         except Exception:
             FAULT_LOGGER.exception(
                 "compliance: could not decide for %s; the page is served as the app sent it", scope.get("path")
             )
             await self.app(scope, receive, send)
             return
-        if not decision.covered:
+        if uncovered or not decision.covered:
             await self.app(scope, receive, send)
             return
         if decision.block is not None:
@@ -330,6 +338,43 @@ def _is_json(media: str) -> bool:
 
 
 _PLAN_CACHE_SIZE: Final = 1024
+
+
+class _LazyState(dict[str, Any]):
+    """`scope["state"]` on a page no rule covers: the jurisdiction is resolved when first read.
+
+    `scope["state"]["jurisdiction"]` and Starlette's `request.state.jurisdiction`
+    read it as on any other page; a page that never asks costs no resolution.
+    """
+
+    __slots__ = ("_mw", "_client", "_headers", "_extensions")
+
+    def __init__(self, state: dict[str, Any] | None, mw: ComplianceMiddleware, scope: Scope) -> None:
+        super().__init__(state or ())
+        self._mw = mw
+        self._client = scope.get("client")
+        self._headers = scope.get("headers")
+        self._extensions = scope.get("extensions")
+
+    def __missing__(self, key: str) -> Any:
+        if key != "jurisdiction":
+            raise KeyError(key)
+        scope = {"client": self._client, "headers": self._headers, "extensions": self._extensions}
+        try:
+            value = _test_jurisdiction(scope, self._mw.test_secret) or self._mw.resolver.resolve(scope)
+        except Exception:
+            FAULT_LOGGER.exception("compliance: could not resolve the jurisdiction")
+            value = UNKNOWN_JURISDICTION
+        self[key] = value
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key == "jurisdiction" or key in self else default
+
+    def __contains__(self, key: object) -> bool:
+        return key == "jurisdiction" or super().__contains__(key)
+
+
 #: Headers that describe the body as the app sent it, and go when the body is changed.
 _DROPPED_WHEN_CHANGED: Final = frozenset({b"content-length", b"etag", b"content-md5", b"accept-ranges"})
 _CHARSETS: dict[bytes, str | None] = {}

@@ -366,3 +366,18 @@ def test_starlette_middleware_list_wraps_in_one_line(tmp_path: Path) -> None:
     path = rule_file(tmp_path, RU_RULE)
     app = Starlette(routes=[Route("/story", page)], middleware=[Middleware(ComplianceMiddleware, rules=path)])
     assert "data-legal-notice" in fetch(app, "/story", client=(RU_IP, 1)).text
+
+
+def test_the_jurisdiction_is_there_on_pages_no_rule_covers_too(tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    async def page(request: Request) -> Response:
+        seen.append(request.state.jurisdiction)
+        seen.append(request.scope["state"]["jurisdiction"])
+        seen.append(request.scope["state"].get("jurisdiction"))
+        return PlainTextResponse("ok")
+
+    app = wrapped(tmp_path, Starlette(routes=[Route("/static/x", page)]))
+    r = fetch(app, "/static/x", client=(RU_IP, 1))
+    assert r.headers.get("cache-control") is None  # not covered: untouched
+    assert seen == [Jurisdiction("RU", None, False, "embedded")] * 3
