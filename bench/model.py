@@ -55,6 +55,19 @@ class Row:
         met = self.met
         return "" if met is None else "met" if met else "**missed**"
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Row:
+        target = data.get("target")
+        return cls(
+            data["name"],
+            data["cells"],
+            value=data.get("value"),
+            target=None if target is None else Target(target["op"], target["limit"], target.get("unit", "")),
+            note=data.get("note", ""),
+            data=data.get("data", {}),
+            invalid=data.get("invalid") or "",
+        )
+
     def to_json(self) -> dict[str, Any]:
         out = {"name": self.name, "cells": self.cells, "value": self.value, "note": self.note, "data": self.data}
         out["invalid"] = self.invalid or None
@@ -90,6 +103,11 @@ class Section:
                 cells += [str(row.target) if row.target else "", row.result]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
+
+    @classmethod
+    def from_json(cls, key: str, data: dict[str, Any]) -> Section:
+        rows = [Row.from_json(r) for r in data["rows"]]
+        return cls(key, data["title"], data["columns"], rows, data.get("notes", []))
 
     def to_json(self) -> dict[str, Any]:
         return {

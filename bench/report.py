@@ -58,6 +58,7 @@ def machine() -> dict[str, Any]:
         out = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout + ""
         wrk = out.split(" [", 1)[0].replace("wrk ", "").strip() or "installed"
     return {
+        "run_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": cpus,
         "cpu": _cpu_model(),
         "python": sys.version.split()[0],
@@ -116,7 +117,7 @@ def _headline(row: Row) -> str:
 def _body(sections: list[Section], checks: Checks, info: dict[str, Any], elapsed: float, chart: str) -> str:
     met, missed = _summary(sections)
     lines = [
-        f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {elapsed:.0f} s in all.",
+        f"Run {info.get('run_at') or datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {elapsed:.0f} s in all.",
         "",
         _machine_md(info),
         "",
@@ -206,8 +207,9 @@ def _chart(sections: list[Section], path: Path) -> None:
             for i, r in enumerate(rows):
                 if r.target is not None:
                     ax.plot([r.target.limit] * 2, [i - 0.4, i + 0.4], color="black", linewidth=2)
+            ax.set_xscale("log")
             ax.invert_yaxis()
-            ax.set_xlabel("MB/s, 10 MB page in 64 KB chunks; black bar: target")
+            ax.set_xlabel("MB/s, 10 MB page in 64 KB chunks (log); black bar: target")
             ax.set_title("Streaming")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -3,13 +3,15 @@
 Writes bench/results/results.md, results.json and chart.png, updates the results
 block of docs/performance.md, and prints the tables. `--quick` is a smoke run
 (fewer rounds, shorter loads, a 256 MB stream instead of 1 GB): its figures are
-rougher, and it does not touch the docs.
+rougher, so it writes them to a temporary folder and leaves bench/results and
+the docs alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import sys
 import tempfile
 import time
@@ -35,8 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer rounds, shorter loads")
     parser.add_argument("--no-wire", action="store_true", help="skip the over-the-wire benchmark")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/performance.md")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where to write the results")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where to write the results (default bench/results; --quick: a temp dir)"
+    )
+    parser.add_argument(
+        "--redraw",
+        action="store_true",
+        help="measure nothing: rewrite results.md, the chart and the docs from results.json",
+    )
     args = parser.parse_args(argv)
+    if args.out is None:
+        quick = args.quick and not args.redraw
+        args.out = Path(tempfile.mkdtemp(prefix="compliance-bench-quick-")) if quick else ROOT / "bench" / "results"
+    if args.redraw:
+        return _redraw(args.out, None if args.no_docs else ROOT / "docs" / "performance.md")
 
     quick = args.quick
     rounds = 5 if quick else 11
@@ -78,6 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     text = write_all(sections, checks, info, elapsed, args.out, doc)
     print(text)
     print(f"wrote {args.out / 'results.md'}, results.json, chart.png" + (f" and {doc}" if doc else ""))
+    return 0
+
+
+def _redraw(out: Path, doc: Path | None) -> int:
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    checks = Checks()
+    checks.lines, checks.failures = saved["checks"]["ok"], saved["checks"]["failed"]
+    checks.facts = saved["facts"]
+    sections = [Section.from_json(key, data) for key, data in saved["sections"].items()]
+    print(write_all(sections, checks, saved["machine"], saved["elapsed_s"], out, doc))
     return 0
 
 
