@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import compliance.rewrite.html as html_module
+import compliance.rewrite.selector as selector_module
 from compliance.rewrite.html import HtmlRewriter, Insertion, Placed
 from compliance.rules.model import Place
 
@@ -252,10 +253,10 @@ def test_preference_body_end_first_makes_the_rest_unreachable() -> None:
     assert placed == [Placed("n", BODY_END, False)]
 
 
-def test_selector_places_fall_through_for_now() -> None:
+def test_selector_place_is_found() -> None:
     out, placed = rewrite(b"<body><div class=story>x</div></body>", [notice("n", SELECTOR)])
-    assert out == b"<body><div class=story>x</div>[n]</body>"
-    assert placed == [Placed("n", BODY_END, True)]
+    assert out == b"<body>[n]<div class=story>x</div></body>"
+    assert placed == [Placed("n", SELECTOR, False)]
 
 
 def test_end_of_document_is_recorded_without_a_place() -> None:
@@ -263,6 +264,146 @@ def test_end_of_document_is_recorded_without_a_place() -> None:
         Placed("a", None, False),
         Placed("b", None, True),
     ]
+
+
+# --- selector places ----------------------------------------------------------------------------
+
+STORY = (
+    b"<html><head><title>t</title></head><body><main id=content><article class=story>"
+    b"<h1 class=x>Title</h1><p>one<p>two</article></main></body></html>"
+)
+
+
+def at(page: bytes, before: bytes, after: bytes = b"") -> bytes:
+    """`page` with [n] inserted between the first `before` and what follows it (`after` checks that)."""
+    index = page.index(before) + len(before)
+    assert page[index:].startswith(after)
+    return page[:index] + b"[n]" + page[index:]
+
+
+@pytest.mark.parametrize(
+    ("place", "expected"),
+    [
+        (Place("before", "article h1"), at(STORY, b"<article class=story>", b"<h1")),
+        (Place("prepend", "article h1"), at(STORY, b"<h1 class=x>", b"Title")),
+        (Place("append", "article h1"), at(STORY, b"Title", b"</h1>")),
+        (Place("after", "article h1"), at(STORY, b"</h1>", b"<p>")),
+        (Place("before", "main > article"), at(STORY, b"<main id=content>", b"<article")),
+        (Place("after", "main > article"), at(STORY, b"</article>", b"</main>")),
+        (Place("append", "main > article"), at(STORY, b"two", b"</article>")),
+        (Place("prepend", "#content"), at(STORY, b"<main id=content>", b"<article")),
+        (Place("after", ".story h1.x"), at(STORY, b"</h1>", b"<p>")),
+        (Place("after", "h1[class=x]"), at(STORY, b"</h1>", b"<p>")),
+        (Place("after", "h1[class='x']"), at(STORY, b"</h1>", b"<p>")),
+        # `</p>` left out: a `p` ends at the next `<p>`, or where its parent ends
+        (Place("after", "article p"), at(STORY, b"one", b"<p>two")),
+        (Place("append", "p"), at(STORY, b"one", b"<p>two")),
+        (Place("after", "main p"), at(STORY, b"one", b"<p>two")),
+        (Place("before", "main > p"), at(STORY, b"</main>", b"</body>")),  # no match: body-end
+        (Place("after", "title"), at(STORY, b"</title>", b"</head>")),
+        (Place("prepend", "title"), at(STORY, b"</main>", b"</body>")),  # never inside raw text
+    ],
+)
+def test_selector_places(place: Place, expected: bytes) -> None:
+    assert rewrite_every_way(STORY, [notice("n", place)]) == expected
+
+
+def test_selector_only_the_first_match_counts() -> None:
+    page = b"<body><p class=a>1</p><div><p class=a>2</p></div><p class=a>3</p></body>"
+    assert rewrite_every_way(page, [notice("n", Place("after", "p.a"))]) == at(page, b"1</p>")
+    assert rewrite_every_way(page, [notice("n", Place("after", "div p.a"))]) == at(page, b"2</p>")
+    assert rewrite_every_way(page, [notice("n", Place("before", "body > .a"))]) == at(page, b"<body>")
+
+
+def test_selector_that_never_matches_falls_back_in_order() -> None:
+    page = b"<html><body><p>x</p></body></html>"
+    missing = Place("after", "article h1")
+    out, placed = rewrite(page, [notice("n", missing, BODY_START)])
+    assert out == at(page, b"<body>")
+    assert placed == [Placed("n", BODY_START, True)]
+    out, placed = rewrite(page, [notice("n", missing)])
+    assert out == at(page, b"</p>")
+    assert placed == [Placed("n", BODY_END, True)]
+    assert rewrite(page, [notice("n", missing, Place("before", "p"))])[1] == [Placed("n", Place("before", "p"), True)]
+
+
+def test_selector_preference_holds_output_until_the_element_ends() -> None:
+    insertions = [notice("n", Place("after", "article h1"), BODY_START)]
+    rewriter = HtmlRewriter(insertions)
+    cut = STORY.index(b"Title")
+    first = rewriter.feed(STORY[:cut])
+    assert first == STORY[: STORY.index(b"<body>") + len(b"<body>")]  # held from body-start on
+    assert rewriter.placed == []
+    rest = rewriter.feed(STORY[cut:]) + rewriter.close()
+    assert first + rest == at(STORY, b"</h1>")
+    assert rewriter.placed == [Placed("n", Place("after", "article h1"), False)]
+
+
+def test_selector_holdback_exceeded_takes_the_best_place_so_far() -> None:
+    insertions = [notice("n", Place("after", "article h1"), BODY_START)]
+    gap = STORY.index(b"</h1>") + len(b"</h1>") - STORY.index(b"<main")
+    assert rewrite_every_way(STORY, insertions, holdback=gap) == at(STORY, b"</h1>")
+    assert rewrite_every_way(STORY, insertions, holdback=gap - 1) == at(STORY, b"<body>")
+
+
+def test_selector_place_that_is_not_of_the_subset_is_passed_over() -> None:
+    page = b"<body><p>x</p></body>"
+    for bad in ("p:first-child", "p, div", "*", "", "p >"):
+        out, placed = rewrite(page, [notice("n", Place("before", bad), BODY_START)])
+        assert out == at(page, b"<body>")
+        assert placed == [Placed("n", BODY_START, True)]
+
+
+def test_selector_notices_at_the_same_byte() -> None:
+    page = b"<body><div><h1>t</h1><p>x</p></div></body>"
+    insertions = [
+        notice("before-p", Place("before", "p")),
+        notice("append-div", Place("append", "div")),
+        notice("after-h1", Place("after", "h1")),
+        notice("prepend-div", Place("prepend", "div")),
+        notice("before-h1", Place("before", "h1")),
+        notice("after-p", Place("after", "p")),
+        notice("end", BODY_END),
+    ]
+    assert rewrite_every_way(page, insertions) == (
+        b"<body><div>[prepend-div][before-h1]<h1>t</h1>[after-h1][before-p]<p>x</p>[after-p][append-div]</div>"
+        b"[end]</body>"
+    )
+
+
+def test_selector_scanner_goes_quiet_once_placed() -> None:
+    page = stream_page(1024 * 1024).replace(b"<body>", b"<body><article><h1>t</h1>")
+    rewriter = HtmlRewriter([notice("n", Place("after", "article h1"))])
+    first = rewriter.feed(page[:65536])
+    assert first == page[:65536].replace(b"</h1>", b"</h1>[n]")
+    for i in range(65536, len(page), 65536):
+        chunk = page[i : i + 65536]
+        assert rewriter.feed(chunk) is chunk  # passed on as it came: nothing is searched any more
+    assert rewriter.close() == b""
+
+
+@pytest.mark.parametrize("selector", ["article h2", ".no-such-class", "main > article", "[data-none]"])
+def test_streaming_selector_search_holds_little(selector: str) -> None:
+    page = stream_page(2 * 1024 * 1024).replace(b"<body>", b"<body><main><div><article>")
+    rewriter = HtmlRewriter([notice("n", Place("after", selector))])
+    out = []
+    most = 0
+    for i in range(0, len(page), 65536):
+        out.append(rewriter.feed(page[i : i + 65536]))
+        if i + 65536 < len(page) - 100:
+            most = max(most, rewriter.held)
+    out.append(rewriter.close())
+    assert most <= html_module.MAX_TAG + 64  # a compound without a type keeps one tag's length
+    assert b"".join(out) == page.replace(b"</body>", b"[n]</body>")
+
+
+def test_selector_matcher_gives_up_past_its_depth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(selector_module, "MAX_DEPTH", 4)
+    deep = b"<body>" + b"<div>" * 4 + b"<div class=x>t</div>" + b"</div>" * 4 + b"</body>"
+    out, placed = rewrite(deep, [notice("n", Place("after", "div div.x"), BODY_START)])
+    assert placed == [Placed("n", BODY_START, True)]
+    shallow = b"<body><div><div class=x>t</div></div></body>"
+    assert rewrite(shallow, [notice("n", Place("after", "div div.x"))])[0] == at(shallow, b"t</div>")
 
 
 # --- several notices ----------------------------------------------------------------------------
@@ -502,3 +643,72 @@ def test_property_every_input_byte_is_kept_in_order(
 def test_property_arbitrary_bytes(data: bytes, insertions: list[Insertion], cuts: list[int]) -> None:
     whole = run_split(data, insertions, b"{S}", 1 << 18, [])
     assert run_split(data, insertions, b"{S}", 1 << 18, [min(c, len(data)) for c in cuts]) == whole
+
+
+# Nested structures for selector places: elements the selectors name, end tags left out, fake tags
+# in comments, scripts and attribute values, and pieces of tags.
+SELECTOR_FRAGMENTS = [
+    b"<html>", b"<body>", b"</body>", b"</html>", b"<main>", b"</main>", b"<main id=a>", b"<article>",
+    b'<article class="story lead">', b"</article>", b"<ARTICLE CLASS=story>", b"<h1>", b'<h1 class="x">',
+    b"<H1 Class='x y'>", b"</h1>", b"</H1 >", b"<h2>", b"</h2>", b"<p>", b"<p class=x>", b"</p>", b"<div>",
+    b"<div id=a>", b'<div id="a" class=x>', b"</div>", b"<ul>", b"<li>", b"<li class=x>", b"</li>", b"</ul>",
+    b"<table>", b"<tr>", b"<td>", b"<td class=x>", b"</td>", b"</tr>", b"</table>", b"<dl>", b"<dt>", b"<dd>",
+    b"</dl>", b"<select>", b"<option>", b"</select>", b"<img src=x class=x>", b"<br/>", b"<svg><path/></svg>",
+    b"<div/>", b"<!-- <h1 class=x> -->", b"<!--", b"-->", b"<script>'<h1 class=x><p>'</script>",
+    b"<script>", b"</script>", b"<textarea><p class=x></textarea>", b"<title><h1></title>",
+    b'<a title="<h1 class=x>">', b"<a title='x' class=x>", b"<b>", b"</b>", b"<section>", b"</section>",
+    b"text", b"class=x", b"<", b"</", b"<h", b">", b'"', b"'", b"=", b"/", b" ", b"\n",
+]  # fmt: skip
+SELECTORS = [
+    "article h1", "h1.x", ".x", "#a", "main > article", "div p", "li", "td.x", "[class]", "p", "article > p",
+    "img", "dd", "option", "div .x", "main div", "ul > li.x", "[id=a]", "h2", "main > article > h1",
+]  # fmt: skip
+SELECTOR_PLACES = [Place(kind, s) for s in SELECTORS for kind in ("before", "after", "prepend", "append")]
+
+selector_pages = st.lists(st.sampled_from(SELECTOR_FRAGMENTS), max_size=40).map(b"".join)
+selector_insertion_lists = st.lists(
+    st.lists(st.sampled_from(SELECTOR_PLACES + [BODY_START, BODY_END, marker("legal")]), min_size=1, max_size=3),
+    min_size=1,
+    max_size=3,
+).map(lambda lists: [Insertion(f"k{i}", tuple(places), b"{%d}" % i) for i, places in enumerate(lists)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    page=selector_pages,
+    insertions=selector_insertion_lists,
+    holdback=holdbacks,
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
+)
+def test_property_selector_output_does_not_depend_on_chunking(
+    page: bytes, insertions: list[Insertion], holdback: int, cuts: list[int]
+) -> None:
+    whole = run_split(page, insertions, b"", holdback, [])
+    assert run_split(page, insertions, b"", holdback, [min(cut, len(page)) for cut in cuts]) == whole
+    assert run_split(page, insertions, b"", holdback, list(range(len(page)))) == whole
+    one_call = HtmlRewriter(insertions, b"", holdback)
+    assert one_call.feed(page, last=True) == whole
+    stripped = whole
+    for i in range(len(insertions)):
+        assert stripped.count(b"{%d}" % i) == 1
+        stripped = stripped.replace(b"{%d}" % i, b"")
+    assert MARKER_COMMENT.sub(b"", stripped) == MARKER_COMMENT.sub(b"", page)
+
+
+# Without pieces of tags: a comment or raw-text opener inside a tag's name (`<h<!--`) is read
+# as one only when the scanner is not reading that tag.
+whole_tag_pages = st.lists(
+    st.sampled_from([f for f in SELECTOR_FRAGMENTS if f not in (b"<", b"</", b"<h")]), max_size=40
+).map(b"".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(page=whole_tag_pages, insertions=selector_insertion_lists, cuts=st.lists(st.integers(0, 2000), max_size=4))
+def test_property_reading_every_tag_changes_nothing(page: bytes, insertions: list[Insertion], cuts: list[int]) -> None:
+    # The scanner's one regex finds only the tags selectors want; a page that asks for too many
+    # regexes is read tag by tag instead. Both must see the same tags.
+    sparse = run_split(page, insertions, b"", 1 << 18, [min(cut, len(page)) for cut in cuts])
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(html_module, "_PATTERNS_PER_PAGE", 0)
+        every = run_split(page, insertions, b"", 1 << 18, [min(cut, len(page)) for cut in cuts])
+    assert every == sparse

@@ -65,13 +65,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..rules.model import Place
+from ..rules.model import SELECTOR_PLACES, Place
+from .selector import DONE, UNCHANGED, SelectorMatcher
 
 __all__ = [
     "DEFAULT_HOLDBACK",
     "FALLBACK_WINDOW",
     "MAX_BODY_TAG",
     "MAX_MARKER_COMMENT",
+    "MAX_TAG",
     "HtmlRewriter",
     "Insertion",
     "Placed",
@@ -84,6 +86,8 @@ FALLBACK_WINDOW: Final = 4096
 MAX_MARKER_COMMENT: Final = 1024
 #: The longest `<body ...>` start tag that counts as one.
 MAX_BODY_TAG: Final = 16 * 1024
+#: The longest start or end tag that a selector place reads as one.
+MAX_TAG: Final = 16 * 1024
 #: Where the cheap searches for `</body` look first.
 TAIL_WINDOW: Final = 8192
 
@@ -105,17 +109,33 @@ def _any_case(word: bytes) -> bytes:
 
 
 def _trie(words: Sequence[bytes]) -> bytes:
-    """A pattern for any of `words` (none a prefix of another), any case, branching a byte at a time."""
+    """A pattern for any of `words`, any case, branching a byte at a time.
+
+    Where one word is a prefix of another, the shorter one is the last alternative: what
+    follows the group decides (backtracking into it).
+    """
     by_first: dict[int, list[bytes]] = {}
+    ends_here = False
     for word in words:
-        by_first.setdefault(word[0], []).append(word[1:])
+        if word:
+            by_first.setdefault(word[0], []).append(word[1:])
+        else:
+            ends_here = True
     branches = []
     for first, rests in by_first.items():
         if len(rests) == 1:
             branches.append(_any_case(bytes([first]) + rests[0]))
         else:
             branches.append(_any_case(bytes([first])) + b"(?:" + _trie(rests) + b")")
+    if ends_here:
+        branches.append(b"")
     return b"|".join(branches)
+
+
+def _byte_class(values: set[int]) -> bytes:
+    """The inside of a character class for these bytes, letters in both cases."""
+    both = values | {c ^ 0x20 for c in values if 0x61 <= (c | 0x20) <= 0x7A}
+    return b"".join(re.escape(bytes([c])) for c in sorted(both))
 
 
 def _tags(names: Sequence[bytes], prefix: bytes = b"") -> re.Pattern[bytes]:
@@ -145,17 +165,77 @@ _TAG_REST: Final = re.compile(
     rb"""|[^\t\n\x0c\r />][^\t\n\x0c\r />=]*+"""
     rb"""(?>[\t\n\x0c\r ]*+=[\t\n\x0c\r ]*+(?:"[^"]*+"|'[^']*+'|(?!["'])[^\t\n\x0c\r >]*+)|(?![\t\n\x0c\r ]*+=)))*+>"""
 )
-_FORWARD: dict[tuple[bool, bool], re.Pattern[bytes]] = {}
+_NO_NAMES: Final[frozenset[bytes]] = frozenset()
+#: A whole start or end tag, or a bogus comment, as `_construct` reads them (the tag's name and
+#: attributes as the HTML tokenizer reads them; `[^>]` up to the first `>` for the rest).
+_CONSTRUCT: Final = re.compile(
+    rb"<(?:/?[A-Za-z][^\t\n\x0c\r />]*+" + _TAG_REST.pattern + rb"|[!?][^>]*+>|/[^A-Za-z>][^>]*+>|/>)"
+)
+_FORWARD: dict[tuple[bool, bool, frozenset[bytes], frozenset[bytes]], tuple[re.Pattern[bytes], int]] = {}
+#: The forward scanner's regex where every tag is wanted; the tag name is read after it.
+_EVERY_TAG: Final = re.compile(rb"<(?:!--|/?[A-Za-z])")
+_EVERY_TAG_LOOKBEHIND: Final = 3
+_NAME_END: Final = re.compile(rb"[^\t\n\x0c\r />]*+")
+#: Distinct forward patterns one page may ask for before its scanner reads every tag instead.
+_PATTERNS_PER_PAGE: Final = 24
 
 
-def _forward_pattern(body: bool, head: bool) -> re.Pattern[bytes]:
-    """The forward scanner's one regex: comments, raw-text openers, and `<body` / `</head` where wanted."""
-    key = (body, head)
-    pattern = _FORWARD.get(key)
-    if pattern is None:
-        names = _RAW_NAMES + ((b"body",) if body else ()) + ((b"/head",) if head else ())
-        pattern = _FORWARD[key] = _tags(names)
-    return pattern
+def _forward_pattern(
+    body: bool, head: bool, starts: frozenset[bytes] = _NO_NAMES, ends: frozenset[bytes] = _NO_NAMES
+) -> tuple[re.Pattern[bytes], int]:
+    """The forward scanner's one regex, and how many bytes before the end of a chunk a token may start.
+
+    It finds comments, raw-text openers, `<body` / `</head` where wanted, and the start tags
+    `starts` and end tags `ends` that selector places follow (cached).
+    """
+    key = (body, head, starts, ends)
+    found = _FORWARD.get(key)
+    if found is None:
+        start_names = set(_RAW_NAMES) | starts | ({b"body"} if body else set())
+        end_names = set(ends) | ({b"head"} if head else set())
+        firsts = {0x21} | {name[0] for name in start_names} | ({0x2F} if end_names else set())
+        lookahead = b"[" + _byte_class(firsts) + b"]"
+        if (starts or ends) and all(len(name) > 1 for name in start_names):
+            # Selector names make more tags pass a first-byte test (`<a` for `article`): test the
+            # second byte too.
+            seconds = {0x2D} | {name[1] for name in start_names} | {name[0] for name in end_names}
+            lookahead += b"[" + _byte_class(seconds) + b"]"
+        alternatives = [b"!--", b"(?:" + _trie(sorted(start_names)) + b")" + _END]
+        if end_names:
+            alternatives.append(b"/(?:" + _trie(sorted(end_names)) + b")" + _END)
+        pattern = re.compile(b"<(?=" + lookahead + b")(?:" + b"|".join(alternatives) + b")")
+        # `<name` or `</name` and the byte after it, less one
+        lookbehind = max(
+            max(len(name) + 1 for name in start_names), max((len(name) + 2 for name in end_names), default=0)
+        )
+        if len(_FORWARD) >= 512:
+            _FORWARD.clear()
+        found = _FORWARD[key] = (pattern, lookbehind)
+    return found
+
+
+_SCANNERS: dict[
+    tuple[bool, bool, frozenset[bytes], frozenset[bytes], bool, tuple[bytes, ...]],
+    tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None],
+] = {}
+
+
+def _scanner(
+    body: bool, head: bool, starts: frozenset[bytes], ends: frozenset[bytes], every: bool, needles: tuple[bytes, ...]
+) -> tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None]:
+    """The forward scanner's regex, its lookbehind, and the regex for needles, for selector places (cached)."""
+    if every:
+        pattern, lookbehind = _EVERY_TAG, _EVERY_TAG_LOOKBEHIND
+    else:
+        pattern, lookbehind = _forward_pattern(body, head, starts, ends)
+    needle_pattern = None
+    if needles and not every:
+        needle_pattern = re.compile(b"|".join(needles))
+        lookbehind = max(lookbehind, *(len(needle) for needle in needles))
+    if len(_SCANNERS) >= 512:
+        _SCANNERS.clear()
+    found = _SCANNERS[(body, head, starts, ends, every, needles)] = (pattern, lookbehind, needle_pattern)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +261,26 @@ class Placed:
 
 
 _BODY_END: Final = Place("body-end")
-_BODY_START: Final = None  # the target key of `body-start`; markers are keyed by their name
+# Target keys: None for `body-start`, a marker's name (bytes), a selector place's matcher.
+_BODY_START: Final = None
+TargetKey = bytes | SelectorMatcher | None
+# Where notices at the same byte go relative to each other (then in the order given): what
+# opens an element's content, then what follows the element that ends there, then what closes
+# the content of the element around it, then what comes before the next element, then a marker
+# (the comment it replaces follows), then body-end and the end of the document.
+_KIND_PREPEND: Final = 0  # and body-start
+_KIND_AFTER: Final = 1
+_KIND_APPEND: Final = 2
+_KIND_BEFORE: Final = 3
+_KIND_MARKER: Final = 4
+_KIND_BODY_END: Final = 5
+_KIND_END: Final = 6
+_SELECTOR_KINDS: Final = {
+    "prepend": _KIND_PREPEND,
+    "after": _KIND_AFTER,
+    "append": _KIND_APPEND,
+    "before": _KIND_BEFORE,
+}
 _PLACED: dict[tuple[str, int, bool], Placed] = {}
 
 
@@ -199,7 +298,7 @@ def _make_placed(key: str, place: Place | None, fallback: bool) -> Placed:
 class _Slot:
     """One insertion's progress: the forward places it still waits for and the best one found."""
 
-    targets: tuple[tuple[bytes | None, Place, int], ...] = ()  # (key, place, rank in places)
+    targets: tuple[tuple[TargetKey, Place, int, int], ...] = ()  # (key, place, rank in places, kind)
     end_place: Place = _BODY_END  # body-end as the insertion names it
     end_rank = 0  # where body-end comes in its places
     best = -1  # index in targets of the best place found so far
@@ -207,7 +306,9 @@ class _Slot:
     best_end = 0
     outcome: tuple[Place | None, bool] | None = None  # (place, fallback) once settled
 
-    def __init__(self, index: int, insertion: Insertion) -> None:
+    def __init__(
+        self, index: int, insertion: Insertion, matchers: dict[tuple[str, str], SelectorMatcher] | None = None
+    ) -> None:
         self.index = index
         self.insertion = insertion
         places = insertion.places
@@ -216,21 +317,30 @@ class _Slot:
         if places[0].kind == "body-end":
             self.end_place = places[0]
             return
-        targets: list[tuple[bytes | None, Place, int]] = []
+        targets: list[tuple[TargetKey, Place, int, int]] = []
         self.end_rank = len(places)
         for rank, place in enumerate(places):
             if place.kind == "body-end":
                 self.end_place, self.end_rank = place, rank
                 break
             if place.kind == "body-start":
-                targets.append((_BODY_START, place, rank))
+                targets.append((_BODY_START, place, rank, _KIND_PREPEND))
             elif place.kind == "marker" and place.arg:
                 name = place.arg.strip().encode("utf-8")
                 if name and b"<" not in name and b">" not in name and b"--" not in name:
-                    targets.append((name, place, rank))
+                    targets.append((name, place, rank, _KIND_MARKER))
+            elif place.kind in SELECTOR_PLACES and matchers is not None and place.arg:
+                key = (place.kind, place.arg)
+                matcher = matchers.get(key)
+                if matcher is None:
+                    matcher = SelectorMatcher.for_place(place.kind, place.arg)
+                    if matcher is None:
+                        continue  # not a selector of the subset: the next place applies
+                    matchers[key] = matcher
+                targets.append((matcher, place, rank, _SELECTOR_KINDS[place.kind]))
         self.targets = tuple(targets)
 
-    def target_index(self, key: bytes | None) -> int:
+    def target_index(self, key: TargetKey) -> int:
         for i, target in enumerate(self.targets):
             if target[0] == key:
                 return i
@@ -263,12 +373,28 @@ class HtmlRewriter:
     _head_open = False  # still looking for `</head`
     _head_pos = -1
     _body_found = False
+    _want_body = False  # still looking for `<body`
     _markers_found: frozenset[bytes] = frozenset()
     _wanted_markers: frozenset[bytes] = frozenset()
-    # The forward scanner: its regex (None: stopped), resume position, the closer it awaits.
+    # The forward scanner: its regex (None: stopped), how far before the end of a chunk a token
+    # may start, resume position, the closer it awaits (and the raw-text element it ends, where
+    # a selector place follows that element).
     _fwd: re.Pattern[bytes] | None = None
+    _lb = _LOOKBEHIND
     _fp = 0
+    _keep = 0  # output is held from here on: _fp, or earlier where a needle's tag may have begun
+    _safe = 0  # where the last token the scanner read ended (a needle's tag starts no earlier)
+    _floor = 0  # needles before this lie in a tag already reported
     _closer: re.Pattern[bytes] | None = None
+    _raw_name: bytes | None = None
+    # Selector places: a matcher per place, those still wanted, and what they want together: start
+    # and end tags, every tag, needles (a regex for compounds without a type).
+    _active: tuple[SelectorMatcher, ...] = ()
+    _sel_starts: frozenset[bytes] = frozenset()
+    _sel_ends: frozenset[bytes] = frozenset()
+    _sel_every = False
+    _sel_wide = False  # every start tag may matter (every tag, or needles)
+    _needles: re.Pattern[bytes] | None = None
     # body-end: where to look for candidates from, the last candidate, the current one (the
     # last that may be real) with its tail scanner, and the top of the unexplored window below.
     _body_end = False
@@ -289,8 +415,9 @@ class HtmlRewriter:
         self._slots: list[_Slot] = []
         slots = self._slots
         scan = False
+        matchers: dict[tuple[str, str], SelectorMatcher] = {}  # one per selector place, shared by notices
         for index, insertion in enumerate(insertions):
-            slot = _Slot(index, insertion)
+            slot = _Slot(index, insertion, matchers)
             slots.append(slot)
             if slot.targets:
                 scan = True
@@ -307,6 +434,8 @@ class HtmlRewriter:
             self._body_end = True  # what _refresh would find, in the common case
             return
         self._order = []
+        # the forward patterns this page asked for
+        self._patterns: dict[object, tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None]] = {}
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -451,8 +580,8 @@ class HtmlRewriter:
     def _hold(self, buf: bytes | bytearray, end: int) -> int:
         """The first position that must not be sent yet."""
         hold = end
-        if self._fwd is not None and self._fp < hold:
-            hold = self._fp
+        if self._fwd is not None and self._keep < hold:
+            hold = self._keep
         for slot in self._open:
             if slot.best >= 0 and slot.best_pos < hold:
                 hold = slot.best_pos
@@ -545,27 +674,75 @@ class HtmlRewriter:
         want_body = self._head_open
         markers: set[bytes] = set()
         body_end = False
-        for slot in self._open:
+        active: list[SelectorMatcher] = []
+        for slot in list(self._open):
             if slot.best < 0:
                 body_end = True
                 targets = slot.targets
             else:
                 targets = slot.targets[: slot.best]
-            for key, _, _ in targets:
+            waiting = False
+            for key, _, _, _ in targets:
                 if key is None:
-                    want_body = True
-                elif key not in self._markers_found:
-                    markers.add(key)
-        want_body = want_body and not self._body_found
+                    if not self._body_found:
+                        want_body = waiting = True
+                elif type(key) is bytes:
+                    if key not in self._markers_found:
+                        markers.add(key)
+                        waiting = True
+                elif not (key.done or key.dead):  # type: ignore[union-attr]
+                    waiting = True
+                    if key not in active:
+                        active.append(key)  # type: ignore[arg-type]
+            if slot.best >= 0 and not waiting:  # every better place is ruled out
+                self._settle_forward(slot)
+        self._want_body = want_body and not self._body_found
         self._wanted_markers = frozenset(markers)
         self._body_end = body_end
-        if want_body or markers or self._head_open:
-            self._fwd = _forward_pattern(want_body, self._head_open)
-            self._fast = False
-        else:
-            self._fwd = None
+        self._active = tuple(active)
+        self._set_pattern()
 
-    def _found(self, key: bytes | None, pos: int, stop: int) -> None:
+    def _set_pattern(self) -> None:
+        """The forward scanner's regex for what is wanted now (None: nothing is)."""
+        active = self._active
+        if not active:
+            if not (self._want_body or self._wanted_markers or self._head_open):
+                self._fwd = None
+                return
+            self._fast = False
+            self._fwd, self._lb = _forward_pattern(self._want_body, self._head_open)
+            self._sel_starts = self._sel_ends = _NO_NAMES
+            self._sel_every = self._sel_wide = False
+            self._needles = None
+            return
+        self._fast = False
+        if len(active) == 1:
+            matcher = active[0]
+            starts, ends, every, needles = matcher.starts, matcher.ends, matcher.every_tag, matcher.needles
+        else:
+            starts = frozenset().union(*(m.starts for m in active))
+            ends = frozenset().union(*(m.ends for m in active))
+            every = any(m.every_tag for m in active)
+            needles = tuple(sorted({needle for m in active for needle in m.needles}))
+        self._sel_starts, self._sel_ends, self._sel_every, self._sel_wide = starts, ends, every, every or needles != ()
+        key = (self._want_body, self._head_open, starts, ends, every, needles)
+        found = self._patterns.get(key)
+        if found is None:
+            found = self._new_pattern(key)
+        self._fwd, self._lb, self._needles = found
+
+    def _new_pattern(
+        self, key: tuple[bool, bool, frozenset[bytes], frozenset[bytes], bool, tuple[bytes, ...]]
+    ) -> tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None]:
+        """A forward pattern this page has not asked for yet (a page that asks for many reads every tag)."""
+        if len(self._patterns) >= _PATTERNS_PER_PAGE:
+            body, head, starts, ends, _, needles = key
+            every_key = (body, head, starts, ends, True, needles)
+            return _SCANNERS.get(every_key) or _scanner(*every_key)
+        found = self._patterns[key] = _SCANNERS.get(key) or _scanner(*key)
+        return found
+
+    def _found(self, key: TargetKey, pos: int, stop: int) -> None:
         """A forward place was found: `pos` is where notices go, `stop` the end of what they replace."""
         for slot in list(self._open):
             rank = slot.target_index(key)
@@ -579,9 +756,9 @@ class HtmlRewriter:
         self._refresh()
 
     def _settle_forward(self, slot: _Slot) -> None:
-        key, place, rank = slot.targets[slot.best]
+        _, place, rank, kind = slot.targets[slot.best]
         self._open.remove(slot)
-        self._edits.append((slot.best_pos, 0 if key is None else 1, slot.index, slot.insertion.markup, slot.best_end))
+        self._edits.append((slot.best_pos, kind, slot.index, slot.insertion.markup, slot.best_end))
         self._record(slot, place, rank != 0)
 
     def _record(self, slot: _Slot, place: Place | None, fallback: bool) -> None:
@@ -594,7 +771,8 @@ class HtmlRewriter:
         """Settle notices whose better places could only be found past the hold-back limit."""
         changed = False
         for slot in list(self._open):
-            if slot.best >= 0 and self._fp - slot.best_pos >= self._holdback:
+            # every place found from now on ends at `_keep` or later: too far from the one found
+            if slot.best >= 0 and self._keep - slot.best_pos > self._holdback:
                 self._settle_forward(slot)
                 changed = True
         if changed:
@@ -605,40 +783,86 @@ class HtmlRewriter:
         at = cur if cur >= 0 else end
         for slot in self._open:
             if slot.best >= 0:
-                key, place, rank = slot.targets[slot.best]
-                kind = 0 if key is None else 1
+                _, place, rank, kind = slot.targets[slot.best]
                 self._edits.append((slot.best_pos, kind, slot.index, slot.insertion.markup, slot.best_end))
                 self._record(slot, place, rank != 0)
             elif cur >= 0:
-                self._edits.append((at, 2, slot.index, slot.insertion.markup, at))
+                self._edits.append((at, _KIND_BODY_END, slot.index, slot.insertion.markup, at))
                 self._record(slot, slot.end_place, slot.end_rank != 0)
             else:
-                self._edits.append((at, 3, slot.index, slot.insertion.markup, at))
+                self._edits.append((at, _KIND_END, slot.index, slot.insertion.markup, at))
                 self._record(slot, None, slot.end_rank != 0)
         self._open = []
         self._fwd = None
+        self._active = ()
         self._body_end = False
 
     # --- the forward scanner --------------------------------------------------------------------
 
     def _scan(self, buf: bytes | bytearray, end: int, final: bool) -> None:
+        """Run the forward scanner over buf up to `end`.
+
+        Which tokens it reads never depends on what is still wanted, only on the bytes: after a
+        tag it reports, it goes on right after the tag's name as after any other (a token that
+        then turns up inside the tag's attributes is not reported: see `_enclosed`), so that
+        settling a notice early, which chunking can make happen sooner or later, changes
+        nothing else.
+        """
         base = self._base
         n = end - base
         i = max(self._fp - base, 0)
+        safe = self._safe - base  # where the last token ended, or the `<` of the tag it is in
+        floor = self._floor - base  # needles before this lie in a tag already reported
         closer = self._closer
         pattern = self._fwd
+        needle_pattern: re.Pattern[bytes] | None = None
+        needle_at = -1
+        tag_at = tag_end = -1  # the last tag read whole here: where it begins and ends
+        lower = bytes.lower if type(buf) is bytes else _lower_bytes
         while pattern is not None:
             if closer is not None:
                 m = closer.search(buf, i, n)
                 if m is None:
                     i = n if final else max(i, n - _LOOKBEHIND)
                     break
+                raw = self._raw_name
+                if raw is not None:  # the end of a raw-text element that a selector place follows
+                    q = m.start()
+                    tag = _TAG_REST.match(buf, m.end(), n)
+                    if tag is None and not final and n - q < MAX_TAG:
+                        i = q  # the end tag is not complete yet
+                        break
+                    e = tag.end() if tag is not None and tag.end() - q <= MAX_TAG else m.end()
+                    self._raw_name = None
+                    self._tag_end(raw, q + base, e + base)
+                    pattern = self._fwd
                 i = m.end()
+                safe = i if closer is _COMMENT_END else m.start()
                 closer = None
                 continue
             m = pattern.search(buf, i, n)
+            needles = self._needles
+            if needles is not None:
+                if needles is not needle_pattern or needle_at < max(i, floor):  # the next needle
+                    needle_pattern = needles
+                    k = needles.search(buf, max(i, floor), n)
+                    needle_at = n if k is None else k.start()
+                if needle_at < n and (m is None or needle_at < m.start()):
+                    p = needle_at
+                    if m is None and not final and p >= n - self._lb:
+                        i = max(i, n - self._lb)  # a token may start before it and end in the next chunk
+                        break
+                    self._safe = safe + base
+                    at, wait = self._needle(buf, max(safe, p - MAX_TAG, 0), p, n, final)
+                    if wait:
+                        i = at
+                        break
+                    floor = max(floor, at)  # the end of the tag it reported, if any
+                    i = p + 1
+                    pattern = self._fwd
+                    continue
             if m is None:
-                i = n if final else max(i, n - _LOOKBEHIND)
+                i = n if final else max(i, n - self._lb)
                 break
             q = m.start()
             second = buf[q + 1]
@@ -650,8 +874,9 @@ class HtmlRewriter:
                         break
                     closer = _COMMENT_END
                     i = q + 2
+                    safe = q
                     continue
-                i = k.end()
+                i = safe = k.end()
                 if self._wanted_markers and i - q <= MAX_MARKER_COMMENT:
                     name = bytes(buf[q + 4 : max(q + 4, i - 3)]).strip(_WS)
                     if name in self._wanted_markers:
@@ -659,38 +884,177 @@ class HtmlRewriter:
                         self._found(name, q + base, i + base)
                         pattern = self._fwd
                 continue
-            if second == 0x2F:  # `</head`, before any `<body`
-                i = m.end()
-                if self._head_open:
+            name_end = resume = m.end()
+            if pattern is _EVERY_TAG:  # the name is read here
+                name_end = resume = _NAME_END.match(buf, name_end, n).end()  # type: ignore[union-attr]
+                if name_end >= n and not final and n - q < MAX_TAG:
+                    i = q  # the name may go on in the next chunk
+                    break
+                lt = buf.find(b"<", q + 1, name_end)
+                if lt >= 0:  # `<h<!--`: what follows the `<` is read as the other patterns read it
+                    resume = lt
+            if second == 0x2F:  # an end tag: `</head` before any `<body`, or one a selector follows
+                name = lower(buf[q + 2 : name_end])  # type: ignore[arg-type]
+                if name == b"head" and self._head_open:
                     self._head_open = False
                     self._head_pos = q + base
                     self._refresh()
                     pattern = self._fwd
+                inside = 0
+                if self._active and (name in self._sel_ends or self._sel_every):
+                    tag = _TAG_REST.match(buf, name_end, n)
+                    if tag is None and not final and n - q < MAX_TAG:
+                        i = q  # the tag is not complete yet
+                        break
+                    if tag is not None and tag.end() - q <= MAX_TAG:
+                        inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, tag_at, tag_end)
+                        if inside < 0:
+                            i = q  # what may hold it is not complete yet
+                            break
+                        tag_at, tag_end = q, tag.end()
+                        if not inside:
+                            self._tag_end(name, q + base, tag.end() + base)
+                            pattern = self._fwd
+                i = resume
+                if not inside:
+                    safe = q
                 continue
-            name = bytes(buf[q + 1 : m.end()]).lower()
-            i = m.end()
-            if name != b"body":
-                closer = _CLOSERS[name]  # raw text: skip to its end tag
-                continue
-            if self._body_found:
-                continue
-            tag = _TAG_REST.match(buf, i, n)
-            if tag is None:
-                if not final and n - q < MAX_BODY_TAG:
+            name = lower(buf[q + 1 : name_end])  # type: ignore[arg-type]
+            selected = bool(self._active) and (self._sel_wide or name in self._sel_starts)
+            body = name == b"body" and self._want_body
+            reported = False
+            inside = 0
+            if selected or body:
+                tag = _TAG_REST.match(buf, name_end, n)
+                if tag is None and not final and n - q < (MAX_TAG if selected else MAX_BODY_TAG):
                     i = q  # the tag is not complete yet
                     break
-                continue
-            if tag.end() - q > MAX_BODY_TAG:
-                continue
-            i = tag.end()
-            self._body_found = True
-            self._head_open = False
-            self._found(_BODY_START, i + base, i + base)
-            pattern = self._fwd
+                e = tag.end() if tag is not None else n + MAX_TAG + MAX_BODY_TAG  # never a tag
+                body = body and e - q <= MAX_BODY_TAG
+                if selected and e - q <= MAX_TAG:
+                    inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, tag_at, tag_end)
+                    if inside < 0:
+                        i = q  # what may hold it is not complete yet
+                        break
+                    tag_at, tag_end = q, e
+                    if not inside:
+                        floor = max(floor, e)
+                        reported = True
+                        code = UNCHANGED
+                        closed = buf[e - 2] == 0x2F
+                        for matcher in self._active:
+                            if matcher.every_tag or matcher.needles or name in matcher.starts:
+                                code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
+                        if code:
+                            self._matched(code)
+                            pattern = self._fwd
+                if body:  # (its own attributes are skipped, as before selectors)
+                    self._body_found = True
+                    self._head_open = False
+                    self._found(_BODY_START, e + base, e + base)
+                    pattern = self._fwd
+                    i = safe = e
+                    continue
+            i = resume
+            if not inside:  # (inside another tag, the scan is still in that one)
+                safe = q
+            raw_closer = _CLOSERS.get(name)
+            if raw_closer is not None:  # raw text: skip to its end tag
+                if reported and self._active and (name in self._sel_ends or self._sel_every):
+                    self._raw_name = name
+                    closer = raw_closer
+                    continue
+                k = raw_closer.search(buf, i, n)
+                if k is None:
+                    closer = raw_closer
+                    i = n if final else max(i, n - _LOOKBEHIND)
+                    break
+                i = k.end()
+                safe = k.start()
+        if final and self._active:
+            code = UNCHANGED
+            for matcher in self._active:
+                code |= matcher.finish(end)
+            if code:
+                self._matched(code)
         self._fp = i + base
+        self._safe = safe + base
+        self._floor = floor + base
+        keep = i
+        if self._active and not final:
+            # A tag (or a needle's tag) found from i on is checked against the nearest `<` that
+            # opens a construct before it, and that one against the one before it: keep both.
+            last = _construct_before(buf, max(safe, i - MAX_TAG, 0), i, n)
+            if last < i:
+                keep = min(last, _construct_before(buf, max(safe, last - MAX_TAG, 0), last, n))
+        self._keep = keep + base
         self._closer = closer
         if self._open:
             self._settle_far()
+
+    def _needle(self, buf: bytes | bytearray, lo: int, p: int, n: int, final: bool) -> tuple[int, bool]:
+        """A needle at `p`: report the start tag it lies in, if any, looking back no further than `lo`.
+
+        The tag is the nearest `<` before `p` that opens one (see `_enclosed`). Returns where
+        that tag begins (-1 if none), and whether to wait for more of the page (then the first
+        value is where to resume).
+        """
+        q = buf.rfind(b"<", lo, p)
+        while q >= 0:
+            kind, name_end, e = _construct(buf, q, n, final)
+            if kind == _WAIT:
+                return q, True
+            if kind != _TEXT:
+                break
+            q = buf.rfind(b"<", lo, q)
+        else:
+            return -1, False
+        if e <= p:
+            return -1, False  # the needle is in text after it
+        outer = _construct_before(buf, max(self._safe - self._base, q - MAX_TAG, 0), q, n, final)
+        if outer < q:  # is the `<` at q inside the one before it (`<a<h class=x>`, `<a title="<b x">`)?
+            kind0, name_end0, e0 = _construct(buf, outer, n, final)
+            if kind0 == _WAIT:
+                return outer, True
+            if e0 > q:
+                q, kind, name_end, e = outer, kind0, name_end0, e0
+                if e <= p:
+                    return -1, False
+        if kind != _START:
+            return -1, False  # the needle is in an end tag or a comment
+        name = bytes(buf[q + 1 : name_end]).lower()
+        self._tag_start(name, q, name_end, e, buf, self._base)
+        return e, False
+
+    def _tag_start(self, name: bytes, q: int, name_end: int, e: int, buf: bytes | bytearray, base: int) -> None:
+        closed = buf[e - 2] == 0x2F
+        code = UNCHANGED
+        for matcher in self._active:
+            if matcher.every_tag or matcher.needles or name in matcher.starts:
+                code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
+        if code:
+            self._matched(code)
+
+    def _tag_end(self, name: bytes, pos: int, end: int) -> None:
+        code = UNCHANGED
+        for matcher in self._active:
+            if matcher.every_tag or name in matcher.ends:
+                code |= matcher.end(name, pos, end)
+        if code:
+            self._matched(code)
+
+    def _matched(self, code: int) -> None:
+        """Selector matchers changed: record the places found, and rebuild the scanner's regex."""
+        if code & DONE:
+            found = False
+            for matcher in self._active:
+                if matcher.done:
+                    found = True
+                    self._found(matcher, matcher.result, matcher.result)
+            if not found:
+                self._refresh()
+        else:
+            self._set_pattern()
 
     # --- body-end -------------------------------------------------------------------------------
 
@@ -751,6 +1115,85 @@ class HtmlRewriter:
                 self._cur_p, self._cur_closer = state
                 return
         self._cur = self._explore_hi = -1
+
+
+# What a `<` opens, as `_construct` tells it.
+_START: Final = 0  # a start tag
+_END_TAG: Final = 1
+_OTHER: Final = 2  # a bogus comment (`<!DOCTYPE ...>`, `<?xml ...>`) or `</>`
+_TEXT: Final = 3  # nothing: the `<` is text, or a tag never completed
+_WAIT: Final = 4  # not known before more of the page arrives
+
+
+def _lower_bytes(data: bytes | bytearray) -> bytes:
+    return bytes(data).lower()
+
+
+def _is_letter(byte: int) -> bool:
+    return 0x61 <= (byte | 0x20) <= 0x7A
+
+
+def _construct(buf: bytes | bytearray, q: int, n: int, final: bool) -> tuple[int, int, int]:
+    """What the `<` at q opens: (kind, end of the tag name, end of the construct)."""
+    unknown = (_TEXT, 0, 0) if final or n - q >= MAX_TAG else (_WAIT, 0, 0)
+    if q + 2 >= n:
+        return unknown
+    byte = buf[q + 1]
+    if _is_letter(byte):
+        kind, name_at = _START, q + 1
+    elif byte == 0x2F and _is_letter(buf[q + 2]):
+        kind, name_at = _END_TAG, q + 2
+    elif byte == 0x2F and buf[q + 2] == 0x3E:
+        return _OTHER, 0, q + 3
+    elif byte in (0x21, 0x2F, 0x3F):  # `<!`, `</`, `<?`: a bogus comment, up to the first `>`
+        close = buf.find(b">", q + 2, n)
+        if close < 0 or close - q >= MAX_TAG:
+            return unknown if close < 0 else (_TEXT, 0, 0)
+        return _OTHER, 0, close + 1
+    else:
+        return _TEXT, 0, 0
+    name_end = _NAME_END.match(buf, name_at, n).end()  # type: ignore[union-attr]
+    tag = _TAG_REST.match(buf, name_end, n) if name_end < n else None
+    if tag is None:
+        return unknown
+    if tag.end() - q > MAX_TAG:
+        return _TEXT, 0, 0
+    return kind, name_end, tag.end()
+
+
+def _construct_before(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool = False) -> int:
+    """Where the nearest `<` before q in buf[lo:q] that opens a construct (not text) is; q if none."""
+    p = buf.rfind(b"<", lo, q)
+    while p >= 0:
+        if _construct(buf, p, n, final)[0] != _TEXT:
+            return p
+        p = buf.rfind(b"<", lo, p)
+    return q
+
+
+def _enclosed(
+    buf: bytes | bytearray, lo: int, q: int, n: int, final: bool, known_at: int = -1, known_end: int = -1
+) -> int:
+    """1 if the tag at q lies inside a tag (or bogus comment) that starts in buf[lo:q], else 0; -1: not known yet.
+
+    One level only: a tag inside the attribute value of a tag itself inside one is not seen.
+    `known_at` and `known_end`: a tag already read, to save reading it again.
+    """
+    p = buf.rfind(b"<", lo, q)
+    if p >= 0 and p == known_at:
+        return 1 if known_end > q else 0
+    if p >= 0:  # the usual case, in one regex: a whole tag or bogus comment
+        whole = _CONSTRUCT.match(buf, p, n)
+        if whole is not None and whole.end() - p <= MAX_TAG:
+            return 1 if whole.end() > q else 0
+    while p >= 0:
+        kind, _, e = _construct(buf, p, n, final)
+        if kind == _WAIT:
+            return -1
+        if kind != _TEXT:
+            return 1 if e > q else 0
+        p = buf.rfind(b"<", lo, p)
+    return 0
 
 
 def _rfind_tag(buf: bytes | bytearray, needle: bytes, lo: int, n: int) -> int:

@@ -1,0 +1,783 @@
+"""CSS selectors of the rule format, and the streaming matcher behind selector places.
+
+`parse_selector` reads the subset of rules-format.md (Placement): a type
+(`article`), `#id`, `.class`, `[attr]`, `[attr=value]` (the value quoted or
+bare), compounds of these (`div.story-body`, `a[href].x`), the descendant
+combinator (`article h1`) and the child combinator (`main > article`). It
+accepts exactly what the rule loader's `check_selector` accepts and returns
+None for anything else.
+
+`SelectorMatcher` follows one selector place through a page as the forward
+scanner of `html.py` reports tags to it, in document order. It keeps a stack of
+open elements, but only of the elements it needs: those of the type names the
+selector can match next, the elements it has matched, and, while an element
+whose end tag HTML lets authors omit is open, the tags that end it. It tells the
+scanner which start and end tags it wants (`starts`, `ends`), whether it needs
+every tag (`every_tag`: while the parent of a child combinator is open, or while
+`<head>` is), and, for compounds without a type (`.lead`, `#main`), the bytes a
+matching start tag must contain (`needles`): the scanner finds those cheaply and
+reports the tag around them.
+
+How elements end (tree construction, simplified):
+
+- Tag names and attribute names compare in any ASCII case; ids, classes and
+  attribute values exactly, as bytes (a selector's non-ASCII text as UTF-8). A
+  class matches one of the whitespace-separated tokens of `class`. The first of
+  two attributes with the same name counts.
+- Void elements (`img`, `br`, `meta`, `input`, `hr`, `link`, ...) have no end
+  tag and no content: `after`, `prepend` and `append` go right after the start
+  tag. `/>` ends an element only where HTML honours it: on void elements, and on
+  names that are not HTML elements (SVG and MathML: `<path/>`); `<div/>` opens
+  a `div`.
+- An end tag closes the innermost open element of its name, and every element
+  opened inside it; an end tag `</h1>` ... `</h6>` closes the innermost heading
+  of any level.
+- End tags authors may leave out: a `p` ends at a start tag that closes a
+  paragraph (`div`, `ul`, `table`, `h1`, another `p`, ...), `li` at the next
+  `li` of its list, `dt`/`dd` at the next `dt` or `dd`, `td`/`th` at the next
+  cell or row, `tr` at the next row or row group, `option` at the next `option`
+  or `optgroup`, `rb`/`rt`/`rp`/`rtc` at the next ruby part, `head` at the first
+  start tag that cannot be in the head. Each of them also ends where its parent
+  ends: at an end tag of a name that can hold it (`</ul>` for `li`, `</tr>` for
+  `td`, `</dl>` or `</div>` for `dd`, `</div>`, `</section>`, `</td>`, ... for
+  `p`) that closes no element opened inside it (to tell which, the names that
+  can nest are followed while it is open). A heading start tag right inside a
+  heading ends it.
+- Where it ends without an end tag of its own, an element ends right before the
+  tag that ended it: `{after: S}` and `{append: S}` both go there. An element
+  still open at `</body>` or `</html>` ends right before that end tag, and one
+  still open at the end of the document ends there.
+
+Knowingly not handled: the adoption agency (`<b><p>x</b>` ends the `p` here
+at `</b>`), scope boundaries for end tags (`</div>` inside a table cell closes a
+`div` outside the table), table foster parenting, elements whose start tag is
+implied (`html`, `head`, `body`, `tbody` without their tags are not seen), the
+empty `p` that a stray `</p>` makes, `<template>` contents (matched as if not
+inert), foreign content beyond `/>` (an HTML element name inside `<svg>`), and
+an element that ends where an ancestor the matcher did not follow ends, when
+HTML does not let authors omit its end tag (`<section>x</div>`: the `section`
+then ends at `</body>`). Character references in attribute values are not
+decoded, and HTML's case-insensitive values (`[type=TEXT]`) compare exactly.
+A compound without a type matches only where its needle (the longest id, class
+or attribute value it names, else an attribute name) appears literally in the
+tag; the tag around a needle is found by looking back to its `<`, so a `<`
+followed by a letter inside an earlier attribute value on the same tag can hide
+it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "CHANGED",
+    "DONE",
+    "MAX_DEPTH",
+    "RAW_TEXT_NAMES",
+    "UNCHANGED",
+    "VOID_NAMES",
+    "Compound",
+    "Selector",
+    "SelectorMatcher",
+    "parse_attributes",
+    "parse_selector",
+]
+
+# --- the selector subset ------------------------------------------------------------------------
+
+# The grammar of the rule loader's `check_selector`, piece for piece.
+_IDENT = r"-?(?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z0-9_-]|[^\x00-\x7f])*"
+_ATTRIBUTE = rf"""\[[ \t]*({_IDENT})[ \t]*(?:=[ \t]*(?:"([^"\\]*)"|'([^'\\]*)'|([A-Za-z0-9_-]+))[ \t]*)?\]"""
+_COMPOUND = re.compile(
+    rf"(?:[A-Za-z][A-Za-z0-9-]*(?:#{_IDENT}|\.{_IDENT}|{_ATTRIBUTE})*|(?:#{_IDENT}|\.{_IDENT}|{_ATTRIBUTE})+)"
+)
+_COMBINATOR = re.compile(r"[ \t\n]*>[ \t\n]*|[ \t\n]+")
+_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_PART = re.compile(rf"#({_IDENT})|\.({_IDENT})|{_ATTRIBUTE}")
+
+_HTML_SPACE_TOKENS: Final = re.compile(rb"[^\t\n\x0c\r ]+")
+_ATTRIBUTES: Final = re.compile(
+    rb"""([^\t\n\x0c\r />][^\t\n\x0c\r />=]*)"""
+    rb"""(?:[\t\n\x0c\r ]*=[\t\n\x0c\r ]*(?:"([^"]*)"|'([^']*)'|([^\t\n\x0c\r >]*)))?"""
+)
+
+
+def _any_case(word: bytes) -> bytes:
+    return b"".join(b"[%c%c]" % (c, c ^ 0x20) if 0x61 <= c <= 0x7A else re.escape(bytes([c])) for c in word)
+
+
+@dataclass(frozen=True, slots=True)
+class Compound:
+    """One compound selector: a type (lower case, or None), ids, classes and attribute tests, as bytes."""
+
+    tag: bytes | None
+    ids: tuple[bytes, ...] = ()
+    classes: tuple[bytes, ...] = ()
+    attributes: tuple[tuple[bytes, bytes | None], ...] = ()  # (lower-case name, value or None)
+
+    @property
+    def tests_attributes(self) -> bool:
+        """Whether there is more to match than the type."""
+        return bool(self.ids or self.classes or self.attributes)
+
+    def needle(self) -> bytes:
+        """A regex for bytes every start tag this compound matches contains (for compounds without a type)."""
+        values = [*self.ids, *self.classes, *(value for _, value in self.attributes if value)]
+        if values:
+            return re.escape(max(values, key=len))
+        return _any_case(max((name for name, _ in self.attributes), key=len))
+
+    def matches(self, attributes: dict[bytes, bytes]) -> bool:
+        """Whether a start tag with these attributes (names lower case) passes the non-type tests."""
+        if self.ids:
+            found = attributes.get(b"id")
+            if found is None or any(value != found for value in self.ids):
+                return False
+        if self.classes:
+            tokens = _HTML_SPACE_TOKENS.findall(attributes.get(b"class", b""))
+            if any(value not in tokens for value in self.classes):
+                return False
+        for name, value in self.attributes:
+            found = attributes.get(name)
+            if found is None or (value is not None and found != value):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """Compounds from the outermost to the subject; `child[j]` is True where `>` joins compound j and j + 1."""
+
+    compounds: tuple[Compound, ...]
+    child: tuple[bool, ...]
+    text: str
+
+
+_PARSED: dict[str, Selector | None] = {}
+
+
+def parse_selector(text: str) -> Selector | None:
+    """The selector, or None where `text` is not in the supported subset (cached)."""
+    try:
+        return _PARSED[text]
+    except KeyError:
+        pass
+    selector = _parse(text)
+    if len(_PARSED) >= 1024:
+        _PARSED.clear()
+    _PARSED[text] = selector
+    return selector
+
+
+def _parse(text: str) -> Selector | None:
+    source = text.strip()
+    compounds: list[Compound] = []
+    child: list[bool] = []
+    position = 0
+    if not source:
+        return None
+    while True:
+        match = _COMPOUND.match(source, position)
+        if match is None or match.end() == position:
+            return None
+        compounds.append(_compound(match.group(0)))
+        position = match.end()
+        if position == len(source):
+            break
+        combinator = _COMBINATOR.match(source, position)
+        if combinator is None or combinator.end() == position or combinator.end() == len(source):
+            return None
+        child.append(">" in combinator.group(0))
+        position = combinator.end()
+    if len(compounds) > 60:  # states are bits of one int; no real selector comes near
+        return None
+    return Selector(tuple(compounds), tuple(child), source)
+
+
+def _compound(text: str) -> Compound:
+    tag: bytes | None = None
+    position = 0
+    type_match = _TYPE.match(text)
+    if type_match is not None:
+        tag = type_match.group(0).lower().encode("ascii")
+        position = type_match.end()
+    ids: list[bytes] = []
+    classes: list[bytes] = []
+    attributes: list[tuple[bytes, bytes | None]] = []
+    for part in _PART.finditer(text, position):
+        id_, class_, name, double, single, bare = part.groups()
+        if id_ is not None:
+            ids.append(id_.encode("utf-8"))
+        elif class_ is not None:
+            classes.append(class_.encode("utf-8"))
+        else:
+            value = double if double is not None else single if single is not None else bare
+            attributes.append((name.encode("utf-8").lower(), None if value is None else value.encode("utf-8")))
+    return Compound(tag, tuple(ids), tuple(classes), tuple(attributes))
+
+
+def parse_attributes(buf: bytes | bytearray, start: int, end: int) -> dict[bytes, bytes]:
+    """The attributes of a tag whose name ends at `start` and whose `>` is at `end` - 1; names lower case."""
+    attributes: dict[bytes, bytes] = {}
+    for match in _ATTRIBUTES.finditer(buf, start, end - 1):
+        name, double, single, bare = match.groups()
+        value = double if double is not None else single if single is not None else bare
+        attributes.setdefault(name.lower(), value if value is not None else b"")
+    return attributes
+
+
+# --- HTML's element categories ------------------------------------------------------------------
+
+
+def _names(text: str) -> frozenset[bytes]:
+    return frozenset(name.encode() for name in text.split())
+
+
+VOID_NAMES: Final = _names(
+    "area base basefont bgsound br col embed frame hr image img input keygen link meta param source track wbr"
+)
+#: Elements whose content is raw text, as the scanner skips it (`noscript` as with scripting on).
+RAW_TEXT_NAMES: Final = _names("script style textarea title xmp iframe noembed noframes noscript")
+HEADINGS: Final = _names("h1 h2 h3 h4 h5 h6")
+_HTML_NAMES: Final = (
+    _names(
+        "a abbr address applet area article aside audio b base basefont bdi bdo bgsound big blink blockquote body br"
+        " button canvas caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl dt"
+        " em embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hgroup"
+        " hr html i iframe image img input ins kbd keygen label legend li link listing main map mark marquee menu"
+        " meta meter nav nobr noembed noframes noscript object ol optgroup option output p param picture plaintext"
+        " pre progress q rb rp rt rtc ruby s samp script search section select slot small source span strike strong"
+        " style sub summary sup table tbody td template textarea tfoot th thead time title tr track tt u ul var"
+        " video wbr xmp"
+    )
+    | VOID_NAMES
+)
+#: The "special" category of the HTML parser (where the search for an `li` or `dd` to close stops).
+_SPECIAL: Final = _names(
+    "address applet area article aside base basefont bgsound blockquote body br button caption center col"
+    " colgroup dd details dir div dl dt embed fieldset figcaption figure footer form frame frameset h1 h2 h3 h4"
+    " h5 h6 head header hgroup hr html iframe img input keygen li link listing main marquee menu meta nav noembed"
+    " noframes noscript object ol p param plaintext pre script search section select source style summary table"
+    " tbody td template textarea tfoot th thead title tr track ul wbr xmp"
+)
+#: Start tags that close an open `p`.
+_CLOSES_P: Final = _names(
+    "address article aside blockquote center details dialog dir div dl fieldset figcaption figure footer form"
+    " h1 h2 h3 h4 h5 h6 header hgroup hr listing main menu nav ol p plaintext pre search section summary table"
+    " ul li dd dt xmp"
+)
+#: Where the search for a `p` to close stops (button scope).
+_BUTTON_SCOPE: Final = _names("applet button caption html marquee object table td template th")
+_TABLE_SCOPE: Final = _names("html table template")
+_HEAD_CONTENT: Final = _names("base basefont bgsound link meta noframes noscript script style template title head")
+
+# For each element whose end tag may be left out: the start tags that may end it, the end tags of
+# its possible parents (which end it where they close no element opened inside it), and the
+# names followed while it is open so that such elements opened inside it are known.
+_BLOCK_ENDS: Final = _names(
+    "address article aside blockquote center details dialog dir div dl fieldset figcaption figure footer form"
+    " header hgroup listing main menu nav ol pre search section summary ul li dd dt td th tr tbody thead tfoot"
+    " table caption h1 h2 h3 h4 h5 h6"
+)
+_TABLE_PARTS: Final = _names("table tbody thead tfoot tr td th caption colgroup")
+_OMISSIBLE: Final[dict[bytes, tuple[frozenset[bytes], frozenset[bytes], frozenset[bytes]]]] = {
+    b"p": (_CLOSES_P, _BLOCK_ENDS, _names("button object applet marquee template")),
+    b"li": (_names("li"), _names("ul ol menu"), _names("ul ol menu")),
+    b"dt": (_names("dt dd"), _names("dl div"), _names("dl div")),
+    b"dd": (_names("dt dd"), _names("dl div"), _names("dl div")),
+    b"td": (_names("td th tr tbody thead tfoot caption colgroup"), _names("tr tbody thead tfoot table"), _TABLE_PARTS),
+    b"th": (_names("td th tr tbody thead tfoot caption colgroup"), _names("tr tbody thead tfoot table"), _TABLE_PARTS),
+    b"tr": (_names("tr tbody thead tfoot caption colgroup"), _names("tbody thead tfoot table"), _names("table")),
+    b"tbody": (_names("tbody thead tfoot caption colgroup"), _names("table"), _names("table")),
+    b"thead": (_names("tbody thead tfoot caption colgroup"), _names("table"), _names("table")),
+    b"tfoot": (_names("tbody thead tfoot caption colgroup"), _names("table"), _names("table")),
+    b"caption": (_names("caption colgroup tbody thead tfoot tr td th"), _names("table"), _names("table")),
+    b"colgroup": (_names("caption colgroup tbody thead tfoot tr td th"), _names("table"), frozenset()),
+    b"option": (_names("option optgroup"), _names("select datalist optgroup"), frozenset()),
+    b"optgroup": (_names("optgroup"), _names("select datalist"), frozenset()),
+    b"rb": (_names("rb rt rtc rp"), _names("ruby"), frozenset()),
+    b"rt": (_names("rb rt rtc rp"), _names("ruby rtc"), frozenset()),
+    b"rp": (_names("rb rt rtc rp"), _names("ruby rtc"), frozenset()),
+    b"rtc": (_names("rb rtc"), _names("ruby"), frozenset()),
+}
+# Where the search for the element a start tag closes stops, by that start tag.
+_CLOSE_CELL: Final = _names("td th")
+_CLOSE_ROW: Final = _names("td th tr")
+_CLOSE_GROUP: Final = _names("td th tr tbody thead tfoot")
+_CLOSE_TABLE_PART: Final = _names("td th tr tbody thead tfoot caption colgroup")
+_LIST_EXCEPTIONS: Final = _names("address div p")
+_LI: Final = _names("li")
+_DD_DT: Final = _names("dd dt")
+_ROW_GROUPS: Final = _names("tbody thead tfoot")
+_RUBY: Final = _names("rb rp rt rtc")
+_RUBY_BASES: Final = _names("rb rtc")
+_RUBY_TEXT: Final = _names("rb rp rt")
+_BODY_ENDS: Final = _names("body html")
+
+#: The deepest stack a matcher keeps; past it, the selector is given up for the page.
+MAX_DEPTH: Final = 256
+
+# Flags of a stack entry: every tag is followed while it is open (where what ends it depends on
+# the element open right inside it: `li`, `dd`, `dt`, headings, `head`); some element on the
+# stack may end at a start tag of another name; a `head` is open.
+_EVERY: Final = 1
+_CLOSABLE: Final = 2
+_HEAD: Final = 4
+_TABLE: Final = 8
+_EVERY_INSIDE: Final = _names("head li dd dt h1 h2 h3 h4 h5 h6")
+_CONTRIBUTION: dict[bytes, tuple[frozenset[bytes], frozenset[bytes], int]] = {}
+
+
+def _contribution(name: bytes) -> tuple[frozenset[bytes], frozenset[bytes], int]:
+    """What an open element of this name makes a matcher follow: start tags, end tags, flags."""
+    found = _CONTRIBUTION.get(name)
+    if found is None:
+        starts = {name}
+        ends = {name}
+        flags = _EVERY if name in _EVERY_INSIDE else 0
+        if name == b"head":
+            flags |= _CLOSABLE | _HEAD
+        elif name == b"table":
+            flags |= _TABLE
+        omissible = _OMISSIBLE.get(name)
+        if omissible is not None:
+            closing_starts, parent_ends, nested = omissible
+            starts |= closing_starts | nested
+            ends |= parent_ends | nested
+            flags |= _CLOSABLE
+        if name in HEADINGS:
+            starts |= HEADINGS
+            ends |= HEADINGS
+            flags |= _CLOSABLE
+        found = (frozenset(starts), frozenset(ends), flags)
+        if len(_CONTRIBUTION) >= 4096:
+            _CONTRIBUTION.clear()
+        _CONTRIBUTION[name] = found
+    return found
+
+
+def _foreign(name: bytes) -> bool:
+    """Whether `/>` closes an element of this name: not an HTML element (SVG, MathML), nor a custom one."""
+    return name not in _HTML_NAMES and b"-" not in name
+
+
+# --- the matcher --------------------------------------------------------------------------------
+
+BEFORE: Final = 0
+AFTER: Final = 1
+PREPEND: Final = 2
+APPEND: Final = 3
+_KINDS: Final = {"before": BEFORE, "after": AFTER, "prepend": PREPEND, "append": APPEND}
+
+#: What `SelectorMatcher.start` and `end` return: nothing changed, what it wants changed, it wants nothing
+#: more (the place is known, or it gave up).
+UNCHANGED: Final = 0
+CHANGED: Final = 1
+DONE: Final = 2
+
+# Start tags that may close an open element (the head aside).
+_CLOSING_STARTS: Final = _CLOSES_P | _LI | _DD_DT | _CLOSE_TABLE_PART | _names("option optgroup") | _RUBY | HEADINGS
+
+# A stack entry: (name, states, inherited states, start tags followed, end tags followed, flags).
+# `states` has bit j where the element matches compound j with the compounds before it matched;
+# `inherited` ORs the states of the element and every element below it; the followed sets and
+# the flags gather what the elements up to it make the matcher follow.
+_Entry = tuple[bytes, int, int, frozenset[bytes], frozenset[bytes], int]
+# What a matcher wants: start tags, end tags, needles, every tag.
+_Wanted = tuple[frozenset[bytes], frozenset[bytes], tuple[bytes, ...], bool]
+_TABLE_CONTEXT: Final = _names("td th tr tbody thead tfoot caption col colgroup")
+_WITH_BODY_ENDS: dict[frozenset[bytes], frozenset[bytes]] = {}
+
+
+def _with_body_ends(ends: frozenset[bytes]) -> frozenset[bytes]:
+    found = _WITH_BODY_ENDS.get(ends)
+    if found is None:
+        if len(_WITH_BODY_ENDS) >= 1024:
+            _WITH_BODY_ENDS.clear()
+        found = _WITH_BODY_ENDS[ends] = ends | _BODY_ENDS
+    return found
+
+
+class _Program:
+    """What matching one selector place needs, worked out once (and shared between pages).
+
+    Compound j is bit j of a mask: `typed` maps a tag name to the compounds of that type,
+    `untyped` and `tested` hold the compounds without a type and those with more tests than
+    the type, `descendant` and `child` the compounds followed by that combinator.
+    """
+
+    __slots__ = (
+        "kind",
+        "compounds",
+        "subject",
+        "typed",
+        "untyped",
+        "tested",
+        "descendant",
+        "child",
+        "initial",
+        "_open",
+        "_merged",
+    )
+
+    def __init__(self, selector: Selector, kind: int) -> None:
+        self.kind = kind
+        self.compounds = selector.compounds
+        self.subject = 1 << (len(selector.compounds) - 1)
+        self.typed: dict[bytes, int] = {}
+        self.untyped = self.tested = self.descendant = self.child = 0
+        for j, compound in enumerate(selector.compounds):
+            if compound.tag is None:
+                self.untyped |= 1 << j
+            else:
+                self.typed[compound.tag] = self.typed.get(compound.tag, 0) | 1 << j
+            if compound.tests_attributes:
+                self.tested |= 1 << j
+        for j, child in enumerate(selector.child):
+            if child:
+                self.child |= 1 << j
+            else:
+                self.descendant |= 1 << j
+        self._open: dict[int, _Wanted] = {}
+        self._merged: dict[tuple[frozenset[bytes], frozenset[bytes], int], _Wanted] = {}
+        self.initial = self.open(0)
+
+    def open(self, inherited: int) -> _Wanted:
+        """What the compounds that may match next need: start tags, end tags, needles, every tag."""
+        found = self._open.get(inherited)
+        if found is None:
+            types: set[bytes] = set()
+            needles: set[bytes] = set()
+            every = bool(inherited & self.child)
+            for j, compound in enumerate(self.compounds):
+                if j and not inherited & (1 << (j - 1)):
+                    continue
+                if compound.tag is not None:
+                    types.add(compound.tag)
+                else:
+                    needles.add(compound.needle())
+            if types & _TABLE_CONTEXT or needles:
+                types.add(b"table")  # table parts count only inside a table
+            ends = frozenset({b"p"}) if b"p" in types else frozenset()  # a `</p>` with no `p` open makes one
+            found = self._open[inherited] = (frozenset(types), ends, tuple(sorted(needles)), every)
+        return found
+
+    def wanted(self, starts: frozenset[bytes], ends: frozenset[bytes], inherited: int) -> _Wanted:
+        """`open(inherited)` with the tags that the elements open make the matcher follow added."""
+        key = (starts, ends, inherited)
+        found = self._merged.get(key)
+        if found is None:
+            types, more_ends, needles, every = self.open(inherited)
+            if len(self._merged) >= 256:
+                self._merged.clear()
+            found = self._merged[key] = (
+                starts if types <= starts else starts | types,
+                ends if more_ends <= ends else ends | more_ends,
+                needles,
+                every,
+            )
+        return found
+
+
+_PROGRAMS: dict[tuple[str, str], _Program | None] = {}
+
+
+def _program(kind: str, text: str) -> _Program | None:
+    key = (kind, text)
+    try:
+        return _PROGRAMS[key]
+    except KeyError:
+        pass
+    selector = parse_selector(text)
+    program = None if selector is None or kind not in _KINDS else _Program(selector, _KINDS[kind])
+    if len(_PROGRAMS) >= 1024:
+        _PROGRAMS.clear()
+    _PROGRAMS[key] = program
+    return program
+
+
+class SelectorMatcher:
+    """Finds the place of one selector place (`before`, `after`, `prepend`, `append`) in a stream of tags.
+
+    The scanner calls `start` and `end` for the tags it reports, in document
+    order, and `finish` at the end of the document; each returns `UNCHANGED`,
+    `CHANGED` (what the matcher wants changed: `starts`, `ends`, `every_tag`,
+    `needles`) or `DONE`: the matcher wants nothing more, because the place is
+    known (`done`; `result` holds it as a position) or because it gave up
+    (`dead`: a stack deeper than `MAX_DEPTH`; the selector then does not match
+    on this page).
+    """
+
+    __slots__ = ("program", "stack", "subject", "done", "dead", "result", "starts", "ends", "every_tag", "needles")
+
+    def __init__(self, kind: str, selector: str) -> None:
+        program = _program(kind, selector)
+        if program is None:
+            raise ValueError(f"not a selector place: {kind}: {selector}")
+        self._start(program)
+
+    @classmethod
+    def for_place(cls, kind: str, selector: str) -> SelectorMatcher | None:
+        """A matcher for `kind: selector`, or None where that is not a selector place of the subset."""
+        program = _program(kind, selector)
+        if program is None:
+            return None
+        matcher = cls.__new__(cls)
+        matcher._start(program)
+        return matcher
+
+    def _start(self, program: _Program) -> None:
+        self.program = program
+        self.stack: list[_Entry] = []
+        self.subject: _Entry | None = None  # the matched element, for `after` and `append`, until it ends
+        self.done = False
+        self.dead = False
+        self.result = -1
+        self.starts, self.ends, self.needles, self.every_tag = program.initial
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def start(
+        self, name: bytes, pos: int, end: int, buf: bytes | bytearray, name_end: int, tag_end: int, closed: bool
+    ) -> int:
+        """A start tag `name` (lower case) from `pos` to `end`; buf[name_end:tag_end] is the rest of it."""
+        stack = self.stack
+        code = UNCHANGED
+        top = stack[-1] if stack else None
+        if top is not None and top[5] and (top[5] & _HEAD or name in _CLOSING_STARTS):
+            cut = self._closed_by_start(name)
+            if cut >= 0:
+                if self._pop(cut, pos, pos, False):
+                    return DONE
+                code = CHANGED
+                top = stack[-1] if stack else None
+        if name in _TABLE_CONTEXT and (top is None or not top[5] & _TABLE):
+            return code  # a table part outside a table: HTML ignores the tag
+        program = self.program
+        states = 0
+        if self.subject is None:
+            allowed = 1 if top is None else 1 | (top[2] & program.descendant | top[1] & program.child) << 1
+            states = allowed & (program.typed.get(name, 0) | program.untyped)
+            tested = states & program.tested
+            if tested:
+                attributes = parse_attributes(buf, name_end, tag_end)
+                compounds = program.compounds
+                while tested:
+                    low = tested & -tested
+                    if not compounds[low.bit_length() - 1].matches(attributes):
+                        states ^= low
+                    tested ^= low
+            if states & program.subject:
+                kind = program.kind
+                if kind == BEFORE:
+                    return self._resolve(pos)
+                if kind != AFTER and name in RAW_TEXT_NAMES:
+                    states ^= program.subject  # never inside raw text
+                elif kind == PREPEND or name in VOID_NAMES or (closed and _foreign(name)):
+                    return self._resolve(end)
+                else:
+                    if not self._push(name, states):
+                        return DONE
+                    self.subject = stack[-1]
+                    self._update()
+                    return CHANGED
+        if not (states or self.every_tag or name in self.starts):
+            return code
+        if name in VOID_NAMES or (closed and _foreign(name)):
+            return code
+        # push it (as `_push` and `_update` do, inlined: this is the common event)
+        starts, ends, flags = _CONTRIBUTION.get(name) or _contribution(name)
+        if top is None:
+            entry = (name, states, states, starts, ends, flags)
+        elif len(stack) >= MAX_DEPTH:
+            self.dead = True
+            self._clear()
+            return DONE
+        else:
+            below_starts, below_ends = top[3], top[4]
+            entry = (
+                name,
+                states,
+                top[2] | states,
+                below_starts if starts <= below_starts else below_starts | starts,
+                below_ends if ends <= below_ends else below_ends | ends,
+                top[5] | flags,
+            )
+        stack.append(entry)
+        if self.subject is not None:
+            self.starts = entry[3]
+            self.ends = _with_body_ends(entry[4])
+            self.every_tag = bool(entry[5] & _EVERY)
+        else:
+            self.starts, self.ends, self.needles, every = program.wanted(entry[3], entry[4], entry[2])
+            self.every_tag = every or bool(entry[5] & _EVERY)
+        return CHANGED
+
+    def end(self, name: bytes, pos: int, end: int) -> int:
+        """An end tag `name` (lower case) from `pos` to `end`."""
+        stack = self.stack
+        index = len(stack) - 1
+        if name in HEADINGS:
+            while index >= 0 and stack[index][0] not in HEADINGS:
+                index -= 1
+        else:
+            while index >= 0 and stack[index][0] != name:
+                index -= 1
+        if index >= 0:
+            return DONE if self._pop(index, pos, end, True) else CHANGED
+        if name in _BODY_ENDS:
+            return self._resolve(pos) if self.subject is not None else UNCHANGED
+        if name == b"p" and self.subject is None:  # no `p` open: HTML makes an empty one here
+            program = self.program
+            top = stack[-1] if stack else None
+            allowed = 1 if top is None else 1 | (top[2] & program.descendant | top[1] & program.child) << 1
+            states = allowed & program.typed.get(b"p", 0) & ~program.tested
+            if states & program.subject and program.kind in (BEFORE, AFTER):
+                return self._resolve(pos if program.kind == BEFORE else end)
+            return UNCHANGED
+        index = len(stack) - 1
+        while index >= 0:
+            omissible = _OMISSIBLE.get(stack[index][0])
+            if omissible is not None and name in omissible[1]:
+                return DONE if self._pop(index, pos, pos, False) else CHANGED
+            index -= 1
+        return UNCHANGED
+
+    def finish(self, end: int) -> int:
+        """The end of the document: an element still open ends here."""
+        if self.subject is not None and not self.done:
+            return self._resolve(end)
+        return UNCHANGED
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _closed_by_start(self, name: bytes) -> int:
+        """The lowest stack index that the start tag `name` closes, or -1."""
+        stack = self.stack
+        top = len(stack) - 1
+        cut = -1
+        if name == b"li" or name == b"dd" or name == b"dt":
+            targets = _LI if name == b"li" else _DD_DT
+            for index in range(top, -1, -1):
+                found = stack[index][0]
+                if found in targets:
+                    cut = index
+                    break
+                if found in _SPECIAL and found not in _LIST_EXCEPTIONS:
+                    break
+        elif name in _CLOSE_TABLE_PART:
+            if name in _CLOSE_CELL:
+                closes = _CLOSE_CELL
+            elif name == b"tr":
+                closes = _CLOSE_ROW
+            elif name in _ROW_GROUPS:
+                closes = _CLOSE_GROUP
+            else:
+                closes = _CLOSE_TABLE_PART
+            for index in range(top, -1, -1):
+                found = stack[index][0]
+                if found in closes:
+                    cut = index
+                elif found in _TABLE_SCOPE:
+                    break
+        elif name == b"option" or name == b"optgroup":
+            index = top
+            if stack[index][0] == b"option":
+                cut = index
+                index -= 1
+            if name == b"optgroup" and index >= 0 and stack[index][0] == b"optgroup":
+                cut = index
+        elif name in _RUBY:
+            closes = _RUBY if name in _RUBY_BASES else _RUBY_TEXT
+            index = top
+            while index >= 0 and stack[index][0] in closes:
+                cut = index
+                index -= 1
+        if name in _CLOSES_P:
+            for index in range(top if cut < 0 else cut - 1, -1, -1):
+                found = stack[index][0]
+                if found == b"p":
+                    cut = index
+                    break
+                if found in _BUTTON_SCOPE:
+                    break
+        current = top if cut < 0 else cut - 1
+        if name in HEADINGS and current >= 0 and stack[current][0] in HEADINGS:
+            cut = current
+        if stack[top][5] & _HEAD and name not in _HEAD_CONTENT:
+            for index in range(current, -1, -1):
+                if stack[index][0] == b"head":
+                    cut = index
+                    break
+        return cut
+
+    def _push(self, name: bytes, states: int) -> bool:
+        stack = self.stack
+        starts, ends, flags = _contribution(name)
+        if stack:
+            below = stack[-1]
+            if len(stack) >= MAX_DEPTH:
+                self.dead = True
+                self._clear()
+                return False
+            below_starts, below_ends = below[3], below[4]
+            stack.append(
+                (
+                    name,
+                    states,
+                    below[2] | states,
+                    below_starts if starts <= below_starts else below_starts | starts,
+                    below_ends if ends <= below_ends else below_ends | ends,
+                    below[5] | flags,
+                )
+            )
+        else:
+            stack.append((name, states, states, starts, ends, flags))
+        return True
+
+    def _pop(self, index: int, pos: int, end: int, own: bool) -> bool:
+        """Close stack[index:]: stack[index] by its own end tag from `pos` to `end` if `own`, else all at `pos`.
+
+        True if that ends the matched element (the place is known).
+        """
+        stack = self.stack
+        subject = self.subject
+        if subject is not None:
+            for at in range(index, len(stack)):
+                if stack[at] is subject:
+                    self._resolve(end if own and at == index and self.program.kind == AFTER else pos)
+                    return True
+        del stack[index:]
+        self._update()
+        return False
+
+    def _resolve(self, pos: int) -> int:
+        self.result = pos
+        self.done = True
+        self._clear()
+        return DONE
+
+    def _clear(self) -> None:
+        self.stack = []
+        self.subject = None
+        self.starts = self.ends = frozenset()
+        self.every_tag = False
+        self.needles = ()
+
+    def _update(self) -> None:
+        """Work out what the matcher wants now."""
+        stack = self.stack
+        if not stack:
+            self.starts, self.ends, self.needles, self.every_tag = self.program.initial
+            return
+        _, _, inherited, starts, ends, flags = stack[-1]
+        if self.subject is not None:
+            self.starts = starts
+            self.ends = _with_body_ends(ends)
+            self.every_tag = bool(flags & _EVERY)
+            self.needles = ()
+            return
+        self.starts, self.ends, self.needles, every = self.program.wanted(starts, ends, inherited)
+        self.every_tag = every or bool(flags & _EVERY)
