@@ -55,7 +55,8 @@ from __future__ import annotations
 
 import sys
 import zlib
-from typing import Final, Protocol
+from collections.abc import Callable
+from typing import Any, Final, Protocol
 
 import brotli  # type: ignore[import-untyped]  # the binding ships no annotations
 
@@ -122,6 +123,28 @@ def _is_zlib_header(first: int, second: int) -> bool:
     return first & 0x0F == 8 and first >> 4 <= 7 and ((first << 8) | second) % 31 == 0
 
 
+def _drain(decoder: Any, data: bytes, room: int, restart: Callable[[], Any]) -> bytes:
+    """Feed `data` to `decoder._obj` (a zlib or zstd decompressor), a stream after another.
+
+    `restart()` gives the decompressor for what follows the end of a stream (the next
+    gzip member or zstd frame), or raises CorruptBody where nothing may follow.
+    Stops once more than `room` bytes came out.
+    """
+    out: list[bytes] = []
+    while data:
+        if decoder._obj.eof:
+            decoder._obj = restart()
+            decoder.finished = False
+        part = decoder._obj.decompress(data, room + 1)
+        out.append(part)
+        room -= len(part)
+        if room < 0:
+            break
+        data = decoder._obj.unused_data if decoder._obj.eof else b""
+        decoder.finished = decoder._obj.eof
+    return b"".join(out)
+
+
 class _ZlibDecoder:
     """gzip members (one after another), or one zlib or raw deflate stream."""
 
@@ -139,21 +162,12 @@ class _ZlibDecoder:
                 return b""
             self._head = b""
             self._obj = zlib.decompressobj(15 if _is_zlib_header(data[0], data[1]) else -15)
-        out: list[bytes] = []
-        while data:
-            if self._obj.eof:
-                if not self._gzip:
-                    raise CorruptBody("data after the end of the deflate stream")
-                self._obj = zlib.decompressobj(31)  # the next gzip member
-                self.finished = False
-            part = self._obj.decompress(data, room + 1)
-            out.append(part)
-            room -= len(part)
-            if room < 0:
-                break
-            data = self._obj.unused_data if self._obj.eof else b""
-            self.finished = self._obj.eof
-        return b"".join(out)
+        return _drain(self, data, room, self._next_member)
+
+    def _next_member(self) -> zlib._Decompress:
+        if not self._gzip:
+            raise CorruptBody("data after the end of the deflate stream")
+        return zlib.decompressobj(31)
 
 
 class _BrotliDecoder:
@@ -183,19 +197,7 @@ class _ZstdDecoder:
         self.finished = False
 
     def decode(self, data: bytes, room: int) -> bytes:
-        out: list[bytes] = []
-        while data:
-            if self._obj.eof:
-                self._obj = _zstd_decompressor()  # the next frame
-                self.finished = False
-            part = self._obj.decompress(data, room + 1)
-            out.append(part)
-            room -= len(part)
-            if room < 0:
-                break
-            data = self._obj.unused_data if self._obj.eof else b""
-            self.finished = self._obj.eof
-        return b"".join(out)
+        return _drain(self, data, room, _zstd_decompressor)
 
 
 class _ZlibEncoder:
