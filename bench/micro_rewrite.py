@@ -237,6 +237,16 @@ def main() -> None:
             f" = {mb / (median / 1e6):.0f} MB/s ({mb / (best / 1e6):.0f})"
         )
 
+    # The selector budget of issue 3, on medians.
+    selector = results["after: article h1: feed + close"][0]
+    body_end = results["body-end: feed + close"][0]
+    print(
+        f"budget: after: article h1 {selector:.1f} us in-process ({selector - body_end:+.1f} us on body-end), "
+        f"{'within' if selector <= 60 else 'OVER'} 60 us"
+    )
+    slowest = min(mb / (median / 1e6) for name, (median, _) in timed.items() if name != "body-end")
+    print(f"budget: slowest selector stream {slowest:.0f} MB/s, {'within' if slowest >= 300 else 'UNDER'} 300 MB/s")
+
 
 if __name__ == "__main__":
     main()

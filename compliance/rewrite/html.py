@@ -29,14 +29,34 @@ Places (rules-format.md, Placement):
   for the notices' `<style>`, are found by a forward scanner: one regex finds
   only comments and raw-text elements (each skipped to its end) and the tags
   still wanted, and the scan stops as soon as nothing more is wanted.
-- Selector places (`before`, `after`, `prepend`, `append`) are not found yet:
-  a notice falls through them to its next preference.
+- Selector places: `{before: S}` right before the start tag of the first
+  element matching S, `{prepend: S}` right after that start tag, `{append: S}`
+  right before its end tag, `{after: S}` right after it. The same forward
+  scanner finds them, in the manner of lol-html but only as far as the selector
+  needs: a `SelectorMatcher` per place (selector.py) keeps a stack of the open
+  elements of the names it follows and says which start and end tags it wants,
+  and the scanner's one regex (cached per set of names, at module level) looks
+  for those tags as well; a compound without a type (`.lead`, `#main`) is found
+  by its needle, a regex for the class, id or attribute it names, and the tag
+  around a hit is read by looking back to its `<`. While the parent of a child
+  combinator is open, or an element whose end depends on what is open right
+  inside it (`li`, `dd`, `dt`, a heading, `head`), every tag is read. Where an
+  element ends, and what is knowingly not handled, is told in selector.py. A
+  tag the scanner would report is not taken for one where the nearest `<` before
+  it opens a tag that runs past it (`<a title="<h1>">`), and the scanner never
+  skips a tag's attributes, so that which tokens it reads depends on the bytes
+  alone, not on what is still wanted. Once a selector's place is known (or it
+  gives up), it is searched for no more; the scan stops when nothing is wanted.
+  While a compound without a type is wanted, output is held from the start of
+  the last tag that may hold a needle (at most `MAX_TAG` bytes before).
 
 A notice goes at the first of its places that the page has. Where a less
 preferred place is found first, output is held from there until a more
 preferred one is found or ruled out, at most `holdback` bytes; past that the
 notice goes at the best place found so far. Notices sharing a place keep the
-order in which they were given.
+order in which they were given; notices at the same byte go in this order:
+body-start and prepend, after, append, before, a marker (the comment it
+replaces follows), body-end, the end of the document.
 
 What this does not understand, knowingly:
 
@@ -44,8 +64,11 @@ What this does not understand, knowingly:
   (`<!-- </body> <!-- -->` after the real `</body>`): the tail looks balanced, so
   that `</body>` is taken for the real one.
 - `</body>`, `<body`, `<!--`, `<script` and the like inside attribute values
-  (`<a title="</body>">`); only the `<body>` tag's own attributes are parsed, so
-  `<script data-x="</script>">` also ends its script early.
+  (`<a title="</body>">`) or tag names (`<h<!--`); only the `<body>` tag's own
+  attributes are parsed, so `<script data-x="</script>">` also ends its script
+  early. For selector places, a tag inside an attribute value is passed over
+  only one level deep: in `<a title="<b>x</b><h1>">`, the `<h1>` follows a `</b>`
+  that ends before it, and is taken for a tag.
 - A fake `</body>` in the tail more than `FALLBACK_WINDOW` bytes after the real
   one: the notice then goes at the end of the document.
 - `-->` as plain text after the real `</body>`: read as closing a comment, so the
@@ -53,7 +76,9 @@ What this does not understand, knowingly:
 - `<plaintext>`, CDATA sections (SVG, MathML, XHTML), `--!>` ending a comment, and
   the elements that are raw text only sometimes: `<noscript>` is always taken
   for raw text (as browsers with scripting on read it), `<title>` inside SVG too.
-- A `<body>` start tag longer than `MAX_BODY_TAG` bytes is not taken for one.
+- A `<body>` start tag longer than `MAX_BODY_TAG` bytes is not taken for one,
+  nor another start or end tag longer than `MAX_TAG` bytes (an `<img>` with a
+  large `data:` URL) for a selector place.
 - Marker names are compared as UTF-8 bytes; a name containing `<`, `>` or `--`
   never matches.
 """
@@ -214,10 +239,9 @@ def _forward_pattern(
     return found
 
 
-_SCANNERS: dict[
-    tuple[bool, bool, frozenset[bytes], frozenset[bytes], bool, tuple[bytes, ...]],
-    tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None],
-] = {}
+# (body, head, start tags, end tags, every tag, needles) -> (regex, lookbehind, needle regex)
+_ScannerKey = tuple[bool, bool, frozenset[bytes], frozenset[bytes], bool, tuple[bytes, ...]]
+_SCANNERS: dict[_ScannerKey, tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None]] = {}
 
 
 def _scanner(
@@ -395,6 +419,8 @@ class HtmlRewriter:
     _sel_every = False
     _sel_wide = False  # every start tag may matter (every tag, or needles)
     _needles: re.Pattern[bytes] | None = None
+    _switches = 0  # how many times the scanner's regex was chosen
+    _patterns: set[_ScannerKey] | None = None  # distinct ones, counted once there were many switches
     # body-end: where to look for candidates from, the last candidate, the current one (the
     # last that may be real) with its tail scanner, and the top of the unexplored window below.
     _body_end = False
@@ -434,8 +460,6 @@ class HtmlRewriter:
             self._body_end = True  # what _refresh would find, in the common case
             return
         self._order = []
-        # the forward patterns this page asked for
-        self._patterns: dict[object, tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None]] = {}
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -725,22 +749,32 @@ class HtmlRewriter:
             every = any(m.every_tag for m in active)
             needles = tuple(sorted({needle for m in active for needle in m.needles}))
         self._sel_starts, self._sel_ends, self._sel_every, self._sel_wide = starts, ends, every, every or needles != ()
-        key = (self._want_body, self._head_open, starts, ends, every, needles)
-        found = self._patterns.get(key)
-        if found is None:
-            found = self._new_pattern(key)
-        self._fwd, self._lb, self._needles = found
+        key: _ScannerKey
+        if every:  # one regex reads every tag, whatever the names: one key
+            key = (self._want_body, self._head_open, _NO_NAMES, _NO_NAMES, True, ())
+        else:
+            key = (self._want_body, self._head_open, starts, ends, False, needles)
+        self._switches += 1
+        if self._switches > _PATTERNS_PER_PAGE:  # no more distinct patterns than switches so far, until here
+            self._fwd, self._lb, self._needles = self._counted_pattern(key)
+        else:
+            self._fwd, self._lb, self._needles = _SCANNERS.get(key) or _scanner(*key)
 
-    def _new_pattern(
-        self, key: tuple[bool, bool, frozenset[bytes], frozenset[bytes], bool, tuple[bytes, ...]]
-    ) -> tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None]:
-        """A forward pattern this page has not asked for yet (a page that asks for many reads every tag)."""
-        if len(self._patterns) >= _PATTERNS_PER_PAGE:
-            body, head, starts, ends, _, needles = key
-            every_key = (body, head, starts, ends, True, needles)
-            return _SCANNERS.get(every_key) or _scanner(*every_key)
-        found = self._patterns[key] = _SCANNERS.get(key) or _scanner(*key)
-        return found
+    def _counted_pattern(self, key: _ScannerKey) -> tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None]:
+        """The pattern for `key` on a page that switched patterns many times.
+
+        The distinct patterns asked for from then on are counted (compiling one costs about a
+        millisecond): past `_PATTERNS_PER_PAGE`, the page is read tag by tag instead.
+        """
+        seen = self._patterns
+        if seen is None:
+            seen = self._patterns = set()
+        if key not in seen:
+            if len(seen) >= _PATTERNS_PER_PAGE:
+                key = (key[0], key[1], _NO_NAMES, _NO_NAMES, True, ())
+            else:
+                seen.add(key)
+        return _SCANNERS.get(key) or _scanner(*key)
 
     def _found(self, key: TargetKey, pos: int, stop: int) -> None:
         """A forward place was found: `pos` is where notices go, `stop` the end of what they replace."""
@@ -907,10 +941,16 @@ class HtmlRewriter:
                         i = q  # the tag is not complete yet
                         break
                     if tag is not None and tag.end() - q <= MAX_TAG:
-                        inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, tag_at, tag_end)
-                        if inside < 0:
-                            i = q  # what may hold it is not complete yet
-                            break
+                        lt = buf.rfind(b"<", max(safe, q - MAX_TAG, 0), q)  # `_enclosed`, its usual cases first
+                        if lt < 0:
+                            inside = 0
+                        elif lt == tag_at:
+                            inside = 1 if tag_end > q else 0
+                        else:
+                            inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final)
+                            if inside < 0:
+                                i = q  # what may hold it is not complete yet
+                                break
                         tag_at, tag_end = q, tag.end()
                         if not inside:
                             self._tag_end(name, q + base, tag.end() + base)
@@ -922,39 +962,60 @@ class HtmlRewriter:
             name = lower(buf[q + 1 : name_end])  # type: ignore[arg-type]
             selected = bool(self._active) and (self._sel_wide or name in self._sel_starts)
             body = name == b"body" and self._want_body
+            if not (selected or body):  # the usual token: a raw-text element to skip
+                i = resume
+                safe = q
+                raw_closer = _CLOSERS.get(name)
+                if raw_closer is not None:
+                    k = raw_closer.search(buf, i, n)
+                    if k is None:
+                        closer = raw_closer
+                        i = n if final else max(i, n - _LOOKBEHIND)
+                        break
+                    i = k.end()
+                    safe = k.start()
+                continue
             reported = False
             inside = 0
-            if selected or body:
-                tag = _TAG_REST.match(buf, name_end, n)
-                if tag is None and not final and n - q < (MAX_TAG if selected else MAX_BODY_TAG):
-                    i = q  # the tag is not complete yet
-                    break
-                e = tag.end() if tag is not None else n + MAX_TAG + MAX_BODY_TAG  # never a tag
-                body = body and e - q <= MAX_BODY_TAG
-                if selected and e - q <= MAX_TAG:
-                    inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, tag_at, tag_end)
+            tag = _TAG_REST.match(buf, name_end, n)
+            if tag is None and not final and n - q < (MAX_TAG if selected else MAX_BODY_TAG):
+                i = q  # the tag is not complete yet
+                break
+            e = tag.end() if tag is not None else n + MAX_TAG + MAX_BODY_TAG  # never a tag
+            body = body and e - q <= MAX_BODY_TAG
+            if selected and e - q <= MAX_TAG:
+                lt = buf.rfind(b"<", max(safe, q - MAX_TAG, 0), q)  # `_enclosed`, its usual cases first
+                if lt < 0:
+                    inside = 0
+                elif lt == tag_at:
+                    inside = 1 if tag_end > q else 0
+                else:
+                    inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final)
                     if inside < 0:
                         i = q  # what may hold it is not complete yet
                         break
-                    tag_at, tag_end = q, e
-                    if not inside:
-                        floor = max(floor, e)
-                        reported = True
-                        code = UNCHANGED
-                        closed = buf[e - 2] == 0x2F
-                        for matcher in self._active:
-                            if matcher.every_tag or matcher.needles or name in matcher.starts:
-                                code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
-                        if code:
+                tag_at, tag_end = q, e
+                if not inside:
+                    floor = max(floor, e)
+                    reported = True
+                    code = UNCHANGED
+                    closed = buf[e - 2] == 0x2F
+                    for matcher in self._active:
+                        if matcher.every_tag or matcher.needles or name in matcher.starts:
+                            code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
+                    if code:
+                        if code & DONE:
                             self._matched(code)
-                            pattern = self._fwd
-                if body:  # (its own attributes are skipped, as before selectors)
-                    self._body_found = True
-                    self._head_open = False
-                    self._found(_BODY_START, e + base, e + base)
-                    pattern = self._fwd
-                    i = safe = e
-                    continue
+                        else:
+                            self._set_pattern()
+                        pattern = self._fwd
+            if body:  # (its own attributes are skipped, as before selectors)
+                self._body_found = True
+                self._head_open = False
+                self._found(_BODY_START, e + base, e + base)
+                pattern = self._fwd
+                i = safe = e
+                continue
             i = resume
             if not inside:  # (inside another tag, the scan is still in that one)
                 safe = q
@@ -1171,17 +1232,12 @@ def _construct_before(buf: bytes | bytearray, lo: int, q: int, n: int, final: bo
     return q
 
 
-def _enclosed(
-    buf: bytes | bytearray, lo: int, q: int, n: int, final: bool, known_at: int = -1, known_end: int = -1
-) -> int:
+def _enclosed(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool) -> int:
     """1 if the tag at q lies inside a tag (or bogus comment) that starts in buf[lo:q], else 0; -1: not known yet.
 
     One level only: a tag inside the attribute value of a tag itself inside one is not seen.
-    `known_at` and `known_end`: a tag already read, to save reading it again.
     """
     p = buf.rfind(b"<", lo, q)
-    if p >= 0 and p == known_at:
-        return 1 if known_end > q else 0
     if p >= 0:  # the usual case, in one regex: a whole tag or bogus comment
         whole = _CONSTRUCT.match(buf, p, n)
         if whole is not None and whole.end() - p <= MAX_TAG:

@@ -10,59 +10,79 @@ None for anything else.
 `SelectorMatcher` follows one selector place through a page as the forward
 scanner of `html.py` reports tags to it, in document order. It keeps a stack of
 open elements, but only of the elements it needs: those of the type names the
-selector can match next, the elements it has matched, and, while an element
-whose end tag HTML lets authors omit is open, the tags that end it. It tells the
-scanner which start and end tags it wants (`starts`, `ends`), whether it needs
-every tag (`every_tag`: while the parent of a child combinator is open, or while
-`<head>` is), and, for compounds without a type (`.lead`, `#main`), the bytes a
-matching start tag must contain (`needles`): the scanner finds those cheaply and
-reports the tag around them.
+compounds that may match next name (all six headings for a heading; `table`
+for a table part), the elements on its stack (for their end tags, and nested
+ones of the same name), and, while an element whose end tag HTML lets authors
+omit is open, the tags that end it. It tells the scanner which start and end
+tags it wants (`starts`, `ends`), whether it needs every tag (`every_tag`:
+while the parent of a child combinator is open, so that "child" means child, and
+while an `li`, `dd`, `dt`, heading or `head` is open, whose end depends on what
+is open right inside it), and, for compounds without a type (`.lead`, `#main`),
+needles: regexes for bytes a matching start tag must contain (the longest id,
+class or attribute value the compound names, else an attribute name), which the
+scanner finds cheaply before reading the tag around them.
 
-How elements end (tree construction, simplified):
+Matching:
 
 - Tag names and attribute names compare in any ASCII case; ids, classes and
   attribute values exactly, as bytes (a selector's non-ASCII text as UTF-8). A
   class matches one of the whitespace-separated tokens of `class`. The first of
-  two attributes with the same name counts.
+  two attributes with the same name counts. Character references in attribute
+  values are not decoded, and HTML's case-insensitive values (`[type=TEXT]`)
+  compare exactly.
+- Only the first element in document order that matches counts (an element
+  inside it that matches too does not).
+- `prepend` and `append` never match `script`, `style`, `textarea`, `title`
+  and the other raw-text elements (a notice would be text there).
+
+How elements end (tree construction, simplified):
+
 - Void elements (`img`, `br`, `meta`, `input`, `hr`, `link`, ...) have no end
-  tag and no content: `after`, `prepend` and `append` go right after the start
-  tag. `/>` ends an element only where HTML honours it: on void elements, and on
-  names that are not HTML elements (SVG and MathML: `<path/>`); `<div/>` opens
-  a `div`.
+  tag and no content: `after`, `prepend` and `append` all go right after the
+  start tag. `/>` ends an element only where HTML honours it: on void elements,
+  and on names that are neither HTML element names nor custom ones (SVG and
+  MathML: `<path/>`); `<div/>` opens a `div`.
 - An end tag closes the innermost open element of its name, and every element
-  opened inside it; an end tag `</h1>` ... `</h6>` closes the innermost heading
-  of any level.
+  opened inside it; `</h1>` ... `</h6>` close the innermost heading of any level.
 - End tags authors may leave out: a `p` ends at a start tag that closes a
-  paragraph (`div`, `ul`, `table`, `h1`, another `p`, ...), `li` at the next
-  `li` of its list, `dt`/`dd` at the next `dt` or `dd`, `td`/`th` at the next
-  cell or row, `tr` at the next row or row group, `option` at the next `option`
-  or `optgroup`, `rb`/`rt`/`rp`/`rtc` at the next ruby part, `head` at the first
-  start tag that cannot be in the head. Each of them also ends where its parent
-  ends: at an end tag of a name that can hold it (`</ul>` for `li`, `</tr>` for
-  `td`, `</dl>` or `</div>` for `dd`, `</div>`, `</section>`, `</td>`, ... for
-  `p`) that closes no element opened inside it (to tell which, the names that
-  can nest are followed while it is open). A heading start tag right inside a
-  heading ends it.
-- Where it ends without an end tag of its own, an element ends right before the
-  tag that ended it: `{after: S}` and `{append: S}` both go there. An element
-  still open at `</body>` or `</html>` ends right before that end tag, and one
-  still open at the end of the document ends there.
+  paragraph (`div`, `ul`, `table`, `h1`, another `p`, ... unless a `button`,
+  `object` or the like is open in between); an `li` at the next `li` of its
+  list; a `dt` or `dd` at the next `dt` or `dd`; a cell at the next cell or
+  row, a row at the next row or row group (within their table); an `option` at
+  the next `option` or `optgroup`; `rb`, `rt`, `rp`, `rtc` at the next ruby
+  part; `head` at the first start tag that cannot be in it; a heading right
+  inside a heading at the inner one's start tag. Each of them also ends where
+  its parent ends: at an end tag of a name that can hold it (`</ul>` for `li`,
+  `</tr>` for `td`, `</dl>` or `</div>` for `dd`, `</div>`, `</section>`,
+  `</td>`, ... for `p`) that closes no element opened inside it (the names that
+  can nest are followed while it is open, so that the matcher can tell).
+- A table part (`td`, `tr`, `tbody`, `caption`, `col`, ...) outside a table is
+  no element (HTML ignores the tag). A `</p>` with no `p` open makes an empty
+  `p` there, which `before` and `after` can match (`prepend` and `append` cannot:
+  it has no start tag).
+- Where an element ends without an end tag of its own, `after` and `append` both
+  go right before the tag that ended it. In the page that follows, HTML then
+  reads the notice as the element's last child, unless the notice's `<aside>`
+  itself ends the element (it ends a `p`): after an `li`, `dd`, `td` or `option`
+  left open, the notice is the last thing in it, not its next sibling. In the
+  same way, a notice `before` an element whose start tag ends the element before
+  it is read as part of that one. An element still open at `</body>` or
+  `</html>` ends right before that end tag, and one still open at the end of the
+  document ends there.
 
 Knowingly not handled: the adoption agency (`<b><p>x</b>` ends the `p` here
-at `</b>`), scope boundaries for end tags (`</div>` inside a table cell closes a
-`div` outside the table), table foster parenting, elements whose start tag is
-implied (`html`, `head`, `body`, `tbody` without their tags are not seen), the
-empty `p` that a stray `</p>` makes, `<template>` contents (matched as if not
-inert), foreign content beyond `/>` (an HTML element name inside `<svg>`), and
-an element that ends where an ancestor the matcher did not follow ends, when
-HTML does not let authors omit its end tag (`<section>x</div>`: the `section`
-then ends at `</body>`). Character references in attribute values are not
-decoded, and HTML's case-insensitive values (`[type=TEXT]`) compare exactly.
-A compound without a type matches only where its needle (the longest id, class
-or attribute value it names, else an attribute name) appears literally in the
-tag; the tag around a needle is found by looking back to its `<`, so a `<`
-followed by a letter inside an earlier attribute value on the same tag can hide
-it.
+at `</b>`); scope boundaries for end tags (`</div>` inside a table cell closes a
+`div` outside the table); table foster parenting (a `<p>` right inside a
+`<table>` is matched where it is written, though HTML moves it before the
+table); elements whose start tag is implied (`html`, `head`, `body`, `tbody`,
+`tr` without their tags are not seen); `<template>` contents (matched as if not
+inert); foreign content beyond `/>` (an HTML element name inside `<svg>`); an
+element that ends where an ancestor the matcher does not follow ends, when HTML
+does not let authors omit its end tag (`<section><div>x</section>`: the `div`
+then ends at `</body>`), and an unmatched end tag of a possible parent that
+closes nothing in HTML (`<p>x</table>` with no table open ends the `p` here).
+A compound without a type matches only where its needle appears literally in
+the tag.
 """
 
 from __future__ import annotations
@@ -391,6 +411,21 @@ _TABLE_CONTEXT: Final = _names("td th tr tbody thead tfoot caption col colgroup"
 _WITH_BODY_ENDS: dict[frozenset[bytes], frozenset[bytes]] = {}
 
 
+_UNIONS: dict[tuple[frozenset[bytes], frozenset[bytes]], frozenset[bytes]] = {}
+
+
+def _union(below: frozenset[bytes], more: frozenset[bytes]) -> frozenset[bytes]:
+    """below | more, the same object each time (the sets are dictionary keys downstream: hashed once)."""
+    if more <= below:
+        return below
+    found = _UNIONS.get((below, more))
+    if found is None:
+        if len(_UNIONS) >= 1024:
+            _UNIONS.clear()
+        found = _UNIONS[(below, more)] = below | more
+    return found
+
+
 def _with_body_ends(ends: frozenset[bytes]) -> frozenset[bytes]:
     found = _WITH_BODY_ENDS.get(ends)
     if found is None:
@@ -460,6 +495,8 @@ class _Program:
                     needles.add(compound.needle())
             if types & _TABLE_CONTEXT or needles:
                 types.add(b"table")  # table parts count only inside a table
+            if types & HEADINGS:
+                types |= HEADINGS  # an end tag of any level closes a heading
             ends = frozenset({b"p"}) if b"p" in types else frozenset()  # a `</p>` with no `p` open makes one
             found = self._open[inherited] = (frozenset(types), ends, tuple(sorted(needles)), every)
         return found
@@ -577,11 +614,14 @@ class SelectorMatcher:
                     states ^= program.subject  # never inside raw text
                 elif kind == PREPEND or name in VOID_NAMES or (closed and _foreign(name)):
                     return self._resolve(end)
-                else:
+                else:  # `after` or `append`: follow it to its end
                     if not self._push(name, states):
                         return DONE
-                    self.subject = stack[-1]
-                    self._update()
+                    entry = self.subject = stack[-1]
+                    self.starts = entry[3]
+                    self.ends = _with_body_ends(entry[4])
+                    self.every_tag = bool(entry[5] & _EVERY)
+                    self.needles = ()
                     return CHANGED
         if not (states or self.every_tag or name in self.starts):
             return code
@@ -596,13 +636,12 @@ class SelectorMatcher:
             self._clear()
             return DONE
         else:
-            below_starts, below_ends = top[3], top[4]
             entry = (
                 name,
                 states,
                 top[2] | states,
-                below_starts if starts <= below_starts else below_starts | starts,
-                below_ends if ends <= below_ends else below_ends | ends,
+                _union(top[3], starts),
+                _union(top[4], ends),
                 top[5] | flags,
             )
         stack.append(entry)
@@ -637,12 +676,11 @@ class SelectorMatcher:
             if states & program.subject and program.kind in (BEFORE, AFTER):
                 return self._resolve(pos if program.kind == BEFORE else end)
             return UNCHANGED
-        index = len(stack) - 1
-        while index >= 0:
-            omissible = _OMISSIBLE.get(stack[index][0])
+        # the end of a parent the matcher does not follow: it ends the outermost element it may hold
+        for index, entry in enumerate(stack):
+            omissible = _OMISSIBLE.get(entry[0])
             if omissible is not None and name in omissible[1]:
                 return DONE if self._pop(index, pos, pos, False) else CHANGED
-            index -= 1
         return UNCHANGED
 
     def finish(self, end: int) -> int:
@@ -722,16 +760,8 @@ class SelectorMatcher:
                 self.dead = True
                 self._clear()
                 return False
-            below_starts, below_ends = below[3], below[4]
             stack.append(
-                (
-                    name,
-                    states,
-                    below[2] | states,
-                    below_starts if starts <= below_starts else below_starts | starts,
-                    below_ends if ends <= below_ends else below_ends | ends,
-                    below[5] | flags,
-                )
+                (name, states, below[2] | states, _union(below[3], starts), _union(below[4], ends), below[5] | flags)
             )
         else:
             stack.append((name, states, states, starts, ends, flags))

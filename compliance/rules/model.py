@@ -35,9 +35,7 @@ UNKNOWN: Final = "unknown"
 ANONYMOUS: Final = "anonymous"
 EVERYONE: Final = "*"
 
-PlaceKind = Literal[
-    "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json"
-]
+PlaceKind = Literal["body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json"]
 SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
 HTML_PLACES: Final = frozenset({"body-start", "body-end", "marker"}) | SELECTOR_PLACES
 
