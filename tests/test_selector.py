@@ -169,6 +169,7 @@ def test_where_the_place_is(kind: str, selector: str, page: str) -> None:
         ("append", "li", "<body><ul><li>one<ul><li>inner</ul> more|</ul></body>"),
         ("append", "li", "<body><ul><li>one<div>x</div> more|<li>two</ul></body>"),
         ("append", "ul > li", "<body><ul><li>one <span>x</span>|</ul></body>"),
+        ("append", "li", "<body><ol><li><p>one|</ol><p>two</p></body>"),  # `</ol>` ends the `p` and the `li`
         # `dt`/`dd`, cells and rows, options
         ("append", "dd", "<body><dl><dt>t<dd>one|<dt>u</dl></body>"),
         ("append", "dd", "<body><dl><div><dt>t<dd>one|</div></dl></body>"),

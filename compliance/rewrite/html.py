@@ -47,8 +47,9 @@ Places (rules-format.md, Placement):
   skips a tag's attributes, so that which tokens it reads depends on the bytes
   alone, not on what is still wanted. Once a selector's place is known (or it
   gives up), it is searched for no more; the scan stops when nothing is wanted.
-  While a compound without a type is wanted, output is held from the start of
-  the last tag that may hold a needle (at most `MAX_TAG` bytes before).
+  While selector places are wanted, output is held from the start of the last
+  tag (or the one before it) that a tag or needle in the next chunk may have to
+  be checked against, at most `MAX_TAG` bytes each.
 
 A notice goes at the first of its places that the page has. Where a less
 preferred place is found first, output is held from there until a more
