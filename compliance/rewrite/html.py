@@ -954,8 +954,13 @@ class HtmlRewriter:
                                 break
                         tag_at, tag_end = q, tag.end()
                         if not inside:
-                            self._tag_end(name, q + base, tag.end() + base)
-                            pattern = self._fwd
+                            code = UNCHANGED
+                            for matcher in self._active:
+                                if matcher.every_tag or name in matcher.ends:
+                                    code |= matcher.end(name, q + base, tag_end + base)
+                            if code:
+                                self._matched(code)
+                                pattern = self._fwd
                 i = resume
                 if not inside:
                     safe = q

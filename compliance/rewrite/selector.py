@@ -415,9 +415,7 @@ _UNIONS: dict[tuple[frozenset[bytes], frozenset[bytes]], frozenset[bytes]] = {}
 
 
 def _union(below: frozenset[bytes], more: frozenset[bytes]) -> frozenset[bytes]:
-    """below | more, the same object each time (the sets are dictionary keys downstream: hashed once)."""
-    if more <= below:
-        return below
+    """below | more (not a subset of below), the same object each time (they are dictionary keys downstream)."""
     found = _UNIONS.get((below, more))
     if found is None:
         if len(_UNIONS) >= 1024:
@@ -558,11 +556,16 @@ class SelectorMatcher:
     @classmethod
     def for_place(cls, kind: str, selector: str) -> SelectorMatcher | None:
         """A matcher for `kind: selector`, or None where that is not a selector place of the subset."""
-        program = _program(kind, selector)
+        program = _PROGRAMS.get((kind, selector)) or _program(kind, selector)
         if program is None:
             return None
         matcher = cls.__new__(cls)
-        matcher._start(program)
+        matcher.program = program
+        matcher.stack = []
+        matcher.subject = None
+        matcher.done = matcher.dead = False
+        matcher.result = -1
+        matcher.starts, matcher.ends, matcher.needles, matcher.every_tag = program.initial
         return matcher
 
     def _start(self, program: _Program) -> None:
@@ -640,8 +643,8 @@ class SelectorMatcher:
                 name,
                 states,
                 top[2] | states,
-                _union(top[3], starts),
-                _union(top[4], ends),
+                top[3] if starts <= top[3] else _union(top[3], starts),
+                top[4] if ends <= top[4] else _union(top[4], ends),
                 top[5] | flags,
             )
         stack.append(entry)
@@ -658,6 +661,12 @@ class SelectorMatcher:
         """An end tag `name` (lower case) from `pos` to `end`."""
         stack = self.stack
         index = len(stack) - 1
+        subject = self.subject
+        if subject is not None and index >= 0 and stack[index] is subject and name == subject[0]:
+            self.result = end if self.program.kind == AFTER else pos  # the usual end of `after`, `append`
+            self.done = True
+            self._clear()
+            return DONE
         if name in HEADINGS:
             while index >= 0 and stack[index][0] not in HEADINGS:
                 index -= 1
@@ -760,8 +769,16 @@ class SelectorMatcher:
                 self.dead = True
                 self._clear()
                 return False
+            below_starts, below_ends = below[3], below[4]
             stack.append(
-                (name, states, below[2] | states, _union(below[3], starts), _union(below[4], ends), below[5] | flags)
+                (
+                    name,
+                    states,
+                    below[2] | states,
+                    below_starts if starts <= below_starts else _union(below_starts, starts),
+                    below_ends if ends <= below_ends else _union(below_ends, ends),
+                    below[5] | flags,
+                )
             )
         else:
             stack.append((name, states, states, starts, ends, flags))
