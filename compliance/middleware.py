@@ -41,7 +41,7 @@ from .rewrite.encoding import CorruptBody, Recoder, is_supported
 from .rewrite.html import HtmlRewriter, Insertion
 from .rewrite.json import JsonInserter, notices_json
 from .rules.decide import Decision, Firing
-from .rules.model import HTML_PLACES, Place, RuleSet
+from .rules.model import HTML_PLACES, Notice, Place, RuleSet
 
 __all__ = ["ComplianceMiddleware"]
 
@@ -405,7 +405,7 @@ def _html_start_tag(head: bytes) -> bytes:
 class _Plan:
     """What one decision asks of a response, worked out once and kept with the cached decision."""
 
-    __slots__ = ("decision", "html_due", "json_due", "header_due", "multilingual", "rewriters")
+    __slots__ = ("decision", "html_due", "json_due", "header_due", "multilingual", "rewriters", "json_values")
 
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
@@ -429,6 +429,8 @@ class _Plan:
             tuple[str | None, str | None, str | None, bytes],
             tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]],
         ] = {}
+        #: (Content-Language, Accept-Language) -> the JSON field's value and each notice's language
+        self.json_values: dict[tuple[str | None, str | None], tuple[bytes, list[tuple[Notice, str]]]] = {}
 
 
 class _Responder:
@@ -616,14 +618,19 @@ class _Responder:
         return self._build_json()
 
     def _build_json(self) -> _Transform:
-        content_language, accept_language = self._languages()
+        languages_asked = self._languages()
         ((field, firings),) = list(self.json_due.items())[:1]
-        items = []
-        for firing in firings:
-            language = choose_language(firing.notice, content_language, None, accept_language)
-            items.append((firing.notice, language))
-            self.outcome[firing.notice.id] = {"language": language, "place": f"json: {field}"}
-        return _JsonTransform(field, notices_json(items), [f.notice.id for f in firings])
+        built = self.plan.json_values.get(languages_asked)
+        if built is None:
+            content_language, accept_language = languages_asked
+            items = [(f.notice, choose_language(f.notice, content_language, None, accept_language)) for f in firings]
+            if len(self.plan.json_values) >= _PLAN_CACHE_SIZE:
+                self.plan.json_values.clear()
+            built = self.plan.json_values[languages_asked] = (notices_json(items), items)
+        value, items = built
+        for notice, language in items:
+            self.outcome[notice.id] = {"language": language, "place": f"json: {field}"}
+        return _JsonTransform(field, value, [f.notice.id for f in firings])
 
     def _build_rewriter(self, head: bytes) -> _Transform:
         assert self.start is not None
