@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance import ComplianceMiddleware
-from compliance.render import codec_for, render_notice_html
+from compliance.respond.render import codec_for, render_notice_html
 from compliance.rules.loader import load_rules
 
 __all__ = [

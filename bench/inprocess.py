@@ -17,8 +17,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Scope
 
-from compliance.audit import AUDIT_LOGGER
-from compliance.rewrite.encoding import DEFAULT_LEVELS
+from compliance.observe.audit import AUDIT_LOGGER
+from compliance.respond.encoding import DEFAULT_LEVELS
 
 from . import apps
 from .driver import Collected, Timing, call, http_scope, interleave, time_app

@@ -26,7 +26,7 @@ import sys
 import timeit
 from collections.abc import Callable
 
-from compliance.rewrite.html import HtmlRewriter, Insertion
+from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.rules.model import Place
 
 PARAGRAPHS = [

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compliance.jurisdiction import Jurisdiction, JurisdictionResolver
+from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.resolve import JurisdictionResolver
 from compliance.rules.decide import Engine
 from compliance.rules.loader import load_rules
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .errors import ComplianceError, ConfigError, Problem, RuleFileError
-from .jurisdiction import Jurisdiction
-from .middleware import ComplianceMiddleware
+from compliance.errors import ComplianceError, ConfigError, Problem, RuleFileError
+from compliance.middleware import ComplianceMiddleware
+from compliance.reader.jurisdiction import Jurisdiction
 
 __version__ = "0.1.0"
 

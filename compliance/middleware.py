@@ -21,15 +21,19 @@ from typing import Any, Final, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import _headers
-from .audit import FAULT_LOGGER, AuditPolicy, audit_enabled, emit, jurisdiction_fields, network_of
-from .block import block_response, prefers_json
-from .client_ip import client_address
-from .errors import ConfigError
-from .jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction, JurisdictionResolver, Resolver
-from .metrics import Metrics
-from .reload import RuleSource
-from .render import (
+from compliance.errors import ConfigError
+from compliance.observe.audit import FAULT_LOGGER, AuditPolicy, audit_enabled, emit, jurisdiction_fields, network_of
+from compliance.observe.metrics import Metrics
+from compliance.reader.address import client_address
+from compliance.reader.databases import Resolver
+from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
+from compliance.reader.resolve import JurisdictionResolver
+from compliance.respond import headers as _headers
+from compliance.respond.block import block_response, prefers_json
+from compliance.respond.encoding import CorruptBody, Recoder, is_supported
+from compliance.respond.html import HtmlRewriter, Insertion
+from compliance.respond.json import JsonInserter, notices_json
+from compliance.respond.render import (
     charset_from_content_type,
     choose_language,
     codec_for,
@@ -37,11 +41,9 @@ from .render import (
     render_style,
     sniff_html,
 )
-from .rewrite.encoding import CorruptBody, Recoder, is_supported
-from .rewrite.html import HtmlRewriter, Insertion
-from .rewrite.json import JsonInserter, notices_json
-from .rules.decide import Decision, Firing
-from .rules.model import HTML_PLACES, Notice, Place, RuleSet
+from compliance.rules.decide import Decision, Firing
+from compliance.rules.model import HTML_PLACES, Notice, Place, RuleSet
+from compliance.sources.reload import RuleSource
 
 __all__ = ["ComplianceMiddleware"]
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from compliance import ConfigError, Jurisdiction
-from compliance.anonymous import AnonymousIPDatabase
+from compliance.reader.anonymous import AnonymousIPDatabase
 from tests.mmdb import write_country_db, write_db
 
 TOR = "185.220.101.7"

@@ -1,4 +1,4 @@
-"""The 451 response of a `block` rule (compliance.block)."""
+"""The 451 response of a `block` rule (compliance.respond.block)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from compliance.block import block_response, header_href, prefers_json
+from compliance.respond.block import block_response, header_href, prefers_json
 from compliance.rules.model import Link, Notice
 
 BLOCKED = Notice(
@@ -86,7 +86,7 @@ def test_the_page_is_a_complete_accessible_document_that_loads_nothing() -> None
 
 
 def test_the_page_carries_the_notice_markup_of_render() -> None:
-    from compliance.render import render_notice_html
+    from compliance.respond.render import render_notice_html
 
     _, _, body = block_response(BLOCKED, "en", prefers_json=False)
     assert render_notice_html(BLOCKED, "en", "utf-8") in body

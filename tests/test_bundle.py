@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from compliance import ConfigError, Jurisdiction, RuleFileError
-from compliance.bundle import (
+from compliance.sources.bundle import (
     MAX_FILES,
     MAX_UNPACKED_BYTES,
     SIGNATURE_HEADER,
@@ -28,7 +28,7 @@ from compliance.bundle import (
     redact_url,
     sign,
 )
-from compliance.reload import RuleSource
+from compliance.sources.reload import RuleSource
 from tests.server import free_port
 from tests.test_reload import BROKEN, rules_text
 

@@ -1,4 +1,4 @@
-"""The case-file loader (`compliance.cases`): what a case file may say, and every problem in it at once."""
+"""The case-file loader (`compliance.cli.cases`): what a case file may say, and every problem in it at once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compliance.cases import CaseRequest, Expect, load_cases, read_cases
+from compliance.cli.cases import CaseRequest, Expect, load_cases, read_cases
 from compliance.rules.model import Location
 
 

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from compliance import client_ip
-from compliance.client_ip import TrustedProxies, client_address, normalise_ip
 from compliance.errors import ConfigError
+from compliance.reader import address as client_ip
+from compliance.reader.address import TrustedProxies, client_address, normalise_ip
 
 _PROXY_NETWORKS = ["10.0.0.0/8"]
 _PROXY_V6 = ["2001:db8::/32"]

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from compliance import ComplianceMiddleware, Jurisdiction
-from compliance.jurisdiction import JurisdictionResolver
+from compliance.reader.resolve import JurisdictionResolver
 from tests.conftest import chunked_app, http_scope, rule_file, run_asgi
 from tests.mmdb import write_city_db, write_db
 

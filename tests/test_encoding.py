@@ -1,4 +1,4 @@
-"""Decoding and re-encoding compressed bodies (compliance.rewrite.encoding)."""
+"""Decoding and re-encoding compressed bodies (compliance.respond.encoding)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.rewrite.encoding import (
+from compliance.respond.encoding import (
     MAX_RATIO,
     RATIO_ALLOWANCE,
     CorruptBody,

@@ -23,17 +23,10 @@ from conftest_geo import (  # noqa: F401  (fixtures)
 from mmdb import country_record, write_db
 
 from compliance.errors import ConfigError
-from compliance.jurisdiction import (
-    UNKNOWN_JURISDICTION,
-    EmbeddedResolver,
-    GeoIP2Resolver,
-    Jurisdiction,
-    JurisdictionResolver,
-    StaticResolver,
-    is_public,
-    normalise_country,
-    normalise_subdivision,
-)
+from compliance.reader.address import is_public
+from compliance.reader.databases import EmbeddedResolver, GeoIP2Resolver, StaticResolver
+from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction, normalise_country, normalise_subdivision
+from compliance.reader.resolve import JurisdictionResolver
 
 _PROXY = "10.0.0.1"
 _PROXIES = ["10.0.0.0/8"]

@@ -11,9 +11,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from compliance import ConfigError
-from compliance.audit import AuditPolicy
-from compliance.metrics import BUCKETS, Metrics
-from compliance.reload import RuleSource
+from compliance.observe.audit import AuditPolicy
+from compliance.observe.metrics import BUCKETS, Metrics
+from compliance.sources.reload import RuleSource
 from tests.conftest import ROOT
 from tests.test_reload import rules_text
 
@@ -94,7 +94,7 @@ def test_without_prometheus_client_metrics_are_a_no_op() -> None:
         """
         import sys
         sys.modules["prometheus_client"] = None  # as if the `metrics` extra were not installed
-        from compliance.metrics import Metrics, available
+        from compliance.observe.metrics import Metrics, available
         metrics = Metrics()
         metrics.observe([("r", "RU", "injected")], 0.001)
         metrics.watch_rules(object())

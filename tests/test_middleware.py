@@ -64,7 +64,7 @@ def test_the_notice_speaks_the_language_of_the_page(news: ComplianceMiddleware) 
 
 
 def test_reader_in_occupied_crimea_sees_the_warning_through_a_group(example_rules: Path) -> None:
-    from compliance.jurisdiction import StaticResolver
+    from compliance.reader.databases import StaticResolver
 
     app = ComplianceMiddleware(site, rules=example_rules, resolver=StaticResolver({"176.104.32.0/19": "UA-43"}))
     r = fetch(app, "/news/river-port-reopens", client=("176.104.40.9", 1))

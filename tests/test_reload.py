@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from compliance import ConfigError, Jurisdiction, RuleFileError
-from compliance.reload import RuleSource
 from compliance.rules.decide import Engine
+from compliance.sources.reload import RuleSource
 
 INTERVAL = 0.05
 RU = Jurisdiction("RU", None, False, "static")

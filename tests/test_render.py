@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.render import (
+from compliance.respond.html import HtmlRewriter, Insertion
+from compliance.respond.render import (
     charset_from_content_type,
     choose_language,
     codec_for,
@@ -14,7 +15,6 @@ from compliance.render import (
     render_text,
     sniff_html,
 )
-from compliance.rewrite.html import HtmlRewriter, Insertion
 from compliance.rules.model import Link, Notice, Place
 
 

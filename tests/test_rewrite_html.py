@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import compliance.rewrite.html as html_module
-import compliance.rewrite.selector as selector_module
-from compliance.rewrite.html import HtmlRewriter, Insertion, Placed
+import compliance.respond.html as html_module
+import compliance.respond.selector as selector_module
+from compliance.respond.html import HtmlRewriter, Insertion, Placed
 from compliance.rules.model import Place
 
 BODY_END = Place("body-end")

@@ -1,4 +1,4 @@
-"""The `{json: FIELD}` placement (compliance.rewrite.json)."""
+"""The `{json: FIELD}` placement (compliance.respond.json)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.rewrite.json import JsonInserter, notice_item, notices_json
+from compliance.respond.json import JsonInserter, notice_item, notices_json
 from compliance.rules.model import Link, Notice
 
 VALUE = b'[{"id":"warning","language":"en","text":"Take care.","link":null}]'

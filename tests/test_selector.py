@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.rewrite.html import HtmlRewriter, Insertion, Placed
-from compliance.rewrite.selector import Compound, parse_attributes, parse_selector
+from compliance.respond.html import HtmlRewriter, Insertion, Placed
+from compliance.respond.selector import Compound, parse_attributes, parse_selector
 from compliance.rules.loader import check_selector
 from compliance.rules.model import Place
 

@@ -13,9 +13,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from . import explain, report, test, validate
-from .results import ExitCode
+from compliance import __version__
+from compliance.cli import explain, report, test, validate
+from compliance.cli.results import ExitCode
 
 __all__ = ["main"]
 

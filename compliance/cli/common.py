@@ -6,10 +6,10 @@ import argparse
 import sys
 from datetime import UTC, date, datetime, time
 
-from ..errors import RuleFileError
-from ..rules.loader import load_rules
-from ..rules.model import RuleSet
-from .output import problems_text
+from compliance.cli.output import problems_text
+from compliance.errors import RuleFileError
+from compliance.rules.loader import load_rules
+from compliance.rules.model import RuleSet
 
 __all__ = ["UsageError", "load_or_report", "moment"]
 

@@ -12,16 +12,18 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from ..errors import ConfigError
-from ..jurisdiction import Jurisdiction, JurisdictionResolver, is_public
-from ..render import choose_language
-from ..report import describe_placement, placement_applies
-from ..rules.decide import Engine
-from ..rules.groups import check_code, is_country, is_subdivision
-from ..rules.model import ANONYMOUS, UNKNOWN
-from . import output
-from .common import load_or_report, moment
-from .results import ExitCode, Explanation, FiringView
+from compliance.cli import output
+from compliance.cli.common import load_or_report, moment
+from compliance.cli.report_page import describe_placement, placement_applies
+from compliance.cli.results import ExitCode, Explanation, FiringView
+from compliance.errors import ConfigError
+from compliance.reader.address import is_public
+from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.resolve import JurisdictionResolver
+from compliance.respond.render import choose_language
+from compliance.rules.decide import Engine
+from compliance.rules.groups import check_code, is_country, is_subdivision
+from compliance.rules.model import ANONYMOUS, UNKNOWN
 
 __all__ = ["add_parser", "run"]
 

@@ -6,7 +6,7 @@ text it prints; `formats(command)` lists the names a command offers:
     validate  text (FILE:LINE:COL: error[CODE]: message, then a summary), json, github
     explain   text, json
     test      text (one line a case, coverage, "N passed, N failed"), json, junit, github
-    report    html, markdown (built by `compliance.report`)
+    report    html, markdown (built by `compliance.cli.report_page`)
 
 `github` prints GitHub Actions workflow commands (`::error file=...::message`), which
 the Actions log shows as annotations on the pull request.
@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from ..errors import Problem
-from ..jurisdiction import Jurisdiction
-from ..rules.model import Rule
-from .results import CaseResult, Explanation, TestRun, ValidateResult
+from compliance.cli.results import CaseResult, Explanation, TestRun, ValidateResult
+from compliance.errors import Problem
+from compliance.reader.jurisdiction import Jurisdiction
+from compliance.rules.model import Rule
 
 __all__ = ["Outputter", "describe_jurisdiction", "formats", "get", "plural", "register"]
 
@@ -127,7 +127,7 @@ def validate_github(result: ValidateResult) -> str:
 
 def describe_jurisdiction(j: Jurisdiction) -> str:
     """`RU (Russian Federation)`, `UA-43 (Avtonomna Respublika Krym, Ukraine)`, `unknown`."""
-    from ..report import jurisdiction_name
+    from compliance.cli.report_page import jurisdiction_name
 
     if j.country is None:
         return "unknown, anonymous (Tor or an anonymizer)" if j.anonymous else "unknown"

@@ -1,7 +1,7 @@
 """`compliance report --rules PATH [-o FILE] [--format html|markdown]`: the legal team's report.
 
 Writes `compliance-report.html` in the current folder unless `-o` says otherwise
-(`-o -` is standard output). The page is built by `compliance.report`.
+(`-o -` is standard output). The page is built by `compliance.cli.report_page`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from ..lint import lint
-from ..report import report_html, report_markdown
-from ..rules.model import RuleSet
-from . import output
-from .common import load_or_report
-from .results import ExitCode
+from compliance.cli import output
+from compliance.cli.common import load_or_report
+from compliance.cli.report_page import report_html, report_markdown
+from compliance.cli.results import ExitCode
+from compliance.rules.lint import lint
+from compliance.rules.model import RuleSet
 
 __all__ = ["add_parser", "run"]
 

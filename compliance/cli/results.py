@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
-from ..cases import Case
-from ..errors import Problem
-from ..jurisdiction import Jurisdiction
-from ..rules.decide import Decision
-from ..rules.model import Notice, Rule
+from compliance.cli.cases import Case
+from compliance.errors import Problem
+from compliance.reader.jurisdiction import Jurisdiction
+from compliance.rules.decide import Decision
+from compliance.rules.model import Notice, Rule
 
 __all__ = [
     "CaseResult",

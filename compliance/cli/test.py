@@ -36,16 +36,17 @@ from typing import Any
 
 import httpx
 
-from ..cases import Case, check_notices, load_cases
-from ..errors import ConfigError
-from ..jurisdiction import Jurisdiction, JurisdictionResolver
-from ..middleware import TEST_EXTENSION
-from ..render import choose_language
-from ..rules.decide import Decision, Engine
-from ..rules.model import ANONYMOUS, UNKNOWN, RuleSet
-from . import output
-from .common import load_or_report
-from .results import CaseResult, ExitCode, Mismatch, Observed, TestRun
+from compliance.cli import output
+from compliance.cli.cases import Case, check_notices, load_cases
+from compliance.cli.common import load_or_report
+from compliance.cli.results import CaseResult, ExitCode, Mismatch, Observed, TestRun
+from compliance.errors import ConfigError
+from compliance.middleware import TEST_EXTENSION
+from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.resolve import JurisdictionResolver
+from compliance.respond.render import choose_language
+from compliance.rules.decide import Decision, Engine
+from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
 
 __all__ = ["add_parser", "run"]
 

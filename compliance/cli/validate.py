@@ -3,7 +3,7 @@
 Each PATH is a rule file or a folder of them (one rule set). Case files are
 checked too: those in a folder's `tests` folders, and any PATH that is a case
 file itself (a mapping with `cases:`). The loader's errors and warnings come
-first, then the warnings of `compliance.lint`; then one summary line.
+first, then the warnings of `compliance.rules.lint`; then one summary line.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import argparse
 import os
 import sys
 
-from ..cases import check_notices, load_cases
-from ..errors import Problem, RuleFileError
-from ..lint import lint
-from ..rules.loader import load_rules
-from ..rules.model import RuleSet
-from ..rules.yamlstrict import YamlMap, read_yaml
-from . import output
-from .results import ExitCode, ValidateResult
+from compliance.cli import output
+from compliance.cli.cases import check_notices, load_cases
+from compliance.cli.results import ExitCode, ValidateResult
+from compliance.errors import Problem, RuleFileError
+from compliance.rules.lint import lint
+from compliance.rules.loader import load_rules
+from compliance.rules.model import RuleSet
+from compliance.rules.yamlstrict import YamlMap, read_yaml
 
 __all__ = ["add_parser", "run"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .loader import load_rules, load_rules_text
-from .model import (
+from compliance.rules.loader import load_rules, load_rules_text
+from compliance.rules.model import (
     ANONYMOUS,
     EVERYONE,
     HTML_PLACES,

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal
 
-from ..jurisdiction import Jurisdiction
-from .model import EVERYONE, Notice, Rule, RuleSet
-from .paths import host_matches
+from compliance.reader.jurisdiction import Jurisdiction
+from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
+from compliance.rules.paths import host_matches
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode"]
 

@@ -20,7 +20,7 @@ from typing import Final
 
 import pycountry
 
-from .model import ANONYMOUS, EVERYONE, UNKNOWN
+from compliance.rules.model import ANONYMOUS, EVERYONE, UNKNOWN
 
 __all__ = ["BUILTIN_GROUPS", "EEA", "EU", "KEYWORDS", "check_code", "is_country", "is_subdivision"]
 

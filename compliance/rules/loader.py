@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import pycountry
 
-from ..errors import Problem, RuleFileError, Severity
-from .groups import BUILTIN_GROUPS, check_code
-from .model import SELECTOR_PLACES, Link, Location, Notice, PathPattern, Place, PlaceKind, Rule, RuleSet
-from .paths import PatternError, normalize_host, path_pattern
-from .yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
+from compliance.errors import Problem, RuleFileError, Severity
+from compliance.rules.groups import BUILTIN_GROUPS, check_code
+from compliance.rules.model import SELECTOR_PLACES, Link, Location, Notice, PathPattern, Place, PlaceKind, Rule, RuleSet
+from compliance.rules.paths import PatternError, normalize_host, path_pattern
+from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
 
 __all__ = ["check_language", "check_selector", "load_rules", "load_rules_text"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final, Literal
 
-from ..errors import Problem
+from compliance.errors import Problem
 
 __all__ = [
     "ANONYMOUS",

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .model import PathPattern
+from compliance.rules.model import PathPattern
 
 __all__ = ["PatternError", "compile_path", "host_matches", "normalize_host", "path_pattern"]
 

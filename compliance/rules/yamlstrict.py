@@ -25,7 +25,7 @@ import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ..errors import Problem
+from compliance.errors import Problem
 
 __all__ = ["YamlList", "YamlMap", "YamlScalar", "YamlValue", "read_yaml", "to_python"]
 

@@ -30,9 +30,9 @@ from typing import Any, Final
 
 from geoip2.errors import AddressNotFoundError as _AddressNotFound
 
-from .errors import ConfigError
-from .jurisdiction import Jurisdiction
-from .reload import Poller, reset_after_fork, stamp_files
+from compliance._poll import Poller, reset_after_fork, stamp_files
+from compliance.errors import ConfigError
+from compliance.reader.jurisdiction import Jurisdiction
 
 __all__ = ["ALL_FLAGS", "DEFAULT_FLAGS", "AnonymousIPDatabase"]
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from .rules.model import Notice
+from compliance.rules.model import Notice
 
 __all__ = [
     "RTL_LANGUAGES",

@@ -60,7 +60,7 @@ from typing import Any, Final, Protocol
 
 import brotli  # type: ignore[import-untyped]  # the binding ships no annotations
 
-from ..errors import ComplianceError
+from compliance.errors import ComplianceError
 
 if sys.version_info >= (3, 14):
     from compression import zstd

@@ -91,8 +91,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..rules.model import SELECTOR_PLACES, Place
-from .selector import DONE, UNCHANGED, SelectorMatcher
+from compliance.respond.selector import DONE, UNCHANGED, SelectorMatcher
+from compliance.rules.model import SELECTOR_PLACES, Place
 
 __all__ = [
     "DEFAULT_HOLDBACK",

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from .reload import RuleSource
+    from compliance.sources.reload import RuleSource
 
 try:
     import prometheus_client

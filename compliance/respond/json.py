@@ -24,8 +24,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ..render import _safe_href, link_text, render_text
-from ..rules.model import Notice
+from compliance.respond.render import _safe_href, link_text, render_text
+from compliance.rules.model import Notice
 
 __all__ = ["JsonInserter", "notice_item", "notices_json"]
 

@@ -32,10 +32,10 @@ from typing import Final
 
 import pycountry
 
-from .errors import Problem
-from .render import codec_for, link_text, render_notice_html, render_text
-from .rules.groups import BUILTIN_GROUPS
-from .rules.model import ANONYMOUS, EVERYONE, HTML_PLACES, UNKNOWN, Notice, Place, Rule, RuleSet
+from compliance.errors import Problem
+from compliance.respond.render import codec_for, link_text, render_notice_html, render_text
+from compliance.rules.groups import BUILTIN_GROUPS
+from compliance.rules.model import ANONYMOUS, EVERYONE, HTML_PLACES, UNKNOWN, Notice, Place, Rule, RuleSet
 
 __all__ = [
     "describe_placement",

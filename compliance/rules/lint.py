@@ -22,8 +22,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import Problem
-from .rules.model import EVERYONE, Location, PathPattern, Rule, RuleSet
+from compliance.errors import Problem
+from compliance.rules.model import EVERYONE, Location, PathPattern, Rule, RuleSet
 
 __all__ = ["lint", "nested_repetition"]
 

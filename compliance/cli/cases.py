@@ -23,11 +23,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .errors import Problem
-from .rules.groups import check_code, is_country, is_subdivision
-from .rules.loader import check_language
-from .rules.model import ANONYMOUS, UNKNOWN, Location
-from .rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
+from compliance.errors import Problem
+from compliance.rules.groups import check_code, is_country, is_subdivision
+from compliance.rules.loader import check_language
+from compliance.rules.model import ANONYMOUS, UNKNOWN, Location
+from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
 
 __all__ = ["Case", "CaseRequest", "Expect", "case_files", "check_notices", "load_cases"]
 

@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from .render import _safe_href, is_rtl, render_notice_html, render_style
-from .rewrite.json import notice_item
-from .rules.model import Notice
+from compliance.respond.json import notice_item
+from compliance.respond.render import _safe_href, is_rtl, render_notice_html, render_style
+from compliance.rules.model import Notice
 
 __all__ = ["REASON", "STATUS", "block_response", "header_href", "prefers_json"]
 

@@ -38,9 +38,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from .errors import ComplianceError, ConfigError, RuleFileError
-from .rules import load_rules, load_rules_text
-from .rules.model import RuleSet
+from compliance.errors import ComplianceError, ConfigError, RuleFileError
+from compliance.rules import load_rules, load_rules_text
+from compliance.rules.model import RuleSet
 
 __all__ = [
     "MAX_BUNDLE_BYTES",

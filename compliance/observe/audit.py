@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .errors import ConfigError
-from .jurisdiction import Jurisdiction
+from compliance.errors import ConfigError
+from compliance.reader.jurisdiction import Jurisdiction
 
 __all__ = ["AUDIT_LOGGER", "FAULT_LOGGER", "AuditPolicy", "audit_enabled", "emit", "network_of"]
 

@@ -1,0 +1,1 @@
+"""What was decided and shown, for the record: audit events and metrics."""

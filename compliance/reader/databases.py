@@ -1,0 +1,248 @@
+"""Sources that can tell where an address is: a GeoIP2 database, the embedded table, a static map.
+
+Each is a `Resolver`: `lookup(ip)` answers a Jurisdiction, or None when the source does not know.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from compliance.errors import ConfigError
+from compliance.reader.address import normalise_ip
+from compliance.reader.jurisdiction import (
+    TOR,
+    Jurisdiction,
+    country_codes,
+    normalise_country,
+    normalise_subdivision,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+__all__ = ["EmbeddedResolver", "GeoIP2Resolver", "Resolver", "StaticResolver"]
+
+logger = logging.getLogger("compliance")
+
+
+class Resolver(Protocol):
+    """A source that can tell where an address is.
+
+    `lookup` gets a canonical address (as `normalise_ip` returns it) and answers a
+    Jurisdiction, or None when this source does not know. It must not raise for
+    an address it has no entry for.
+    """
+
+    def lookup(self, ip: str) -> Jurisdiction | None: ...
+
+
+class GeoIP2Resolver:
+    """Addresses looked up in a MaxMind GeoIP2 / GeoLite2 database (or one of its shape).
+
+    One `geoip2.database.Reader` is opened here, memory-mapped through the C
+    extension where it is installed (MODE_AUTO), and kept until `close()`.
+    Country, City and Enterprise databases are read; the reader's `country` is
+    used, never `registered_country` (where the network is registered, not where
+    the reader is). The subdivision is the country code, `-`, and the most
+    specific subdivision's code: `UA` + `43` is `UA-43`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        interval: float | None = None,
+        on_reload: Callable[[], object] | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.on_reload = on_reload
+        from compliance._poll import Poller, stamp_files
+
+        self._stamp = stamp_files([self.path])
+        self._open()
+        self._answers: dict[tuple[str, str | None], Jurisdiction] = {}
+        self._closed = False
+        self._poller = None if interval is None else Poller(self, float(interval), "compliance GeoIP watcher")
+
+    #: The file is checked every interval (nothing is ever deferred); see `compliance._poll.Poller`.
+    retry_in: float | None = None
+
+    def start(self) -> None:
+        """Start watching the file for replacement (as `geoipupdate` replaces it)."""
+        if self._poller is not None:
+            self._poller.start()
+
+    def poll(self) -> bool:
+        """Open the file again if it was replaced. True when a new database is in force."""
+        from compliance._poll import stamp_files
+
+        stamp = stamp_files([self.path])
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        old = self._reader
+        try:
+            self._open()
+        except ConfigError as exc:
+            logger.error("compliance: the GeoIP database was not reloaded; the one in force stays: %s", exc)
+            return False
+        del old  # left to the garbage collector: a lookup may still be using it
+        logger.info("compliance: GeoIP database %s reloaded (%s)", self.path, self.database_type)
+        if self.on_reload is not None:
+            self.on_reload()
+        return True
+
+    def _open(self) -> None:
+        import geoip2.database
+        import maxminddb
+
+        try:
+            self._reader = geoip2.database.Reader(self.path, mode=geoip2.database.MODE_AUTO)
+        except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"cannot open GeoIP database {self.path!r}: {reason}") from None
+        self.database_type: str = self._reader.metadata().database_type
+        if "Anonymous" in self.database_type or not any(
+            kind in self.database_type for kind in ("City", "Enterprise", "Country")
+        ):
+            self._reader.close()
+            raise ConfigError(
+                f"GeoIP database {self.path!r} is a {self.database_type!r} database; "
+                "a Country, City or Enterprise database is needed"
+            )
+        # The records of all three shapes carry `country` and (City, Enterprise)
+        # `subdivisions`. Reading the record from the Reader's underlying
+        # maxminddb reader costs a third of building geoip2's model, and a miss
+        # is a None there rather than an exception (0.4 against 3 µs).
+        self._get = self._reader._db_reader.get
+        self._invalid = maxminddb.InvalidDatabaseError
+
+    def lookup(self, ip: str) -> Jurisdiction | None:
+        try:
+            record = self._get(ip)
+        except self._invalid as exc:  # a damaged record: this source does not know
+            logger.warning("compliance: a GeoIP lookup in %s failed: %s", self.path, exc)
+            return None
+        except ValueError:
+            if self._closed:
+                raise
+            return None  # not an address
+        if not isinstance(record, dict):
+            return None
+        country = record.get("country")
+        code = country.get("iso_code") if isinstance(country, dict) else None
+        if not isinstance(code, str) or not code:
+            return None
+        subdivision = None
+        subdivisions = record.get("subdivisions")
+        if isinstance(subdivisions, list) and subdivisions and isinstance(subdivisions[-1], dict):
+            part = subdivisions[-1].get("iso_code")
+            if isinstance(part, str) and part:
+                subdivision = f"{code}-{part}"
+        key = (code, subdivision)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._answers[key] = Jurisdiction(code, subdivision, False, "geoip")
+        return answer
+
+    def close(self) -> None:
+        self._closed = True
+        if self._poller is not None:
+            self._poller.stop()
+        self._reader.close()
+
+    def __enter__(self) -> GeoIP2Resolver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"GeoIP2Resolver({self.path!r}, {self.database_type!r})"
+
+
+class EmbeddedResolver:
+    """Addresses looked up in the embedded regional internet registry table (`iptocc`).
+
+    Works offline with nothing to download. The registries record the country a
+    network was assigned in, which is coarser than a GeoIP database: no
+    subdivisions, and no record of where a network is actually used.
+    """
+
+    def __init__(self) -> None:
+        import iptocc
+
+        self._country_code = iptocc.country_code
+        self._answers: dict[str, Jurisdiction] = {}
+
+    def lookup(self, ip: str) -> Jurisdiction | None:
+        code = self._country_code(ip)
+        if code is None:
+            return None
+        answer = self._answers.get(code)
+        if answer is None:
+            if code not in country_codes():
+                return None
+            answer = self._answers[code] = Jurisdiction(code, None, False, "embedded")
+        return answer
+
+    def __repr__(self) -> str:
+        return "EmbeddedResolver()"
+
+
+class StaticResolver:
+    """Addresses looked up in a fixed table: for tests and the command line.
+
+    Keys are addresses or networks (`"95.173.136.0/24"`); values a country (`RU`),
+    a subdivision (`UA-43`), `unknown` or `anonymous`. The most specific network
+    that holds an address answers; an address in none of them is not known.
+    """
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Jurisdiction]] = []
+        for key, value in mapping.items():
+            try:
+                network = ipaddress.ip_network(normalise_ip(key) or key.strip(), strict=True)
+            except (ValueError, TypeError, AttributeError):
+                raise ConfigError(f"static jurisdiction key {key!r} is not an IP address or network") from None
+            networks.append((network, _static_answer(key, value)))
+        networks.sort(key=lambda item: item[0].prefixlen, reverse=True)
+        self._networks = tuple(networks)
+
+    def lookup(self, ip: str) -> Jurisdiction | None:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        for network, answer in self._networks:
+            if address.version == network.version and address in network:
+                return answer
+        return None
+
+    def __repr__(self) -> str:
+        return f"StaticResolver({ {str(network): str(answer) for network, answer in self._networks}!r})"
+
+
+def _static_answer(key: str, value: str) -> Jurisdiction:
+    if not isinstance(value, str):
+        raise ConfigError(f"static jurisdiction for {key!r} is {value!r}, not a code")
+    code = value.strip()
+    if code == "unknown":
+        return Jurisdiction(None, None, False, "static")
+    if code == "anonymous":
+        return Jurisdiction(None, None, True, "static")
+    if code.count("-") == 1:
+        country = code.partition("-")[0]
+        if country in country_codes() and normalise_subdivision(country, code) == code:
+            return Jurisdiction(country, code, False, "static")
+    elif code != TOR and normalise_country(code) == code:
+        return Jurisdiction(code, None, False, "static")
+    raise ConfigError(
+        f"static jurisdiction for {key!r} is {value!r}: expected a country (RU), "
+        "a subdivision (UA-43), 'unknown' or 'anonymous'"
+    )
