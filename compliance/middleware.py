@@ -1,53 +1,67 @@
-"""ComplianceMiddleware: the one module that speaks ASGI.
+"""ComplianceMiddleware: the one module that speaks ASGI. It reads top to bottom as the request flows.
 
-Per request, before the app is called: resolve the reader's jurisdiction, decide
-which rules fire (both cached), and leave the jurisdiction in
-`scope["state"]["jurisdiction"]`. A page no rule covers goes straight to the app:
-its response is not touched at all. On a covered page a per-request `_Responder`
-wraps `send`: it adds the cache headers, holds `http.response.start` until the
-first body chunk, and streams the body through the HTML rewriter.
+1. Reader: resolve the reader's jurisdiction (`compliance.reader`), and leave it in
+   `scope["state"]["jurisdiction"]`; on a page no rule covers, only when the app reads it.
+2. Decision: which rules fire for that reader on this host and path (`compliance.rules`,
+   cached). A page no rule covers goes straight to the app, untouched.
+3. Response: a block is answered 451 here; otherwise a per-request `_Responder` wraps
+   `send`, adds the cache headers, holds `http.response.start` until the first body
+   chunk, and streams the body through the transform the decision's `Plan` builds
+   (`compliance.respond`). The audit event and metrics are recorded at the end
+   (`compliance.observe`).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance.errors import ConfigError
-from compliance.observe.audit import FAULT_LOGGER, AuditPolicy, audit_enabled, emit, jurisdiction_fields, network_of
+from compliance.observe.audit import (
+    FAULT_LOGGER,
+    AuditPolicy,
+    audit_enabled,
+    block_outcomes,
+    emit,
+    jurisdiction_fields,
+    network_of,
+    rule_outcomes,
+)
 from compliance.observe.metrics import Metrics
 from compliance.reader.address import client_address
+from compliance.reader.chosen import chosen_jurisdiction
 from compliance.reader.databases import Resolver
 from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.respond import headers as _headers
 from compliance.respond.block import block_response, prefers_json
 from compliance.respond.encoding import CorruptBody, Recoder, is_supported
-from compliance.respond.html import HtmlRewriter, Insertion
-from compliance.respond.json import JsonInserter, notices_json
-from compliance.respond.render import (
-    charset_from_content_type,
-    choose_language,
-    codec_for,
-    render_notice_html,
-    render_style,
-    sniff_html,
+from compliance.respond.plan import (
+    DROPPED_WHEN_CHANGED,
+    HTML_TYPES,
+    PLAN_CACHE_SIZE,
+    Plan,
+    Skipped,
+    Transform,
+    is_json,
+    media_type,
+    rewritable_status,
 )
-from compliance.rules.decide import Decision, Firing
-from compliance.rules.model import HTML_PLACES, Notice, Place, RuleSet
+from compliance.respond.render import (
+    choose_language,
+)
+from compliance.rules.decide import Decision
+from compliance.rules.model import Place, RuleSet
 from compliance.sources.reload import RuleSource
 
 __all__ = ["ComplianceMiddleware"]
 
-HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
 #: Bytes of the body read before choosing the charset and language (the HTML prescan size).
 SNIFF_SIZE: Final = 1024
 DEFAULT_HOLDBACK: Final = 256 * 1024
@@ -114,7 +128,7 @@ class ComplianceMiddleware:
         self.metrics.watch_rules(self.rules)
         self._timed = self.metrics.enabled
         self._started = False
-        self._plans: dict[int, _Plan] = {}
+        self._plans: dict[int, Plan] = {}
 
     @property
     def ruleset(self) -> RuleSet:
@@ -138,7 +152,7 @@ class ComplianceMiddleware:
                 uncovered = True
             else:
                 uncovered = False
-                jurisdiction = _test_jurisdiction(scope, self.test_secret) or self.resolver.resolve(scope)
+                jurisdiction = chosen_jurisdiction(scope, self.test_secret) or self.resolver.resolve(scope)
                 state = scope.get("state")
                 if state is None:
                     scope["state"] = state = {}
@@ -187,14 +201,14 @@ class ComplianceMiddleware:
 
         return send_with_cache_headers
 
-    def plan(self, decision: Decision) -> _Plan:
+    def plan(self, decision: Decision) -> Plan:
         """What a decision means for a response, worked out once per decision (decisions are cached)."""
         entry = self._plans.get(id(decision))
         if entry is not None and entry.decision is decision:
             return entry
-        if len(self._plans) >= _PLAN_CACHE_SIZE:
+        if len(self._plans) >= PLAN_CACHE_SIZE:
             self._plans.clear()
-        entry = self._plans[id(decision)] = _Plan(decision)
+        entry = self._plans[id(decision)] = Plan(decision)
         return entry
 
     async def _block(self, scope: Scope, send: Send, decision: Decision, jurisdiction: Jurisdiction) -> None:
@@ -214,25 +228,7 @@ class ComplianceMiddleware:
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
-        rules = [
-            {
-                "rule": decision.block.rule.id,
-                "notice": notice.id,
-                "mode": "enforce",
-                "language": language,
-                "outcome": "blocked",
-            },
-            *(
-                {
-                    "rule": f.rule.id,
-                    "notice": f.notice.id,
-                    "mode": f.rule.mode,
-                    "outcome": "not-applicable",
-                    "why": "the page is blocked",
-                }
-                for f in decision.fired
-            ),
-        ]
+        rules = block_outcomes(decision, language)
         self.record(scope, jurisdiction, rules, 0.0)
 
     def record(self, scope: Scope, jurisdiction: Jurisdiction, rules: list[dict[str, Any]], spent: float) -> None:
@@ -259,37 +255,6 @@ class ComplianceMiddleware:
         )
 
 
-#: An ASGI scope extension that sets the reader's jurisdiction, for `compliance test --app`.
-#: A server never puts it in a scope, so it cannot be reached from the network.
-TEST_EXTENSION: Final = "compliance.jurisdiction"
-#: The request header `compliance test --url` sends to a staging server configured with
-#: `test_secret`: `secret=...; country=RU; subdivision=UA-43`. Without the right secret it is ignored.
-TEST_HEADER: Final = b"compliance-test-jurisdiction"
-
-
-def _test_jurisdiction(scope: Scope, secret: str | None) -> Jurisdiction | None:
-    extensions = scope.get("extensions")
-    if extensions:
-        given = extensions.get(TEST_EXTENSION)
-        if isinstance(given, Jurisdiction):
-            return given
-    if secret is None:
-        return None
-    value = _headers.get(scope.get("headers") or (), TEST_HEADER)
-    if value is None:
-        return None
-    fields = {}
-    for part in value.decode("latin-1").split(";"):
-        key, _, val = part.partition("=")
-        fields[key.strip().lower()] = val.strip()
-    if not hmac.compare_digest(fields.get("secret", "").encode(), secret.encode()):
-        return None
-    country = fields.get("country", "").upper() or None
-    if country in ("UNKNOWN", ""):
-        country = None
-    return Jurisdiction(country, fields.get("subdivision", "").upper() or None, fields.get("anonymous") == "1", "test")
-
-
 def _host(scope: Scope) -> str:
     for key, value in scope.get("headers") or ():
         if key == b"host":
@@ -299,47 +264,6 @@ def _host(scope: Scope) -> str:
             return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
     server = scope.get("server")
     return str(server[0]).lower() if server else ""
-
-
-_MEDIA_TYPES: dict[bytes, str] = {}
-
-
-def _media_type(content_type: bytes | None) -> str:
-    """The media type of a Content-Type value, lower case (cached: a site sends few distinct values)."""
-    if content_type is None:
-        return ""
-    found = _MEDIA_TYPES.get(content_type)
-    if found is None:
-        if len(_MEDIA_TYPES) >= 1024:
-            _MEDIA_TYPES.clear()
-        found = _MEDIA_TYPES[content_type] = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
-    return found
-
-
-def _rewritable_status(status: int) -> bool:
-    return (200 <= status < 300 and status not in (204, 205, 206)) or 400 <= status < 600
-
-
-class _Skipped(Exception):
-    """The response cannot carry the notices due (the reason is the message)."""
-
-
-class _Transform(Protocol):
-    """A body transform: `feed(data, last=True)` also returns what is left at the end."""
-
-    @property
-    def placed(self) -> Any: ...
-
-    def feed(self, data: bytes, last: bool = False) -> bytes: ...
-
-    def close(self) -> bytes: ...
-
-
-def _is_json(media: str) -> bool:
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
-_PLAN_CACHE_SIZE: Final = 1024
 
 
 class _LazyState(dict[str, Any]):
@@ -363,7 +287,7 @@ class _LazyState(dict[str, Any]):
             raise KeyError(key)
         scope = {"client": self._client, "headers": self._headers, "extensions": self._extensions}
         try:
-            value = _test_jurisdiction(scope, self._mw.test_secret) or self._mw.resolver.resolve(scope)
+            value = chosen_jurisdiction(scope, self._mw.test_secret) or self._mw.resolver.resolve(scope)
         except Exception:
             FAULT_LOGGER.exception("compliance: could not resolve the jurisdiction")
             value = UNKNOWN_JURISDICTION
@@ -375,64 +299,6 @@ class _LazyState(dict[str, Any]):
 
     def __contains__(self, key: object) -> bool:
         return key == "jurisdiction" or super().__contains__(key)
-
-
-#: Headers that describe the body as the app sent it, and go when the body is changed.
-_DROPPED_WHEN_CHANGED: Final = frozenset({b"content-length", b"etag", b"content-md5", b"accept-ranges"})
-_CHARSETS: dict[bytes, str | None] = {}
-
-
-def _charset(content_type: bytes) -> str | None:
-    """The charset parameter of a Content-Type value (cached: a site sends few distinct values)."""
-    try:
-        return _CHARSETS[content_type]
-    except KeyError:
-        if len(_CHARSETS) >= _PLAN_CACHE_SIZE:
-            _CHARSETS.clear()
-        found = _CHARSETS[content_type] = charset_from_content_type(content_type.decode("latin-1"))
-        return found
-
-
-def _html_start_tag(head: bytes) -> bytes:
-    """The page's `<html ...>` start tag as written (the language comes from it), or b"" where not found."""
-    start = head.find(b"<html")
-    if start < 0:
-        start = head.lower().find(b"<html")
-        if start < 0:
-            return b""
-    end = head.find(b">", start)
-    return head[start : end + 1] if end > 0 else head[start:]
-
-
-class _Plan:
-    """What one decision asks of a response, worked out once and kept with the cached decision."""
-
-    __slots__ = ("decision", "html_due", "json_due", "header_due", "multilingual", "rewriters", "json_values")
-
-    def __init__(self, decision: Decision) -> None:
-        self.decision = decision
-        self.html_due: list[Firing] = []
-        self.json_due: dict[str, list[Firing]] = {}
-        self.header_due: dict[str, list[Firing]] = {}
-        for firing in decision.fired:
-            if not firing.enforced or not firing.rule.placement:
-                continue
-            first = firing.rule.placement[0]
-            if first.kind in HTML_PLACES:
-                self.html_due.append(firing)
-            elif first.kind == "json" and first.arg:
-                self.json_due.setdefault(first.arg, []).append(firing)
-            elif first.kind == "header" and first.arg:
-                self.header_due.setdefault(first.arg, []).append(firing)
-        #: Whether the page's own language (`<html lang>`) can change which text is shown.
-        self.multilingual = any(len(f.notice.text) > 1 for f in self.html_due)
-        #: (charset, Content-Language, Accept-Language, <html> tag) -> the rewriter's inputs
-        self.rewriters: dict[
-            tuple[str | None, str | None, str | None, bytes],
-            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]],
-        ] = {}
-        #: (Content-Language, Accept-Language) -> the JSON field's value and each notice's language
-        self.json_values: dict[tuple[str | None, str | None], tuple[bytes, list[tuple[Notice, str]]]] = {}
 
 
 class _Responder:
@@ -474,7 +340,7 @@ class _Responder:
         self.json_due = plan.json_due
         self.header_due = plan.header_due
         self.start: Message | None = None
-        self.transform: _Transform | None = None
+        self.transform: Transform | None = None
         self.recoder: Recoder | None = None
         self.pending: list[bytes] = []
         self.raw_pending: list[bytes] = []
@@ -529,7 +395,7 @@ class _Responder:
         if self.header_due and status >= 200:
             headers = self._notice_headers(headers)
         message = {**message, "headers": headers}
-        self.media = _media_type(content_type)
+        self.media = media_type(content_type)
         reason = self._why_untouched(status)
         if reason is not None:
             self.passing = True
@@ -567,7 +433,7 @@ class _Responder:
             out = self.transform.feed(plain, last=not more)
             if self.recoder is not None:
                 out = self.recoder.encode(out, final=not more)
-        except _Skipped as skipped:
+        except Skipped as skipped:
             await self._give_up(str(skipped), more, b"" if unsent else body)
             return
         except CorruptBody as corrupt:
@@ -593,12 +459,12 @@ class _Responder:
 
     def _why_untouched(self, status: int) -> str | None:
         """Why this body takes no notice, or None when it is to be rewritten ("" for: nothing due)."""
-        due = self.html_due if self.media in HTML_TYPES else self.json_due if _is_json(self.media) else None
+        due = self.html_due if self.media in HTML_TYPES else self.json_due if is_json(self.media) else None
         if not due:
             return ""
         if self.scope.get("method") == "HEAD":
             return "HEAD request: no body"
-        if not _rewritable_status(status):
+        if not rewritable_status(status):
             return f"status {status}"
         return None
 
@@ -611,72 +477,15 @@ class _Responder:
                 self.outcome[firing.notice.id] = {"outcome": "injected", "place": f"header: {name}"}
         return headers
 
-    def _languages(self) -> tuple[str | None, str | None]:
-        return self.content_language, _header_text(self.scope.get("headers") or (), b"accept-language")
-
-    def _build_transform(self, head: bytes) -> _Transform:
-        if self.media in HTML_TYPES:
-            return self._build_rewriter(head)
-        return self._build_json()
-
-    def _build_json(self) -> _Transform:
-        languages_asked = self._languages()
-        ((field, firings),) = list(self.json_due.items())[:1]
-        built = self.plan.json_values.get(languages_asked)
-        if built is None:
-            content_language, accept_language = languages_asked
-            items = [(f.notice, choose_language(f.notice, content_language, None, accept_language)) for f in firings]
-            if len(self.plan.json_values) >= _PLAN_CACHE_SIZE:
-                self.plan.json_values.clear()
-            built = self.plan.json_values[languages_asked] = (notices_json(items), items)
-        value, items = built
-        for notice, language in items:
-            self.outcome[notice.id] = {"language": language, "place": f"json: {field}"}
-        return _JsonTransform(field, value, [f.notice.id for f in firings])
-
-    def _build_rewriter(self, head: bytes) -> _Transform:
+    def _build_transform(self, head: bytes) -> Transform:
+        accept_language = _header_text(self.scope.get("headers") or (), b"accept-language")
+        if self.media not in HTML_TYPES:
+            return self.plan.json_transform(self.content_language, accept_language, self.outcome)
         assert self.start is not None
-        headers = self.start["headers"]
-        charset = _charset(_headers.get(headers, b"content-type") or b"")
-        content_language, accept_language = self._languages()
-        html_tag = b""
-        if charset is None:
-            sniffed_charset, _ = sniff_html(head)
-            charset = sniffed_charset
-        if self.plan.multilingual:
-            html_tag = _html_start_tag(head)
-        key = (charset, content_language, accept_language, html_tag)
-        built = self.plan.rewriters.get(key)
-        if built is None:
-            built = self.plan.rewriters[key] = self._prepare_rewriter(charset, content_language, accept_language, head)
-        insertions, head_markup, languages = built
-        for notice_id, language in languages:
-            self.outcome[notice_id] = {"language": language}
-        return HtmlRewriter(insertions, head_markup, self.mw.holdback)
-
-    def _prepare_rewriter(
-        self, charset: str | None, content_language: str | None, accept_language: str | None, head: bytes
-    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]]:
-        """The notices' markup for this charset and these languages (cached per decision)."""
-        codec = codec_for(charset)
-        if codec is None:
-            raise _Skipped(f"the page's charset {charset!r} is not known")
-        html_lang = sniff_html(head)[1] if self.plan.multilingual else None
-        insertions: list[Insertion] = []
-        languages: list[tuple[str, str]] = []
-        css: list[str] = []
-        for firing in self.html_due:
-            notice = firing.notice
-            language = choose_language(notice, content_language, html_lang, accept_language)
-            places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
-            insertions.append(Insertion(notice.id, places, render_notice_html(notice, language, codec)))
-            languages.append((notice.id, language))
-            if notice.css and notice.css not in css:
-                css.append(notice.css)
-        head_markup = render_style(css, codec) if css else b""
-        if len(self.plan.rewriters) >= _PLAN_CACHE_SIZE:
-            self.plan.rewriters.clear()
-        return tuple(insertions), head_markup, tuple(languages)
+        content_type = _headers.get(self.start["headers"], b"content-type") or b""
+        return self.plan.html_transform(
+            content_type, self.content_language, accept_language, head, self.mw.holdback, self.outcome
+        )
 
     async def _flush_start(self, *, more: bool, length: int | None = None, modified: bool = False) -> None:
         start, self.start = self.start, None
@@ -684,7 +493,7 @@ class _Responder:
             return
         headers = start["headers"]
         if modified:
-            headers = [h for h in headers if h[0] not in _DROPPED_WHEN_CHANGED]
+            headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
             if not more and length is not None:
                 headers.append((b"content-length", str(length).encode("latin-1")))
         await self._send({**start, "headers": headers})
@@ -714,67 +523,10 @@ class _Responder:
     def _audit(self, missed: str | None = None) -> None:
         if not (self.mw.metrics.enabled or audit_enabled()):
             return
-        placed: dict[str, Any] = {}
-        if self.transform is not None and missed is None:
-            placed = {p.key: p for p in self.transform.placed}
-        body_due = {f.notice.id for f in self.html_due} | {f.notice.id for fs in self.json_due.values() for f in fs}
-        rules = []
-        for firing in self.decision.fired:
-            notice_id = firing.notice.id
-            known = self.outcome.get(notice_id, {})
-            entry: dict[str, Any] = {"rule": firing.rule.id, "notice": notice_id, "mode": firing.rule.mode}
-            entry.update((k, v) for k, v in known.items() if k == "language")
-            if not firing.enforced:
-                entry["outcome"] = "report-only"
-            elif known.get("outcome") == "injected":
-                entry.update(outcome="injected", place=known["place"])
-            elif notice_id not in body_due:
-                entry.update(outcome="not-applicable", why=f"content type {self.media or '(none)'}")
-            elif missed is not None:
-                entry.update(outcome="missed" if missed else "not-applicable", why=missed or "no body")
-            elif notice_id in placed:
-                where = placed[notice_id]
-                entry["outcome"] = "fallback" if where.fallback else "injected"
-                entry["place"] = str(where.place or "end-of-document")
-            else:
-                entry.update(outcome="missed", why=getattr(self.transform, "reason", None) or "no place found")
-            rules.append(entry)
+        placed = self.transform.placed if self.transform is not None and missed is None else ()
+        reason = getattr(self.transform, "reason", None)
+        rules = rule_outcomes(self.plan, self.outcome, placed, self.media, missed, reason)
         self.mw.record(self.scope, self.jurisdiction, rules, self.spent)
-
-
-@dataclass(frozen=True, slots=True)
-class _JsonPlaced:
-    key: str
-    place: Place | None
-    fallback: bool = False
-
-
-class _JsonTransform:
-    """`{json: FIELD}`: the notices as a top-level field of a JSON object body."""
-
-    __slots__ = ("inserter", "ids", "field")
-
-    def __init__(self, field: str, value: bytes, ids: list[str]) -> None:
-        self.inserter = JsonInserter(field, value)
-        self.ids = ids
-        self.field = field
-
-    def feed(self, data: bytes, last: bool = False) -> bytes:
-        out = self.inserter.feed(data)
-        return out + self.inserter.close() if last else out
-
-    def close(self) -> bytes:
-        return self.inserter.close()
-
-    @property
-    def reason(self) -> str | None:
-        return self.inserter.reason
-
-    @property
-    def placed(self) -> list[_JsonPlaced]:
-        if not self.inserter.placed:
-            return []
-        return [_JsonPlaced(i, Place("json", self.field)) for i in self.ids]
 
 
 def _header_text(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:

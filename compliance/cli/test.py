@@ -41,7 +41,7 @@ from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
 from compliance.cli.results import CaseResult, ExitCode, Mismatch, Observed, TestRun
 from compliance.errors import ConfigError
-from compliance.middleware import TEST_EXTENSION
+from compliance.reader.chosen import TEST_EXTENSION
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.respond.render import choose_language

@@ -13,14 +13,25 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from compliance.errors import ConfigError
 from compliance.reader.jurisdiction import Jurisdiction
+from compliance.respond.plan import Plan
+from compliance.rules.decide import Decision
 
-__all__ = ["AUDIT_LOGGER", "FAULT_LOGGER", "AuditPolicy", "audit_enabled", "emit", "network_of"]
+__all__ = [
+    "AUDIT_LOGGER",
+    "FAULT_LOGGER",
+    "AuditPolicy",
+    "audit_enabled",
+    "block_outcomes",
+    "emit",
+    "network_of",
+    "rule_outcomes",
+]
 
 AUDIT_LOGGER: Final = logging.getLogger("compliance.audit")
 #: Faults inside the middleware (the page is served as the app sent it).
@@ -91,3 +102,71 @@ class AuditPolicy:
             return True
         rate = self.sample_unfired
         return rate >= 1.0 or (rate > 0.0 and random.random() < rate)
+
+
+def rule_outcomes(
+    plan: Plan,
+    known_outcomes: Mapping[str, Mapping[str, Any]],
+    placed_notices: Iterable[Any],
+    media: str,
+    missed: str | None,
+    reason: str | None,
+) -> list[dict[str, Any]]:
+    """What the audit event says of each fired rule of one response.
+
+    `known_outcomes` is what the responder learnt per notice (language, header
+    place); `placed_notices` what the body transform placed (each with `key`,
+    `place`, `fallback`); `missed` why the body was left as it was, "" for: nothing
+    to do; `reason` the transform's own word on a notice it could not place.
+    """
+    placed = {p.key: p for p in placed_notices}
+    html_due, json_due = plan.html_due, plan.json_due
+    body_due = {f.notice.id for f in html_due} | {f.notice.id for fs in json_due.values() for f in fs}
+    rules = []
+    for firing in plan.decision.fired:
+        notice_id = firing.notice.id
+        known = known_outcomes.get(notice_id, {})
+        entry: dict[str, Any] = {"rule": firing.rule.id, "notice": notice_id, "mode": firing.rule.mode}
+        entry.update((k, v) for k, v in known.items() if k == "language")
+        if not firing.enforced:
+            entry["outcome"] = "report-only"
+        elif known.get("outcome") == "injected":
+            entry.update(outcome="injected", place=known["place"])
+        elif notice_id not in body_due:
+            entry.update(outcome="not-applicable", why=f"content type {media or '(none)'}")
+        elif missed is not None:
+            entry.update(outcome="missed" if missed else "not-applicable", why=missed or "no body")
+        elif notice_id in placed:
+            where = placed[notice_id]
+            entry["outcome"] = "fallback" if where.fallback else "injected"
+            entry["place"] = str(where.place or "end-of-document")
+        else:
+            entry.update(outcome="missed", why=reason or "no place found")
+        rules.append(entry)
+    return rules
+
+
+def block_outcomes(decision: Decision, language: str) -> list[dict[str, Any]]:
+    """What the audit event says of a blocked page: the block, and every notice it made moot."""
+    assert decision.block is not None
+    notice = decision.block.notice
+    rules = [
+        {
+            "rule": decision.block.rule.id,
+            "notice": notice.id,
+            "mode": "enforce",
+            "language": language,
+            "outcome": "blocked",
+        },
+        *(
+            {
+                "rule": f.rule.id,
+                "notice": f.notice.id,
+                "mode": f.rule.mode,
+                "outcome": "not-applicable",
+                "why": "the page is blocked",
+            }
+            for f in decision.fired
+        ),
+    ]
+    return rules

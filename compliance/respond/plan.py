@@ -1,0 +1,239 @@
+"""What one decision asks of a response, worked out once per decision and kept with it.
+
+A `Plan` sorts the fired rules by where their notices go (HTML body, JSON field,
+response header) and builds the body transform for a response: the HTML rewriter
+with the notices rendered for the page's charset and languages, or the JSON
+inserter. Rendered inputs are cached per plan, keyed by what chose them. Nothing
+here speaks ASGI: the middleware's responder feeds these transforms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from compliance.respond.html import HtmlRewriter, Insertion
+from compliance.respond.json import JsonInserter, notices_json
+from compliance.respond.render import (
+    charset_from_content_type,
+    choose_language,
+    codec_for,
+    render_notice_html,
+    render_style,
+    sniff_html,
+)
+from compliance.rules.decide import Decision, Firing
+from compliance.rules.model import HTML_PLACES, Notice, Place
+
+__all__ = [
+    "DROPPED_WHEN_CHANGED",
+    "HTML_TYPES",
+    "PLAN_CACHE_SIZE",
+    "JsonTransform",
+    "Plan",
+    "Skipped",
+    "Transform",
+    "is_json",
+    "media_type",
+    "rewritable_status",
+]
+
+HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
+PLAN_CACHE_SIZE: Final = 1024
+
+_MEDIA_TYPES: dict[bytes, str] = {}
+
+
+def media_type(content_type: bytes | None) -> str:
+    """The media type of a Content-Type value, lower case (cached: a site sends few distinct values)."""
+    if content_type is None:
+        return ""
+    found = _MEDIA_TYPES.get(content_type)
+    if found is None:
+        if len(_MEDIA_TYPES) >= 1024:
+            _MEDIA_TYPES.clear()
+        found = _MEDIA_TYPES[content_type] = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+    return found
+
+
+def rewritable_status(status: int) -> bool:
+    return (200 <= status < 300 and status not in (204, 205, 206)) or 400 <= status < 600
+
+
+class Skipped(Exception):
+    """The response cannot carry the notices due (the reason is the message)."""
+
+
+class Transform(Protocol):
+    """A body transform: `feed(data, last=True)` also returns what is left at the end."""
+
+    @property
+    def placed(self) -> Any: ...
+
+    def feed(self, data: bytes, last: bool = False) -> bytes: ...
+
+    def close(self) -> bytes: ...
+
+
+def is_json(media: str) -> bool:
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+#: Headers that describe the body as the app sent it, and go when the body is changed.
+DROPPED_WHEN_CHANGED: Final = frozenset({b"content-length", b"etag", b"content-md5", b"accept-ranges"})
+_CHARSETS: dict[bytes, str | None] = {}
+
+
+def charset_of(content_type: bytes) -> str | None:
+    """The charset parameter of a Content-Type value (cached: a site sends few distinct values)."""
+    try:
+        return _CHARSETS[content_type]
+    except KeyError:
+        if len(_CHARSETS) >= PLAN_CACHE_SIZE:
+            _CHARSETS.clear()
+        found = _CHARSETS[content_type] = charset_from_content_type(content_type.decode("latin-1"))
+        return found
+
+
+def html_start_tag(head: bytes) -> bytes:
+    """The page's `<html ...>` start tag as written (the language comes from it), or b"" where not found."""
+    start = head.find(b"<html")
+    if start < 0:
+        start = head.lower().find(b"<html")
+        if start < 0:
+            return b""
+    end = head.find(b">", start)
+    return head[start : end + 1] if end > 0 else head[start:]
+
+
+class Plan:
+    """What one decision asks of a response, worked out once and kept with the cached decision."""
+
+    __slots__ = ("decision", "html_due", "json_due", "header_due", "multilingual", "rewriters", "json_values")
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        self.html_due: list[Firing] = []
+        self.json_due: dict[str, list[Firing]] = {}
+        self.header_due: dict[str, list[Firing]] = {}
+        for firing in decision.fired:
+            if not firing.enforced or not firing.rule.placement:
+                continue
+            first = firing.rule.placement[0]
+            if first.kind in HTML_PLACES:
+                self.html_due.append(firing)
+            elif first.kind == "json" and first.arg:
+                self.json_due.setdefault(first.arg, []).append(firing)
+            elif first.kind == "header" and first.arg:
+                self.header_due.setdefault(first.arg, []).append(firing)
+        #: Whether the page's own language (`<html lang>`) can change which text is shown.
+        self.multilingual = any(len(f.notice.text) > 1 for f in self.html_due)
+        #: (charset, Content-Language, Accept-Language, <html> tag) -> the rewriter's inputs
+        self.rewriters: dict[
+            tuple[str | None, str | None, str | None, bytes],
+            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]],
+        ] = {}
+        #: (Content-Language, Accept-Language) -> the JSON field's value and each notice's language
+        self.json_values: dict[tuple[str | None, str | None], tuple[bytes, list[tuple[Notice, str]]]] = {}
+
+    def json_transform(
+        self, content_language: str | None, accept_language: str | None, outcome: dict[str, dict[str, Any]]
+    ) -> Transform:
+        """The `{json: FIELD}` transform for these languages; each notice's language goes into `outcome`."""
+        languages_asked = (content_language, accept_language)
+        ((field, firings),) = list(self.json_due.items())[:1]
+        built = self.json_values.get(languages_asked)
+        if built is None:
+            items = [(f.notice, choose_language(f.notice, content_language, None, accept_language)) for f in firings]
+            if len(self.json_values) >= PLAN_CACHE_SIZE:
+                self.json_values.clear()
+            built = self.json_values[languages_asked] = (notices_json(items), items)
+        value, items = built
+        for notice, language in items:
+            outcome[notice.id] = {"language": language, "place": f"json: {field}"}
+        return JsonTransform(field, value, [f.notice.id for f in firings])
+
+    def html_transform(
+        self,
+        content_type: bytes,
+        content_language: str | None,
+        accept_language: str | None,
+        head: bytes,
+        holdback: int,
+        outcome: dict[str, dict[str, Any]],
+    ) -> Transform:
+        """The HTML rewriter for this page; `head` is the body's first bytes (charset and `<html lang>`)."""
+        charset = charset_of(content_type)
+        html_tag = b""
+        if charset is None:
+            sniffed_charset, _ = sniff_html(head)
+            charset = sniffed_charset
+        if self.multilingual:
+            html_tag = html_start_tag(head)
+        key = (charset, content_language, accept_language, html_tag)
+        built = self.rewriters.get(key)
+        if built is None:
+            built = self.rewriters[key] = self._prepare_rewriter(charset, content_language, accept_language, head)
+        insertions, head_markup, languages = built
+        for notice_id, language in languages:
+            outcome[notice_id] = {"language": language}
+        return HtmlRewriter(insertions, head_markup, holdback)
+
+    def _prepare_rewriter(
+        self, charset: str | None, content_language: str | None, accept_language: str | None, head: bytes
+    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]]:
+        """The notices' markup for this charset and these languages (cached per decision)."""
+        codec = codec_for(charset)
+        if codec is None:
+            raise Skipped(f"the page's charset {charset!r} is not known")
+        html_lang = sniff_html(head)[1] if self.multilingual else None
+        insertions: list[Insertion] = []
+        languages: list[tuple[str, str]] = []
+        css: list[str] = []
+        for firing in self.html_due:
+            notice = firing.notice
+            language = choose_language(notice, content_language, html_lang, accept_language)
+            places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
+            insertions.append(Insertion(notice.id, places, render_notice_html(notice, language, codec)))
+            languages.append((notice.id, language))
+            if notice.css and notice.css not in css:
+                css.append(notice.css)
+        head_markup = render_style(css, codec) if css else b""
+        if len(self.rewriters) >= PLAN_CACHE_SIZE:
+            self.rewriters.clear()
+        return tuple(insertions), head_markup, tuple(languages)
+
+
+@dataclass(frozen=True, slots=True)
+class JsonPlaced:
+    key: str
+    place: Place | None
+    fallback: bool = False
+
+
+class JsonTransform:
+    """`{json: FIELD}`: the notices as a top-level field of a JSON object body."""
+
+    __slots__ = ("inserter", "ids", "field")
+
+    def __init__(self, field: str, value: bytes, ids: list[str]) -> None:
+        self.inserter = JsonInserter(field, value)
+        self.ids = ids
+        self.field = field
+
+    def feed(self, data: bytes, last: bool = False) -> bytes:
+        out = self.inserter.feed(data)
+        return out + self.inserter.close() if last else out
+
+    def close(self) -> bytes:
+        return self.inserter.close()
+
+    @property
+    def reason(self) -> str | None:
+        return self.inserter.reason
+
+    @property
+    def placed(self) -> list[JsonPlaced]:
+        if not self.inserter.placed:
+            return []
+        return [JsonPlaced(i, Place("json", self.field)) for i in self.ids]
