@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from compliance import __version__
-from compliance.cli import explain, report, test, validate
+from compliance.cli import edge, explain, report, test, validate
 from compliance.cli.results import ExitCode
 
 __all__ = ["main"]
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"compliance {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (validate, explain, test, report):
+    for module in (validate, explain, test, report, edge):
         module.add_parser(commands)
     return parser
 
