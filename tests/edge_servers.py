@@ -135,6 +135,7 @@ sub vcl_deliver {{
     )
     port = free_port()
     log = work / "varnishd.log"
+    output = log.open("wb")
     process = subprocess.Popen(
         [
             VARNISHD,
@@ -149,10 +150,12 @@ sub vcl_deliver {{
             "malloc,64m",
             "-T",
             "none",
+            "-j",
+            "none",
             "-p",
             "default_ttl=600",
         ],
-        stdout=log.open("wb"),
+        stdout=output,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -160,3 +163,4 @@ sub vcl_deliver {{
         yield f"http://127.0.0.1:{port}"
     finally:
         _stop(process)
+        output.close()
