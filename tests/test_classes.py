@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.classes import NO_NOTICE_CLASS, ClassTable
 from compliance.rules.decide import Engine
@@ -116,3 +118,11 @@ def test_class_lookup_by_header_value(tmp_path: Path) -> None:
     ru = classes.members["RU"]
     assert classes.by_header[classes.header_value(ru).encode()].name == ru
     assert classes.header_value(ru).encode() + b"x" not in classes.by_header
+
+
+def test_explain_names_the_readers_class(capsys: pytest.CaptureFixture[str]) -> None:
+    from compliance.cli import main
+
+    main(["explain", "--rules", str(ROOT / "rules"), "--country", "UA", "--subdivision", "UA-43", "--path", "/news/x"])
+    russia = ClassTable(Engine(load_rules(ROOT / "rules"))).at(time.time()).members["RU"]
+    assert f"Class: {russia} (map version" in capsys.readouterr().out
