@@ -44,6 +44,7 @@ bench: $(STAMP)
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null 2>&1; } \
 		|| echo "bench: wrk is not available; the over-the-wire runs use an async httpx client instead"
 	$(PY) -m bench.run
+	$(PY) -m bench.edge
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -191,8 +191,8 @@ def run(base: str, engine: Engine, *, requests: int = 20000, seed: int = 7, work
 
 
 def origin(rules: Path, kinds: tuple[str, ...], mode: str) -> Any:
-    """The app as the cache's origin: `class` (the middleware honouring the class), `private`
-    (the middleware without it, today's fallback), or `bare` (no middleware)."""
+    """The app as the cache's origin: `class` (the middleware honouring the class), any other
+    mode (the middleware without it: `Vary` on the CDN country header), or `bare` (no middleware)."""
     app = app_for(kinds)
     if mode == "bare":
         return app

@@ -20,8 +20,8 @@ def test_no_reader_is_ever_served_another_class_copy_and_the_cache_still_hits(ca
 
 
 @pytest.mark.parametrize("cache", ["nginx", "varnish"])
-def test_without_the_class_the_fallback_keeps_every_copy_out_of_the_cache(cache: str, tmp_path: Path) -> None:
+def test_without_the_class_vary_on_the_cdn_country_header_never_leaks_either(cache: str, tmp_path: Path) -> None:
     rules = write_rules(tmp_path / "rules")
-    with through(cache, tmp_path, rules, KINDS, "private") as url:
+    with through(cache, tmp_path, rules, KINDS, "vary-country") as url:
         result = run(url, engine_for(rules), requests=2000)
     assert result.leaks == 0, result.examples
