@@ -2,7 +2,7 @@
 
 Each command is a module with `add_parser` and `run`; `run` returns the exit code
 (see `results.py`, where the codes are decided). The commands are thin: they load
-the rules (`compliance.rules.loader`), ask the decision core
+the rules (`compliance.rules.load`), ask the decision core
 (`compliance.rules.decide`), and print through the formats in `output.py`.
 """
 

@@ -17,7 +17,7 @@ from compliance.cli.cases import check_notices, load_cases
 from compliance.cli.results import ExitCode, ValidateResult
 from compliance.errors import Problem, RuleFileError
 from compliance.rules.lint import lint
-from compliance.rules.loader import load_rules
+from compliance.rules.load import load_rules
 from compliance.rules.model import RuleSet
 from compliance.rules.yamlstrict import YamlMap, read_yaml
 
