@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from compliance._version import __version__
 from compliance.errors import ComplianceError, ConfigError, Problem, RuleFileError
 from compliance.middleware import ComplianceMiddleware
 from compliance.reader.jurisdiction import Jurisdiction
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ComplianceError",
