@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from compliance.cli import COMMANDS, output
 from compliance.cli.common import load_or_report, moment
-from compliance.cli.report_page import describe_placement, placement_applies
 from compliance.cli.results import ExitCode, Explanation, FiringView
+from compliance.cli.words import describe_placement, placement_applies
 from compliance.errors import ConfigError
 from compliance.reader.address import is_public
 from compliance.reader.jurisdiction import Jurisdiction
