@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(PY) -m examples.serve
 
 lint: $(STAMP)
-	$(PY) -m ruff check compliance tests examples bench
-	$(PY) -m ruff format --check compliance tests examples bench
+	$(PY) -m ruff check compliance tests examples bench scripts
+	$(PY) -m ruff format --check compliance tests examples bench scripts
 	$(PY) -m mypy
 
 # nginx (with ngx_http_geoip2_module) and Varnish: the edge tests run them for real, never skip them.
@@ -36,6 +36,7 @@ system-deps:
 
 test: lint system-deps
 	$(PY) -m pytest -q
+	$(PY) scripts/other_pythons.py
 
 # The benchmark (never part of `make test`): installs what it needs, wrk where it can, then runs.
 bench: $(STAMP)
@@ -47,4 +48,4 @@ bench: $(STAMP)
 	$(PY) -m bench.edge
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -23,8 +23,8 @@ import httpx
 
 from compliance import ComplianceMiddleware
 from compliance.reader.jurisdiction import Jurisdiction
+from compliance.rules import load_rules
 from compliance.rules.decide import Engine
-from compliance.rules.loader import load_rules
 from compliance.rules.model import HTML_PLACES
 from tests.edge_servers import nginx, varnish
 from tests.server import serve

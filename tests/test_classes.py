@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from compliance.reader.jurisdiction import Jurisdiction
+from compliance.rules import load_rules
 from compliance.rules.classes import NO_NOTICE_CLASS, ClassTable
 from compliance.rules.decide import Engine
-from compliance.rules.loader import load_rules
 from tests.conftest import NOTICE_YAML, rule_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ from conftest_geo import GB_WSM_V4, RU_V4, UA_43_V4, US_V4, fixture_city_db, fix
 from compliance import ComplianceMiddleware
 from compliance.cli import main
 from compliance.cli.edge import EdgeConfigError, nginx_http, varnish_vcl
+from compliance.rules import load_rules
 from compliance.rules.classes import ClassTable
 from compliance.rules.decide import Engine
-from compliance.rules.loader import load_rules
 from tests.edge_servers import nginx
 from tests.server import serve
 
