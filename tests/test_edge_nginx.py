@@ -20,6 +20,9 @@ from compliance.rules.decide import Engine
 from tests.edge_servers import nginx
 from tests.server import serve
 
+#: Real nginx and Varnish from the system: on the main Python only (see scripts/other_pythons.py).
+pytestmark = pytest.mark.real
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = b"<!DOCTYPE html><html><head><title>t</title></head><body><p>Story</p></body></html>"
 NOTICE = 'data-legal-notice="undesirable-organization"'

@@ -8,6 +8,9 @@ import pytest
 
 from tests.edge_workload import KINDS, engine_for, run, through, write_rules
 
+#: Real nginx and Varnish from the system: on the main Python only (see scripts/other_pythons.py).
+pytestmark = pytest.mark.real
+
 
 @pytest.mark.parametrize("cache", ["nginx", "varnish"])
 def test_no_reader_is_ever_served_another_class_copy_and_the_cache_still_hits(cache: str, tmp_path: Path) -> None:
