@@ -2,8 +2,9 @@
 
 Run with `python -m bench.edge` (needs nginx with ngx_http_geoip2_module and Varnish).
 Hit ratios: the middleware honouring the class, the bare app behind the same cache
-key (the same variants per URL), and the middleware without the class (here the CDN
-country header is the source, so that is `Vary` on it, not the `private` fallback).
+key (the same variants per URL), the middleware without the class where the CDN
+country header is the source (`Vary` on it), and the middleware placing readers
+itself (the `private` fallback: no shared cache may store a covered page).
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ def main() -> None:
         for cache in ("nginx", "varnish"):
             for kind in KINDS:
                 row = []
-                for mode in ("class", "bare", "vary-country"):
+                for mode in ("class", "bare", "vary-country", "private"):
                     work = tmp / f"{cache}-{kind}-{mode}"
                     work.mkdir()
                     with through(cache, work, rules, (kind,), mode) as url:
-                        result = run(url, engine)
+                        result = run(url, engine, unplaced=mode == "private")
                     leaks = "-" if mode == "bare" else str(result.leaks)
                     row.append(f"{mode} hit {result.hit_ratio:.3f} leaks {leaks}")
                 print(f"{cache:8} {kind:18} " + " | ".join(row), flush=True)
