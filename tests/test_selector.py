@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compliance.respond.html import HtmlRewriter, Insertion, Placed
-from compliance.respond.selector import Compound, parse_attributes, parse_selector
+from compliance.respond.matcher import parse_attributes
 from compliance.rules.model import Place
-from compliance.rules.selectors import check_selector
+from compliance.rules.selectors import Compound, check_selector, parse_selector
 
 # --- the selector subset ------------------------------------------------------------------------
 

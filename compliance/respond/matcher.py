@@ -47,6 +47,7 @@ the tag.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from compliance.respond import elements
@@ -65,9 +66,10 @@ from compliance.respond.elements import (
     _Entry,
     _foreign,
 )
-from compliance.respond.selector import Selector, parse_attributes, parse_selector
+from compliance.rules.selectors import Selector, parse_selector
 
 __all__ = [
+    "parse_attributes",
     "AFTER",
     "APPEND",
     "BEFORE",
@@ -78,6 +80,22 @@ __all__ = [
     "UNCHANGED",
     "SelectorMatcher",
 ]
+
+_ATTRIBUTES: Final = re.compile(
+    rb"""([^\t\n\x0c\r />][^\t\n\x0c\r />=]*)"""
+    rb"""(?:[\t\n\x0c\r ]*=[\t\n\x0c\r ]*(?:"([^"]*)"|'([^']*)'|([^\t\n\x0c\r >]*)))?"""
+)
+
+
+def parse_attributes(buf: bytes | bytearray, start: int, end: int) -> dict[bytes, bytes]:
+    """The attributes of a tag whose name ends at `start` and whose `>` is at `end` - 1; names lower case."""
+    attributes: dict[bytes, bytes] = {}
+    for match in _ATTRIBUTES.finditer(buf, start, end - 1):
+        name, double, single, bare = match.groups()
+        value = double if double is not None else single if single is not None else bare
+        attributes.setdefault(name.lower(), value if value is not None else b"")
+    return attributes
+
 
 # Bound by assignment, not imported by name: CPython 3.11 compiles a method call on a name that an
 # import binds (`_CONTRIBUTION.get(...)`) to an attribute load that builds a bound method on every call.
