@@ -34,7 +34,6 @@ from compliance.observe.audit import (
     rule_outcomes,
 )
 from compliance.observe.metrics import Metrics
-from compliance.reader.address import client_address
 from compliance.reader.chosen import chosen_jurisdiction
 from compliance.reader.databases import Resolver
 from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
@@ -86,6 +85,8 @@ class ComplianceMiddleware:
         country_header: str | None = None,
         region_header: str | None = None,
         *,
+        forwarded_header: str = "x-forwarded-for",
+        cdn_proxies: Iterable[str] | None = None,
         holdback: int = DEFAULT_HOLDBACK,
         resolver: Resolver | None = None,
         request_id_header: str = "x-request-id",
@@ -113,6 +114,8 @@ class ComplianceMiddleware:
         self.resolver = JurisdictionResolver(
             geoip_db=geoip_db,
             trusted_proxies=trusted_proxies,
+            forwarded_header=forwarded_header,
+            cdn_proxies=cdn_proxies,
             country_header=country_header,
             region_header=region_header,
             resolver=resolver,
@@ -240,7 +243,7 @@ class ComplianceMiddleware:
             return
         headers = scope.get("headers") or ()
         request_id = _header_text(headers, self.request_id_header) or uuid.uuid4().hex
-        ip, _ = client_address(scope, self.resolver.trusted)
+        ip = self.resolver.client_ip(scope)
         emit(
             "decision",
             {

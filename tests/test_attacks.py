@@ -1,0 +1,106 @@
+"""Attacks on the wire: each test performs one attack on a real uvicorn over loopback.
+
+The threat model in docs/operations.md names the test that tries each attack. The
+servers run with uvicorn's proxy headers off, as a deployment behind a proxy must
+(`--no-proxy-headers`), so the middleware sees the real peer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from compliance import ComplianceMiddleware
+from tests.conftest import RU_IP, US_IP, rule_file
+from tests.server import serve
+
+BLOCK_RU = """
+rules:
+  - id: ru-block
+    notice: warning
+    jurisdictions: [RU]
+    paths: ["/blocked/**"]
+    action: block
+  - id: ru-warning
+    notice: warning
+    jurisdictions: [RU]
+    paths: ["/news/**"]
+"""
+
+
+async def page(scope: Any, receive: Any, send: Any) -> None:
+    """A plain HTML page that echoes nothing of the request."""
+    body = b"<html><body><p>story</p></body></html>"
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def attacked(tmp_path: Path, rules: str = BLOCK_RU, app: Any = page, **options: Any) -> Iterator[httpx.Client]:
+    """A middleware over `app` on a real server, and a client for it."""
+    options.setdefault("trusted_proxies", ["127.0.0.1"])
+    mw = ComplianceMiddleware(app, rules=rule_file(tmp_path, rules), reload_interval=None, **options)
+    with serve(mw, proxy_headers=False) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+def noticed(response: httpx.Response) -> bool:
+    return 'data-legal-notice="warning"' in response.text
+
+
+# -- 4. who chooses the forwarding header -----------------------------------------------
+
+
+def test_a_client_forwarded_header_does_not_demote_a_reader_to_unknown(tmp_path: Path) -> None:
+    # The proxy appends only X-Forwarded-For; the client sends its own Forwarded.
+    with attacked(tmp_path) as client:
+        for forged in ("for=_hidden", "for=unknown", f"for={US_IP}", 'for="[garbage'):
+            headers = {"X-Forwarded-For": RU_IP, "Forwarded": forged}
+            assert client.get("/blocked/x", headers=headers).status_code == 451, forged
+            assert noticed(client.get("/news/a", headers=headers)), forged
+
+
+def test_the_forwarded_header_is_read_when_named(tmp_path: Path) -> None:
+    with attacked(tmp_path, forwarded_header="forwarded") as client:
+        headers = {"Forwarded": f"for={RU_IP}", "X-Forwarded-For": "_hidden"}
+        assert client.get("/blocked/x", headers=headers).status_code == 451
+
+
+def test_proxies_writing_only_the_other_header_are_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, "compliance"), attacked(tmp_path) as client:
+        for _ in range(3):
+            client.get("/news/a", headers={"Forwarded": f"for={RU_IP}"})
+    warnings = [r for r in caplog.records if "forwarded_header" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+# -- 5. the CDN country header through a side door --------------------------------------
+
+CDN = "203.0.113.0/24"
+
+
+def test_a_country_header_sent_past_the_cdn_is_not_believed(tmp_path: Path) -> None:
+    # The client reaches the trusted load balancer directly; it appends the client's address.
+    with attacked(tmp_path, country_header="CF-IPCountry", cdn_proxies=[CDN]) as client:
+        headers = {"CF-IPCountry": "US", "X-Forwarded-For": RU_IP}
+        assert client.get("/blocked/x", headers=headers).status_code == 451
+        # Through the CDN (its hop on the chain), the header is believed.
+        headers = {"CF-IPCountry": "RU", "X-Forwarded-For": f"{US_IP}, 203.0.113.9"}
+        assert client.get("/blocked/x", headers=headers).status_code == 451
+        headers = {"CF-IPCountry": "US", "X-Forwarded-For": f"{RU_IP}, 203.0.113.9"}
+        assert client.get("/blocked/x", headers=headers).status_code == 200
+
+
+def test_a_country_header_without_cdn_ranges_warns_at_start(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    with caplog.at_level(logging.WARNING, "compliance"):
+        ComplianceMiddleware(page, rule_file(tmp_path, BLOCK_RU), country_header="CF-IPCountry", reload_interval=None)
+    assert any("cdn_proxies" in r.getMessage() for r in caplog.records)
