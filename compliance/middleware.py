@@ -57,6 +57,7 @@ from compliance.respond.render import (
 )
 from compliance.rules.decide import Decision
 from compliance.rules.model import Place, RuleSet
+from compliance.rules.paths import ANY_HOST, read_host
 from compliance.sources.reload import RuleSource
 
 __all__ = ["ComplianceMiddleware"]
@@ -259,14 +260,11 @@ class ComplianceMiddleware:
 
 
 def _host(scope: Scope) -> str:
+    """The request's host, normalised; `ANY_HOST` when it cannot be read, so it escapes no host-scoped rule."""
     for key, value in scope.get("headers") or ():
         if key == b"host":
-            text: str = bytes(value).decode("latin-1").strip().lower()
-            if text.startswith("["):
-                return text[: text.find("]") + 1]
-            return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
-    server = scope.get("server")
-    return str(server[0]).lower() if server else ""
+            return read_host(bytes(value))
+    return ANY_HOST
 
 
 class _LazyState(dict[str, Any]):

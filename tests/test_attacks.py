@@ -8,10 +8,12 @@ servers run with uvicorn's proxy headers off, as a deployment behind a proxy mus
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -104,3 +106,74 @@ def test_a_country_header_without_cdn_ranges_warns_at_start(caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING, "compliance"):
         ComplianceMiddleware(page, rule_file(tmp_path, BLOCK_RU), country_header="CF-IPCountry", reload_interval=None)
     assert any("cdn_proxies" in r.getMessage() for r in caplog.records)
+
+
+# -- 6. spellings of a host and a path ---------------------------------------------------
+
+HOST_BLOCK = """
+rules:
+  - id: ru-block
+    notice: warning
+    jurisdictions: [RU]
+    hosts: [www.example.org]
+    paths: ["/blocked/**"]
+    action: block
+"""
+
+
+def raw_request(url: str, request: bytes) -> bytes:
+    """Send `request` as it is (no client tidies the Host or the path) and read the reply."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return reply
+
+
+@pytest.mark.parametrize(
+    "host_line",
+    [
+        b"Host: www.example.org\r\n",
+        b"Host: WWW.Example.ORG.\r\n",
+        b"Host: www.example.org:80:80\r\n",
+        b"Host: www.example.org..\r\n",
+        b"Host: www.example.org:8443\r\n",
+        b"Host: www.example.org x\r\n",
+        b"",  # no Host at all
+    ],
+)
+def test_no_spelling_of_the_host_escapes_a_host_scoped_block(tmp_path: Path, host_line: bytes) -> None:
+    with attacked(tmp_path, HOST_BLOCK) as client:
+        request = b"GET /blocked/x HTTP/1.1\r\n" + host_line + f"X-Forwarded-For: {RU_IP}\r\n".encode()
+        reply = raw_request(str(client.base_url), request + b"Connection: close\r\n\r\n")
+    status = reply.split(b"\r\n", 1)[0]
+    assert b" 451 " in status or b" 400 " in status, (host_line, status)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/blocked/x",
+        "//blocked/x",
+        "/./blocked/x",
+        "/news/../blocked/x",
+        "/blocked%2Fx",
+        "/%62locked/x",
+        "/%2e/blocked/x",
+        "/news/%2e%2e/blocked/x",
+        "/news%2F..%2Fblocked/x",
+        "/news/%252e%252e/blocked/x",
+        "/news\\..\\blocked/x",
+    ],
+)
+def test_no_spelling_of_the_path_escapes_a_block(tmp_path: Path, target: str) -> None:
+    with attacked(tmp_path) as client:
+        url = str(client.base_url).rstrip("/")
+        reply = raw_request(
+            url,
+            f"GET {target} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {RU_IP}\r\nConnection: close\r\n\r\n".encode(),
+        )
+    assert b" 451 " in reply.split(b"\r\n", 1)[0], target

@@ -5,7 +5,9 @@ No ASGI and no I/O, so the middleware and the `compliance` command share it, and
 what an auditor tests is what serves traffic.
 
 `Engine` compiles a `RuleSet` once per load and caches, per host and path, the
-rules whose paths and hosts cover it; most pages of a site hit that cache.
+rules whose paths and hosts cover it; most pages of a site hit that cache. Paths
+are normalised first (`normalise_path`), so no spelling of a URL escapes a rule;
+the host `ANY_HOST` (a Host that cannot be read) is covered by every host pattern.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
-from compliance.rules.paths import host_matches
+from compliance.rules.paths import host_matches, normalise_path
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode"]
 
@@ -126,6 +128,7 @@ class Engine:
     # -- coverage (host and path only) -------------------------------------------------
 
     def _covering_rules(self, host: str, path: str) -> tuple[_Compiled, ...]:
+        path = normalise_path(path)
         # A plain string key hashes once (str caches its hash); a tuple would hash on every request.
         key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
         found = self._covering.get(key)
@@ -149,6 +152,7 @@ class Engine:
             return NOTHING
         if now is None:
             now = time.time()
+        path = normalise_path(path)
         key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
         per_reader = self._decisions.get(key)
         if per_reader is None:
@@ -168,6 +172,7 @@ class Engine:
     def explain(self, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Decision:
         """Like `decide`, with the reason why each rule of the set does not fire."""
         skipped: list[Skip] = []
+        path = normalise_path(path)
         for c in self._rules:
             skip = _why_not(c, jurisdiction, host, path, now)
             if skip is not None:

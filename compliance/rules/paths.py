@@ -36,10 +36,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Final
 
 from compliance.rules.model import PathPattern
 
-__all__ = ["PatternError", "compile_path", "host_matches", "normalize_host", "path_pattern"]
+__all__ = [
+    "ANY_HOST",
+    "PatternError",
+    "compile_path",
+    "host_matches",
+    "normalise_path",
+    "normalize_host",
+    "path_pattern",
+    "read_host",
+]
+
+#: The host of a request whose Host cannot be read (absent, malformed): it is decided
+#: as if it were every configured host, and what fires for any of them applies.
+ANY_HOST: Final = "\x00any-host"
+#: A Host header value as a name (or IPv4 address) with an optional port and one final dot.
+_HOST_VALUE = re.compile(r"([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)\.?(?::[0-9]{0,5})?\Z")
+_BRACKETED_HOST = re.compile(r"(\[[0-9a-f:.]+\])(?::[0-9]{0,5})?\Z")
+_MAX_HOST = 300
+#: Percent-escapes some servers and frameworks decode a second time: `/`, `.`, `\\` and `%`.
+_ESCAPED = re.compile(r"%(2[fFeE]|5[cC]|25)")
 
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 
@@ -158,12 +178,66 @@ def _host_only(host: str) -> str:
     return host.removesuffix(".")
 
 
+def read_host(value: bytes | str | None) -> str:
+    """The host a request names in its Host header, normalised; `ANY_HOST` where it cannot be read.
+
+    Lower case, without the port and the final dot. A missing, empty or malformed
+    value (`www.example.org:80:80`, `www.example.org..`, spaces) is `ANY_HOST`, so
+    no spelling of a host escapes a rule scoped to it.
+    """
+    if value is None:
+        return ANY_HOST
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    if len(text) > _MAX_HOST:
+        return ANY_HOST
+    text = text.strip().lower()
+    match = (_BRACKETED_HOST if text.startswith("[") else _HOST_VALUE).match(text)
+    return ANY_HOST if match is None else match.group(1)
+
+
+def normalise_path(path: str) -> str:
+    """The path as every decision sees it: one spelling per page.
+
+    Empty segments (`//a`) and `.` segments go, `..` removes the segment before it,
+    `\\` is `/`, and escaped `/`, `.`, `\\` and `%` (`%2F`, `%2e`, `%5C`, `%25`) are
+    decoded, as some servers and frameworks decode them again. A path that needs
+    none of this is returned as it is, at the cost of four substring checks.
+    """
+    if not path.startswith("/"):
+        path = "/" + path
+    elif "//" not in path and "/." not in path and "%" not in path and "\\" not in path:
+        return path
+    for _ in range(4):  # %252F -> %2F -> /
+        decoded = _ESCAPED.sub(_unescape, path)
+        if decoded == path:
+            break
+        path = decoded
+    path = path.replace("\\", "/")
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    trailing = path.endswith(("/", "/.", "/..")) and bool(segments)
+    return "/" + "/".join(segments) + ("/" if trailing else "")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
+
+
 def host_matches(patterns: Iterable[str], host: str) -> bool:
     """Whether `host` (a Host header value; a port is ignored) matches any pattern.
 
     Matching ignores case. `*.example.org` matches every subdomain of example.org,
     not example.org itself. No patterns at all means every host, as in `Rule.hosts`.
     """
+    if host == ANY_HOST:
+        return True
     name = _host_only(host)
     given = False
     for pattern in patterns:
