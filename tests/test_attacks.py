@@ -177,3 +177,34 @@ def test_no_spelling_of_the_path_escapes_a_block(tmp_path: Path, target: str) ->
             f"GET {target} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {RU_IP}\r\nConnection: close\r\n\r\n".encode(),
         )
     assert b" 451 " in reply.split(b"\r\n", 1)[0], target
+
+
+# -- 3. patterns that backtrack -------------------------------------------------------
+
+ADVERSARIAL = r"""
+rules:
+  - id: amp-print
+    notice: warning
+    jurisdictions: [RU]
+    paths: ["/**/amp/**/print", "/**/a/**/b/**/c", "re:/article/(\\w+-?)+/", "re:(a|aa)+z", "re:(.*)*\\.xml"]
+"""
+
+
+def test_adversarial_patterns_on_a_64_kb_path_answer_promptly(tmp_path: Path) -> None:
+    paths = ["/amp" * 16_000 + "/x", "/a/b" * 8_000 + "/x", "/article/" + "a-" * 32_000 + "!", "/" + "a" * 65_000]
+    with attacked(tmp_path, ADVERSARIAL) as client:
+        for path in paths:
+            # Generous: a backtracking matcher takes seconds to years here; a linear one, microseconds.
+            r = client.get(path, headers={"X-Forwarded-For": RU_IP}, timeout=5)
+            assert r.status_code == 200
+            assert not noticed(r)
+        assert noticed(client.get("/news/amp/story/print", headers={"X-Forwarded-For": RU_IP}))
+
+
+def test_a_pattern_outside_re2_syntax_is_refused_with_what_to_write(tmp_path: Path) -> None:
+    from compliance.errors import RuleFileError
+
+    rules = 'rules:\n  - {id: x, notice: warning, jurisdictions: [RU], paths: ["re:/news/(?!live)"]}\n'
+    with pytest.raises(RuleFileError) as raised:
+        ComplianceMiddleware(page, rule_file(tmp_path, rules), reload_interval=None)
+    assert "outside RE2 syntax" in str(raised.value) and "glob" in str(raised.value)
