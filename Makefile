@@ -16,12 +16,13 @@ demo: $(STAMP)
 	$(PY) -m examples.serve
 
 lint: $(STAMP)
-	$(PY) -m ruff check compliance tests examples bench
-	$(PY) -m ruff format --check compliance tests examples bench
+	$(PY) -m ruff check compliance tests examples bench scripts
+	$(PY) -m ruff format --check compliance tests examples bench scripts
 	$(PY) -m mypy
 
 test: lint
 	$(PY) -m pytest -q
+	$(PY) scripts/other_pythons.py
 
 # The benchmark (never part of `make test`): installs what it needs, wrk where it can, then runs.
 bench: $(STAMP)
@@ -32,4 +33,4 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance import ComplianceMiddleware
 from compliance.respond.render import codec_for, render_notice_html
-from compliance.rules.loader import load_rules
+from compliance.rules.load import load_rules
 
 __all__ = [
     "LimitMiddleware",

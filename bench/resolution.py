@@ -23,7 +23,7 @@ from typing import Any
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.rules.decide import Engine
-from compliance.rules.loader import load_rules
+from compliance.rules.load import load_rules
 
 from .driver import http_scope, interleave, time_calls
 from .inprocess import Checks

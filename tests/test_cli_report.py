@@ -114,3 +114,17 @@ def test_rules_that_do_not_load_write_no_report_and_exit_2(tmp_path: Path) -> No
     assert result.stderr.splitlines()[-1] == (
         "The rules in rules.yaml cannot be loaded (1 error); run `compliance validate rules.yaml` for every problem."
     )
+
+
+def test_without_the_report_extra_the_page_has_no_map_and_says_what_to_install(tmp_path: Path) -> None:
+    # `pygal_maps_world` set to None in sys.modules is a package that is not installed.
+    code = "import sys; sys.modules['pygal_maps_world'] = None; from compliance.cli import main; sys.exit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "report", "--rules", str(ROOT / "rules")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "compliance-report.html").read_text(encoding="utf-8")
+    assert '<svg class="map"' not in page
+    assert "No map" in page
+    assert 'pip install "compliance-notices[report]"' in page

@@ -13,7 +13,8 @@ import compliance.rules
 from compliance.errors import Problem, RuleFileError
 from compliance.rules import Link, Location, Place, RuleSet, load_rules, load_rules_text
 from compliance.rules.groups import EEA, EU, check_code
-from compliance.rules.loader import check_language, check_selector
+from compliance.rules.load import check_language
+from compliance.rules.selectors import check_selector
 from compliance.rules.yamlstrict import YamlMap, YamlScalar, read_yaml, to_python
 
 TODAY = date(2025, 1, 15)

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from compliance.respond.html import HtmlRewriter, Insertion, Placed
 from compliance.respond.selector import Compound, parse_attributes, parse_selector
-from compliance.rules.loader import check_selector
 from compliance.rules.model import Place
+from compliance.rules.selectors import check_selector
 
 # --- the selector subset ------------------------------------------------------------------------
 

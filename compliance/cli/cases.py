@@ -25,7 +25,7 @@ from typing import Final
 
 from compliance.errors import Problem
 from compliance.rules.groups import check_code, is_country, is_subdivision
-from compliance.rules.loader import check_language
+from compliance.rules.load import check_language
 from compliance.rules.model import ANONYMOUS, UNKNOWN, Location
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 
 from compliance.cli.output import problems_text
 from compliance.errors import RuleFileError
-from compliance.rules.loader import load_rules
+from compliance.rules.load import load_rules
 from compliance.rules.model import RuleSet
 
 __all__ = ["UsageError", "load_or_report", "moment"]

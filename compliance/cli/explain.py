@@ -12,10 +12,10 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from compliance.cli import output
+from compliance.cli import COMMANDS, output
 from compliance.cli.common import load_or_report, moment
-from compliance.cli.report_page import describe_placement, placement_applies
 from compliance.cli.results import ExitCode, Explanation, FiringView
+from compliance.cli.words import describe_placement, placement_applies
 from compliance.errors import ConfigError
 from compliance.reader.address import is_public
 from compliance.reader.jurisdiction import Jurisdiction
@@ -31,7 +31,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "explain",
-        help="which rules fire for a reader on a page, and why the others do not",
+        help=COMMANDS["explain"],
         description="Show the reader's jurisdiction as resolved, each rule that fires (with its notice, where it "
         "goes and in which language) and each rule that does not fire, with the reason.",
     )

@@ -127,7 +127,7 @@ def validate_github(result: ValidateResult) -> str:
 
 def describe_jurisdiction(j: Jurisdiction) -> str:
     """`RU (Russian Federation)`, `UA-43 (Avtonomna Respublika Krym, Ukraine)`, `unknown`."""
-    from compliance.cli.report_page import jurisdiction_name
+    from compliance.cli.words import jurisdiction_name
 
     if j.country is None:
         return "unknown, anonymous (Tor or an anonymizer)" if j.anonymous else "unknown"

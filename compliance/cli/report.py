@@ -10,7 +10,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from compliance.cli import output
+from compliance.cli import COMMANDS, output
 from compliance.cli.common import load_or_report
 from compliance.cli.report_page import report_html, report_markdown
 from compliance.cli.results import ExitCode
@@ -37,7 +37,7 @@ def _markdown(args: tuple[RuleSet, str, datetime]) -> str:
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "report",
-        help="a self-contained HTML page: which notice each jurisdiction gets on which paths",
+        help=COMMANDS["report"],
         description="Write the report for the legal team: every notice as readers see it, and which "
         "jurisdictions get it on which pages. HTML by default (compliance-report.html), or Markdown.",
     )

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from compliance.cli import output
+from compliance.cli import COMMANDS, output
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
 from compliance.cli.results import CaseResult, ExitCode, Mismatch, Observed, TestRun
@@ -58,7 +58,7 @@ SECRET_ENV = "COMPLIANCE_TEST_SECRET"
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "test",
-        help="run case files against the rules, an app in-process, or a server",
+        help=COMMANDS["test"],
         description="Run the case files: one line a case, the rules no case exercised, and last "
         "'N passed, N failed'. Exit 0 when every case passes, 1 when one fails, 2 when the rules or "
         "cases cannot be loaded or the app or server cannot be reached.",

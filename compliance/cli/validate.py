@@ -12,12 +12,12 @@ import argparse
 import os
 import sys
 
-from compliance.cli import output
+from compliance.cli import COMMANDS, output
 from compliance.cli.cases import check_notices, load_cases
 from compliance.cli.results import ExitCode, ValidateResult
 from compliance.errors import Problem, RuleFileError
 from compliance.rules.lint import lint
-from compliance.rules.loader import load_rules
+from compliance.rules.load import load_rules
 from compliance.rules.model import RuleSet
 from compliance.rules.yamlstrict import YamlMap, read_yaml
 
@@ -27,7 +27,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "validate",
-        help="check rule files: every problem as FILE:LINE:COL: message",
+        help=COMMANDS["validate"],
         description="Check rule files (and the case files in their tests folders) and print every problem, "
         "one a line, then a summary. Exit 0 when there is no error, 1 when there is one (or a warning, "
         "with --strict), 2 on a usage error.",

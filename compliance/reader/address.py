@@ -161,7 +161,8 @@ class TrustedProxies:
             network: _IPNetwork = ipaddress.ip_network(text, strict=False)
         except ValueError as exc:
             raise ConfigError(f"trusted proxy entry {entry!r} is not an IP address or network: {exc}") from None
-        if network.with_prefixlen != ipaddress.ip_interface(text).with_prefixlen:
+        # Compared as numbers: how an IPv4-mapped address prints differs between Python versions.
+        if network.network_address != ipaddress.ip_interface(text).ip:
             raise ConfigError(f"trusted proxy entry {entry!r} has host bits set: did you mean {str(network)!r}?")
         if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_IPV4_MAPPED):
             mapped = network.network_address.ipv4_mapped

@@ -88,8 +88,9 @@ the tag.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Final
+
+from compliance.rules.selectors import Compound, Selector, parse_selector
 
 __all__ = [
     "CHANGED",
@@ -105,137 +106,10 @@ __all__ = [
     "parse_selector",
 ]
 
-# --- the selector subset ------------------------------------------------------------------------
-
-# The grammar of the rule loader's `check_selector`, piece for piece.
-_IDENT = r"-?(?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z0-9_-]|[^\x00-\x7f])*"
-_ATTRIBUTE = rf"""\[[ \t]*({_IDENT})[ \t]*(?:=[ \t]*(?:"([^"\\]*)"|'([^'\\]*)'|([A-Za-z0-9_-]+))[ \t]*)?\]"""
-_COMPOUND = re.compile(
-    rf"(?:[A-Za-z][A-Za-z0-9-]*(?:#{_IDENT}|\.{_IDENT}|{_ATTRIBUTE})*|(?:#{_IDENT}|\.{_IDENT}|{_ATTRIBUTE})+)"
-)
-_COMBINATOR = re.compile(r"[ \t\n]*>[ \t\n]*|[ \t\n]+")
-_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_PART = re.compile(rf"#({_IDENT})|\.({_IDENT})|{_ATTRIBUTE}")
-
-_HTML_SPACE_TOKENS: Final = re.compile(rb"[^\t\n\x0c\r ]+")
 _ATTRIBUTES: Final = re.compile(
     rb"""([^\t\n\x0c\r />][^\t\n\x0c\r />=]*)"""
     rb"""(?:[\t\n\x0c\r ]*=[\t\n\x0c\r ]*(?:"([^"]*)"|'([^']*)'|([^\t\n\x0c\r >]*)))?"""
 )
-
-
-def _any_case(word: bytes) -> bytes:
-    return b"".join(b"[%c%c]" % (c, c ^ 0x20) if 0x61 <= c <= 0x7A else re.escape(bytes([c])) for c in word)
-
-
-@dataclass(frozen=True, slots=True)
-class Compound:
-    """One compound selector: a type (lower case, or None), ids, classes and attribute tests, as bytes."""
-
-    tag: bytes | None
-    ids: tuple[bytes, ...] = ()
-    classes: tuple[bytes, ...] = ()
-    attributes: tuple[tuple[bytes, bytes | None], ...] = ()  # (lower-case name, value or None)
-
-    @property
-    def tests_attributes(self) -> bool:
-        """Whether there is more to match than the type."""
-        return bool(self.ids or self.classes or self.attributes)
-
-    def needle(self) -> bytes:
-        """A regex for bytes every start tag this compound matches contains (for compounds without a type)."""
-        values = [*self.ids, *self.classes, *(value for _, value in self.attributes if value)]
-        if values:
-            return re.escape(max(values, key=len))
-        return _any_case(max((name for name, _ in self.attributes), key=len))
-
-    def matches(self, attributes: dict[bytes, bytes]) -> bool:
-        """Whether a start tag with these attributes (names lower case) passes the non-type tests."""
-        if self.ids:
-            found = attributes.get(b"id")
-            if found is None or any(value != found for value in self.ids):
-                return False
-        if self.classes:
-            tokens = _HTML_SPACE_TOKENS.findall(attributes.get(b"class", b""))
-            if any(value not in tokens for value in self.classes):
-                return False
-        for name, value in self.attributes:
-            found = attributes.get(name)
-            if found is None or (value is not None and found != value):
-                return False
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class Selector:
-    """Compounds from the outermost to the subject; `child[j]` is True where `>` joins compound j and j + 1."""
-
-    compounds: tuple[Compound, ...]
-    child: tuple[bool, ...]
-    text: str
-
-
-_PARSED: dict[str, Selector | None] = {}
-
-
-def parse_selector(text: str) -> Selector | None:
-    """The selector, or None where `text` is not in the supported subset (cached)."""
-    try:
-        return _PARSED[text]
-    except KeyError:
-        pass
-    selector = _parse(text)
-    if len(_PARSED) >= 1024:
-        _PARSED.clear()
-    _PARSED[text] = selector
-    return selector
-
-
-def _parse(text: str) -> Selector | None:
-    source = text.strip()
-    compounds: list[Compound] = []
-    child: list[bool] = []
-    position = 0
-    if not source:
-        return None
-    while True:
-        match = _COMPOUND.match(source, position)
-        if match is None or match.end() == position:
-            return None
-        compounds.append(_compound(match.group(0)))
-        position = match.end()
-        if position == len(source):
-            break
-        combinator = _COMBINATOR.match(source, position)
-        if combinator is None or combinator.end() == position or combinator.end() == len(source):
-            return None
-        child.append(">" in combinator.group(0))
-        position = combinator.end()
-    if len(compounds) > 60:  # states are bits of one int; no real selector comes near
-        return None
-    return Selector(tuple(compounds), tuple(child), source)
-
-
-def _compound(text: str) -> Compound:
-    tag: bytes | None = None
-    position = 0
-    type_match = _TYPE.match(text)
-    if type_match is not None:
-        tag = type_match.group(0).lower().encode("ascii")
-        position = type_match.end()
-    ids: list[bytes] = []
-    classes: list[bytes] = []
-    attributes: list[tuple[bytes, bytes | None]] = []
-    for part in _PART.finditer(text, position):
-        id_, class_, name, double, single, bare = part.groups()
-        if id_ is not None:
-            ids.append(id_.encode("utf-8"))
-        elif class_ is not None:
-            classes.append(class_.encode("utf-8"))
-        else:
-            value = double if double is not None else single if single is not None else bare
-            attributes.append((name.encode("utf-8").lower(), None if value is None else value.encode("utf-8")))
-    return Compound(tag, tuple(ids), tuple(classes), tuple(attributes))
 
 
 def parse_attributes(buf: bytes | bytearray, start: int, end: int) -> dict[bytes, bytes]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compliance.rules.loader import load_rules, load_rules_text
+from compliance.rules.load import load_rules, load_rules_text
 from compliance.rules.model import (
     ANONYMOUS,
     EVERYONE,

@@ -1,4 +1,4 @@
-"""The loaded rule set: frozen values, built once per load by `loader.py`.
+"""The loaded rule set: frozen values, built once per load by `load/`.
 
 Everything here is already checked and normalised: group references are expanded,
 codes are upper case, dates are timezone-aware UTC datetimes, path patterns are

@@ -1,0 +1,304 @@
+"""The "notices" section: each notice's fields, its texts by language, its link and css."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from types import MappingProxyType
+from typing import Final
+from urllib.parse import urlsplit
+
+import pycountry
+
+from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
+from compliance.rules.load.state import Loader, NoticeDraft
+from compliance.rules.load.values import FileReader
+from compliance.rules.model import Link, Location, Notice
+from compliance.rules.yamlstrict import YamlMap, YamlScalar, YamlValue
+
+__all__ = ["LINK_KEYS", "NOTICE_KEYS", "check_language", "merge_notices", "read_notices"]
+
+NOTICE_KEYS: Final = (
+    "title",
+    "legal_basis",
+    "source_url",
+    "owner",
+    "review_by",
+    "text",
+    "link",
+    "default_language",
+    "css",
+)
+LINK_KEYS: Final = ("href", "text")
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*\Z")
+
+
+def read_notices(reader: FileReader, notices: YamlValue) -> None:
+    if not isinstance(notices, YamlMap):
+        reader.error(
+            notices,
+            "bad-type",
+            '"notices" needs a mapping of notice ids to notices: the id followed by ":" on a line of its own, '
+            f"and the notice's fields indented below it; not {describe(notices)}.",
+        )
+        return
+    for key, value in notices.items():
+        if not reader.check_id(key, "notice id"):
+            continue
+        reader.loader.notices.append(NoticeDraft(key.value, reader.path, key, _read_notice(reader, key, value)))
+
+
+def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice | None:
+    notice_id = key.value
+    if not isinstance(node, YamlMap):
+        reader.error(
+            node if not (isinstance(node, YamlScalar) and node.is_empty) else key,
+            "bad-type",
+            f'The notice "{notice_id}" needs its fields (title, text, ...) indented below it, not '
+            f"{describe(node) if not (isinstance(node, YamlScalar) and node.is_empty) else 'nothing'}.",
+        )
+        return None
+    what = f'The notice "{notice_id}"'
+    reader.check_keys(node, NOTICE_KEYS, "a notice")
+    ok = True
+
+    def optional_text(name: str) -> str | None:
+        nonlocal ok
+        value = reader.optional(node, name)
+        if value is None:
+            return None
+        found = reader.text(value, name)
+        ok = ok and found is not None
+        return found
+
+    title_node = reader.required(node, "title", key, what, "title: a short description for reports")
+    title = reader.text(title_node, "title") if title_node is not None else None
+    legal_basis = optional_text("legal_basis")
+    owner = optional_text("owner")
+    css = optional_text("css")
+    if css is not None and "</" in css:
+        reader.error(
+            node.get("css") or node,
+            "bad-css",
+            'The CSS contains "</", which would end the <style> element it goes into; remove it.',
+        )
+        ok = False
+    source_url = optional_text("source_url")
+    if source_url is not None and not _is_http_url(source_url):
+        reader.error(
+            node.get("source_url") or node,
+            "bad-url",
+            f'"{source_url}" is not a web address; "source_url" starts with https:// or http://.',
+        )
+        ok = False
+    review_by: date | None = None
+    review_node = reader.optional(node, "review_by")
+    if review_node is not None:
+        review_by = reader.date_value(review_node, "review_by")
+        if review_by is None:
+            ok = False
+        elif review_by < reader.loader.today:
+            reader.warning(
+                review_node,
+                "review-overdue",
+                f'The notice "{notice_id}" was due for review by {review_by.isoformat()}; review it and move '
+                '"review_by".',
+            )
+    text_node = reader.required(node, "text", key, what, "text: with one entry per language, such as en:")
+    texts = (
+        _read_language_map(reader, text_node, "text", '"en: The text of the notice."')
+        if text_node is not None
+        else None
+    )
+    default_language: str | None = None
+    default_node = reader.optional(node, "default_language")
+    if texts is not None:
+        default_language = next(iter(texts))
+        if default_node is not None:
+            chosen = reader.text(default_node, "default_language")
+            if chosen is None:
+                ok = False
+            elif chosen not in texts:
+                hint = suggest(chosen, texts)
+                reader.error(
+                    default_node,
+                    "bad-language",
+                    sentences(
+                        f'"default_language" is "{chosen}", but the notice has no text in "{chosen}"',
+                        hint,
+                        f"Its languages are {quoted_list(texts)}.",
+                    ),
+                )
+                ok = False
+            else:
+                default_language = chosen
+    link: Link | None = None
+    link_node = reader.optional(node, "link")
+    if link_node is not None:
+        link = _read_link(reader, link_node, texts, default_language)
+        ok = ok and link is not None
+    if not ok or title is None or texts is None or default_language is None:
+        return None
+    return Notice(
+        id=notice_id,
+        title=title,
+        text=MappingProxyType(texts),
+        default_language=default_language,
+        link=link,
+        legal_basis=legal_basis,
+        source_url=source_url,
+        owner=owner,
+        review_by=review_by,
+        css=css,
+        location=Location(reader.path, key.line, key.column),
+    )
+
+
+def _read_language_map(reader: FileReader, node: YamlValue, field_name: str, example: str) -> dict[str, str] | None:
+    if not isinstance(node, YamlMap):
+        reader.error(
+            node,
+            "bad-type",
+            f'"{field_name}" needs one entry per language, such as {example}, not {describe(node)}.',
+        )
+        return None
+    if not node.entries:
+        reader.error(node, "empty-value", f'"{field_name}" has no languages; add one, such as {example}.')
+        return None
+    found: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    ok = True
+    for key, value in node.items():
+        tag = key.value
+        message = check_language(tag)
+        if message is not None:
+            reader.error(key, "bad-language", message)
+            ok = False
+            continue
+        if tag.lower() in seen:
+            reader.error(
+                key,
+                "duplicate-key",
+                f'The language "{tag}" is given twice in "{field_name}" (also as "{seen[tag.lower()]}").',
+            )
+            ok = False
+            continue
+        seen[tag.lower()] = tag
+        text = reader.text(value, f"{field_name}: {tag}") if value is not None else None
+        if text is None:
+            ok = False
+            continue
+        found[tag] = text
+    return found if ok else None
+
+
+def _read_link(
+    reader: FileReader, node: YamlValue, texts: dict[str, str] | None, default_language: str | None
+) -> Link | None:
+    if not isinstance(node, YamlMap):
+        reader.error(
+            node,
+            "bad-type",
+            f'"link" needs "href" and "text" indented below it, not {describe(node)}.',
+        )
+        return None
+    reader.check_keys(node, LINK_KEYS, "a link")
+    what = "The link"
+    href_node = reader.required(node, "href", node, what, "href: https://example.org/page")
+    href = reader.text(href_node, "href") if href_node is not None else None
+    if href is not None and href_node is not None and not _is_href(href):
+        reader.error(
+            href_node,
+            "bad-url",
+            f'"{href}" is not a link address: "href" is a web address (https://...) or a path on this site '
+            'starting with "/".',
+        )
+        href = None
+    text_node = reader.required(node, "text", node, what, 'text: "To find out more, click here."')
+    link_texts: dict[str, str] | None = None
+    if text_node is not None:
+        if isinstance(text_node, YamlScalar):
+            single = reader.text(text_node, "link: text")
+            if single is not None and texts is not None:
+                link_texts = dict.fromkeys(texts, single)
+        else:
+            link_texts = _read_language_map(reader, text_node, "link: text", '{en: "To find out more."}')
+            if link_texts is not None and texts is not None:
+                for language in link_texts:
+                    if language not in texts:
+                        reader.error(
+                            text_node.key(language) if isinstance(text_node, YamlMap) else text_node,
+                            "bad-language",
+                            f'The link has a text in "{language}", but the notice has no text in "{language}"; '
+                            f"its languages are {quoted_list(texts)}.",
+                        )
+                        link_texts = None
+                        break
+                if link_texts is not None and default_language is not None and default_language not in link_texts:
+                    reader.error(
+                        text_node,
+                        "bad-language",
+                        f'The link has no text in "{default_language}", the notice\'s default language; add one.',
+                    )
+                    link_texts = None
+    if href is None or link_texts is None:
+        return None
+    return Link(href=href, text=MappingProxyType(link_texts))
+
+
+def merge_notices(loader: Loader) -> dict[str, NoticeDraft]:
+    defined: dict[str, NoticeDraft] = {}
+    kept: list[NoticeDraft] = []
+    for draft in loader.notices:
+        first = defined.get(draft.id)
+        if first is not None:
+            loader.sink.add(
+                draft.path,
+                draft.key.line,
+                draft.key.column,
+                "duplicate-id",
+                f'The notice id "{draft.id}" is already used at {first.path}:{first.key.line}:'
+                f"{first.key.column}; notice ids are unique across all rule files.",
+            )
+            continue
+        defined[draft.id] = draft
+        kept.append(draft)
+    loader.notices = kept
+    return defined
+
+
+def _is_http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(c.isspace() for c in text)
+
+
+def _is_href(text: str) -> bool:
+    if text.startswith("/") and not text.startswith("//"):
+        return not any(c.isspace() for c in text)
+    return _is_http_url(text)
+
+
+def check_language(tag: str) -> str | None:
+    """None for a BCP 47 tag whose language is a known ISO 639 code, else what is wrong with it."""
+    if not _LANGUAGE_TAG.match(tag):
+        hint = ""
+        try:
+            language = pycountry.languages.lookup(tag.strip())
+        except LookupError:
+            pass
+        else:
+            code = getattr(language, "alpha_2", None) or getattr(language, "alpha_3", "")
+            hint = f'did you mean "{code}" ({language.name})?'
+        return sentences(f'"{tag}" is not a language tag', hint, 'Write a BCP 47 tag such as "en", "ru" or "pt-BR".')
+    primary = tag.split("-", 1)[0].lower()
+    known = pycountry.languages.get(alpha_2=primary) if len(primary) == 2 else pycountry.languages.get(alpha_3=primary)
+    if known is None:
+        return (
+            f'"{tag}" does not start with a known ISO 639 language code; write a BCP 47 tag such as "en", "ru" or '
+            '"pt-BR".'
+        )
+    return None

@@ -1,0 +1,138 @@
+"""The "placement" of a rule: body-start, body-end, a marker, a selector place, a header or a JSON field."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from compliance.rules.load.messages import quoted_list, sentences, suggest
+from compliance.rules.load.values import FileReader
+from compliance.rules.model import SELECTOR_PLACES, Place, PlaceKind
+from compliance.rules.selectors import check_selector
+from compliance.rules.yamlstrict import YamlList, YamlScalar, YamlValue
+
+__all__ = ["PLACE_KEYS", "PLACE_WORDS", "read_placement"]
+
+PLACE_WORDS: Final = ("body-start", "body-end")
+PLACE_KEYS: Final = ("marker", "before", "after", "prepend", "append", "header", "json")
+
+_MARKER = re.compile(r"[A-Za-z0-9._-]+\Z")
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+# Headers the response needs for its own purposes; a notice header may not replace them.
+_RESERVED_HEADERS: Final = frozenset(
+    {
+        "cache-control", "connection", "content-encoding", "content-length", "content-range",
+        "content-security-policy", "content-type", "date", "etag", "keep-alive", "last-modified", "link",
+        "location", "server", "set-cookie", "strict-transport-security", "te", "trailer", "transfer-encoding",
+        "upgrade", "vary",
+    }
+)  # fmt: skip
+
+
+def read_placement(reader: FileReader, node: YamlValue) -> tuple[Place, ...] | None:
+    if isinstance(node, YamlList):
+        if not node.items:
+            reader.error(
+                node,
+                "bad-placement",
+                '"placement" is an empty list; name at least one place, or leave the field out for body-end.',
+            )
+            return None
+        places: list[Place] = []
+        for item in node:
+            place = _read_place(reader, item)
+            if place is None:
+                continue
+            if place.kind in ("header", "json"):
+                reader.error(
+                    item,
+                    "bad-placement",
+                    f'A "{place.kind}" placement stands alone; a list holds places in an HTML page only '
+                    "(body-start, body-end, marker, before, after, prepend, append).",
+                )
+                continue
+            places.append(place)
+        return tuple(places) if len(places) == len(node.items) else None
+    place = _read_place(reader, node)
+    return None if place is None else (place,)
+
+
+def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
+    kinds = f"{quoted_list(PLACE_WORDS)}, or one of {', '.join(f'{{{k}: ...}}' for k in PLACE_KEYS)}"
+    if isinstance(node, YamlScalar):
+        word = node.value
+        if word in PLACE_WORDS:
+            return Place("body-start" if word == "body-start" else "body-end")
+        if word in PLACE_KEYS:
+            reader.error(
+                node,
+                "bad-placement",
+                f'"{word}" needs a value: write {{{word}: {_place_example(word)}}}.',
+            )
+            return None
+        hint = suggest(word, PLACE_WORDS)
+        reader.error(node, "bad-placement", sentences(f'"{word}" is not a placement', hint, f"A placement is {kinds}."))
+        return None
+    if isinstance(node, YamlList):
+        reader.error(node, "bad-placement", "A list of places cannot contain another list.")
+        return None
+    if len(node.entries) != 1:
+        reader.error(
+            node,
+            "bad-placement",
+            'A placement mapping has exactly one key, such as {before: "article h1"}; to give several places '
+            "in order of preference, write a list.",
+        )
+        return None
+    key, value = next(node.items())
+    kind = key.value
+    if kind not in PLACE_KEYS:
+        hint = suggest(kind, PLACE_KEYS)
+        reader.error(
+            key,
+            "bad-placement",
+            sentences(f'"{kind}" is not a kind of placement', hint, f"A placement is {kinds}."),
+        )
+        return None
+    argument = reader.text(value, kind)
+    if argument is None:
+        return None
+    argument = argument.strip()
+    problem: str | None = None
+    if kind == "marker" and not _MARKER.match(argument):
+        problem = (
+            f'"{argument}" is not a valid marker name: use letters, digits, "-", "_" and "." only; the page '
+            f"holds it as <!-- NAME -->."
+        )
+    elif kind in SELECTOR_PLACES:
+        problem = check_selector(argument)
+    elif kind == "header":
+        if not _HTTP_TOKEN.match(argument):
+            problem = (
+                f'"{argument}" is not a valid HTTP header name: use letters, digits and "-", such as "X-Legal-Notices".'
+            )
+        elif argument.lower() in _RESERVED_HEADERS:
+            problem = (
+                f'The header "{argument}" is one the response needs for its own purpose; choose a header of '
+                'your own, such as "X-Legal-Notices".'
+            )
+    if problem is not None:
+        reader.error(value, "bad-selector" if kind in SELECTOR_PLACES else "bad-placement", problem)
+        return None
+    place_kind: PlaceKind = _PLACE_KINDS[kind]
+    return Place(place_kind, argument)
+
+
+_PLACE_KINDS: Final[dict[str, PlaceKind]] = {
+    "marker": "marker",
+    "before": "before",
+    "after": "after",
+    "prepend": "prepend",
+    "append": "append",
+    "header": "header",
+    "json": "json",
+}
+
+
+def _place_example(kind: str) -> str:
+    return {"marker": "legal-notice", "header": "X-Legal-Notices", "json": "legal_notices"}.get(kind, '"article h1"')

@@ -1,0 +1,341 @@
+"""The "rules" section: each rule's id, notice, jurisdictions, paths, hosts, dates, action, mode and priority."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from typing import Final, Literal
+
+from compliance.rules.groups import BUILTIN_GROUPS
+from compliance.rules.load.groups import check_jurisdiction
+from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
+from compliance.rules.load.places import read_placement
+from compliance.rules.load.state import Loader, NoticeDraft, RuleDraft
+from compliance.rules.load.values import FileReader
+from compliance.rules.model import Location, PathPattern, Rule
+from compliance.rules.paths import PatternError, normalize_host, path_pattern
+from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
+
+__all__ = ["ACTIONS", "DEFAULT_PATHS", "MODES", "RULE_KEYS", "merge_rules", "read_rules"]
+
+RULE_KEYS: Final = (
+    "id",
+    "notice",
+    "jurisdictions",
+    "except_jurisdictions",
+    "paths",
+    "hosts",
+    "except_paths",
+    "placement",
+    "action",
+    "from",
+    "until",
+    "priority",
+    "mode",
+)
+ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
+MODES: Final[tuple[Literal["enforce", "report-only"], ...]] = ("enforce", "report-only")
+DEFAULT_PATHS: Final = ("/**",)
+
+_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+
+
+def read_rules(reader: FileReader, rules: YamlValue) -> None:
+    if not isinstance(rules, YamlList):
+        reader.error(
+            rules,
+            "bad-type",
+            f'"rules" needs a list of rules, each starting with "- id:", not {describe(rules)}.',
+        )
+        return
+    for node in rules:
+        reader.rule_id = None
+        if not isinstance(node, YamlMap):
+            reader.error(
+                node,
+                "bad-type",
+                f'Each rule is a set of fields ("- id: ...", then "notice:", "jurisdictions:" ...), not '
+                f"{describe(node)}.",
+            )
+            continue
+        _read_rule(reader, node)
+    reader.rule_id = None
+
+
+def _read_rule(reader: FileReader, node: YamlMap) -> None:
+    id_node = reader.optional(node, "id")
+    rule_id: str | None = None
+    if isinstance(id_node, YamlScalar):
+        reader.rule_id = id_node.value
+        if reader.check_id(id_node, "rule id"):
+            rule_id = id_node.value
+    draft = RuleDraft(rule_id, reader.rule_id, reader.path, node)
+    reader.loader.rules.append(draft)
+    what = _rule_name(reader.rule_id)
+    reader.check_keys(node, RULE_KEYS, "a rule")
+    if id_node is None:
+        reader.required(node, "id", node, what, "id: a name of lowercase letters, digits and -")
+        draft.valid = False
+    elif not isinstance(id_node, YamlScalar):
+        reader.text(id_node, "id")
+        draft.valid = False
+    elif rule_id is None:
+        draft.valid = False
+
+    notice_node = reader.required(node, "notice", node, what, "notice: the id of a notice")
+    if notice_node is not None:
+        if reader.text(notice_node, "notice") is not None and isinstance(notice_node, YamlScalar):
+            draft.notice = notice_node
+        else:
+            draft.valid = False
+    else:
+        draft.valid = False
+
+    jurisdictions_node = reader.required(node, "jurisdictions", node, what, 'jurisdictions: [RU] or ["@EU"]')
+    if jurisdictions_node is not None:
+        found = reader.strings(jurisdictions_node, "jurisdictions", '[RU] or ["@EU", GB]')
+        if found is None:
+            draft.valid = False
+        elif not found[0] and found[1]:
+            reader.error(
+                jurisdictions_node,
+                "empty-value",
+                '"jurisdictions" is empty; name at least one, such as [RU], or "*" for every reader.',
+            )
+            draft.valid = False
+        else:
+            draft.jurisdictions = found[0]
+            draft.valid = draft.valid and found[1]
+    else:
+        draft.valid = False
+    except_node = reader.optional(node, "except_jurisdictions")
+    if except_node is not None:
+        found = reader.strings(except_node, "except_jurisdictions", '[UA-43] or ["@EU"]')
+        if found is None:
+            draft.valid = False
+        else:
+            draft.except_jurisdictions = found[0]
+            draft.valid = draft.valid and found[1]
+
+    paths = _read_paths(reader, node, "paths", allow_empty=False)
+    except_paths = _read_paths(reader, node, "except_paths", allow_empty=True)
+    if paths is None or except_paths is None:
+        draft.valid = False
+    else:
+        draft.paths = paths or tuple(path_pattern(p) for p in DEFAULT_PATHS)
+        draft.except_paths = except_paths
+    hosts = _read_hosts(reader, node)
+    if hosts is None:
+        draft.valid = False
+    else:
+        draft.hosts = hosts
+
+    action_node = reader.optional(node, "action")
+    if action_node is not None:
+        action = reader.choice(action_node, "action", ACTIONS)
+        if action is None:
+            draft.valid = False
+        else:
+            draft.action = action
+    placement_node = reader.optional(node, "placement")
+    if placement_node is not None:
+        placement = read_placement(reader, placement_node)
+        if placement is None:
+            draft.valid = False
+        else:
+            draft.placement = placement
+            if draft.action == "block":
+                reader.warning(
+                    placement_node,
+                    "placement-ignored",
+                    'A "block" rule answers with a page of its own, so its "placement" is not used; remove it.',
+                )
+    mode_node = reader.optional(node, "mode")
+    if mode_node is not None:
+        mode = reader.choice(mode_node, "mode", MODES)
+        if mode is None:
+            draft.valid = False
+        else:
+            draft.mode = mode
+
+    start_node = reader.optional(node, "from")
+    if start_node is not None:
+        draft.start = reader.moment(start_node, "from")
+        draft.valid = draft.valid and draft.start is not None
+    until_node = reader.optional(node, "until")
+    if until_node is not None:
+        draft.until = reader.moment(until_node, "until")
+        draft.until_node = until_node
+        draft.valid = draft.valid and draft.until is not None
+    if draft.start is not None and draft.until is not None and draft.start >= draft.until:
+        reader.error(
+            until_node or node,
+            "bad-date-range",
+            f'"until" ({_when(draft.until)}) must be after "from" ({_when(draft.start)}); the rule would never apply.',
+        )
+        draft.valid = False
+
+    priority_node = reader.optional(node, "priority")
+    if priority_node is not None:
+        text = reader.text(priority_node, "priority")
+        if text is not None and _INTEGER.match(text):
+            draft.priority = int(text)
+        else:
+            if text is not None:
+                reader.error(
+                    priority_node,
+                    "bad-type",
+                    f'"priority" needs a whole number, such as 10 or -5; "{text}" is not one.',
+                )
+            draft.valid = False
+
+
+def _read_paths(
+    reader: FileReader, node: YamlMap, field_name: str, *, allow_empty: bool
+) -> tuple[PathPattern, ...] | None:
+    value = reader.optional(node, field_name)
+    if value is None:
+        return ()
+    found = reader.strings(value, field_name, '["/news/**"]')
+    if found is None:
+        return None
+    items, complete = found
+    if not items and complete and not allow_empty:
+        reader.error(
+            value,
+            "empty-value",
+            f'"{field_name}" is empty, so the rule would apply nowhere; leave the field out to mean every path.',
+        )
+        return None
+    patterns: list[PathPattern] = []
+    for item in items:
+        try:
+            patterns.append(path_pattern(item.value))
+        except PatternError as error:
+            column = item.column
+            if item.style is None and "\n" not in item.value:
+                column += error.position
+            elif item.style in ("'", '"') and not any(c in item.value for c in "'\"\\\n"):
+                column += 1 + error.position
+            reader.loader.sink.add(
+                reader.path, item.line, column, "bad-path", f'"{item.value}": {error.message}', "error", reader.rule_id
+            )
+    return tuple(patterns) if complete and len(patterns) == len(items) else None
+
+
+def _read_hosts(reader: FileReader, node: YamlMap) -> tuple[str, ...] | None:
+    value = reader.optional(node, "hosts")
+    if value is None:
+        return ()
+    found = reader.strings(value, "hosts", '["www.example.org"]')
+    if found is None:
+        return None
+    items, complete = found
+    hosts: list[str] = []
+    for item in items:
+        try:
+            hosts.append(normalize_host(item.value))
+        except PatternError as error:
+            reader.error(item, "bad-host", f'"{item.value}": {error.message}')
+    return tuple(hosts) if complete and len(hosts) == len(items) else None
+
+
+def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict[str, NoticeDraft]) -> list[Rule]:
+    seen: dict[str, RuleDraft] = {}
+    rules: list[Rule] = []
+    defined_groups = loader.defined_groups
+    for draft in loader.rules:
+        if draft.id is not None:
+            first = seen.get(draft.id)
+            if first is not None:
+                id_node = draft.node.get("id")
+                at = id_node if id_node is not None else draft.node
+                first_at = first.node.get("id") or first.node
+                loader.sink.add(
+                    draft.path,
+                    at.line,
+                    at.column,
+                    "duplicate-id",
+                    f'The rule id "{draft.id}" is already used at {first.path}:{first_at.line}:'
+                    f"{first_at.column}; rule ids are unique across all rule files.",
+                    rule_id=draft.name,
+                )
+                draft.valid = False
+            else:
+                seen[draft.id] = draft
+        if draft.notice is not None and draft.notice.value not in notices:
+            hint = suggest(draft.notice.value, notices)
+            known = f" The notices are: {quoted_list(notices)}." if notices and not hint else ""
+            loader.sink.add(
+                draft.path,
+                draft.notice.line,
+                draft.notice.column,
+                "unknown-notice",
+                sentences(
+                    f'There is no notice "{draft.notice.value}" in the rule set',
+                    hint,
+                    f'A rule names the id of a notice defined under "notices:".{known}',
+                ),
+                rule_id=draft.name,
+            )
+            draft.valid = False
+        written: list[tuple[str, ...]] = []
+        expanded: list[frozenset[str]] = []
+        for members in (draft.jurisdictions, draft.except_jurisdictions):
+            codes: set[str] = set()
+            for member in members:
+                if not check_jurisdiction(loader.sink, draft.path, member, defined_groups, draft.name):
+                    draft.valid = False
+                    continue
+                word = member.value
+                if word.startswith("@"):
+                    codes |= BUILTIN_GROUPS.get(word[1:]) or groups.get(word[1:], frozenset())
+                else:
+                    codes.add(word)
+            written.append(tuple(member.value for member in members))
+            expanded.append(frozenset(codes))
+        if draft.until is not None and draft.until <= datetime.combine(loader.today, time(0), UTC):
+            at_until = draft.until_node or draft.node
+            loader.sink.add(
+                draft.path,
+                at_until.line,
+                at_until.column,
+                "rule-expired",
+                f'{_rule_name(draft.name)} ended at {_when(draft.until)} ("until") and no longer applies; '
+                'remove the rule, or move "until" if it should still apply.',
+                "warning",
+                draft.name,
+            )
+        if not draft.valid or draft.id is None or draft.notice is None:
+            continue
+        rules.append(
+            Rule(
+                id=draft.id,
+                notice=draft.notice.value,
+                jurisdictions=expanded[0],
+                except_jurisdictions=expanded[1],
+                paths=draft.paths,
+                except_paths=draft.except_paths,
+                hosts=draft.hosts,
+                placement=draft.placement,
+                action=draft.action,
+                start=draft.start,
+                until=draft.until,
+                priority=draft.priority,
+                mode=draft.mode,
+                location=Location(draft.path, draft.node.line, draft.node.column),
+                jurisdictions_written=written[0],
+                except_jurisdictions_written=written[1],
+            )
+        )
+    return rules
+
+
+def _rule_name(name: str | None) -> str:
+    return f'The rule "{name}"' if name else "This rule"
+
+
+def _when(moment: datetime) -> str:
+    if moment.time() == time(0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,66 @@
+"""The state of one load: what each file says (drafts, before the set is merged) and the problems found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Final, Literal
+
+from compliance.rules.load.messages import Sink
+from compliance.rules.model import Notice, PathPattern, Place
+from compliance.rules.yamlstrict import YamlMap, YamlScalar, YamlValue
+
+__all__ = ["DEFAULT_PLACEMENT", "GroupDraft", "Loader", "NoticeDraft", "RuleDraft"]
+
+DEFAULT_PLACEMENT: Final = (Place("body-end"),)
+
+
+@dataclass
+class GroupDraft:
+    name: str
+    path: str
+    key: YamlScalar
+    members: list[YamlScalar]
+
+
+@dataclass
+class NoticeDraft:
+    id: str
+    path: str
+    key: YamlScalar
+    notice: Notice | None
+
+
+@dataclass
+class RuleDraft:
+    id: str | None  # None where the id is missing or not valid
+    name: str | None  # the id as written, for messages
+    path: str
+    node: YamlMap
+    valid: bool = True
+    notice: YamlScalar | None = None
+    jurisdictions: list[YamlScalar] = field(default_factory=list)
+    except_jurisdictions: list[YamlScalar] = field(default_factory=list)
+    paths: tuple[PathPattern, ...] = ()
+    except_paths: tuple[PathPattern, ...] = ()
+    hosts: tuple[str, ...] = ()
+    placement: tuple[Place, ...] = DEFAULT_PLACEMENT
+    action: Literal["notice", "block"] = "notice"
+    start: datetime | None = None
+    until: datetime | None = None
+    until_node: YamlValue | None = None
+    priority: int = 0
+    mode: Literal["enforce", "report-only"] = "enforce"
+
+
+class Loader:
+    """What one load has read so far: its files, drafts and problems; `today` (UTC) dates the warnings."""
+
+    def __init__(self, today: date | None) -> None:
+        self.today = today if today is not None else datetime.now(UTC).date()
+        self.sink = Sink()
+        self.files: list[str] = []
+        self.groups: list[GroupDraft] = []
+        self.notices: list[NoticeDraft] = []
+        self.rules: list[RuleDraft] = []
+        self.defined_groups: dict[str, GroupDraft] = {}
