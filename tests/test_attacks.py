@@ -208,3 +208,31 @@ def test_a_pattern_outside_re2_syntax_is_refused_with_what_to_write(tmp_path: Pa
     with pytest.raises(RuleFileError) as raised:
         ComplianceMiddleware(page, rule_file(tmp_path, rules), reload_interval=None)
     assert "outside RE2 syntax" in str(raised.value) and "glob" in str(raised.value)
+
+
+# -- 1. a marker inside an attribute value ----------------------------------------------
+
+MARKER_RULES = """
+rules:
+  - id: ru-warning
+    notice: warning
+    jurisdictions: [RU]
+    placement: {marker: legal-notice}
+"""
+HOSTILE = b'<div title="<!-- legal-notice --><img src=x onerror=alert(1)>">comment by a reader</div>'
+
+
+async def hostile_page(scope: Any, receive: Any, send: Any) -> None:
+    """A page that shows a reader's comment with its title attribute, as a template might."""
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for piece in (b"<html><body><p>story</p>", b"x" * 70_000, HOSTILE[:20], HOSTILE[20:], b"</body></html>"):
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_a_marker_inside_an_attribute_value_is_not_replaced(tmp_path: Path) -> None:
+    with attacked(tmp_path, MARKER_RULES, app=hostile_page) as client:
+        r = client.get("/story", headers={"X-Forwarded-For": RU_IP})
+    assert HOSTILE.decode() in r.text  # the attribute keeps the comment-like text: the <img> stays inert
+    assert noticed(r) and r.text.index('data-legal-notice="warning"') > r.text.index(HOSTILE.decode())

@@ -409,6 +409,7 @@ class HtmlRewriter:
     _fp = 0
     _keep = 0  # output is held from here on: _fp, or earlier where a needle's tag may have begun
     _safe = 0  # where the last token the scanner read ended (a needle's tag starts no earlier)
+    _recent = b""  # the last bytes sent before the buffer, while a marker is wanted
     _floor = 0  # needles before this lie in a tag already reported
     _closer: re.Pattern[bytes] | None = None
     _raw_name: bytes | None = None
@@ -635,6 +636,8 @@ class HtmlRewriter:
         """Send buf up to `hold` with the edits before it (at the end of the document, also those at it)."""
         base = self._base
         size = hold - base
+        if size > 0 and self._wanted_markers:  # what a marker's enclosing tag may have begun with
+            self._recent = (self._recent + bytes(buf[max(0, size - MAX_TAG) : size]))[-MAX_TAG:]
         if size <= 0 and not final:
             self._buf = buf
             return b""
@@ -834,6 +837,14 @@ class HtmlRewriter:
 
     # --- the forward scanner --------------------------------------------------------------------
 
+    def _marker_enclosed(self, buf: bytes | bytearray, before: int, q: int, n: int, final: bool) -> int:
+        """`_enclosed` for the `<!--` of a marker at q, looking back into what was already sent."""
+        if before >= 0 or q >= MAX_TAG or not self._recent:
+            return _enclosed(buf, max(before, q - MAX_TAG, 0), q, n, final)
+        shift = len(self._recent)
+        joined = self._recent + bytes(buf[:n])
+        return _enclosed(joined, max(before + shift, q + shift - MAX_TAG, 0), q + shift, n + shift, final)
+
     def _scan(self, buf: bytes | bytearray, end: int, final: bool) -> None:
         """Run the forward scanner over buf up to `end`.
 
@@ -911,13 +922,24 @@ class HtmlRewriter:
                     i = q + 2
                     safe = q
                     continue
-                i = safe = k.end()
-                if self._wanted_markers and i - q <= MAX_MARKER_COMMENT:
-                    name = bytes(buf[q + 4 : max(q + 4, i - 3)]).strip(_WS)
+                before, closed = safe, k.end()
+                name = b""
+                if self._wanted_markers and closed - q <= MAX_MARKER_COMMENT:
+                    name = bytes(buf[q + 4 : max(q + 4, closed - 3)]).strip(_WS)
                     if name in self._wanted_markers:
-                        self._markers_found = self._markers_found | {name}
-                        self._found(name, q + base, i + base)
-                        pattern = self._fwd
+                        # A marker is a comment only in the data state: inside a tag or an
+                        # attribute value (`<div title="<!-- NAME -->">`) it is text.
+                        inside = self._marker_enclosed(buf, before, q, n, final)
+                        if inside < 0:
+                            i = q  # what may hold it is not complete yet
+                            break
+                        if inside:
+                            name = b""
+                i = safe = closed
+                if name and name in self._wanted_markers:
+                    self._markers_found = self._markers_found | {name}
+                    self._found(name, q + base, i + base)
+                    pattern = self._fwd
                 continue
             name_end = resume = m.end()
             if pattern is _EVERY_TAG:  # the name is read here
