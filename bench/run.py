@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .attacks import run_patterns
+from .attacks import run_memory, run_patterns
 from .inprocess import Checks, run_inprocess
 from .model import Section
 from .page import api_body, news_page, write_rules
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(resolution)
         _step("attacks: adversarial path patterns", began)
         sections.append(run_patterns(rounds=3 if quick else 7))
+        _step("attacks: memory under unique 64 KB paths and headers", began)
+        sections.append(run_memory(ROOT / "rules", requests=5_000 if quick else 100_000))
         if not args.no_wire:
             _step("over the wire: uvicorn under load", began)
             sections.insert(2, run_wire(rules, checks, rounds=2 if quick else 12, seconds=1))

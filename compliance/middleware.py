@@ -52,9 +52,7 @@ from compliance.respond.plan import (
     media_type,
     rewritable_status,
 )
-from compliance.respond.render import (
-    choose_language,
-)
+from compliance.respond.render import bounded_accept_language, choose_language
 from compliance.rules.decide import Decision
 from compliance.rules.model import Place, RuleSet
 from compliance.rules.paths import ANY_HOST, read_host
@@ -220,7 +218,8 @@ class ComplianceMiddleware:
         assert decision.block is not None
         notice = decision.block.notice
         request_headers = scope.get("headers") or ()
-        language = choose_language(notice, None, None, _header_text(request_headers, b"accept-language"))
+        accept_language = bounded_accept_language(_header_text(request_headers, b"accept-language"))
+        language = choose_language(notice, None, None, accept_language)
         extra: list[tuple[bytes, bytes]] = []
         if jurisdiction.source == "header" and self.vary_headers:
             extra = _headers.vary_on([], self.vary_headers)
@@ -479,7 +478,7 @@ class _Responder:
         return headers
 
     def _build_transform(self, head: bytes) -> Transform:
-        accept_language = _header_text(self.scope.get("headers") or (), b"accept-language")
+        accept_language = bounded_accept_language(_header_text(self.scope.get("headers") or (), b"accept-language"))
         if self.media not in HTML_TYPES:
             return self.plan.json_transform(self.content_language, accept_language, self.outcome)
         assert self.start is not None

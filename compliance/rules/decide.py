@@ -27,6 +27,9 @@ __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode"]
 SkipCode = Literal["host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended"]
 
 _CACHE_SIZE: Final = 8192
+#: Longest path (after normalisation) whose coverage and decisions are cached: the caches'
+#: bytes stay bounded whatever paths readers send; a longer path is matched each time.
+_MAX_CACHED_PATH: Final = 1024
 _FOREVER: Final = float("inf")
 
 
@@ -134,6 +137,8 @@ class Engine:
         found = self._covering.get(key)
         if found is None:
             found = tuple(c for c in self._rules if _host_ok(c.rule, host) and _path_ok(c.rule, path))
+            if len(path) > _MAX_CACHED_PATH:
+                return found
             if len(self._covering) >= _CACHE_SIZE:
                 self._covering.clear()
             self._covering[key] = found
@@ -153,6 +158,8 @@ class Engine:
         if now is None:
             now = time.time()
         path = normalise_path(path)
+        if len(path) > _MAX_CACHED_PATH:
+            return self._decide(candidates, jurisdiction, now)
         key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
         per_reader = self._decisions.get(key)
         if per_reader is None:
