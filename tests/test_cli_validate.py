@@ -127,12 +127,12 @@ def test_every_error_in_every_file_at_once_and_exit_1(warned: Path) -> None:
         'rules/rules.yaml:4:25: error[unknown-jurisdiction]: "UK" is not an ISO 3166 country code; the United Kingdom '
         'is "GB" in ISO 3166.',
         errors[1],
-        'rules/tests/cases.yaml:3:21: error[bad-path]: "news" is not a path: a path starts with "/" and has no query '
-        "string or fragment.",
+        'rules/tests/cases.yaml:3:21: error[bad-path]: "news" is not a path: a path starts with "/" and has no '
+        'fragment ("#..."); a query string (?page=2) may follow it.',
         'rules/tests/cases.yaml:3:36: error[bad-country]: "RUS" is a three-letter code; rule files use the two-letter '
         'ISO 3166-1 code: "RU" (Russian Federation). A case\'s country is a country code (RU), unknown or anonymous.',
         'rules/tests/cases.yaml:6:37: error[unknown-key]: "colour" is not a field of a request; a request has: path, '
-        "country, subdivision, ip, host, method, headers.",
+        "country, subdivision, ip, host, method, headers, at, page_language.",
         'rules/tests/cases.yaml:7:23: error[bad-type]: "notices" needs a list of notice ids, in brackets even for one: '
         "[warning].",
     ]

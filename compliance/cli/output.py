@@ -5,7 +5,7 @@ text it prints; `formats(command)` lists the names a command offers:
 
     validate  text (FILE:LINE:COL: error[CODE]: message, then a summary), json, github
     explain   text, json
-    test      text (one line a case, coverage, "N passed, N failed"), json, junit, github
+    test      text (one line a case, coverage, "N passed, N failed, N skipped"), json, junit, github
     report    html, markdown (built by `compliance.cli.report_page`)
 
 `github` prints GitHub Actions workflow commands (`::error file=...::message`), which
@@ -246,7 +246,7 @@ def explain_json(result: Explanation) -> str:
 
 
 def summary(run: TestRun) -> str:
-    return f"{run.passed} passed, {run.failed} failed"
+    return f"{run.passed} passed, {run.failed} failed, {run.skipped} skipped"
 
 
 def _coverage_lines(run: TestRun) -> list[str]:
@@ -261,6 +261,11 @@ def _coverage_lines(run: TestRun) -> list[str]:
     return lines
 
 
+def verdict(result: CaseResult) -> str:
+    """PASS, FAIL or SKIP."""
+    return "FAIL" if result.failed else "SKIP" if result.skipped is not None else "PASS"
+
+
 def case_where(result: CaseResult) -> str:
     return f"{result.case.location}: {result.case.request.describe()}"
 
@@ -269,8 +274,11 @@ def case_where(result: CaseResult) -> str:
 def test_text(run: TestRun) -> str:
     lines = []
     for result in run.results:
-        lines.append(f"{'PASS' if result.passed else 'FAIL'}  {result.case.name}")
-        if not result.passed:
+        lines.append(f"{verdict(result)}  {result.case.name}")
+        if result.skipped is not None and not result.failed:
+            lines.append(f"      {case_where(result)}")
+            lines.append(f"      skipped: {result.skipped}")
+        elif result.failed:
             lines.append(f"      {case_where(result)}")
             for m in result.mismatches:
                 label = f"expected {m.what}:"
@@ -304,6 +312,8 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
             "ip": request.ip,
         },
         "passed": result.passed,
+        "outcome": {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[verdict(result)],
+        "skipped": result.skipped if not result.failed else None,
         "mismatches": [{"what": m.what, "expected": m.expected, "got": m.got} for m in result.mismatches],
         "got": None
         if observed is None
@@ -325,6 +335,7 @@ def test_json(run: TestRun) -> str:
         "uncovered_rules": [{"rule": rule.id, "location": str(rule.location)} for rule in run.uncovered],
         "passed": run.passed,
         "failed": run.failed,
+        "skipped": run.skipped,
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -345,18 +356,25 @@ def test_junit(run: TestRun) -> str:
     out = ['<?xml version="1.0" encoding="UTF-8"?>']
     out.append(
         f'<testsuites name={quoteattr("compliance test (" + run.mode + ")")} tests="{len(run.results)}" '
-        f'failures="{run.failed}" errors="0">'
+        f'failures="{run.failed}" errors="0" skipped="{run.skipped}">'
     )
     for path, results in by_file.items():
-        failed = sum(1 for r in results if not r.passed)
+        failed = sum(1 for r in results if r.failed)
+        skipped = sum(1 for r in results if verdict(r) == "SKIP")
         out.append(
-            f'  <testsuite name={quoteattr(path)} tests="{len(results)}" failures="{failed}" errors="0" skipped="0">'
+            f'  <testsuite name={quoteattr(path)} tests="{len(results)}" failures="{failed}" errors="0" '
+            f'skipped="{skipped}">'
         )
         for result in results:
             name = quoteattr(result.case.name)
             classname = quoteattr(path)
             if result.passed:
                 out.append(f"    <testcase name={name} classname={classname}/>")
+                continue
+            if not result.failed:
+                out.append(f"    <testcase name={name} classname={classname}>")
+                out.append(f"      <skipped message={quoteattr(result.skipped or '')}/>")
+                out.append("    </testcase>")
                 continue
             message = "; ".join(f"expected {m.what} {m.expected}, got {m.got}" for m in result.mismatches)
             out.append(f"    <testcase name={name} classname={classname}>")
@@ -377,6 +395,14 @@ def test_github(run: TestRun) -> str:
     for result in run.results:
         if result.passed:
             lines.append(f"PASS  {result.case.name}")
+            continue
+        if not result.failed:
+            where = result.case.location
+            lines.append(
+                github_line(
+                    "notice", where.path, where.line, where.column, f"SKIP {result.case.name}", result.skipped or ""
+                )
+            )
             continue
         where = result.case.location
         lines.append(
