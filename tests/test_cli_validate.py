@@ -200,3 +200,57 @@ def test_github_format_annotates_the_pull_request(warned: Path) -> None:
         'due for review by 2020-01-01; review it and move "review_by".'
     )
     assert lines[-1] == "0 errors, 5 warnings in 2 files"
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("RU-CR", 'ISO 3166 lists Crimea under Ukraine: Crimea is "UA-43", Sevastopol "UA-40".'),
+        ("UA43", 'subdivision codes have a dash: did you mean "UA-43"?'),
+        ("T1", 'a CDN\'s "T1" means a Tor exit: such readers are "anonymous" in rules.'),
+        ("tor", 'readers using Tor (a CDN\'s "T1") are "anonymous" in rules.'),
+        ("XX", 'a CDN\'s "XX" means it does not know the country: such readers are "unknown" in rules.'),
+        ("ZZ", '"ZZ" means the country is not known: such readers are "unknown" in rules.'),
+    ],
+)
+def test_a_code_that_points_elsewhere_gets_the_right_way(tmp_path: Path, code: str, said: str) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "notices:\n  n:\n    title: N\n    text: {en: x}\n"
+        f"rules:\n  - id: r\n    notice: n\n    jurisdictions: [{code}]\n"
+    )
+    result = compliance("validate", "r.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines()[0].startswith("r.yaml:8:21: error[unknown-jurisdiction]: ")
+    assert result.stdout.splitlines()[0].endswith(said)
+    assert result.returncode == 1
+
+
+def test_a_title_that_starts_with_a_quote_is_told_to_quote_the_whole_value(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text('notices:\n  n:\n    title: "Foreign agent" label\n    text: {en: x}\n')
+    result = compliance("validate", "r.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines()[0] == (
+        "r.yaml:3:12: error[yaml-syntax]: This value starts with a quote, so YAML reads it as ending at the closing "
+        "quote, and the text after that cannot follow it. Put the whole value in quotes of the other kind: "
+        "'\"Foreign agent\" label'."
+    )
+
+
+def test_an_empty_rules_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    result = compliance("validate", "rules", cwd=tmp_path)
+    assert result.stdout.splitlines()[-1] == "1 error, 0 warnings in 0 files"
+    assert result.returncode == 1
+
+
+def test_a_text_cut_short_by_a_comment_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "notices:\n  n:\n    title: Court order\n    text:\n      en: Withheld under court order #2026/1234\n"
+        '      ru: "Скрыто по решению суда" # a comment after quotes is fine\n'
+        "rules:\n  - {id: r, notice: n, jurisdictions: [RU]}\n"
+    )
+    result = compliance("validate", "r.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        'r.yaml:5:11: warning[text-cut-by-comment]: "text: en" is read as "Withheld under court order": YAML drops '
+        '"#2026/1234" after it as a comment (a "#" after a space starts one). If it is part of the text, put the '
+        "whole text in quotes.",
+        "0 errors, 1 warning in 1 file",
+    ]
