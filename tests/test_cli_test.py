@@ -644,3 +644,27 @@ def test_end_to_end_a_case_at_another_moment_is_skipped_and_the_page_language_is
         "      got page language:      en",
     ]
     assert lines[-1] == "0 passed, 1 failed, 1 skipped"
+
+
+def test_sarif_names_each_failing_case_and_each_untested_rule(tmp_path: Path) -> None:
+    import json
+
+    write(tmp_path, "rules.yaml", RULES)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: Belarus sees the warning
+            request: {path: /news/a, country: BY}
+            expect: {includes: [warning]}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", "--format", "sarif", cwd=tmp_path)
+    found = json.loads(result.stdout)["runs"][0]["results"]
+    assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in found] == [
+        ("case-failed", 2),
+        ("rule-not-tested", 10),
+        ("rule-not-tested", 14),
+    ]
+    assert result.returncode == 1

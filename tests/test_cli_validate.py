@@ -254,3 +254,35 @@ def test_a_text_cut_short_by_a_comment_is_a_warning(tmp_path: Path) -> None:
         "whole text in quotes.",
         "0 errors, 1 warning in 1 file",
     ]
+
+
+def test_sarif_and_junit_for_machines(tmp_path: Path) -> None:
+    import json
+    import xml.etree.ElementTree as ET
+
+    (tmp_path / "r.yaml").write_text(
+        "notices:\n  n:\n    title: N\n    text: {en: x}\nrules:\n  - {id: r, notice: n, jurisdictions: [UK]}\n"
+    )
+    sarif = json.loads(compliance("validate", "r.yaml", "--format", "sarif", cwd=tmp_path).stdout)
+    [found] = sarif["runs"][0]["results"]
+    assert found["ruleId"] == "unknown-jurisdiction" and found["level"] == "error"
+    assert found["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "r.yaml"},
+        "region": {"startLine": 6, "startColumn": 40},
+    }
+    assert 'the United Kingdom is "GB"' in found["message"]["text"]
+    junit = compliance("validate", "r.yaml", "--format", "junit", cwd=tmp_path)
+    failure = ET.fromstring(junit.stdout).find(".//failure")
+    assert failure is not None and "the United Kingdom is" in failure.attrib["message"]
+    assert junit.returncode == 1
+
+
+def test_the_pre_commit_hook_runs_the_installed_command() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"]: h["entry"] for h in hooks} == {
+        "compliance-validate": "compliance validate",
+        "compliance-test": "compliance test rules/tests --rules rules/",
+    }
+    assert all(h["language"] == "python" and h["pass_filenames"] is False for h in hooks)
