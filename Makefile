@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean system-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -20,7 +20,21 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check compliance tests examples bench scripts
 	$(PY) -m mypy
 
-test: lint
+# nginx (with ngx_http_geoip2_module) and Varnish: the edge tests run them for real, never skip them.
+system-deps:
+	@if { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1; } \
+		&& { [ -x /usr/sbin/varnishd ] || command -v varnishd >/dev/null 2>&1; } \
+		&& [ -e /usr/lib/nginx/modules/ngx_http_geoip2_module.so ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing nginx, libnginx-mod-http-geoip2 and varnish (apt-get)"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			nginx libnginx-mod-http-geoip2 varnish >/dev/null; \
+	else \
+		echo "make test needs nginx, libnginx-mod-http-geoip2 and varnish: install them (as root: apt-get install nginx libnginx-mod-http-geoip2 varnish)."; \
+		exit 1; \
+	fi
+
+test: lint system-deps
 	$(PY) -m pytest -q
 	$(PY) scripts/other_pythons.py
 
@@ -31,6 +45,7 @@ bench: $(STAMP)
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null 2>&1; } \
 		|| echo "bench: wrk is not available; the over-the-wire runs use an async httpx client instead"
 	$(PY) -m bench.run
+	$(PY) -m bench.edge
 
 clean:
 	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis

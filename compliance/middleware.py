@@ -40,6 +40,7 @@ from compliance.reader.chosen import chosen_jurisdiction
 from compliance.reader.databases import Resolver
 from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
+from compliance.respond import cache as _cache
 from compliance.respond import headers as _headers
 from compliance.respond.block import block_response, prefers_json
 from compliance.respond.encoding import CorruptBody, Recoder, is_supported
@@ -57,7 +58,8 @@ from compliance.respond.plan import (
 from compliance.respond.render import (
     choose_language,
 )
-from compliance.rules.decide import Decision
+from compliance.rules.classes import ClassTable, JurisdictionClass
+from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import Place, RuleSet
 from compliance.sources.reload import RuleSource
 
@@ -67,6 +69,34 @@ __all__ = ["ComplianceMiddleware"]
 SNIFF_SIZE: Final = 1024
 DEFAULT_HOLDBACK: Final = 256 * 1024
 _BODY_END: Final = Place("body-end")
+_NAMED_CACHE_SIZE: Final = 4096
+#: Response fields the cache-header policy reads or changes (besides the vendors' `*-CDN-Cache-Control`).
+_CACHE_FIELDS: Final = frozenset({b"cache-control", b"etag", b"last-modified"}) | _cache.SHARED_CACHE_FIELDS
+_ACCEPT_LANGUAGE: Final = ("Accept-Language",)
+_HEAD: Final = "HEAD request: no body"
+
+
+class EdgeClass:
+    """The jurisdiction class an edge keyed its cache on, for one request (see `class_header`)."""
+
+    __slots__ = ("cls", "name", "own", "version")
+
+    def __init__(self, cls: JurisdictionClass, own: JurisdictionClass | None, version: str) -> None:
+        self.cls = cls
+        self.name = cls.name.encode("ascii")
+        #: The class of the middleware's own resolution (None where no class matches it).
+        self.own = own
+        self.version = version
+
+    @property
+    def agreed(self) -> bool:
+        return self.own is self.cls
+
+    def audit_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"class": self.cls.name, "class_map": self.version}
+        if not self.agreed:
+            fields["own_class"] = None if self.own is None else self.own.name
+        return fields
 
 
 class ComplianceMiddleware:
@@ -101,6 +131,7 @@ class ComplianceMiddleware:
         audit_signing_key: str | os.PathLike[str] | bytes | None = None,
         audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         metrics: Metrics | bool = True,
+        class_header: str | None = None,
     ) -> None:
         if isinstance(holdback, bool) or not isinstance(holdback, int) or holdback < 0:
             raise ConfigError(f"holdback must be a whole number of bytes, not {holdback!r}")
@@ -123,6 +154,18 @@ class ComplianceMiddleware:
             reload_interval=reload_interval,
         )
         self.vary_headers: tuple[str, ...] = tuple(h for h in (country_header, region_header) if h)
+        if class_header is not None and (
+            not isinstance(class_header, str)
+            or not class_header.strip()
+            or not all(33 <= ord(c) < 127 and c not in '"(),/:;<=>?@[\\]{}' for c in class_header)
+        ):
+            raise ConfigError(f"class_header {class_header!r} is not an HTTP header name")
+        #: The request header the edge sends the reader's jurisdiction class in (None: no edge does).
+        self.class_header = class_header
+        self._class_key = class_header.lower().encode("latin-1") if class_header else None
+        self._class_vary: tuple[str, ...] = (class_header,) if class_header else ()
+        self._classes: ClassTable | None = None
+        self._named: dict[tuple[Jurisdiction, str], Jurisdiction] = {}
         self.holdback = holdback
         self.request_id_header = request_id_header.lower().encode("latin-1")
         self.test_secret = test_secret
@@ -157,12 +200,32 @@ class ComplianceMiddleware:
                 uncovered = True
             else:
                 uncovered = False
-                jurisdiction = chosen_jurisdiction(scope, self.test_secret) or self.resolver.resolve(scope)
+                chosen = chosen_jurisdiction(scope, self.test_secret)
+                jurisdiction = chosen or self.resolver.resolve(scope)
+                edge: EdgeClass | None = None
+                reader = jurisdiction
+                now = time.time()
+                if self._class_key is not None and chosen is None:
+                    edge = self._edge_class(scope, engine, jurisdiction, now)
+                    if edge is not None:
+                        jurisdiction = self._name_class(jurisdiction, edge.cls.name)
+                        if not edge.agreed:
+                            # The edge's class wins: the cache already keyed this response on it.
+                            reader = edge.cls.representative
+                            self.metrics.disagreed()
                 state = scope.get("state")
                 if state is None:
                     scope["state"] = state = {}
                 state["jurisdiction"] = jurisdiction
-                decision = engine.decide(jurisdiction, host, scope["path"])
+                decision = engine.decide(reader, host, scope["path"], now)
+                if decision.dependent:
+                    request_headers = _cache.conditional_request(
+                        scope.get("headers") or (),
+                        None if edge is None else edge.name,
+                        bool(decision.fired) and self.plan(decision).body_due,
+                    )
+                    if request_headers is not None:
+                        scope = {**scope, "headers": request_headers}
         except Exception:
             FAULT_LOGGER.exception(
                 "compliance: could not decide for %s; the page is served as the app sent it", scope.get("path")
@@ -173,13 +236,13 @@ class ComplianceMiddleware:
             await self.app(scope, receive, send)
             return
         if decision.block is not None:
-            await self._block(scope, send, decision, jurisdiction)
+            await self._block(scope, send, decision, jurisdiction, edge)
             return
         if not decision.fired and not began and not self.audit_policy.sample_unfired:
             # A covered page and a reader who gets nothing: only the cache headers change.
-            await self.app(scope, receive, self._cache_headers_only(send, jurisdiction))
+            await self.app(scope, receive, self._cache_headers_only(send, jurisdiction, edge, chosen is not None))
             return
-        responder = _Responder(self, scope, send, decision, jurisdiction)
+        responder = _Responder(self, scope, send, decision, jurisdiction, edge, chosen is not None)
         if began:
             responder.spent = time.perf_counter() - began
         await self.app(scope, receive, responder.send)
@@ -189,19 +252,65 @@ class ComplianceMiddleware:
         self.rules.start()
         self.resolver.start()
 
-    def cache_headers(
-        self, headers: list[tuple[bytes, bytes]], jurisdiction: Jurisdiction
-    ) -> list[tuple[bytes, bytes]]:
-        """`Vary` on the CDN header where it was the source, else `Cache-Control: private`."""
-        if jurisdiction.source == "header" and self.vary_headers:
-            return _headers.vary_on(headers, self.vary_headers)
-        return _headers.make_private(headers)
+    def _edge_class(self, scope: Scope, engine: Engine, own: Jurisdiction, now: float) -> EdgeClass | None:
+        """The class the edge sent, where it is believed and names a class of the map in force now."""
+        if not self.resolver.believes_cdn(scope):
+            return None
+        key = self._class_key
+        value = None
+        for name, found in scope.get("headers") or ():
+            if name == key:
+                if value is not None and found != value:
+                    return None  # two different classes: neither is believed
+                value = found
+        if value is None:
+            return None
+        table = self._classes
+        if table is None or table.engine is not engine:
+            table = self._classes = ClassTable(engine)
+        classes = table.at(now)
+        cls = classes.by_header.get(bytes(value))
+        if cls is None:
+            return None
+        return EdgeClass(cls, classes.class_of(own), classes.version)
 
-    def _cache_headers_only(self, send: Send, jurisdiction: Jurisdiction) -> Send:
+    def _name_class(self, jurisdiction: Jurisdiction, name: str) -> Jurisdiction:
+        """The reader's own jurisdiction, naming the class the edge sent."""
+        key = (jurisdiction, name)
+        named = self._named.get(key)
+        if named is None:
+            if len(self._named) >= _NAMED_CACHE_SIZE:
+                self._named.clear()
+            j = jurisdiction
+            named = self._named[key] = Jurisdiction(j.country, j.subdivision, j.anonymous, j.source, name)
+        return named
+
+    def cache_headers(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        jurisdiction: Jurisdiction,
+        edge: EdgeClass | None = None,
+        chosen: bool = False,
+    ) -> list[tuple[bytes, bytes]]:
+        """The cache headers of a jurisdiction-dependent response (`compliance.respond.cache`).
+
+        Keyed on the edge's class where it sent one; `Vary` on the CDN header where
+        that was the source; else for this reader only (`private`, and `no-store`
+        for a request decided by a test token).
+        """
+        if chosen:
+            return _cache.for_one_reader(headers, no_store=True)
+        if edge is not None:
+            return _cache.keyed_on_class(headers, self._class_vary, edge.name)
+        if jurisdiction.source == "header" and self.vary_headers:
+            return _cache.varied_on_headers(headers, self.vary_headers)
+        return _cache.for_one_reader(headers)
+
+    def _cache_headers_only(self, send: Send, jurisdiction: Jurisdiction, edge: EdgeClass | None, chosen: bool) -> Send:
         async def send_with_cache_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
-                message = {**message, "headers": self.cache_headers(headers, jurisdiction)}
+                message = {**message, "headers": self.cache_headers(headers, jurisdiction, edge, chosen)}
             await send(message)
 
         return send_with_cache_headers
@@ -216,14 +325,18 @@ class ComplianceMiddleware:
         entry = self._plans[id(decision)] = Plan(decision)
         return entry
 
-    async def _block(self, scope: Scope, send: Send, decision: Decision, jurisdiction: Jurisdiction) -> None:
+    async def _block(
+        self, scope: Scope, send: Send, decision: Decision, jurisdiction: Jurisdiction, edge: EdgeClass | None
+    ) -> None:
         """Answer 451 for a block rule, without calling the app."""
         assert decision.block is not None
         notice = decision.block.notice
         request_headers = scope.get("headers") or ()
         language = choose_language(notice, None, None, _header_text(request_headers, b"accept-language"))
         extra: list[tuple[bytes, bytes]] = []
-        if jurisdiction.source == "header" and self.vary_headers:
+        if edge is not None:
+            extra = _headers.vary_on([], self._class_vary)
+        elif jurisdiction.source == "header" and self.vary_headers:
             extra = _headers.vary_on([], self.vary_headers)
         status, headers, body = block_response(
             notice,
@@ -234,9 +347,16 @@ class ComplianceMiddleware:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
         rules = block_outcomes(decision, language)
-        self.record(scope, jurisdiction, rules, 0.0)
+        self.record(scope, jurisdiction, rules, 0.0, edge)
 
-    def record(self, scope: Scope, jurisdiction: Jurisdiction, rules: list[dict[str, Any]], spent: float) -> None:
+    def record(
+        self,
+        scope: Scope,
+        jurisdiction: Jurisdiction,
+        rules: list[dict[str, Any]],
+        spent: float,
+        edge: EdgeClass | None = None,
+    ) -> None:
         """The metrics and the audit event of one covered response."""
         if self.metrics.enabled:
             where = jurisdiction.country or "unknown"
@@ -255,6 +375,7 @@ class ComplianceMiddleware:
                 "jurisdiction": jurisdiction_fields(jurisdiction),
                 "network": network_of(ip),
                 "rules": rules,
+                **({} if edge is None else edge.audit_fields()),
                 **({} if rules else {"sample": self.audit_policy.sample_unfired}),
             },
         )
@@ -330,12 +451,26 @@ class _Responder:
         "media",
         "spent",
         "content_language",
+        "edge",
+        "chosen",
+        "vary_language",
     )
 
     def __init__(
-        self, mw: ComplianceMiddleware, scope: Scope, send: Send, decision: Decision, jurisdiction: Jurisdiction
+        self,
+        mw: ComplianceMiddleware,
+        scope: Scope,
+        send: Send,
+        decision: Decision,
+        jurisdiction: Jurisdiction,
+        edge: EdgeClass | None = None,
+        chosen: bool = False,
     ) -> None:
         self.mw = mw
+        self.edge = edge
+        self.chosen = chosen
+        #: Whether a notice's language followed the reader's Accept-Language.
+        self.vary_language = False
         self.scope = scope
         self._send = send
         self.decision = decision
@@ -379,7 +514,7 @@ class _Responder:
         began = time.perf_counter()
         headers = []
         content_type = encoding = None
-        cache_control = False
+        cache_fields = False
         for key, value in message.get("headers", ()):
             key = bytes(key).lower()
             if key == b"content-type":
@@ -388,20 +523,25 @@ class _Responder:
                 encoding = value
             elif key == b"content-language":
                 self.content_language = bytes(value).decode("latin-1")
-            elif key == b"cache-control":
-                cache_control = True
+            elif key in _CACHE_FIELDS or key.endswith(b"cdn-cache-control"):
+                cache_fields = True
             headers.append((key, bytes(value)))
         if self.decision.dependent:
-            if cache_control or self.jurisdiction.source == "header":
-                headers = self.mw.cache_headers(headers, self.jurisdiction)
+            if cache_fields or self.edge is not None or self.chosen or self.jurisdiction.source == "header":
+                headers = self.mw.cache_headers(headers, self.jurisdiction, self.edge, self.chosen)
             else:
-                headers.append((b"cache-control", b"private"))  # what make_private gives, without the scan
+                headers.append((b"cache-control", b"private"))  # what for_one_reader gives, without the scan
         status = int(message["status"])
         if self.header_due and status >= 200:
             headers = self._notice_headers(headers)
-        message = {**message, "headers": headers}
         self.media = media_type(content_type)
         reason = self._why_untouched(status)
+        if reason == _HEAD:
+            # A GET would carry the notices: what describes the app's body does not describe that one.
+            headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
+            if self.plan.languages_may_vary:
+                headers = _headers.vary_on(headers, _ACCEPT_LANGUAGE)
+        message = {**message, "headers": headers}
         if reason is not None:
             self.passing = True
             self._audit(missed=reason)
@@ -468,7 +608,7 @@ class _Responder:
         if not due:
             return ""
         if self.scope.get("method") == "HEAD":
-            return "HEAD request: no body"
+            return _HEAD
         if not rewritable_status(status):
             return f"status {status}"
         return None
@@ -485,12 +625,16 @@ class _Responder:
     def _build_transform(self, head: bytes) -> Transform:
         accept_language = _header_text(self.scope.get("headers") or (), b"accept-language")
         if self.media not in HTML_TYPES:
-            return self.plan.json_transform(self.content_language, accept_language, self.outcome)
+            transform, self.vary_language = self.plan.json_transform(
+                self.content_language, accept_language, self.outcome
+            )
+            return transform
         assert self.start is not None
         content_type = _headers.get(self.start["headers"], b"content-type") or b""
-        return self.plan.html_transform(
+        transform, self.vary_language = self.plan.html_transform(
             content_type, self.content_language, accept_language, head, self.mw.holdback, self.outcome
         )
+        return transform
 
     async def _flush_start(self, *, more: bool, length: int | None = None, modified: bool = False) -> None:
         start, self.start = self.start, None
@@ -501,6 +645,8 @@ class _Responder:
             headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
             if not more and length is not None:
                 headers.append((b"content-length", str(length).encode("latin-1")))
+            if self.vary_language:
+                headers = _headers.vary_on(headers, _ACCEPT_LANGUAGE)
         await self._send({**start, "headers": headers})
 
     async def _give_up(self, reason: str, more: bool = True, body: bytes = b"") -> None:
@@ -531,7 +677,7 @@ class _Responder:
         placed = self.transform.placed if self.transform is not None and missed is None else ()
         reason = getattr(self.transform, "reason", None)
         rules = rule_outcomes(self.plan, self.outcome, placed, self.media, missed, reason)
-        self.mw.record(self.scope, self.jurisdiction, rules, self.spent)
+        self.mw.record(self.scope, self.jurisdiction, rules, self.spent, self.edge)
 
 
 def _header_text(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:

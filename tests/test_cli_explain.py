@@ -40,18 +40,21 @@ def test_a_reader_in_russia(tmp_path: Path) -> None:
         "  rule      priority 10, from 2024-08-20T00:00:00Z",
         "",
         "1 rule fires for this reader, 0 do not.",
+        "Class: cf529491e (map version 2200c62f3a55), shared with 7 reader kinds; "
+        "the edge sends cf529491e;v=2200c62f3a55.",
     ]
     assert result.returncode == 0
 
 
 def test_a_reader_in_the_united_states_with_the_reason() -> None:
     result = compliance("explain", "--rules", "rules", "--country", "US", "--path", ARTICLE, "--at", "2026-01-15")
-    assert result.stdout.splitlines()[-4:] == [
+    assert result.stdout.splitlines()[-5:-1] == [
         "DOES NOT FIRE  ru-undesirable-organization  (rules/russia.yaml:2:5)",
         "  why       jurisdiction US not in [@russian-law-reach]",
         "",
         "0 rules fire for this reader, 1 does not.",
     ]
+    assert result.stdout.splitlines()[-1].startswith("Class: none (map version 2200c62f3a55), shared with 251")
     assert result.returncode == 0
 
 

@@ -128,3 +128,33 @@ def test_without_the_report_extra_the_page_has_no_map_and_says_what_to_install(t
     assert '<svg class="map"' not in page
     assert "No map" in page
     assert 'pip install "compliance-notices[report]"' in page
+
+
+def test_the_report_lists_the_jurisdiction_classes_and_the_copies_a_cache_keeps(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        textwrap.dedent(
+            """\
+            notices:
+              warning: {title: Russia warning, text: {en: Careful.}}
+              gdpr: {title: GDPR block, text: {en: Not here.}}
+            rules:
+              - {id: ru-warning, notice: warning, jurisdictions: [RU, UA-43]}
+              - {id: eu-block, notice: gdpr, jurisdictions: [DE], action: block, paths: ["/eu-only/**"]}
+            """
+        )
+    )
+    result = compliance("report", "--rules", str(rules), "--format", "markdown", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    section = result.stdout.split("## Jurisdiction classes", 1)[1].split("## Notices", 1)[0]
+    assert "keeps at most 3 copies of each page" in section
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == 3
+    russia = next(r for r in rows if "RU (Russian Federation)" in r)
+    assert "UA-43 (" in russia and "Russia warning" in russia
+    germany = next(r for r in rows if "DE (Germany)" in r)
+    assert "blocked (451) by GDPR block" in germany
+    everyone_else = next(r for r in rows if r.startswith("| `none`"))
+    assert "unknown" in everyone_else and "every reader the edge cannot place" in everyone_else
+    page = compliance("report", "--rules", str(rules), "-o", "-", cwd=tmp_path).stdout
+    assert "<h2>Jurisdiction classes</h2>" in page and "keeps at most 3 copies of each page" in page

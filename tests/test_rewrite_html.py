@@ -7,7 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import compliance.respond.html as html_module
-import compliance.respond.selector as selector_module
+import compliance.respond.html.anchors as anchors_module
+import compliance.respond.html.rewriter as rewriter_module
+import compliance.respond.html.scanner as scanner_module
+import compliance.respond.html.search as search_module
+import compliance.respond.matcher as matcher_module
 from compliance.respond.html import HtmlRewriter, Insertion, Placed
 from compliance.rules.model import Place
 
@@ -103,7 +107,7 @@ def test_body_end_the_documented_blind_spot() -> None:
 
 
 def test_body_end_fake_too_far_after_the_real_one_goes_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(html_module, "FALLBACK_WINDOW", 16)
+    monkeypatch.setattr(search_module, "FALLBACK_WINDOW", 16)
     near = b"<p>x</p></body><!-- ab </body> -->"
     assert rewrite_every_way(near, [notice("n")]) == b"<p>x</p>[n]</body><!-- ab </body> -->"
     far = b"<p>x</p></body><!-- abcdefghijklmnop </body> -->"
@@ -119,7 +123,8 @@ def test_body_end_further_than_the_holdback_from_the_end_goes_to_the_end() -> No
 
 
 def test_body_end_lowercase_search_misses_nothing_far_from_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(html_module, "TAIL_WINDOW", 16)
+    monkeypatch.setattr(anchors_module, "TAIL_WINDOW", 16)
+    monkeypatch.setattr(rewriter_module, "TAIL_WINDOW", 16)
     page = b"<p>x</p></BODY></html>" + b"<!-- a long trailer -->" * 3
     assert rewrite(page, [notice("n")])[0] == b"<p>x</p>[n]</BODY></html>" + b"<!-- a long trailer -->" * 3
 
@@ -185,7 +190,7 @@ def test_marker(page: bytes, expected: bytes) -> None:
 
 
 def test_marker_longer_than_the_limit_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(html_module, "MAX_MARKER_COMMENT", 20)
+    monkeypatch.setattr(scanner_module, "MAX_MARKER_COMMENT", 20)
     assert rewrite_every_way(b"<body><!--   legal  --></body>", [notice("n", marker("legal"))]) == b"<body>[n]</body>"
     page = b"<body><!--     legal     --></body>"  # 22 bytes
     assert rewrite_every_way(page, [notice("n", marker("legal"))]) == b"<body><!--     legal     -->[n]</body>"
@@ -398,7 +403,7 @@ def test_streaming_selector_search_holds_little(selector: str) -> None:
 
 
 def test_selector_matcher_gives_up_past_its_depth(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(selector_module, "MAX_DEPTH", 4)
+    monkeypatch.setattr(matcher_module, "MAX_DEPTH", 4)
     deep = b"<body>" + b"<div>" * 4 + b"<div class=x>t</div>" + b"</div>" * 4 + b"</body>"
     out, placed = rewrite(deep, [notice("n", Place("after", "div div.x"), BODY_START)])
     assert placed == [Placed("n", BODY_START, True)]
@@ -709,6 +714,6 @@ def test_property_reading_every_tag_changes_nothing(page: bytes, insertions: lis
     # regexes is read tag by tag instead. Both must see the same tags.
     sparse = run_split(page, insertions, b"", 1 << 18, [min(cut, len(page)) for cut in cuts])
     with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(html_module, "_PATTERNS_PER_PAGE", 0)
+        patched.setattr(search_module, "_PATTERNS_PER_PAGE", 0)
         every = run_split(page, insertions, b"", 1 << 18, [min(cut, len(page)) for cut in cuts])
     assert every == sparse

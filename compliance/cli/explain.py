@@ -21,6 +21,7 @@ from compliance.reader.address import is_public
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.respond.render import choose_language
+from compliance.rules.classes import ClassTable
 from compliance.rules.decide import Engine
 from compliance.rules.groups import check_code, is_country, is_subdivision
 from compliance.rules.model import ANONYMOUS, UNKNOWN
@@ -115,8 +116,24 @@ def run(args: argparse.Namespace) -> int:
         decision=decision,
         firing=tuple(views),
     )
-    print(output.get("explain", args.format)(explanation), end="")
+    text = output.get("explain", args.format)(explanation)
+    print(text, end="")
+    if args.format == "text":
+        print(_class_line(engine, jurisdiction, at.timestamp()))
     return int(explanation.exit_code)
+
+
+def _class_line(engine: Engine, jurisdiction: Jurisdiction, now: float) -> str:
+    """The reader's jurisdiction class: what an edge keys its cache on (see `compliance edge`)."""
+    classes = ClassTable(engine).at(now)
+    found = classes.class_of(jurisdiction)
+    if found is None:
+        return "Class: none an edge can send (this reader falls back to a private response)."
+    others = len(found.members)
+    return (
+        f"Class: {found.name} (map version {classes.version}), shared with {others} reader kinds; "
+        f"the edge sends {classes.header_value(found.name)}."
+    )
 
 
 def _given(country: str, subdivision: str | None) -> Jurisdiction | str:

@@ -35,6 +35,8 @@ import pycountry
 from compliance.cli.words import Entry, describe_placement, entry_words, jurisdiction_name, matrix, moment_words
 from compliance.errors import Problem
 from compliance.respond.render import codec_for, link_text, render_notice_html, render_text
+from compliance.rules.classes import NO_NOTICE_CLASS, ClassMap, ClassTable, JurisdictionClass
+from compliance.rules.decide import Engine
 from compliance.rules.model import EVERYONE, Notice, RuleSet
 
 __all__ = ["report_html", "report_markdown"]
@@ -329,6 +331,10 @@ def report_html(ruleset: RuleSet, source: str, *, now: datetime | None = None, w
 subdivision also gets what their country gets. Paths use the rule files' patterns: <code>/news/**</code> is
 <code>/news</code> and everything under it.</p>
 {_matrix_html(ruleset)}
+<h2>Jurisdiction classes</h2>
+<p class="muted">Readers who get the same thing on every page form a class; an edge cache keeps one copy of a
+page per class (<code>compliance edge</code> writes its configuration).</p>
+{_classes_html(ruleset, now)}
 <h2>Notices</h2>
 {no_map}
 {notices}
@@ -339,6 +345,79 @@ subdivision also gets what their country gets. Paths use the rule files' pattern
 </body>
 </html>
 """
+
+
+# -- jurisdiction classes --------------------------------------------------------------------
+
+
+def _class_maps(ruleset: RuleSet, now: datetime) -> list[ClassMap]:
+    """The class map in force now, then those the rules' dates bring later."""
+    table = ClassTable(Engine(ruleset))
+    return [m for m in table.maps if m.valid_until is None or m.valid_until > now.timestamp()]
+
+
+def _class_period(class_map: ClassMap) -> str:
+    start = "" if class_map.valid_from is None else f"from {moment_words(_utc(class_map.valid_from))} "
+    end = (
+        "until the rules change"
+        if class_map.valid_until is None
+        else f"until {moment_words(_utc(class_map.valid_until))}"
+    )
+    return start + end
+
+
+def _utc(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
+
+
+def _class_gets(ruleset: RuleSet, cls: JurisdictionClass) -> str:
+    gets = [f"blocked (451) by {ruleset.notices[n].title}" for n in cls.blocks]
+    gets += [ruleset.notices[n].title for n in cls.notices if n not in cls.blocks]
+    return "; ".join(gets) or "no notice of its own"
+
+
+def _class_members(cls: JurisdictionClass, default: str) -> str:
+    special = ("unknown", "anonymous")
+    members = [m for m in special if m in cls.members] + [m for m in cls.members if m not in special]
+    shown = [m if m in special else f"{m} ({jurisdiction_name(m)})" for m in members[:12]]
+    more = len(cls.members) - len(shown)
+    text = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+    return text + (" (and every reader the edge cannot place)" if cls.name == default else "")
+
+
+def _classes_html(ruleset: RuleSet, now: datetime) -> str:
+    out = []
+    for class_map in _class_maps(ruleset, now):
+        rows = "".join(
+            f"<tr><th><code>{_e(c.name)}</code></th><td>{_e(_class_members(c, class_map.default))}</td>"
+            f"<td>{_e(_class_gets(ruleset, c))}</td></tr>"
+            for c in sorted(class_map.classes.values(), key=lambda c: (c.name == NO_NOTICE_CLASS, c.name))
+        )
+        out.append(
+            f"<p>Class map <code>{_e(class_map.version)}</code>, {_e(_class_period(class_map))}: a shared cache "
+            f"keyed on the class keeps at most {len(class_map.classes)} "
+            f"{'copy' if len(class_map.classes) == 1 else 'copies'} of each page.</p>"
+            f"<table><thead><tr><th>Class</th><th>Readers</th><th>What they get</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+    return "\n".join(out)
+
+
+def _classes_markdown(ruleset: RuleSet, now: datetime) -> list[str]:
+    out = ["## Jurisdiction classes", ""]
+    for class_map in _class_maps(ruleset, now):
+        copies = f"{len(class_map.classes)} {'copy' if len(class_map.classes) == 1 else 'copies'}"
+        out += [
+            f"Class map `{class_map.version}`, {_md(_class_period(class_map))}: a shared cache keyed on the class "
+            f"keeps at most {copies} of each page.",
+            "",
+            "| Class | Readers | What they get |",
+            "|---|---|---|",
+        ]
+        for c in sorted(class_map.classes.values(), key=lambda c: (c.name == NO_NOTICE_CLASS, c.name)):
+            out.append(f"| `{c.name}` | {_md(_class_members(c, class_map.default))} | {_md(_class_gets(ruleset, c))} |")
+        out.append("")
+    return out
 
 
 # -- Markdown --------------------------------------------------------------------------------
@@ -379,7 +458,9 @@ def report_markdown(
             entries = row.cells.get(notice.id, ())
             cells.append("<br>".join(_md_entry(e) for e in entries) or "not shown")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
-    out += ["", "## Notices", ""]
+    out.append("")
+    out += _classes_markdown(ruleset, now)
+    out += ["## Notices", ""]
     for notice in notices:
         out.append(f"### {_md(notice.title)}")
         out.append("")

@@ -6,6 +6,9 @@ can call them unconditionally. The metrics:
 - `compliance_decisions_total{rule, jurisdiction, outcome}`: a counter, one per
   rule that fired on a response, by its outcome (`injected`, `fallback`,
   `blocked`, `report-only`, `missed`, `not-applicable`).
+- `compliance_edge_class_disagreements_total`: a counter of responses where the
+  edge's jurisdiction class (`class_header`) differed from the middleware's own
+  resolution; the edge's class was used.
 - `compliance_middleware_seconds`: a histogram of the middleware's own time per
   response (buckets from 1 µs to 10 ms), the app's time not included.
 - `compliance_rules_info{source, version}`, `compliance_rules_loaded_timestamp_seconds{source}`,
@@ -32,10 +35,11 @@ try:
 except ImportError:  # the `metrics` extra is not installed
     prometheus_client = None  # type: ignore[assignment]
 
-__all__ = ["BUCKETS", "DECISIONS", "MIDDLEWARE_SECONDS", "Metrics", "available"]
+__all__ = ["BUCKETS", "DECISIONS", "DISAGREEMENTS", "MIDDLEWARE_SECONDS", "Metrics", "available"]
 
 DECISIONS: Final = "compliance_decisions_total"
 MIDDLEWARE_SECONDS: Final = "compliance_middleware_seconds"
+DISAGREEMENTS: Final = "compliance_edge_class_disagreements_total"
 #: Histogram buckets, in seconds: 1 µs to 10 ms.
 BUCKETS: Final = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2)
 
@@ -60,6 +64,12 @@ class _Collectors:
             MIDDLEWARE_SECONDS,
             "The compliance middleware's own time per response, the app's time not included.",
             buckets=BUCKETS,
+            registry=registry,
+        )
+        self.disagreements = prometheus_client.Counter(
+            DISAGREEMENTS,
+            "Responses where the edge's jurisdiction class differed from the middleware's own resolution "
+            "(the edge's class was used).",
             registry=registry,
         )
         self.children: dict[tuple[str, str, str], Any] = {}
@@ -136,6 +146,11 @@ class Metrics:
                 child = children[key] = self._decisions.labels(*key)
             child.inc()
         self._observe_seconds(seconds)
+
+    def disagreed(self) -> None:
+        """One response where the edge's class and the middleware's own resolution differed."""
+        if self._collectors is not None:
+            self._collectors.disagreements.inc()
 
     def watch_rules(self, source: RuleSource) -> None:
         """Expose `source`'s rule version, load time and reload error (held by a weak reference)."""

@@ -16,7 +16,7 @@ __all__ = ["UNKNOWN_JURISDICTION", "Jurisdiction", "Source", "normalise_country"
 logger = logging.getLogger("compliance")
 
 #: How a jurisdiction was found.
-Source = Literal["header", "geoip", "embedded", "static", "test", "none"]
+Source = Literal["header", "geoip", "embedded", "static", "test", "edge", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +26,16 @@ class Jurisdiction:
     `country` is an ISO 3166-1 alpha-2 code, or None when no source knew it
     ("unknown" in rules). `subdivision` is a full ISO 3166-2 code (`UA-43`) or None.
     `anonymous` is True for a Tor exit or anonymizer. `source` says which source
-    answered.
+    answered. `jurisdiction_class` names the reader's jurisdiction class where
+    the middleware was given one by the edge (see `compliance.rules.classes`); it
+    is not part of the value's identity.
     """
 
     country: str | None
     subdivision: str | None = None
     anonymous: bool = False
     source: Source = "none"
+    jurisdiction_class: str | None = field(default=None, compare=False)
     # Computed once: the value keys the per-page decision cache on every request.
     _hash: int = field(init=False, repr=False, compare=False)
 

@@ -138,6 +138,12 @@ class JurisdictionResolver:
         """The address sources, asked in order."""
         return self._resolvers
 
+    def believes_cdn(self, scope: Mapping[str, Any]) -> bool:
+        """Whether this request's CDN headers are believed: the country and region headers, and
+        the middleware's jurisdiction-class header, follow this one rule (the peer is a trusted proxy)."""
+        client = scope.get("client")
+        return client is not None and client[0] in self.trusted
+
     def resolve(self, scope: Mapping[str, Any]) -> Jurisdiction:
         """The jurisdiction of the reader who sent the request `scope` (ASGI HTTP scope).
 
@@ -168,7 +174,7 @@ class JurisdictionResolver:
                 ip = normalise_ip(peer)
             else:
                 forwarded, x_forwarded_for, country, region = found
-                if country is not None:
+                if country is not None and self.believes_cdn(scope):
                     answer = self._from_headers(country, region)
                     if answer is not None:
                         return answer

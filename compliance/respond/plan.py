@@ -33,6 +33,7 @@ __all__ = [
     "Plan",
     "Skipped",
     "Transform",
+    "follows_accept_language",
     "is_json",
     "media_type",
     "rewritable_status",
@@ -109,7 +110,16 @@ def html_start_tag(head: bytes) -> bytes:
 class Plan:
     """What one decision asks of a response, worked out once and kept with the cached decision."""
 
-    __slots__ = ("decision", "html_due", "json_due", "header_due", "multilingual", "rewriters", "json_values")
+    __slots__ = (
+        "decision",
+        "html_due",
+        "json_due",
+        "header_due",
+        "body_due",
+        "multilingual",
+        "rewriters",
+        "json_values",
+    )
 
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
@@ -126,20 +136,34 @@ class Plan:
                 self.json_due.setdefault(first.arg, []).append(firing)
             elif first.kind == "header" and first.arg:
                 self.header_due.setdefault(first.arg, []).append(firing)
+        #: Whether a notice is due in a body (HTML or JSON), where a `Range` would cut it off.
+        self.body_due = bool(self.html_due or self.json_due)
         #: Whether the page's own language (`<html lang>`) can change which text is shown.
         self.multilingual = any(len(f.notice.text) > 1 for f in self.html_due)
-        #: (charset, Content-Language, Accept-Language, <html> tag) -> the rewriter's inputs
+        #: (charset, Content-Language, Accept-Language, <html> tag) -> the rewriter's inputs, and whether
+        #: some notice's language followed Accept-Language
         self.rewriters: dict[
             tuple[str | None, str | None, str | None, bytes],
-            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]],
+            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...], bool],
         ] = {}
-        #: (Content-Language, Accept-Language) -> the JSON field's value and each notice's language
-        self.json_values: dict[tuple[str | None, str | None], tuple[bytes, list[tuple[Notice, str]]]] = {}
+        #: (Content-Language, Accept-Language) -> the JSON field's value, each notice's language, and
+        #: whether some notice's language followed Accept-Language
+        self.json_values: dict[tuple[str | None, str | None], tuple[bytes, list[tuple[Notice, str]], bool]] = {}
+
+    @property
+    def languages_may_vary(self) -> bool:
+        """Whether a notice due in a body has texts in more than one language (for a HEAD's `Vary`)."""
+        return any(len(f.notice.text) > 1 for f in self.html_due) or any(
+            len(f.notice.text) > 1 for firings in self.json_due.values() for f in firings
+        )
 
     def json_transform(
         self, content_language: str | None, accept_language: str | None, outcome: dict[str, dict[str, Any]]
-    ) -> Transform:
-        """The `{json: FIELD}` transform for these languages; each notice's language goes into `outcome`."""
+    ) -> tuple[Transform, bool]:
+        """The `{json: FIELD}` transform for these languages; each notice's language goes into `outcome`.
+
+        The flag says whether a notice's language followed Accept-Language (the response then varies on it).
+        """
         languages_asked = (content_language, accept_language)
         ((field, firings),) = list(self.json_due.items())[:1]
         built = self.json_values.get(languages_asked)
@@ -147,11 +171,12 @@ class Plan:
             items = [(f.notice, choose_language(f.notice, content_language, None, accept_language)) for f in firings]
             if len(self.json_values) >= PLAN_CACHE_SIZE:
                 self.json_values.clear()
-            built = self.json_values[languages_asked] = (notices_json(items), items)
-        value, items = built
+            varies = any(follows_accept_language(f.notice, content_language, None) for f in firings)
+            built = self.json_values[languages_asked] = (notices_json(items), items, varies)
+        value, items, varies = built
         for notice, language in items:
             outcome[notice.id] = {"language": language, "place": f"json: {field}"}
-        return JsonTransform(field, value, [f.notice.id for f in firings])
+        return JsonTransform(field, value, [f.notice.id for f in firings]), varies
 
     def html_transform(
         self,
@@ -161,8 +186,11 @@ class Plan:
         head: bytes,
         holdback: int,
         outcome: dict[str, dict[str, Any]],
-    ) -> Transform:
-        """The HTML rewriter for this page; `head` is the body's first bytes (charset and `<html lang>`)."""
+    ) -> tuple[Transform, bool]:
+        """The HTML rewriter for this page; `head` is the body's first bytes (charset and `<html lang>`).
+
+        The flag says whether a notice's language followed Accept-Language (the response then varies on it).
+        """
         charset = charset_of(content_type)
         html_tag = b""
         if charset is None:
@@ -174,14 +202,14 @@ class Plan:
         built = self.rewriters.get(key)
         if built is None:
             built = self.rewriters[key] = self._prepare_rewriter(charset, content_language, accept_language, head)
-        insertions, head_markup, languages = built
+        insertions, head_markup, languages, varies = built
         for notice_id, language in languages:
             outcome[notice_id] = {"language": language}
-        return HtmlRewriter(insertions, head_markup, holdback)
+        return HtmlRewriter(insertions, head_markup, holdback), varies
 
     def _prepare_rewriter(
         self, charset: str | None, content_language: str | None, accept_language: str | None, head: bytes
-    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...]]:
+    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...], bool]:
         """The notices' markup for this charset and these languages (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
@@ -199,9 +227,17 @@ class Plan:
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
+        varies = any(follows_accept_language(f.notice, content_language, html_lang) for f in self.html_due)
         if len(self.rewriters) >= PLAN_CACHE_SIZE:
             self.rewriters.clear()
-        return tuple(insertions), head_markup, tuple(languages)
+        return tuple(insertions), head_markup, tuple(languages), varies
+
+
+def follows_accept_language(notice: Notice, content_language: str | None, html_lang: str | None) -> bool:
+    """Whether the reader's Accept-Language can change which of the notice's texts is shown."""
+    if len(notice.text) < 2:
+        return False
+    return len({choose_language(notice, content_language, html_lang, tag) for tag in notice.text}) > 1
 
 
 @dataclass(frozen=True, slots=True)

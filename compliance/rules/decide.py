@@ -20,7 +20,7 @@ from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
 from compliance.rules.paths import host_matches
 
-__all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode"]
+__all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
 
 SkipCode = Literal["host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended"]
 
@@ -123,6 +123,15 @@ class Engine:
     def uses_hosts(self) -> bool:
         return self._uses_hosts
 
+    @property
+    def boundaries(self) -> tuple[float, ...]:
+        """Every moment (POSIX timestamp) at which some rule starts or ends, in order."""
+        return tuple(self._boundaries)
+
+    def in_force(self, now: float) -> tuple[Rule, ...]:
+        """The rules whose `from`/`until` include `now`, in rule-set order (paths and hosts aside)."""
+        return tuple(c.rule for c in self._rules if c.in_time(now))
+
     # -- coverage (host and path only) -------------------------------------------------
 
     def _covering_rules(self, host: str, path: str) -> tuple[_Compiled, ...]:
@@ -224,6 +233,11 @@ def _host_ok(rule: Rule, host: str) -> bool:
 
 def _path_ok(rule: Rule, path: str) -> bool:
     return any(p.matches(path) for p in rule.paths) and not any(p.matches(path) for p in rule.except_paths)
+
+
+def reaches(rule: Rule, jurisdiction: Jurisdiction) -> bool:
+    """Whether `rule`'s jurisdictions (less its exceptions) include this reader: the decision's own test."""
+    return _jurisdiction_ok(rule, jurisdiction.codes)
 
 
 def _jurisdiction_ok(rule: Rule, codes: frozenset[str]) -> bool:

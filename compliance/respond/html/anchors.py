@@ -1,0 +1,255 @@
+"""The places notices go in an HTML page: what a notice asks for, where it went, and `</body>`.
+
+Places (rules-format.md, Placement):
+
+- `body-end`: right before the last real `</body>`, or at the end of the
+  document where there is none. It is found from the end, never by a forward
+  scan: the last `</body` (any case; a lower-case `rfind` in the last few KB
+  first, a case-insensitive pass only where that finds nothing) is the
+  candidate. Whether it is real is judged by the text after it alone: tokenised
+  from the candidate on as if it were in the data state, that tail must not show
+  a `-->`, `</script`, `</style`, `</textarea`, `</title` (or another raw-text
+  end tag) closing something never opened in the tail. A candidate that fails
+  gives way to the one before it, if that lies within `FALLBACK_WINDOW` bytes;
+  a candidate more than `holdback` bytes before the end of the document is
+  forgotten. While streaming, output is held from `FALLBACK_WINDOW` bytes before
+  the last candidate (else only a `</body` that may be split between chunks),
+  and the chunk that holds the candidate is kept whole, by reference, until the
+  next chunk or `close`: a page that arrives in one piece costs one copy.
+- `body-start`: right after the first `<body ...>` start tag (its attributes read
+  as the HTML tokenizer does, so `<body data-x="a>b">` is one tag);
+  `{marker: NAME}`: replaces the first comment `<!-- NAME -->` (any whitespace
+  around NAME, at most `MAX_MARKER_COMMENT` bytes long). These, and `</head>`
+  for the notices' `<style>`, are found by a forward scanner: one regex finds
+  only comments and raw-text elements (each skipped to its end) and the tags
+  still wanted, and the scan stops as soon as nothing more is wanted.
+- Selector places: `{before: S}` right before the start tag of the first element
+  matching S, `{prepend: S}` right after that start tag, `{append: S}` right
+  before its end tag, `{after: S}` right after it. The same forward scanner
+  finds them, in the manner of lol-html but only as far as the selector needs: a
+  `SelectorMatcher` per place (`compliance.respond.matcher`) keeps a stack of
+  the open elements of the names it follows and says which start and end tags it
+  wants, and the scanner's one regex (cached per set of names, at module level)
+  looks for those tags as well; a compound without a type (`.lead`, `#main`) is
+  found by its needle, a regex for the class, id or attribute it names, and the
+  tag around a hit is read by looking back to its `<`. While the parent of a
+  child combinator is open, or an element whose end depends on what is open
+  right inside it (`li`, `dd`, `dt`, a heading, `head`), every tag is read.
+  Where an element ends, and what is knowingly not handled, is told in
+  `compliance.respond.elements` and `compliance.respond.matcher`. A tag the
+  scanner would report is not taken for one where the nearest `<` before it
+  opens a tag that runs past it (`<a title="<h1>">`), and the scanner never
+  skips a tag's attributes, so that which tokens it reads depends on the bytes
+  alone, not on what is still wanted. Once a selector's place is known (or it
+  gives up), it is searched for no more; the scan stops when nothing is wanted.
+  While selector places are wanted, output is held from the start of the last
+  tag (or the one before it) that a tag or needle in the next chunk may have to
+  be checked against, at most `MAX_TAG` bytes each.
+
+A notice goes at the first of its places that the page has. Where a less
+preferred place is found first, output is held from there until a more
+preferred one is found or ruled out, at most `holdback` bytes; past that the
+notice goes at the best place found so far. Notices sharing a place keep the
+order in which they were given; notices at the same byte go in this order:
+body-start and prepend, after, append, before, a marker (the comment it
+replaces follows), body-end, the end of the document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from compliance.respond.html import tokenizer
+from compliance.respond.html.tokenizer import _CLOSERS, _LOOKBEHIND, _TAG_NAME_END
+from compliance.respond.matcher import SelectorMatcher
+from compliance.rules.model import SELECTOR_PLACES, Place
+
+__all__ = ["TAIL_WINDOW", "Insertion", "Placed", "TargetKey"]
+
+# Bound by assignment, not imported by name: CPython 3.11 compiles a method call on a name that an
+# import binds (`_TAIL_TAGS.search(...)`) to an attribute load that builds a bound method on every call.
+_CANDIDATE: Final = tokenizer._CANDIDATE
+_COMMENT_END: Final = tokenizer._COMMENT_END
+_TAIL_TAGS: Final = tokenizer._TAIL_TAGS
+
+#: Where the cheap searches for `</body` look first.
+TAIL_WINDOW: Final = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Insertion:
+    """One notice to place: its id, its HTML places by preference, its markup in the page's charset."""
+
+    key: str
+    places: tuple[Place, ...]
+    markup: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where a notice went. `place` is None at the end of a document without a usable `</body>`.
+
+    `fallback` is True when that is not its first preference (the end of the
+    document counts as `body-end`).
+    """
+
+    key: str
+    place: Place | None
+    fallback: bool
+
+
+_BODY_END: Final = Place("body-end")
+# Target keys: None for `body-start`, a marker's name (bytes), a selector place's matcher.
+_BODY_START: Final = None
+TargetKey = bytes | SelectorMatcher | None
+# Where notices at the same byte go relative to each other (then in the order given): what
+# opens an element's content, then what follows the element that ends there, then what closes
+# the content of the element around it, then what comes before the next element, then a marker
+# (the comment it replaces follows), then body-end and the end of the document.
+_KIND_PREPEND: Final = 0  # and body-start
+_KIND_AFTER: Final = 1
+_KIND_APPEND: Final = 2
+_KIND_BEFORE: Final = 3
+_KIND_MARKER: Final = 4
+_KIND_BODY_END: Final = 5
+_KIND_END: Final = 6
+_SELECTOR_KINDS: Final = {
+    "prepend": _KIND_PREPEND,
+    "after": _KIND_AFTER,
+    "append": _KIND_APPEND,
+    "before": _KIND_BEFORE,
+}
+_PLACED: dict[tuple[str, int, bool], Placed] = {}
+
+
+def _make_placed(key: str, place: Place | None, fallback: bool) -> Placed:
+    """A `Placed` value, shared between responses (a frozen dataclass costs more to build than to look up)."""
+    cache_key = (key, id(place), fallback)
+    hit = _PLACED.get(cache_key)
+    if hit is None or hit.place is not place:
+        if len(_PLACED) >= 4096:
+            _PLACED.clear()
+        hit = _PLACED[cache_key] = Placed(key, place, fallback)
+    return hit
+
+
+class _Slot:
+    """One insertion's progress: the forward places it still waits for and the best one found."""
+
+    targets: tuple[tuple[TargetKey, Place, int, int], ...] = ()  # (key, place, rank in places, kind)
+    end_place: Place = _BODY_END  # body-end as the insertion names it
+    end_rank = 0  # where body-end comes in its places
+    best = -1  # index in targets of the best place found so far
+    best_pos = 0
+    best_end = 0
+    outcome: tuple[Place | None, bool] | None = None  # (place, fallback) once settled
+
+    def __init__(
+        self, index: int, insertion: Insertion, matchers: dict[tuple[str, str], SelectorMatcher] | None = None
+    ) -> None:
+        self.index = index
+        self.insertion = insertion
+        places = insertion.places
+        if not places:
+            return
+        if places[0].kind == "body-end":
+            self.end_place = places[0]
+            return
+        targets: list[tuple[TargetKey, Place, int, int]] = []
+        self.end_rank = len(places)
+        for rank, place in enumerate(places):
+            if place.kind == "body-end":
+                self.end_place, self.end_rank = place, rank
+                break
+            if place.kind == "body-start":
+                targets.append((_BODY_START, place, rank, _KIND_PREPEND))
+            elif place.kind == "marker" and place.arg:
+                name = place.arg.strip().encode("utf-8")
+                if name and b"<" not in name and b">" not in name and b"--" not in name:
+                    targets.append((name, place, rank, _KIND_MARKER))
+            elif place.kind in SELECTOR_PLACES and matchers is not None and place.arg:
+                key = (place.kind, place.arg)
+                matcher = matchers.get(key)
+                if matcher is None:
+                    matcher = SelectorMatcher.for_place(place.kind, place.arg)
+                    if matcher is None:
+                        continue  # not a selector of the subset: the next place applies
+                    matchers[key] = matcher
+                targets.append((matcher, place, rank, _SELECTOR_KINDS[place.kind]))
+        self.targets = tuple(targets)
+
+    def target_index(self, key: TargetKey) -> int:
+        for i, target in enumerate(self.targets):
+            if target[0] == key:
+                return i
+        return -1
+
+
+def _rfind_tag(buf: bytes | bytearray, needle: bytes, lo: int, n: int) -> int:
+    """The last `needle` in buf[lo:n] followed by a byte that ends a tag name; -1 if none."""
+    stop = n - 1
+    while True:
+        at = buf.rfind(needle, lo, stop)
+        if at < 0 or buf[at + 6] in _TAG_NAME_END:
+            return at
+        stop = at + 5
+
+
+def _last_candidate(buf: bytes | bytearray, lo: int, n: int, lower_done: bool = False) -> int:
+    """Index of the last `</body` (any case) in buf[lo:n] that a tag-name end follows; -1 if none.
+
+    `lower_done`: the caller has already found no lower-case `</body` in the last window.
+    """
+    window = max(lo, n - TAIL_WINDOW)
+    found = -1 if lower_done else _rfind_tag(buf, b"</body", window, n)
+    if found < 0:
+        found = max(_rfind_tag(buf, b"</BODY", window, n), _rfind_tag(buf, b"</Body", window, n))
+    if found < 0:
+        for m in _CANDIDATE.finditer(buf, lo, n):
+            found = m.start()
+        return found
+    later = _CANDIDATE.search(buf, found + 1, n)  # a later one in another case
+    while later is not None:
+        found = later.start()
+        later = _CANDIDATE.search(buf, found + 1, n)
+    return found
+
+
+def _advance_tail(
+    buf: bytes | bytearray, base: int, pos: int, closer: re.Pattern[bytes] | None, end: int
+) -> tuple[int, re.Pattern[bytes] | None] | None:
+    """Tokenise buf from absolute `pos` to `end`; None if it closes something it never opened.
+
+    Else the position to resume from and the closer still awaited (None: the data state).
+    """
+    i = pos - base
+    n = end - base
+    dash = -2  # the next `-->` at or after i in the data state (-1: none), once looked for
+    while True:
+        if closer is None:
+            m = _TAIL_TAGS.search(buf, i, n)
+            if dash != -1 and dash < i:
+                found = _COMMENT_END.search(buf, i, n)
+                dash = -1 if found is None else found.start()
+            if dash >= 0 and (m is None or dash < m.start()):
+                return None  # a `-->` closing a comment never opened
+            if m is None:
+                return max(i, n - _LOOKBEHIND) + base, None
+            q = m.start()
+            second = buf[q + 1]
+            if second == 0x21:  # `<!--`
+                closer = _COMMENT_END
+                i = q + 2
+            elif second == 0x2F:  # an end tag of raw text never opened
+                return None
+            else:
+                closer = _CLOSERS[bytes(buf[q + 1 : m.end()]).lower()]
+                i = m.end()
+        else:
+            m = closer.search(buf, i, n)
+            if m is None:
+                return max(i, n - _LOOKBEHIND) + base, closer
+            closer = None
+            i = m.end()

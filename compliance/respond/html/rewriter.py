@@ -1,0 +1,285 @@
+"""The HTML rewriter's streaming splice: feeding chunks, holding back, and sending on with the notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from compliance.respond.html import tokenizer
+from compliance.respond.html.anchors import TAIL_WINDOW, Insertion, Placed, _last_candidate, _make_placed, _Slot
+from compliance.respond.html.scanner import ForwardScanner
+from compliance.respond.html.tokenizer import _LOOKBEHIND, _TAG_NAME_END
+from compliance.respond.matcher import SelectorMatcher
+
+__all__ = ["DEFAULT_HOLDBACK", "HtmlRewriter"]
+
+# Bound by assignment, not imported by name: CPython 3.11 compiles a method call on a name that an
+# import binds (`_TAIL_NOTABLE.search(...)`) to an attribute load that builds a bound method on every call.
+_COMMENT_END: Final = tokenizer._COMMENT_END
+_TAIL_NOTABLE: Final = tokenizer._TAIL_NOTABLE
+
+DEFAULT_HOLDBACK: Final = 256 * 1024
+
+
+class HtmlRewriter(ForwardScanner):
+    """Places notice markup into an HTML body as it streams.
+
+    `insertions` come sorted in the order they must appear where they share a
+    place. `head_markup` (the notices' `<style>`) goes once right before
+    `</head>`, or, where no `</head>` comes before `<body` or before the first
+    notice, right before the first notice. `feed` each chunk and send on what it
+    returns; `close` returns the rest. `placed` lists where each notice went as
+    each is placed; after `close` it is complete and in the order given.
+    `feed(data, last=True)` is `feed(data) + close()` in one piece, which saves a
+    copy when the whole body comes in one message.
+    """
+
+    def __init__(
+        self, insertions: Sequence[Insertion], head_markup: bytes = b"", holdback: int = DEFAULT_HOLDBACK
+    ) -> None:
+        assert holdback >= 0, "holdback must not be negative"
+        self._holdback = holdback
+        self._slots: list[_Slot] = []
+        slots = self._slots
+        scan = False
+        matchers: dict[tuple[str, str], SelectorMatcher] = {}  # one per selector place, shared by notices
+        for index, insertion in enumerate(insertions):
+            slot = _Slot(index, insertion, matchers)
+            slots.append(slot)
+            if slot.targets:
+                scan = True
+        self._open = slots[:]  # not yet settled
+        self._edits: list[tuple[int, int, int, bytes, int]] = []  # (pos, rank, index, markup, skip-to)
+        if not slots:
+            self._passing = True
+            return
+        if head_markup:
+            self._style = bytes(head_markup)
+            self._style_done = False
+            self._head_open = True
+        elif not scan:
+            self._body_end = True  # what _refresh would find, in the common case
+            return
+        self._order = []
+        self._refresh()
+
+    # --- public -------------------------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview, last: bool = False) -> bytes:
+        """The output for this chunk (possibly empty). With `last=True`, also what `close` would return."""
+        if self._closed:
+            raise RuntimeError("feed() after close()")
+        if self._passing:
+            self._closed = last
+            return data if type(data) is bytes else bytes(data)
+        if self._fast and not self._buf:
+            return self._feed_fast(data if type(data) is bytes else bytes(data), last)
+        return self._process(data, last)
+
+    def close(self) -> bytes:
+        """Everything still held, with the notices placed; `placed` is complete afterwards."""
+        if self._closed:
+            return b""
+        if self._passing:
+            self._closed = True
+            return b""
+        if self._fast:  # only body-end was running, and everything fed has been searched
+            return self._finish_fast(self._buf, self._end, self._cur)
+        return self._process(b"", True)
+
+    @property
+    def placed(self) -> list[Placed]:
+        """Where each notice went, as each is placed; after `close`, every notice in the order given."""
+        placed = self._placed
+        if placed is None:
+            slots = self._slots if self._closed or self._passing else self._order
+            placed = [_make_placed(slot.insertion.key, *slot.outcome) for slot in slots if slot.outcome is not None]
+            self._placed = placed
+        return placed
+
+    @property
+    def held(self) -> int:
+        """How many bytes of the body are held back right now."""
+        return len(self._buf)
+
+    # --- one chunk ------------------------------------------------------------------------------
+
+    def _feed_fast(self, buf: bytes, final: bool) -> bytes:
+        """A chunk when nothing is held and only the body-end search runs: the common case."""
+        base = self._base
+        n = len(buf)
+        end = self._end = base + n
+        # The common page: a lower-case `</body>` in the last few KB, nothing after it in another case.
+        found = buf.rfind(b"</body", n - TAIL_WINDOW if n > TAIL_WINDOW else 0, n - 1)
+        if (
+            found >= 0
+            and buf[found + 6] in _TAG_NAME_END
+            and _TAIL_NOTABLE.search(buf, found + 6, n) is None
+            and _COMMENT_END.search(buf, found + 6, n) is None
+        ):
+            found += base
+            if final:  # the whole page in one piece: nothing more to keep track of
+                return self._finish_fast(buf, end, found if end - found <= self._holdback else -1)
+            self._last = self._explore_hi = self._cur = found
+            self._cur_p = max(found + 6, end - _LOOKBEHIND)
+            self._cur_closer = None
+            if end - found > self._holdback:
+                self._cur = self._explore_hi = -1
+        else:
+            found = _last_candidate(buf, 0, n, lower_done=found < 0) if n >= 7 else -1
+            if found >= 0:
+                self._new_candidate(buf, base, found + base, end)
+        self._be_lo = end - 6
+        if final:
+            return self._finish_fast(buf, end, self._cur)
+        hold = self._body_end_hold(end)
+        if found >= 0 and hold < end:
+            # The page is ending: keep this chunk (a reference, not a copy) so that `close`
+            # sends it in one piece, and `feed(chunk) + close()` costs one copy.
+            self._buf = buf
+            return b""
+        split = buf.find(b"<", n - 6 if n > 6 else 0)
+        if split >= 0 and split + base < hold:
+            hold = split + base
+        if hold >= end:
+            self._base = end
+            return buf
+        size = hold - base
+        self._buf = bytearray(memoryview(buf)[size:])
+        self._base = hold
+        return buf[:size]
+
+    def _process(self, data: bytes | bytearray | memoryview, final: bool) -> bytes:
+        buf = self._buf
+        fresh_chunk = not buf
+        if fresh_chunk:
+            buf = data if type(data) is bytes else bytes(data)
+        elif data:
+            if type(buf) is bytes:
+                buf = bytearray(buf)
+            buf += data  # in place from now on
+        fresh = self._end
+        end = self._end = self._base + len(buf)
+        if self._fwd is not None:
+            self._scan(buf, end, final)
+        if self._body_end and end > fresh:
+            self._track_body_end(buf, end)
+        if final:
+            return self._finish_fast(buf, end, self._cur) if self._fast else self._finish(buf, end)
+        hold = self._hold(buf, end)
+        if fresh_chunk and self._last >= self._base and hold < end:
+            hold = self._base  # the page is ending: keep the chunk whole, as in _feed_fast
+        out = self._emit(buf, hold, False)
+        self._after_emit()
+        return out
+
+    def _finish(self, buf: bytes | bytearray, end: int) -> bytes:
+        self._closed = True
+        self._settle_all(end)
+        out = self._emit(buf, end, True)
+        self._placed = None
+        return out
+
+    def _finish_fast(self, buf: bytes | bytearray, end: int, cur: int) -> bytes:
+        """`_finish` when every open notice goes to body-end (at `cur`, else the end) and nothing else is pending."""
+        self._closed = True
+        self._placed = None
+        self._buf = b""
+        at = (cur if cur >= 0 else end) - end + len(buf)
+        opened = self._open
+        view = memoryview(buf)
+        if len(opened) == 1:  # one notice: the usual page
+            slot = opened[0]
+            slot.outcome = (slot.end_place if cur >= 0 else None, slot.end_rank != 0)
+            return b"".join((view[:at], slot.insertion.markup, view[at:]))
+        for slot in opened:
+            slot.outcome = (slot.end_place if cur >= 0 else None, slot.end_rank != 0)
+        return b"".join((view[:at], *[slot.insertion.markup for slot in opened], view[at:]))
+
+    def _after_emit(self) -> None:
+        self._fast = self._fwd is None and self._style_done and not self._edits
+        if self._fast and not self._open and not self._buf:
+            self._passing = True
+            self._placed = None
+
+    def _hold(self, buf: bytes | bytearray, end: int) -> int:
+        """The first position that must not be sent yet."""
+        hold = end
+        if self._fwd is not None and self._keep < hold:
+            hold = self._keep
+        for slot in self._open:
+            if slot.best >= 0 and slot.best_pos < hold:
+                hold = slot.best_pos
+        if self._body_end:
+            hold = min(hold, self._body_end_hold(end))
+            base = self._base
+            split = buf.find(b"<", max(end - 6, base) - base)  # a `</body` split at the end of the chunk
+            if split >= 0 and split + base < hold:
+                hold = split + base
+        for pos, _, _, _, stop in self._edits:
+            if pos < hold < stop:
+                hold = pos
+        return hold
+
+    # --- output ---------------------------------------------------------------------------------
+
+    def _emit(self, buf: bytes | bytearray, hold: int, final: bool) -> bytes:
+        """Send buf up to `hold` with the edits before it (at the end of the document, also those at it)."""
+        base = self._base
+        size = hold - base
+        if size <= 0 and not final:
+            self._buf = buf
+            return b""
+        ready: list[tuple[int, int, int, bytes, int]] = []
+        if self._edits:
+            keep: list[tuple[int, int, int, bytes, int]] = []
+            limit = hold + 1 if final else hold
+            for edit in self._edits:
+                (ready if edit[0] < limit else keep).append(edit)
+            self._edits = keep
+            ready.sort()
+        if not self._style_done:
+            head = self._head_pos
+            if 0 <= head < hold and (not ready or head < ready[0][0]):
+                ready.insert(0, (head, -1, -1, self._style, head))
+                self._style_done = True
+            elif ready:
+                pos, rank, index, markup, stop = ready[0]
+                ready[0] = (pos, rank, index, self._style + markup, stop)
+                self._style_done = True
+            if self._style_done and self._head_open:
+                self._head_open = False
+                self._refresh()
+        if not ready:
+            if size >= len(buf):
+                out = buf if type(buf) is bytes else bytes(buf)
+            else:
+                out = buf[:size] if type(buf) is bytes else bytes(memoryview(buf)[:size])
+        else:
+            view = memoryview(buf)
+            try:
+                pieces: list[bytes | memoryview] = []
+                at = 0
+                for pos, _, _, markup, stop in ready:
+                    pos -= base
+                    if pos > at:
+                        pieces.append(view[at:pos])
+                        at = pos
+                    pieces.append(markup)
+                    if stop - base > at:
+                        at = stop - base
+                if size > at:
+                    pieces.append(view[at:size])
+                out = b"".join(pieces)
+                del pieces
+            finally:
+                view.release()
+        if size >= len(buf):
+            self._buf = b""
+        elif type(buf) is bytearray:
+            del buf[:size]
+            self._buf = buf
+        else:
+            self._buf = bytearray(memoryview(buf)[size:])
+        self._base = hold
+        return out

@@ -1,0 +1,334 @@
+"""The HTML rewriter's forward scanner: comments, `<body`, `</head`, markers and the tags selector places want.
+
+How it reads a page, and what it takes for a tag, is told in anchors.py (Places) and
+tokenizer.py; the selector matchers it reports tags to are in `compliance.respond.matcher`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from compliance.respond.html import tokenizer
+from compliance.respond.html.anchors import _BODY_START
+from compliance.respond.html.search import PlaceSearch
+from compliance.respond.html.tokenizer import (
+    _EVERY_TAG,
+    _LOOKBEHIND,
+    _START,
+    _TEXT,
+    _WAIT,
+    _WS,
+    MAX_BODY_TAG,
+    MAX_TAG,
+    _construct,
+    _construct_before,
+    _enclosed,
+    _lower_bytes,
+)
+from compliance.respond.matcher import DONE, UNCHANGED
+
+__all__ = ["MAX_MARKER_COMMENT", "ForwardScanner"]
+
+# Bound by assignment, not imported by name: CPython 3.11 compiles a method call on a name that an
+# import binds (`_TAG_REST.match(...)`) to an attribute load that builds a bound method on every call.
+_CLOSERS: Final = tokenizer._CLOSERS
+_COMMENT_END: Final = tokenizer._COMMENT_END
+_NAME_END: Final = tokenizer._NAME_END
+_TAG_REST: Final = tokenizer._TAG_REST
+
+#: The longest comment that counts as a marker (held back whole while it may be one).
+MAX_MARKER_COMMENT: Final = 1024
+
+
+class ForwardScanner(PlaceSearch):
+    """The forward scanner of `HtmlRewriter`, and what it reports to the selector matchers."""
+
+    def _scan(self, buf: bytes | bytearray, end: int, final: bool) -> None:
+        """Run the forward scanner over buf up to `end`.
+
+        Which tokens it reads never depends on what is still wanted, only on the bytes: after a
+        tag it reports, it goes on right after the tag's name as after any other (a token that
+        then turns up inside the tag's attributes is not reported: see `_enclosed`), so that
+        settling a notice early, which chunking can make happen sooner or later, changes
+        nothing else.
+        """
+        base = self._base
+        n = end - base
+        i = max(self._fp - base, 0)
+        safe = self._safe - base  # where the last token ended, or the `<` of the tag it is in
+        floor = self._floor - base  # needles before this lie in a tag already reported
+        closer = self._closer
+        pattern = self._fwd
+        needle_pattern: re.Pattern[bytes] | None = None
+        needle_at = -1
+        tag_at = tag_end = -1  # the last tag read whole here: where it begins and ends
+        lower = bytes.lower if type(buf) is bytes else _lower_bytes
+        while pattern is not None:
+            if closer is not None:
+                m = closer.search(buf, i, n)
+                if m is None:
+                    i = n if final else max(i, n - _LOOKBEHIND)
+                    break
+                raw = self._raw_name
+                if raw is not None:  # the end of a raw-text element that a selector place follows
+                    q = m.start()
+                    tag = _TAG_REST.match(buf, m.end(), n)
+                    if tag is None and not final and n - q < MAX_TAG:
+                        i = q  # the end tag is not complete yet
+                        break
+                    e = tag.end() if tag is not None and tag.end() - q <= MAX_TAG else m.end()
+                    self._raw_name = None
+                    self._tag_end(raw, q + base, e + base)
+                    pattern = self._fwd
+                i = m.end()
+                safe = i if closer is _COMMENT_END else m.start()
+                closer = None
+                continue
+            m = pattern.search(buf, i, n)
+            needles = self._needles
+            if needles is not None:
+                if needles is not needle_pattern or needle_at < max(i, floor):  # the next needle
+                    needle_pattern = needles
+                    k = needles.search(buf, max(i, floor), n)
+                    needle_at = n if k is None else k.start()
+                if needle_at < n and (m is None or needle_at < m.start()):
+                    p = needle_at
+                    if m is None and not final and p >= n - self._lb:
+                        i = max(i, n - self._lb)  # a token may start before it and end in the next chunk
+                        break
+                    self._safe = safe + base
+                    at, wait = self._needle(buf, max(safe, p - MAX_TAG, 0), p, n, final)
+                    if wait:
+                        i = at
+                        break
+                    floor = max(floor, at)  # the end of the tag it reported, if any
+                    i = p + 1
+                    pattern = self._fwd
+                    continue
+            if m is None:
+                i = n if final else max(i, n - self._lb)
+                break
+            q = m.start()
+            second = buf[q + 1]
+            if second == 0x21:  # `<!--`
+                k = _COMMENT_END.search(buf, q + 2, n)
+                if k is None:
+                    if self._wanted_markers and not final and n - q < MAX_MARKER_COMMENT:
+                        i = q  # may be a marker: keep it whole until its end arrives
+                        break
+                    closer = _COMMENT_END
+                    i = q + 2
+                    safe = q
+                    continue
+                i = safe = k.end()
+                if self._wanted_markers and i - q <= MAX_MARKER_COMMENT:
+                    name = bytes(buf[q + 4 : max(q + 4, i - 3)]).strip(_WS)
+                    if name in self._wanted_markers:
+                        self._markers_found = self._markers_found | {name}
+                        self._found(name, q + base, i + base)
+                        pattern = self._fwd
+                continue
+            name_end = resume = m.end()
+            if pattern is _EVERY_TAG:  # the name is read here
+                name_end = resume = _NAME_END.match(buf, name_end, n).end()  # type: ignore[union-attr]
+                if name_end >= n and not final and n - q < MAX_TAG:
+                    i = q  # the name may go on in the next chunk
+                    break
+                lt = buf.find(b"<", q + 1, name_end)
+                if lt >= 0:  # `<h<!--`: what follows the `<` is read as the other patterns read it
+                    resume = lt
+            if second == 0x2F:  # an end tag: `</head` before any `<body`, or one a selector follows
+                name = lower(buf[q + 2 : name_end])  # type: ignore[arg-type]
+                if name == b"head" and self._head_open:
+                    self._head_open = False
+                    self._head_pos = q + base
+                    self._refresh()
+                    pattern = self._fwd
+                inside = 0
+                if self._active and (name in self._sel_ends or self._sel_every):
+                    tag = _TAG_REST.match(buf, name_end, n)
+                    if tag is None and not final and n - q < MAX_TAG:
+                        i = q  # the tag is not complete yet
+                        break
+                    if tag is not None and tag.end() - q <= MAX_TAG:
+                        lt = buf.rfind(b"<", max(safe, q - MAX_TAG, 0), q)  # `_enclosed`, its usual cases first
+                        if lt < 0:
+                            inside = 0
+                        elif lt == tag_at:
+                            inside = 1 if tag_end > q else 0
+                        else:
+                            inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final)
+                            if inside < 0:
+                                i = q  # what may hold it is not complete yet
+                                break
+                        tag_at, tag_end = q, tag.end()
+                        if not inside:
+                            code = UNCHANGED
+                            for matcher in self._active:
+                                if matcher.every_tag or name in matcher.ends:
+                                    code |= matcher.end(name, q + base, tag_end + base)
+                            if code:
+                                self._matched(code)
+                                pattern = self._fwd
+                i = resume
+                if not inside:
+                    safe = q
+                continue
+            name = lower(buf[q + 1 : name_end])  # type: ignore[arg-type]
+            selected = bool(self._active) and (self._sel_wide or name in self._sel_starts)
+            body = name == b"body" and self._want_body
+            if not (selected or body):  # the usual token: a raw-text element to skip
+                i = resume
+                safe = q
+                raw_closer = _CLOSERS.get(name)
+                if raw_closer is not None:
+                    k = raw_closer.search(buf, i, n)
+                    if k is None:
+                        closer = raw_closer
+                        i = n if final else max(i, n - _LOOKBEHIND)
+                        break
+                    i = k.end()
+                    safe = k.start()
+                continue
+            reported = False
+            inside = 0
+            tag = _TAG_REST.match(buf, name_end, n)
+            if tag is None and not final and n - q < (MAX_TAG if selected else MAX_BODY_TAG):
+                i = q  # the tag is not complete yet
+                break
+            e = tag.end() if tag is not None else n + MAX_TAG + MAX_BODY_TAG  # never a tag
+            body = body and e - q <= MAX_BODY_TAG
+            if selected and e - q <= MAX_TAG:
+                lt = buf.rfind(b"<", max(safe, q - MAX_TAG, 0), q)  # `_enclosed`, its usual cases first
+                if lt < 0:
+                    inside = 0
+                elif lt == tag_at:
+                    inside = 1 if tag_end > q else 0
+                else:
+                    inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final)
+                    if inside < 0:
+                        i = q  # what may hold it is not complete yet
+                        break
+                tag_at, tag_end = q, e
+                if not inside:
+                    floor = max(floor, e)
+                    reported = True
+                    code = UNCHANGED
+                    closed = buf[e - 2] == 0x2F
+                    for matcher in self._active:
+                        if matcher.every_tag or matcher.needles or name in matcher.starts:
+                            code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
+                    if code:
+                        if code & DONE:
+                            self._matched(code)
+                        else:
+                            self._set_pattern()
+                        pattern = self._fwd
+            if body:  # (its own attributes are skipped, as before selectors)
+                self._body_found = True
+                self._head_open = False
+                self._found(_BODY_START, e + base, e + base)
+                pattern = self._fwd
+                i = safe = e
+                continue
+            i = resume
+            if not inside:  # (inside another tag, the scan is still in that one)
+                safe = q
+            raw_closer = _CLOSERS.get(name)
+            if raw_closer is not None:  # raw text: skip to its end tag
+                if reported and self._active and (name in self._sel_ends or self._sel_every):
+                    self._raw_name = name
+                    closer = raw_closer
+                    continue
+                k = raw_closer.search(buf, i, n)
+                if k is None:
+                    closer = raw_closer
+                    i = n if final else max(i, n - _LOOKBEHIND)
+                    break
+                i = k.end()
+                safe = k.start()
+        if final and self._active:
+            code = UNCHANGED
+            for matcher in self._active:
+                code |= matcher.finish(end)
+            if code:
+                self._matched(code)
+        self._fp = i + base
+        self._safe = safe + base
+        self._floor = floor + base
+        keep = i
+        if self._active and not final:
+            # A tag (or a needle's tag) found from i on is checked against the nearest `<` that
+            # opens a construct before it, and that one against the one before it: keep both.
+            last = _construct_before(buf, max(safe, i - MAX_TAG, 0), i, n)
+            if last < i:
+                keep = min(last, _construct_before(buf, max(safe, last - MAX_TAG, 0), last, n))
+        self._keep = keep + base
+        self._closer = closer
+        if self._open:
+            self._settle_far()
+
+    def _needle(self, buf: bytes | bytearray, lo: int, p: int, n: int, final: bool) -> tuple[int, bool]:
+        """A needle at `p`: report the start tag it lies in, if any, looking back no further than `lo`.
+
+        The tag is the nearest `<` before `p` that opens one (see `_enclosed`). Returns where
+        that tag begins (-1 if none), and whether to wait for more of the page (then the first
+        value is where to resume).
+        """
+        q = buf.rfind(b"<", lo, p)
+        while q >= 0:
+            kind, name_end, e = _construct(buf, q, n, final)
+            if kind == _WAIT:
+                return q, True
+            if kind != _TEXT:
+                break
+            q = buf.rfind(b"<", lo, q)
+        else:
+            return -1, False
+        if e <= p:
+            return -1, False  # the needle is in text after it
+        outer = _construct_before(buf, max(self._safe - self._base, q - MAX_TAG, 0), q, n, final)
+        if outer < q:  # is the `<` at q inside the one before it (`<a<h class=x>`, `<a title="<b x">`)?
+            kind0, name_end0, e0 = _construct(buf, outer, n, final)
+            if kind0 == _WAIT:
+                return outer, True
+            if e0 > q:
+                q, kind, name_end, e = outer, kind0, name_end0, e0
+                if e <= p:
+                    return -1, False
+        if kind != _START:
+            return -1, False  # the needle is in an end tag or a comment
+        name = bytes(buf[q + 1 : name_end]).lower()
+        self._tag_start(name, q, name_end, e, buf, self._base)
+        return e, False
+
+    def _tag_start(self, name: bytes, q: int, name_end: int, e: int, buf: bytes | bytearray, base: int) -> None:
+        closed = buf[e - 2] == 0x2F
+        code = UNCHANGED
+        for matcher in self._active:
+            if matcher.every_tag or matcher.needles or name in matcher.starts:
+                code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
+        if code:
+            self._matched(code)
+
+    def _tag_end(self, name: bytes, pos: int, end: int) -> None:
+        code = UNCHANGED
+        for matcher in self._active:
+            if matcher.every_tag or name in matcher.ends:
+                code |= matcher.end(name, pos, end)
+        if code:
+            self._matched(code)
+
+    def _matched(self, code: int) -> None:
+        """Selector matchers changed: record the places found, and rebuild the scanner's regex."""
+        if code & DONE:
+            found = False
+            for matcher in self._active:
+                if matcher.done:
+                    found = True
+                    self._found(matcher, matcher.result, matcher.result)
+            if not found:
+                self._refresh()
+        else:
+            self._set_pattern()

@@ -1,0 +1,306 @@
+"""What the HTML rewriter still looks for, and the decisions on where notices go.
+
+`PlaceSearch` holds a response's state (the class-level defaults), works out which places are
+still wanted and the forward scanner's regex for them, records the places found and settles
+notices, and follows the `</body>` candidates from the end (anchors.py tells how they are
+judged).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from compliance.respond.html import tokenizer
+from compliance.respond.html.anchors import (
+    _KIND_BODY_END,
+    _KIND_END,
+    Placed,
+    TargetKey,
+    _advance_tail,
+    _last_candidate,
+    _Slot,
+)
+from compliance.respond.html.tokenizer import _LOOKBEHIND, _NO_NAMES, _forward_pattern, _scanner, _ScannerKey
+from compliance.respond.matcher import SelectorMatcher
+from compliance.rules.model import Place
+
+__all__ = ["FALLBACK_WINDOW", "PlaceSearch"]
+
+# Bound by assignment, not imported by name: CPython 3.11 compiles a method call on a name that an
+# import binds (`_SCANNERS.get(...)`) to an attribute load that builds a bound method on every call.
+_CANDIDATE: Final = tokenizer._CANDIDATE
+_COMMENT_END: Final = tokenizer._COMMENT_END
+_SCANNERS: Final = tokenizer._SCANNERS
+_TAIL_TAGS: Final = tokenizer._TAIL_TAGS
+
+#: How far before a `</body>` that turned out not to be real the one before it may be.
+FALLBACK_WINDOW: Final = 4096
+#: Distinct forward patterns one page may ask for before its scanner reads every tag instead.
+_PATTERNS_PER_PAGE: Final = 24
+
+
+class PlaceSearch:
+    """The per-response state of `HtmlRewriter`, what it looks for, and where notices go."""
+
+    # Per-response state. Class-level defaults keep construction cheap: most responses
+    # only ever need the body-end search.
+    _buf: bytes | bytearray = b""  # held back; starts at the absolute offset _base
+    _base = 0
+    _end = 0  # absolute end of everything fed so far
+    _closed = False
+    _passing = False  # nothing left to do: chunks pass as they are
+    _fast = True  # only the body-end search is running and nothing else is pending
+    _style = b""
+    _style_done = True
+    _head_open = False  # still looking for `</head`
+    _head_pos = -1
+    _body_found = False
+    _want_body = False  # still looking for `<body`
+    _markers_found: frozenset[bytes] = frozenset()
+    _wanted_markers: frozenset[bytes] = frozenset()
+    # The forward scanner: its regex (None: stopped), how far before the end of a chunk a token
+    # may start, resume position, the closer it awaits (and the raw-text element it ends, where
+    # a selector place follows that element).
+    _fwd: re.Pattern[bytes] | None = None
+    _lb = _LOOKBEHIND
+    _fp = 0
+    _keep = 0  # output is held from here on: _fp, or earlier where a needle's tag may have begun
+    _safe = 0  # where the last token the scanner read ended (a needle's tag starts no earlier)
+    _floor = 0  # needles before this lie in a tag already reported
+    _closer: re.Pattern[bytes] | None = None
+    _raw_name: bytes | None = None
+    # Selector places: a matcher per place, those still wanted, and what they want together: start
+    # and end tags, every tag, needles (a regex for compounds without a type).
+    _active: tuple[SelectorMatcher, ...] = ()
+    _sel_starts: frozenset[bytes] = frozenset()
+    _sel_ends: frozenset[bytes] = frozenset()
+    _sel_every = False
+    _sel_wide = False  # every start tag may matter (every tag, or needles)
+    _needles: re.Pattern[bytes] | None = None
+    _switches = 0  # how many times the scanner's regex was chosen
+    _patterns: set[_ScannerKey] | None = None  # distinct ones, counted once there were many switches
+    # body-end: where to look for candidates from, the last candidate, the current one (the
+    # last that may be real) with its tail scanner, and the top of the unexplored window below.
+    _body_end = False
+    _be_lo = 0
+    _last = -1
+    _cur = -1
+    _cur_p = 0
+    _cur_closer: re.Pattern[bytes] | None = None
+    _explore_hi = -1
+    _order: tuple[_Slot, ...] | list[_Slot] = ()  # slots in the order they were settled
+    _placed: list[Placed] | None = None
+    # Set by `HtmlRewriter.__init__`.
+    _holdback: int
+    _slots: list[_Slot]
+    _open: list[_Slot]  # not yet settled
+    _edits: list[tuple[int, int, int, bytes, int]]  # (pos, rank, index, markup, skip-to)
+
+    # --- decisions ------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Work out what is still wanted, and the forward scanner's regex for it."""
+        want_body = self._head_open
+        markers: set[bytes] = set()
+        body_end = False
+        active: list[SelectorMatcher] = []
+        for slot in list(self._open):
+            if slot.best < 0:
+                body_end = True
+                targets = slot.targets
+            else:
+                targets = slot.targets[: slot.best]
+            waiting = False
+            for key, _, _, _ in targets:
+                if key is None:
+                    if not self._body_found:
+                        want_body = waiting = True
+                elif type(key) is bytes:
+                    if key not in self._markers_found:
+                        markers.add(key)
+                        waiting = True
+                elif not (key.done or key.dead):  # type: ignore[union-attr]
+                    waiting = True
+                    if key not in active:
+                        active.append(key)  # type: ignore[arg-type]
+            if slot.best >= 0 and not waiting:  # every better place is ruled out
+                self._settle_forward(slot)
+        self._want_body = want_body and not self._body_found
+        self._wanted_markers = frozenset(markers)
+        self._body_end = body_end
+        self._active = tuple(active)
+        self._set_pattern()
+
+    def _set_pattern(self) -> None:
+        """The forward scanner's regex for what is wanted now (None: nothing is)."""
+        active = self._active
+        if not active:
+            if not (self._want_body or self._wanted_markers or self._head_open):
+                self._fwd = None
+                return
+            self._fast = False
+            self._fwd, self._lb = _forward_pattern(self._want_body, self._head_open)
+            self._sel_starts = self._sel_ends = _NO_NAMES
+            self._sel_every = self._sel_wide = False
+            self._needles = None
+            return
+        self._fast = False
+        if len(active) == 1:
+            matcher = active[0]
+            starts, ends, every, needles = matcher.starts, matcher.ends, matcher.every_tag, matcher.needles
+        else:
+            starts = frozenset().union(*(m.starts for m in active))
+            ends = frozenset().union(*(m.ends for m in active))
+            every = any(m.every_tag for m in active)
+            needles = tuple(sorted({needle for m in active for needle in m.needles}))
+        self._sel_starts, self._sel_ends, self._sel_every, self._sel_wide = starts, ends, every, every or needles != ()
+        key: _ScannerKey
+        if every:  # one regex reads every tag, whatever the names: one key
+            key = (self._want_body, self._head_open, _NO_NAMES, _NO_NAMES, True, ())
+        else:
+            key = (self._want_body, self._head_open, starts, ends, False, needles)
+        self._switches += 1
+        if self._switches > _PATTERNS_PER_PAGE:  # no more distinct patterns than switches so far, until here
+            self._fwd, self._lb, self._needles = self._counted_pattern(key)
+        else:
+            self._fwd, self._lb, self._needles = _SCANNERS.get(key) or _scanner(*key)
+
+    def _counted_pattern(self, key: _ScannerKey) -> tuple[re.Pattern[bytes], int, re.Pattern[bytes] | None]:
+        """The pattern for `key` on a page that switched patterns many times.
+
+        The distinct patterns asked for from then on are counted (compiling one costs about a
+        millisecond): past `_PATTERNS_PER_PAGE`, the page is read tag by tag instead.
+        """
+        seen = self._patterns
+        if seen is None:
+            seen = self._patterns = set()
+        if key not in seen:
+            if len(seen) >= _PATTERNS_PER_PAGE:
+                key = (key[0], key[1], _NO_NAMES, _NO_NAMES, True, ())
+            else:
+                seen.add(key)
+        return _SCANNERS.get(key) or _scanner(*key)
+
+    def _found(self, key: TargetKey, pos: int, stop: int) -> None:
+        """A forward place was found: `pos` is where notices go, `stop` the end of what they replace."""
+        for slot in list(self._open):
+            rank = slot.target_index(key)
+            if rank < 0:
+                continue
+            if slot.best >= 0 and (rank >= slot.best or stop - slot.best_pos > self._holdback):
+                continue
+            slot.best, slot.best_pos, slot.best_end = rank, pos, stop
+            if rank == 0:
+                self._settle_forward(slot)
+        self._refresh()
+
+    def _settle_forward(self, slot: _Slot) -> None:
+        _, place, rank, kind = slot.targets[slot.best]
+        self._open.remove(slot)
+        self._edits.append((slot.best_pos, kind, slot.index, slot.insertion.markup, slot.best_end))
+        self._record(slot, place, rank != 0)
+
+    def _record(self, slot: _Slot, place: Place | None, fallback: bool) -> None:
+        slot.outcome = (place, fallback)
+        if not self._closed:
+            self._order.append(slot)  # type: ignore[union-attr]  # a list whenever places are scanned for
+            self._placed = None
+
+    def _settle_far(self) -> None:
+        """Settle notices whose better places could only be found past the hold-back limit."""
+        changed = False
+        for slot in list(self._open):
+            # every place found from now on ends at `_keep` or later: too far from the one found
+            if slot.best >= 0 and self._keep - slot.best_pos > self._holdback:
+                self._settle_forward(slot)
+                changed = True
+        if changed:
+            self._refresh()
+
+    def _settle_all(self, end: int) -> None:
+        cur = self._cur
+        at = cur if cur >= 0 else end
+        for slot in self._open:
+            if slot.best >= 0:
+                _, place, rank, kind = slot.targets[slot.best]
+                self._edits.append((slot.best_pos, kind, slot.index, slot.insertion.markup, slot.best_end))
+                self._record(slot, place, rank != 0)
+            elif cur >= 0:
+                self._edits.append((at, _KIND_BODY_END, slot.index, slot.insertion.markup, at))
+                self._record(slot, slot.end_place, slot.end_rank != 0)
+            else:
+                self._edits.append((at, _KIND_END, slot.index, slot.insertion.markup, at))
+                self._record(slot, None, slot.end_rank != 0)
+        self._open = []
+        self._fwd = None
+        self._active = ()
+        self._body_end = False
+
+    # --- body-end -------------------------------------------------------------------------------
+
+    def _track_body_end(self, buf: bytes | bytearray, end: int) -> None:
+        base = self._base
+        lo = max(self._be_lo, base)
+        self._be_lo = max(lo, end - 6)
+        if end - lo >= 7:
+            found = _last_candidate(buf, lo - base, end - base)
+            if found >= 0:
+                self._new_candidate(buf, base, found + base, end)
+                return
+        if self._cur >= 0:
+            if end - self._cur > self._holdback:
+                self._cur = self._explore_hi = -1
+                return
+            state = _advance_tail(buf, base, self._cur_p, self._cur_closer, end)
+            if state is None:
+                self._explore(buf, end)
+            else:
+                self._cur_p, self._cur_closer = state
+
+    def _new_candidate(self, buf: bytes | bytearray, base: int, found: int, end: int) -> None:
+        self._last = self._explore_hi = found
+        if end - found > self._holdback:  # too far from the end, and so is every one before it
+            self._cur = self._explore_hi = -1
+            return
+        if (  # the usual tail: nothing to judge
+            _TAIL_TAGS.search(buf, found + 6 - base, end - base) is None
+            and _COMMENT_END.search(buf, found + 6 - base, end - base) is None
+        ):
+            self._cur = found
+            self._cur_p = max(found + 6, end - _LOOKBEHIND)
+            self._cur_closer = None
+            return
+        state = _advance_tail(buf, base, found + 6, None, end)
+        if state is None:
+            self._explore(buf, end)
+        else:
+            self._cur = found
+            self._cur_p, self._cur_closer = state
+
+    def _explore(self, buf: bytes | bytearray, end: int) -> None:
+        """The current candidate proved not real: find the last real one before it, within the window."""
+        base = self._base
+        lo = max(self._last - FALLBACK_WINDOW, end - self._holdback, base)
+        hi = self._explore_hi
+        while hi - lo >= 7:
+            found = -1
+            for m in _CANDIDATE.finditer(buf, lo - base, hi - base):
+                found = m.start()
+            if found < 0:
+                break
+            hi = found + base
+            state = _advance_tail(buf, base, hi + 6, None, end)
+            if state is not None:
+                self._cur = self._explore_hi = hi
+                self._cur_p, self._cur_closer = state
+                return
+        self._cur = self._explore_hi = -1
+
+    def _body_end_hold(self, end: int) -> int:
+        if self._cur < 0 and self._explore_hi < 0:
+            return end
+        lo = max(self._last - FALLBACK_WINDOW, end - self._holdback, self._base)
+        if self._explore_hi > lo:
+            return lo
+        return self._cur if self._cur >= 0 else end
