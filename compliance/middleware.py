@@ -33,6 +33,7 @@ from compliance.observe.audit import (
     network_of,
     rule_outcomes,
 )
+from compliance.observe.chain import CHAIN, DEFAULT_CHECKPOINT_EVERY, load_signer
 from compliance.observe.metrics import Metrics
 from compliance.reader.chosen import chosen_jurisdiction
 from compliance.reader.databases import Resolver
@@ -127,6 +128,8 @@ class ComplianceMiddleware:
         bundle_headers: dict[str, str] | None = None,
         anonymous_db: str | os.PathLike[str] | None = None,
         audit_sample_unfired: float = 0.0,
+        audit_signing_key: str | os.PathLike[str] | bytes | None = None,
+        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         metrics: Metrics | bool = True,
         class_header: str | None = None,
     ) -> None:
@@ -169,6 +172,8 @@ class ComplianceMiddleware:
         self.request_id_header = request_id_header.lower().encode("latin-1")
         self.test_secret = test_secret
         self.audit_policy = AuditPolicy(sample_unfired=audit_sample_unfired)
+        if audit_signing_key is not None:
+            CHAIN.configure(load_signer(audit_signing_key), audit_checkpoint_every)
         self.metrics = metrics if isinstance(metrics, Metrics) else Metrics(enabled=bool(metrics))
         self.metrics.watch_rules(self.rules)
         self._timed = self.metrics.enabled

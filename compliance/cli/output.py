@@ -3,9 +3,9 @@
 `get(command, name)` returns the formatter that turns a command's result into the
 text it prints; `formats(command)` lists the names a command offers:
 
-    validate  text (FILE:LINE:COL: error[CODE]: message, then a summary), json, github
+    validate  text (FILE:LINE:COL: error[CODE]: message, then a summary), json, github, sarif, junit
     explain   text, json
-    test      text (one line a case, coverage, "N passed, N failed"), json, junit, github
+    test      text (one line a case, coverage, "N passed, N failed, N skipped"), json, junit, github, sarif
     report    html, markdown (built by `compliance.cli.report_page`)
 
 `github` prints GitHub Actions workflow commands (`::error file=...::message`), which
@@ -246,7 +246,7 @@ def explain_json(result: Explanation) -> str:
 
 
 def summary(run: TestRun) -> str:
-    return f"{run.passed} passed, {run.failed} failed"
+    return f"{run.passed} passed, {run.failed} failed, {run.skipped} skipped"
 
 
 def _coverage_lines(run: TestRun) -> list[str]:
@@ -261,6 +261,11 @@ def _coverage_lines(run: TestRun) -> list[str]:
     return lines
 
 
+def verdict(result: CaseResult) -> str:
+    """PASS, FAIL or SKIP."""
+    return "FAIL" if result.failed else "SKIP" if result.skipped is not None else "PASS"
+
+
 def case_where(result: CaseResult) -> str:
     return f"{result.case.location}: {result.case.request.describe()}"
 
@@ -269,8 +274,11 @@ def case_where(result: CaseResult) -> str:
 def test_text(run: TestRun) -> str:
     lines = []
     for result in run.results:
-        lines.append(f"{'PASS' if result.passed else 'FAIL'}  {result.case.name}")
-        if not result.passed:
+        lines.append(f"{verdict(result)}  {result.case.name}")
+        if result.skipped is not None and not result.failed:
+            lines.append(f"      {case_where(result)}")
+            lines.append(f"      skipped: {result.skipped}")
+        elif result.failed:
             lines.append(f"      {case_where(result)}")
             for m in result.mismatches:
                 label = f"expected {m.what}:"
@@ -304,6 +312,8 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
             "ip": request.ip,
         },
         "passed": result.passed,
+        "outcome": {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[verdict(result)],
+        "skipped": result.skipped if not result.failed else None,
         "mismatches": [{"what": m.what, "expected": m.expected, "got": m.got} for m in result.mismatches],
         "got": None
         if observed is None
@@ -325,6 +335,7 @@ def test_json(run: TestRun) -> str:
         "uncovered_rules": [{"rule": rule.id, "location": str(rule.location)} for rule in run.uncovered],
         "passed": run.passed,
         "failed": run.failed,
+        "skipped": run.skipped,
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -345,18 +356,25 @@ def test_junit(run: TestRun) -> str:
     out = ['<?xml version="1.0" encoding="UTF-8"?>']
     out.append(
         f'<testsuites name={quoteattr("compliance test (" + run.mode + ")")} tests="{len(run.results)}" '
-        f'failures="{run.failed}" errors="0">'
+        f'failures="{run.failed}" errors="0" skipped="{run.skipped}">'
     )
     for path, results in by_file.items():
-        failed = sum(1 for r in results if not r.passed)
+        failed = sum(1 for r in results if r.failed)
+        skipped = sum(1 for r in results if verdict(r) == "SKIP")
         out.append(
-            f'  <testsuite name={quoteattr(path)} tests="{len(results)}" failures="{failed}" errors="0" skipped="0">'
+            f'  <testsuite name={quoteattr(path)} tests="{len(results)}" failures="{failed}" errors="0" '
+            f'skipped="{skipped}">'
         )
         for result in results:
             name = quoteattr(result.case.name)
             classname = quoteattr(path)
             if result.passed:
                 out.append(f"    <testcase name={name} classname={classname}/>")
+                continue
+            if not result.failed:
+                out.append(f"    <testcase name={name} classname={classname}>")
+                out.append(f"      <skipped message={quoteattr(result.skipped or '')}/>")
+                out.append("    </testcase>")
                 continue
             message = "; ".join(f"expected {m.what} {m.expected}, got {m.got}" for m in result.mismatches)
             out.append(f"    <testcase name={name} classname={classname}>")
@@ -377,6 +395,14 @@ def test_github(run: TestRun) -> str:
     for result in run.results:
         if result.passed:
             lines.append(f"PASS  {result.case.name}")
+            continue
+        if not result.failed:
+            where = result.case.location
+            lines.append(
+                github_line(
+                    "notice", where.path, where.line, where.column, f"SKIP {result.case.name}", result.skipped or ""
+                )
+            )
             continue
         where = result.case.location
         lines.append(
@@ -402,3 +428,110 @@ def test_github(run: TestRun) -> str:
 
 def problems_text(problems: Iterable[Problem]) -> str:
     return "".join(f"{p}\n" for p in problems)
+
+
+# -- for machines: SARIF (code scanning) and JUnit for validate, SARIF for test ---------------------------
+
+
+def _sarif(results: list[dict[str, Any]], codes: Iterable[str]) -> str:
+    from compliance._version import __version__
+
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "compliance",
+                        "version": __version__,
+                        "rules": [{"id": code} for code in sorted(set(codes))],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _sarif_result(code: str, level: str, message: str, path: str, line: int, column: int) -> dict[str, Any]:
+    return {
+        "ruleId": code,
+        "level": level,
+        "message": {"text": message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": path},
+                    "region": {"startLine": line, "startColumn": column},
+                }
+            }
+        ],
+    }
+
+
+@register("validate", "sarif")
+def validate_sarif(result: ValidateResult) -> str:
+    return _sarif(
+        [
+            _sarif_result(p.code, "error" if p.severity == "error" else "warning", p.message, p.path, p.line, p.column)
+            for p in result.problems
+        ],
+        (p.code for p in result.problems),
+    )
+
+
+@register("validate", "junit")
+def validate_junit(result: ValidateResult) -> str:
+    by_file: dict[str, list[Problem]] = {}
+    for problem in result.problems:
+        by_file.setdefault(problem.path, []).append(problem)
+    failing = [p for p in result.problems if p.severity == "error" or result.strict]
+    out = ['<?xml version="1.0" encoding="UTF-8"?>']
+    out.append(
+        f'<testsuites name="compliance validate" tests="{max(result.files, len(by_file))}" '
+        f'failures="{len(failing)}" errors="0">'
+    )
+    out.append(f'  <testsuite name="compliance validate" tests="{len(result.problems)}" failures="{len(failing)}">')
+    for problem in result.problems:
+        name = quoteattr(f"{problem.path}:{problem.line}:{problem.column} {problem.code}")
+        if problem in failing:
+            out.append(f"    <testcase name={name} classname={quoteattr(problem.path)}>")
+            out.append(f"      <failure message={quoteattr(problem.message)}>{xml_escape(str(problem))}</failure>")
+            out.append("    </testcase>")
+        else:
+            out.append(f"    <testcase name={name} classname={quoteattr(problem.path)}>")
+            out.append(f"      <system-out>{xml_escape(str(problem))}</system-out>")
+            out.append("    </testcase>")
+    out.append("  </testsuite>")
+    out.append("</testsuites>")
+    return "\n".join(out) + "\n"
+
+
+@register("test", "sarif")
+def test_sarif(run: TestRun) -> str:
+    results = [
+        _sarif_result(
+            "case-failed",
+            "error",
+            f'The case "{r.case.name}" failed. ' + _failure_text(r).replace("\n", "; "),
+            r.case.location.path,
+            r.case.location.line,
+            r.case.location.column,
+        )
+        for r in run.results
+        if r.failed
+    ]
+    results += [
+        _sarif_result(
+            "rule-not-tested",
+            "warning",
+            f'No case exercises the rule "{rule.id}".',
+            rule.location.path,
+            rule.location.line,
+            rule.location.column,
+        )
+        for rule in run.uncovered
+    ]
+    return _sarif(results, (r["ruleId"] for r in results))
