@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from compliance.cli import COMMANDS, output
+from compliance.cli import case_output as _case_output  # noqa: F401  (registers the test command's formats)
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
 from compliance.cli.results import CaseResult, ExitCode, Observed, TestRun
