@@ -127,6 +127,8 @@ class ComplianceMiddleware:
         bundle_sha256: str | None = None,
         bundle_hmac_key: str | bytes | None = None,
         bundle_headers: dict[str, str] | None = None,
+        bundle_public_keys: Iterable[str | os.PathLike[str] | bytes] | None = None,
+        bundle_allow_http: bool = False,
         anonymous_db: str | os.PathLike[str] | None = None,
         audit_sample_unfired: float = 0.0,
         audit_signing_key: str | os.PathLike[str] | bytes | None = None,
@@ -144,6 +146,8 @@ class ComplianceMiddleware:
             sha256=bundle_sha256,
             hmac_key=bundle_hmac_key,
             headers=bundle_headers,
+            public_keys=bundle_public_keys,
+            allow_http=bundle_allow_http,
         )
         self.resolver = JurisdictionResolver(
             geoip_db=geoip_db,
