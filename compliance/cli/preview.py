@@ -14,10 +14,10 @@ import argparse
 import os
 import re
 import sys
-from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from compliance.cli import COMMANDS
+from compliance.cli.common import moment
 from compliance.cli.results import ExitCode
 from compliance.errors import ConfigError
 from compliance.reader.jurisdiction import normalise_country, normalise_subdivision
@@ -46,7 +46,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--ttl", default="1h", metavar="DURATION", help="how long the link works: 30m, 1h, 1d (most 1d)"
     )
-    parser.add_argument("--at", metavar="DATETIME", help="decide at this moment (ISO 8601, UTC unless an offset)")
+    parser.add_argument(
+        "--at", type=moment, metavar="MOMENT", help="decide at this moment: a date, or ISO 8601 (UTC unless an offset)"
+    )
     parser.add_argument("--secret", metavar="SECRET", help=f"the server's test secret (default: ${SECRET_ENV})")
     parser.set_defaults(run=run)
 
@@ -95,13 +97,7 @@ def run(args: argparse.Namespace) -> int:
         subdivision = normalise_subdivision(given.split("-", 1)[0], given) if "-" in given else None
         if subdivision is None:
             return _fail(f"--subdivision {args.subdivision!r} is not an ISO 3166-2 code such as UA-43.")
-    at = None
-    if args.at:
-        try:
-            moment = datetime.fromisoformat(args.at.replace("Z", "+00:00"))
-        except ValueError:
-            return _fail(f"--at {args.at!r} is not a date or an ISO 8601 date and time.")
-        at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    at = None if args.at is None else args.at.timestamp()
     try:
         link = preview_link(args.url, secret, country, subdivision, ttl, at)
     except ConfigError as error:
