@@ -101,4 +101,3 @@ def test_no_module_imports_itself_back_through_others() -> None:
         if module not in seen and module != "compliance":
             visit(module, [module])
     assert cycles == []
-

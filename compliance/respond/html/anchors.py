@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from compliance.respond.html import tokenizer
-from compliance.respond.html.tokenizer import _CLOSERS, _LOOKBEHIND, _TAG_NAME_END
+from compliance.respond.html.tokenizer import _CLOSERS, _LOOKBEHIND, _TAG_NAME_END, close_raw
 from compliance.respond.matcher import SelectorMatcher
 from compliance.rules.model import SELECTOR_PLACES, Place
 
@@ -248,8 +248,8 @@ def _advance_tail(
                 closer = _CLOSERS[bytes(buf[q + 1 : m.end()]).lower()]
                 i = m.end()
         else:
-            m = closer.search(buf, i, n)
-            if m is None:
-                return max(i, n - _LOOKBEHIND) + base, closer
+            at, resume, awaited = close_raw(closer, buf, i, n, False)
+            if at < 0:
+                return resume + base, awaited
             closer = None
-            i = m.end()
+            i = resume

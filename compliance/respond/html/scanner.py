@@ -14,7 +14,6 @@ from compliance.respond.html.anchors import _BODY_START
 from compliance.respond.html.search import PlaceSearch
 from compliance.respond.html.tokenizer import (
     _EVERY_TAG,
-    _LOOKBEHIND,
     _START,
     _TEXT,
     _WAIT,
@@ -23,6 +22,7 @@ from compliance.respond.html.tokenizer import (
     MAX_TAG,
     _construct,
     _construct_before,
+    close_raw,
     _enclosed,
     _lower_bytes,
 )
@@ -66,23 +66,22 @@ class ForwardScanner(PlaceSearch):
         lower = bytes.lower if type(buf) is bytes else _lower_bytes
         while pattern is not None:
             if closer is not None:
-                m = closer.search(buf, i, n)
-                if m is None:
-                    i = n if final else max(i, n - _LOOKBEHIND)
+                q, k_end, awaited = close_raw(closer, buf, i, n, final)
+                if q < 0:
+                    i, closer = k_end, awaited
                     break
                 raw = self._raw_name
                 if raw is not None:  # the end of a raw-text element that a selector place follows
-                    q = m.start()
-                    tag = _TAG_REST.match(buf, m.end(), n)
+                    tag = _TAG_REST.match(buf, k_end, n)
                     if tag is None and not final and n - q < MAX_TAG:
                         i = q  # the end tag is not complete yet
                         break
-                    e = tag.end() if tag is not None and tag.end() - q <= MAX_TAG else m.end()
+                    e = tag.end() if tag is not None and tag.end() - q <= MAX_TAG else k_end
                     self._raw_name = None
                     self._tag_end(raw, q + base, e + base)
                     pattern = self._fwd
-                i = m.end()
-                safe = i if closer is _COMMENT_END else m.start()
+                i = k_end
+                safe = i if closer is _COMMENT_END else q
                 closer = None
                 continue
             m = pattern.search(buf, i, n)
@@ -183,13 +182,12 @@ class ForwardScanner(PlaceSearch):
                 safe = q
                 raw_closer = _CLOSERS.get(name)
                 if raw_closer is not None:
-                    k = raw_closer.search(buf, i, n)
-                    if k is None:
-                        closer = raw_closer
-                        i = n if final else max(i, n - _LOOKBEHIND)
+                    k, k_end, awaited = close_raw(raw_closer, buf, i, n, final)
+                    if k < 0:
+                        i, closer = k_end, awaited
                         break
-                    i = k.end()
-                    safe = k.start()
+                    i = k_end
+                    safe = k
                 continue
             reported = False
             inside = 0
@@ -241,13 +239,12 @@ class ForwardScanner(PlaceSearch):
                     self._raw_name = name
                     closer = raw_closer
                     continue
-                k = raw_closer.search(buf, i, n)
-                if k is None:
-                    closer = raw_closer
-                    i = n if final else max(i, n - _LOOKBEHIND)
+                k, k_end, awaited = close_raw(raw_closer, buf, i, n, final)
+                if k < 0:
+                    i, closer = k_end, awaited
                     break
-                i = k.end()
-                safe = k.start()
+                i = k_end
+                safe = k
         if final and self._active:
             code = UNCHANGED
             for matcher in self._active:
