@@ -22,9 +22,9 @@ from compliance.respond.html.tokenizer import (
     MAX_TAG,
     _construct,
     _construct_before,
-    close_raw,
     _enclosed,
     _lower_bytes,
+    close_raw,
 )
 from compliance.respond.matcher import DONE, UNCHANGED
 
@@ -182,12 +182,12 @@ class ForwardScanner(PlaceSearch):
                 safe = q
                 raw_closer = _CLOSERS.get(name)
                 if raw_closer is not None:
-                    k, k_end, awaited = close_raw(raw_closer, buf, i, n, final)
-                    if k < 0:
+                    at, k_end, awaited = close_raw(raw_closer, buf, i, n, final)
+                    if at < 0:
                         i, closer = k_end, awaited
                         break
                     i = k_end
-                    safe = k
+                    safe = at
                 continue
             reported = False
             inside = 0
@@ -239,12 +239,12 @@ class ForwardScanner(PlaceSearch):
                     self._raw_name = name
                     closer = raw_closer
                     continue
-                k, k_end, awaited = close_raw(raw_closer, buf, i, n, final)
-                if k < 0:
+                at, k_end, awaited = close_raw(raw_closer, buf, i, n, final)
+                if at < 0:
                     i, closer = k_end, awaited
                     break
                 i = k_end
-                safe = k
+                safe = at
         if final and self._active:
             code = UNCHANGED
             for matcher in self._active:
