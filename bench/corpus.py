@@ -69,7 +69,11 @@ ARTICLE = b"<main><article><h1>Title</h1><p>One <b>bold</b> and <a href=/x>a lin
 CORPUS: list[tuple[str, bytes, str]] = [
     ("plain article", _page(ARTICLE), "text/html; charset=utf-8"),
     ("old ad script before the article", _page(AD + ARTICLE), "text/html; charset=utf-8"),
-    ("old ad script in the head", HEAD.replace(b"</head>", AD + b"</head>") + b"<body>" + ARTICLE + b"</body>", "text/html"),
+    (
+        "old ad script in the head",
+        HEAD.replace(b"</head>", AD + b"</head>") + b"<body>" + ARTICLE + b"</body>",
+        "text/html",
+    ),
     ("script double escaped then back", _page(b"<script><!--<script>--></script><p>x</p>" + ARTICLE), "text/html"),
     ("ends inside an unclosed script", HEAD + b"<body>" + ARTICLE + b"<script>var a = '<p>'", "text/html"),
     ("ends inside an escaped script", HEAD + b"<body>" + ARTICLE + AD[:-9], "text/html"),
@@ -77,14 +81,22 @@ CORPUS: list[tuple[str, bytes, str]] = [
     ("ends inside a tag", HEAD + b"<body>" + ARTICLE + b"<p><a href=/x class=", "text/html"),
     ("ends inside an attribute", HEAD + b"<body>" + ARTICLE + b"<p><a title='x", "text/html"),
     ("ends inside a textarea", HEAD + b"<body>" + ARTICLE + b"<textarea><p>", "text/html"),
-    ("frameset", b"<html><head><title>F</title></head><frameset cols=50%,50%><frame src=a><frame src=b></frameset></html>", "text/html"),
+    (
+        "frameset",
+        b"<html><head><title>F</title></head><frameset cols=50%,50%><frame src=a><frame src=b></frameset></html>",
+        "text/html",
+    ),
     (
         "frameset with noframes",
         b"<html><frameset><frame src=a><noframes><body><p>x</p></body></noframes></frameset></html>",
         "text/html",
     ),
     ("plaintext", HEAD + b"<body><p>x</p><plaintext><p>y</p>", "text/html"),
-    ("attributes holding markup", _page(b"<p title='<p>x</p><h1>'>a <b data-x=\"</p><b>\">b</b></p>" + ARTICLE), "text/html"),
+    (
+        "attributes holding markup",
+        _page(b"<p title='<p>x</p><h1>'>a <b data-x=\"</p><b>\">b</b></p>" + ARTICLE),
+        "text/html",
+    ),
     (
         "svg and mathml with scripts and cdata",
         _page(
@@ -95,14 +107,34 @@ CORPUS: list[tuple[str, bytes, str]] = [
     ),
     ("template", _page(b"<template><p>in template</p><li>x</li></template>" + ARTICLE), "text/html"),
     ("table with implied tbody", _page(b"<table><tr><td>a<td>b</table>" + ARTICLE), "text/html"),
-    ("omitted end tags", _page(b"<ul><li>one<li>two</ul><p>para one<p>para two<table><tr><td>c<td>d</table>"), "text/html"),
-    ("uppercase and odd whitespace", _page(b"<MAIN\n><ARTICLE\tclass=x><H1 >T</H1\n><P\n>text <B>b</B></P></ARTICLE></MAIN>"), "text/html"),
+    (
+        "omitted end tags",
+        _page(b"<ul><li>one<li>two</ul><p>para one<p>para two<table><tr><td>c<td>d</table>"),
+        "text/html",
+    ),
+    (
+        "uppercase and odd whitespace",
+        _page(b"<MAIN\n><ARTICLE\tclass=x><H1 >T</H1\n><P\n>text <B>b</B></P></ARTICLE></MAIN>"),
+        "text/html",
+    ),
     ("o:p, fb:like, h", _page(b"<main><o:p/><fb:like/><h/><article><p>x</p></article></main>"), "text/html"),
     ("utf-8 bom", b"\xef\xbb\xbf" + _page(ARTICLE), "text/html"),
     ("utf-8 bom and a windows-1251 label", b"\xef\xbb\xbf" + _page(ARTICLE), "text/html; charset=windows-1251"),
-    ("windows-1251", _page("<p>Привет</p>".encode("cp1251") + ARTICLE).replace(b"utf-8", b"windows-1251"), "text/html; charset=windows-1251"),
-    ("x-cp1251 label", _page("<p>Привет</p>".encode("cp1251") + ARTICLE).replace(b"utf-8", b"x-cp1251"), "text/html; charset=x-cp1251"),
-    ("utf-16 with bom", b"\xff\xfe" + _page(ARTICLE).replace(b"<meta charset=utf-8>", b"").decode().encode("utf-16-le"), "text/html"),
+    (
+        "windows-1251",
+        _page("<p>Привет</p>".encode("cp1251") + ARTICLE).replace(b"utf-8", b"windows-1251"),
+        "text/html; charset=windows-1251",
+    ),
+    (
+        "x-cp1251 label",
+        _page("<p>Привет</p>".encode("cp1251") + ARTICLE).replace(b"utf-8", b"x-cp1251"),
+        "text/html; charset=x-cp1251",
+    ),
+    (
+        "utf-16 with bom",
+        b"\xff\xfe" + _page(ARTICLE).replace(b"<meta charset=utf-8>", b"").decode().encode("utf-16-le"),
+        "text/html",
+    ),
     ("marker comment", _page(b"<main><article><h1>T</h1><!-- legal --><p>x</p></article></main>"), "text/html"),
     ("marker inside a script", _page(b"<script>/* <!-- legal --> */</script>" + ARTICLE), "text/html"),
     ("paragraph with inline elements only", _page(b"<p>Read <i>this</i> <span>now</span></p>"), "text/html"),
@@ -144,7 +176,9 @@ def _rules(placement: str) -> str:
 
 def _app(page: bytes, content_type: str) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type.encode())]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type.encode())]}
+        )
         await send({"type": "http.response.body", "body": page})
 
     return app
@@ -208,7 +242,8 @@ def _events(element: Any, out: list[tuple[str, ...]]) -> None:
     """The element's subtree as events, leaving out notices and the notices' style (adjacent texts merged)."""
     tag = element.tag
     if not isinstance(tag, str):  # a comment
-        out.append(("comment", str(element.text)))
+        if str(element.text).strip() != "legal":  # the marker comment, which its notice replaces
+            out.append(("comment", str(element.text)))
     elif _is_notice(element) or (tag == "style" and CSS in (element.text or "")):
         pass
     else:
@@ -238,6 +273,9 @@ def _walk(element: Any, ancestors: tuple[str, ...] = ()) -> Iterator[tuple[Any, 
         yield from _walk(child, (*ancestors, tag))
 
 
+_TEXT_ONLY = ("script", "style", "title", "textarea", "xmp", "noscript", "plaintext", "iframe")
+
+
 def _check(name: str, placement: str, page: bytes, body: bytes, content_type: str, outcome: str) -> list[Finding]:
     found: list[Finding] = []
     before, after = _parse(page, content_type), _parse(body, content_type)
@@ -251,9 +289,9 @@ def _check(name: str, placement: str, page: bytes, body: bytes, content_type: st
             if "body" in ancestors and "template" not in ancestors:
                 rendered += 1
             continue
-        if element.tag in ("script", "style", "title", "textarea", "xmp", "noscript", "plaintext", "iframe"):
-            if "NOTICE7F3" in (element.text or "") or "data-legal-notice" in (element.text or ""):
-                found.append(Finding(name, placement, "inside", f"in a <{element.tag}>"))
+        raw = element.text or ""
+        if element.tag in _TEXT_ONLY and ("NOTICE7F3" in raw or "data-legal-notice" in raw):
+            found.append(Finding(name, placement, "inside", f"in a <{element.tag}>"))
         for key, value in element.attrib.items():
             if "NOTICE7F3" in value or "legal-notice" in value or "legal-notice" in key:
                 found.append(Finding(name, placement, "inside", f"in an attribute of <{element.tag}>"))
@@ -263,7 +301,9 @@ def _check(name: str, placement: str, page: bytes, body: bytes, content_type: st
     _events(after, new)
     if old != new:
         at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
-        found.append(Finding(name, placement, "changed", f"at event {at}: {old[at : at + 2]} became {new[at : at + 2]}"))
+        found.append(
+            Finding(name, placement, "changed", f"at event {at}: {old[at : at + 2]} became {new[at : at + 2]}")
+        )
     if outcome in ("injected", "fallback") and rendered == 0:
         found.append(Finding(name, placement, "unrendered", f"audited {outcome}, no notice element in the body"))
     return found
@@ -285,13 +325,19 @@ def run_corpus() -> Result:
                 rules.write_text(_rules(placement), encoding="utf-8")
                 for name, page, content_type in CORPUS:
                     app = ComplianceMiddleware(
-                        _app(page, content_type), rules=rules, resolver=StaticResolver({READER: "RU"}), reload_interval=None, metrics=False
+                        _app(page, content_type),
+                        rules=rules,
+                        resolver=StaticResolver({READER: "RU"}),
+                        reload_interval=None,
+                        metrics=False,
                     )
                     keep.events.clear()
                     body = loop.run_until_complete(_call(app))
                     outcomes = [r.get("outcome", "") for e in keep.events for r in e.get("rules", ())]
                     result.runs += 1
-                    result.findings += _check(name, placement, page, body, content_type, outcomes[0] if outcomes else "")
+                    result.findings += _check(
+                        name, placement, page, body, content_type, outcomes[0] if outcomes else ""
+                    )
     finally:
         loop.close()
         audit.removeHandler(keep)

@@ -55,8 +55,19 @@ VOID_NAMES: Final = _names(
     "area base basefont bgsound br col embed frame hr image img input keygen link meta param source track wbr"
 )
 #: Elements whose content is raw text, as the scanner skips it (`noscript` as with scripting on).
-RAW_TEXT_NAMES: Final = _names("script style textarea title xmp iframe noembed noframes noscript")
+RAW_TEXT_NAMES: Final = _names("script style textarea title xmp iframe noembed noframes noscript template")
 HEADINGS: Final = _names("h1 h2 h3 h4 h5 h6")
+#: Phrasing content (HTML's inline elements): a notice right before or after one is taken to be
+#: inside a paragraph or a heading, and takes the `<span>` form.
+PHRASING: Final = _names(
+    "a abbr acronym audio b bdi bdo big br button canvas cite code data datalist del dfn em embed font i iframe"
+    " img input ins kbd label map mark math meter nobr object output picture progress q ruby s samp select"
+    " small span strike strong sub sup svg textarea time tt u var video wbr"
+)
+#: Elements whose content is phrasing only: a notice first or last inside one takes the `<span>` form.
+PHRASING_CONTAINERS: Final = (
+    _names("p h1 h2 h3 h4 h5 h6 pre dt legend summary caption figcaption rt rp") | PHRASING
+) - VOID_NAMES
 #: SVG and MathML element names (lower case, as the scanner reads them), where `/>` closes an element.
 _FOREIGN_NAMES: Final = _names(
     "svg math a altglyph altglyphdef altglyphitem animate animatecolor animatemotion animatetransform circle"

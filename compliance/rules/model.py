@@ -120,6 +120,9 @@ class Rule:
     #: The jurisdictions as written (codes and @groups), for explanations and reports.
     jurisdictions_written: tuple[str, ...] = ()
     except_jurisdictions_written: tuple[str, ...] = ()
+    #: The notice's form in an HTML page: "auto" (a `<span>` inside phrasing content, else an
+    #: `<aside>`), "inline" (always the `<span>`) or "block" (always the `<aside>`).
+    form: Literal["auto", "inline", "block"] = "auto"
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,18 @@ _TAG_NAME_END: Final = frozenset(b"\t\n\x0c\r />")
 _END: Final = rb"(?=[\t\n\x0c\r />])"
 
 #: Elements whose content is text up to their end tag, never markup.
-RAW_TEXT_ELEMENTS: Final = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript")
+RAW_TEXT_ELEMENTS: Final = (
+    "script",
+    "style",
+    "textarea",
+    "title",
+    "xmp",
+    "iframe",
+    "noembed",
+    "noframes",
+    "noscript",
+    "template",
+)
 _RAW_NAMES: Final = tuple(name.encode() for name in RAW_TEXT_ELEMENTS)
 
 
