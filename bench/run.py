@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .attacks import run_memory, run_patterns
 from .inprocess import Checks, run_inprocess
 from .model import Section
 from .page import api_body, news_page, write_rules
@@ -77,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         _step("streaming: 10 MB throughput, peak memory 10 MB vs 1 GB", began)
         sections += run_streaming(rules, checks, rounds=3 if quick else 7, big=ONE_GB // 4 if quick else ONE_GB)
         sections.append(resolution)
+        _step("attacks: adversarial path patterns", began)
+        sections.append(run_patterns(rounds=3 if quick else 7))
+        _step("attacks: memory under unique 64 KB paths and headers", began)
+        sections.append(run_memory(ROOT / "rules", requests=5_000 if quick else 100_000))
         if not args.no_wire:
             _step("over the wire: uvicorn under load", began)
             sections.insert(2, run_wire(rules, checks, rounds=2 if quick else 12, seconds=1))

@@ -33,8 +33,8 @@ from compliance.observe.audit import (
     network_of,
     rule_outcomes,
 )
+from compliance.observe.chain import CHAIN, DEFAULT_CHECKPOINT_EVERY, load_signer
 from compliance.observe.metrics import Metrics
-from compliance.reader.address import client_address
 from compliance.reader.chosen import chosen_jurisdiction
 from compliance.reader.databases import Resolver
 from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
@@ -54,12 +54,11 @@ from compliance.respond.plan import (
     media_type,
     rewritable_status,
 )
-from compliance.respond.render import (
-    choose_language,
-)
+from compliance.respond.render import bounded_accept_language, choose_language
 from compliance.rules.classes import ClassTable, JurisdictionClass
 from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import Place, RuleSet
+from compliance.rules.paths import ANY_HOST, read_host
 from compliance.sources.reload import RuleSource
 
 __all__ = ["ComplianceMiddleware"]
@@ -116,6 +115,8 @@ class ComplianceMiddleware:
         country_header: str | None = None,
         region_header: str | None = None,
         *,
+        forwarded_header: str = "x-forwarded-for",
+        cdn_proxies: Iterable[str] | None = None,
         holdback: int = DEFAULT_HOLDBACK,
         resolver: Resolver | None = None,
         request_id_header: str = "x-request-id",
@@ -127,6 +128,8 @@ class ComplianceMiddleware:
         bundle_headers: dict[str, str] | None = None,
         anonymous_db: str | os.PathLike[str] | None = None,
         audit_sample_unfired: float = 0.0,
+        audit_signing_key: str | os.PathLike[str] | bytes | None = None,
+        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         metrics: Metrics | bool = True,
         class_header: str | None = None,
     ) -> None:
@@ -144,6 +147,8 @@ class ComplianceMiddleware:
         self.resolver = JurisdictionResolver(
             geoip_db=geoip_db,
             trusted_proxies=trusted_proxies,
+            forwarded_header=forwarded_header,
+            cdn_proxies=cdn_proxies,
             country_header=country_header,
             region_header=region_header,
             resolver=resolver,
@@ -167,6 +172,8 @@ class ComplianceMiddleware:
         self.request_id_header = request_id_header.lower().encode("latin-1")
         self.test_secret = test_secret
         self.audit_policy = AuditPolicy(sample_unfired=audit_sample_unfired)
+        if audit_signing_key is not None:
+            CHAIN.configure(load_signer(audit_signing_key), audit_checkpoint_every)
         self.metrics = metrics if isinstance(metrics, Metrics) else Metrics(enabled=bool(metrics))
         self.metrics.watch_rules(self.rules)
         self._timed = self.metrics.enabled
@@ -327,7 +334,8 @@ class ComplianceMiddleware:
         assert decision.block is not None
         notice = decision.block.notice
         request_headers = scope.get("headers") or ()
-        language = choose_language(notice, None, None, _header_text(request_headers, b"accept-language"))
+        accept_language = bounded_accept_language(_header_text(request_headers, b"accept-language"))
+        language = choose_language(notice, None, None, accept_language)
         extra: list[tuple[bytes, bytes]] = []
         if edge is not None:
             extra = _headers.vary_on([], self._class_vary)
@@ -360,7 +368,7 @@ class ComplianceMiddleware:
             return
         headers = scope.get("headers") or ()
         request_id = _header_text(headers, self.request_id_header) or uuid.uuid4().hex
-        ip, _ = client_address(scope, self.resolver.trusted)
+        ip = self.resolver.client_ip(scope)
         emit(
             "decision",
             {
@@ -377,14 +385,11 @@ class ComplianceMiddleware:
 
 
 def _host(scope: Scope) -> str:
+    """The request's host, normalised; `ANY_HOST` when it cannot be read, so it escapes no host-scoped rule."""
     for key, value in scope.get("headers") or ():
         if key == b"host":
-            text: str = bytes(value).decode("latin-1").strip().lower()
-            if text.startswith("["):
-                return text[: text.find("]") + 1]
-            return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
-    server = scope.get("server")
-    return str(server[0]).lower() if server else ""
+            return read_host(bytes(value))
+    return ANY_HOST
 
 
 class _LazyState(dict[str, Any]):
@@ -618,7 +623,7 @@ class _Responder:
         return headers
 
     def _build_transform(self, head: bytes) -> Transform:
-        accept_language = _header_text(self.scope.get("headers") or (), b"accept-language")
+        accept_language = bounded_accept_language(_header_text(self.scope.get("headers") or (), b"accept-language"))
         if self.media not in HTML_TYPES:
             transform, self.vary_language = self.plan.json_transform(
                 self.content_language, accept_language, self.outcome

@@ -51,7 +51,7 @@ PROBLEMS = [
     'cases.yaml:13:14: error[missing-field]: The request of the case "neither" needs "country" (such '
     'as RU, or unknown) or "ip" (such as 95.173.136.70).',
     'cases.yaml:14:13: error[missing-field]: The "expect" of the case "neither" expects nothing; give '
-    'at least "notices".',
+    'at least "notices" or "includes".',
     'cases.yaml:16:33: error[bad-country]: "UA-43" is a subdivision; give the country and the '
     "subdivision: country: UA, subdivision: UA-43.",
     'cases.yaml:17:35: error[bad-status]: "OK" is not an HTTP status such as 200 or 451.',

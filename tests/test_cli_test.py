@@ -34,7 +34,35 @@ EXAMPLE_CASE_NAMES = [
 ]
 EXAMPLE_OUTPUT = (
     "".join(f"PASS  {name}\n" for name in EXAMPLE_CASE_NAMES)
-    + "\nCoverage: every rule (1) is exercised by at least one case.\n\n15 passed, 0 failed\n"
+    + "\nCoverage: every rule (1) is exercised by at least one case.\n\n15 passed, 0 failed, 0 skipped\n"
+)
+#: The rules alone cannot see the page's text, nor the status of a page no rule blocks: those cases are skipped.
+RULES_ONLY_SKIPS = {
+    "The health check is not changed for a reader in Russia": (
+        "rules/tests/excluded-paths.yaml:8:5: GET /healthz as RU",
+        "the page's text can be checked only against the real site (--app or --url)",
+    ),
+    "A reader in Russia sees the warning on an article": (
+        "rules/tests/russia.yaml:5:5: GET /news/press-freedom-report as RU",
+        "the page's text can be checked only against the real site (--app or --url)",
+    ),
+    "A reader in Russia sees the warning on a page that is not found": (
+        "rules/tests/russia.yaml:17:5: GET /news/no-such-story as RU",
+        "the status 404 of a page no rule blocks is the site's to give",
+    ),
+    "A reader in Russia whose browser asks for Russian reads the page's language, English": (
+        "rules/tests/russia.yaml:21:5: GET /about as RU",
+        "the page's text can be checked only against the real site (--app or --url)",
+    ),
+}
+RULES_ONLY_OUTPUT = (
+    "".join(
+        f"SKIP  {name}\n      {RULES_ONLY_SKIPS[name][0]}\n      skipped: {RULES_ONLY_SKIPS[name][1]}\n"
+        if name in RULES_ONLY_SKIPS
+        else f"PASS  {name}\n"
+        for name in EXAMPLE_CASE_NAMES
+    )
+    + "\nCoverage: every rule (1) is exercised by at least one case.\n\n11 passed, 0 failed, 4 skipped\n"
 )
 
 RULES = """\
@@ -81,9 +109,9 @@ def write(folder: Path, name: str, text: str) -> Path:
 # -- the example publisher's cases -----------------------------------------------------------
 
 
-def test_example_cases_pass_on_the_rules_alone() -> None:
+def test_example_cases_pass_on_the_rules_alone_or_are_skipped_with_what_only_the_site_shows() -> None:
     result = compliance("test", "rules/tests", "--rules", "rules", cwd=ROOT)
-    assert result.stdout == EXAMPLE_OUTPUT
+    assert result.stdout == RULES_ONLY_OUTPUT
     assert result.stderr == ""
     assert result.returncode == 0
 
@@ -123,7 +151,7 @@ def test_a_failing_case_shows_expected_and_got_and_exits_1(tmp_path: Path) -> No
         "Rules no case exercised (1 of 2):",
         "  imprint-everywhere  rules.yaml:14:5",
         "",
-        "1 passed, 1 failed",
+        "1 passed, 1 failed, 0 skipped",
     ]
     assert result.returncode == 1
 
@@ -150,7 +178,7 @@ def test_status_language_and_block_rules_on_the_rules_alone(tmp_path: Path) -> N
             request: {path: /exclusive/story, country: RU}
             expect: {notices: [warning], status: 451}
           - name: Russian readers who ask for Russian get Russian
-            request: {path: /news/a, country: RU, headers: {Accept-Language: ru}}
+            request: {path: /news/a, country: RU, page_language: ru, headers: {Accept-Language: ru}}
             expect: {notices: [warning], language: ru}
           - name: Wrongly expects a block
             request: {path: /news/a, country: RU}
@@ -174,7 +202,7 @@ def test_status_language_and_block_rules_on_the_rules_alone(tmp_path: Path) -> N
         "",
         "Coverage: every rule (3) is exercised by at least one case.",
         "",
-        "3 passed, 1 failed",
+        "3 passed, 1 failed, 0 skipped",
     ]
     assert result.returncode == 1
 
@@ -257,7 +285,7 @@ def test_json_and_github_formats(tmp_path: Path) -> None:
         '::warning file=rules.yaml,line=10,col=5,title=compliance coverage::No case exercises the rule "ru-warning".',
         "::warning file=rules.yaml,line=14,col=5,title=compliance coverage::No case exercises the rule "
         '"imprint-everywhere".',
-        "0 passed, 1 failed",
+        "0 passed, 1 failed, 0 skipped",
     ]
     assert result.returncode == 1
 
@@ -304,7 +332,7 @@ def test_ip_cases_and_page_text_end_to_end_in_process(tmp_path: Path) -> None:
         "",
         "Coverage: every rule (2) is exercised by at least one case.",
         "",
-        "2 passed, 1 failed",
+        "2 passed, 1 failed, 0 skipped",
     ]
     assert result.returncode == 1
 
@@ -341,7 +369,7 @@ def test_a_block_rule_shows_as_451_end_to_end_in_process(tmp_path: Path) -> None
         "PASS  The about page is blocked in Russia",
         "PASS  The about page is blocked in Russia, and says so in JSON to a JSON client",
     ]
-    assert result.stdout.splitlines()[-1] == "2 passed, 0 failed"
+    assert result.stdout.splitlines()[-1] == "2 passed, 0 failed, 0 skipped"
     assert result.returncode == 0
 
 
@@ -432,7 +460,7 @@ def test_the_staging_server_does_not_believe_a_wrong_secret(staging: str) -> Non
         "      expected notices: [undesirable-organization]",
         "      got notices:      []",
     ]
-    assert lines[-1] == "10 passed, 5 failed"
+    assert lines[-1] == "10 passed, 5 failed, 0 skipped"
     assert result.returncode == 1
 
 
@@ -454,3 +482,189 @@ def test_a_server_that_cannot_be_reached_exits_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.stderr.startswith(f"compliance test: cannot reach http://127.0.0.1:{port}: ")
     assert result.returncode == 2
+
+
+# -- what a case can say: subsets, order, the moment, query strings, the page's language -------------
+
+SUBSET_RULES = """\
+notices:
+  warning:
+    title: Warning
+    text: {en: "Readers here, take care.", ru: "Читатели, будьте осторожны."}
+  imprint:
+    title: Imprint
+    text: {en: "Published by Northwind News.", ru: "Издатель: Northwind News."}
+  trial:
+    title: Trial notice
+    text: {en: "A trial is under way."}
+rules:
+  - id: ru-warning
+    notice: warning
+    jurisdictions: [RU]
+    priority: 10
+  - id: imprint-everywhere
+    notice: imprint
+    jurisdictions: ["*"]
+  - id: trial-reporting
+    notice: trial
+    jurisdictions: [GB]
+    paths: ["/court/**"]
+    until: 2026-03-01
+"""
+
+
+def test_includes_and_excludes_care_only_about_the_notices_they_name(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", SUBSET_RULES)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: Russia gets the warning, whatever else
+            request: {path: /news/a, country: RU}
+            expect: {includes: [warning]}
+          - name: The United States gets no warning
+            request: {path: /news/a, country: US}
+            expect: {excludes: [warning]}
+          - name: Wrongly expects no imprint
+            request: {path: /news/a, country: US}
+            expect: {excludes: [imprint]}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines()[:6] == [
+        "PASS  Russia gets the warning, whatever else",
+        "PASS  The United States gets no warning",
+        "FAIL  Wrongly expects no imprint",
+        "      cases.yaml:8:5: GET /news/a as US",
+        "      expected notices: none of [imprint]",
+        "      got notices:      [imprint]",
+    ]
+    assert result.stdout.splitlines()[-1] == "2 passed, 1 failed, 0 skipped"
+
+
+def test_order_at_and_a_query_string_on_the_rules_alone(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", SUBSET_RULES)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: The warning goes before the imprint
+            request: {path: "/news/a?page=2", country: RU}
+            expect: {order: [warning, imprint]}
+          - name: Wrong order
+            request: {path: /news/a, country: RU}
+            expect: {order: [imprint, warning]}
+          - name: During the trial readers in Britain get the notice
+            request: {path: /court/case, country: GB, at: 2026-02-28}
+            expect: {includes: [trial]}
+          - name: After the trial ends the report is readable without it
+            request: {path: /court/case, country: GB, at: "2026-03-01T00:00:00Z"}
+            expect: {notices: [imprint]}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines()[:7] == [
+        "PASS  The warning goes before the imprint",
+        "FAIL  Wrong order",
+        "      cases.yaml:5:5: GET /news/a as RU",
+        "      expected order: [imprint, warning]",
+        "      got order:      [warning, imprint]",
+        "PASS  During the trial readers in Britain get the notice",
+        "PASS  After the trial ends the report is readable without it",
+    ]
+    assert result.stdout.splitlines()[-1] == "3 passed, 1 failed, 0 skipped"
+    assert result.returncode == 1
+
+
+def test_the_page_language_gives_one_answer_in_every_mode(tmp_path: Path) -> None:
+    write(tmp_path, "rules.yaml", SUBSET_RULES)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: On an English page a reader whose browser asks for Russian reads English
+            request: {path: /news/a, country: RU, page_language: en, headers: {Accept-Language: ru}}
+            expect: {includes: [warning], language: en}
+          - name: Without the page's language the rules alone cannot tell
+            request: {path: /news/a, country: RU, headers: {Accept-Language: ru}}
+            expect: {includes: [warning], language: ru}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines()[:4] == [
+        "PASS  On an English page a reader whose browser asks for Russian reads English",
+        "SKIP  Without the page's language the rules alone cannot tell",
+        "      cases.yaml:5:5: GET /news/a as RU",
+        "      skipped: the language follows the page's own language, which the rules alone cannot see; "
+        "give the request a page_language",
+    ]
+    assert result.stdout.splitlines()[-1] == "1 passed, 0 failed, 1 skipped"
+    assert result.returncode == 0
+
+
+def test_end_to_end_a_case_at_another_moment_is_skipped_and_the_page_language_is_checked() -> None:
+    cases = ROOT / "tests" / "_e2e_cases.yaml"
+    cases.write_text(
+        textwrap.dedent(
+            """\
+            cases:
+              - name: In 2023 the warning did not show yet
+                request: {path: /news/press-freedom-report, country: RU, at: 2023-01-01}
+                expect: {notices: []}
+              - name: The article is in Russian
+                request: {path: "/news/press-freedom-report?utm_source=x", country: RU, page_language: ru}
+                expect: {includes: [undesirable-organization]}
+            """
+        ),
+        encoding="utf-8",
+    )
+    try:
+        result = compliance(
+            "test",
+            str(cases),
+            "--rules",
+            "rules",
+            "--app",
+            "examples.app:app",
+            cwd=ROOT,
+            env={"COMPLIANCE_RULES": "rules"},
+        )
+    finally:
+        cases.unlink()
+    lines = result.stdout.splitlines()
+    assert lines[0] == "SKIP  In 2023 the warning did not show yet"
+    assert lines[2].startswith("      skipped: the case is set at 2023-01-01T00:00:00Z")
+    assert lines[3:7] == [
+        "FAIL  The article is in Russian",
+        lines[4],
+        "      expected page language: ru",
+        "      got page language:      en",
+    ]
+    assert lines[-1] == "0 passed, 1 failed, 1 skipped"
+
+
+def test_sarif_names_each_failing_case_and_each_untested_rule(tmp_path: Path) -> None:
+    import json
+
+    write(tmp_path, "rules.yaml", RULES)
+    write(
+        tmp_path,
+        "cases.yaml",
+        """\
+        cases:
+          - name: Belarus sees the warning
+            request: {path: /news/a, country: BY}
+            expect: {includes: [warning]}
+        """,
+    )
+    result = compliance("test", "cases.yaml", "--rules", "rules.yaml", "--format", "sarif", cwd=tmp_path)
+    found = json.loads(result.stdout)["runs"][0]["results"]
+    assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in found] == [
+        ("case-failed", 2),
+        ("rule-not-tested", 10),
+        ("rule-not-tested", 14),
+    ]
+    assert result.returncode == 1

@@ -127,12 +127,12 @@ def test_every_error_in_every_file_at_once_and_exit_1(warned: Path) -> None:
         'rules/rules.yaml:4:25: error[unknown-jurisdiction]: "UK" is not an ISO 3166 country code; the United Kingdom '
         'is "GB" in ISO 3166.',
         errors[1],
-        'rules/tests/cases.yaml:3:21: error[bad-path]: "news" is not a path: a path starts with "/" and has no query '
-        "string or fragment.",
+        'rules/tests/cases.yaml:3:21: error[bad-path]: "news" is not a path: a path starts with "/" and has no '
+        'fragment ("#..."); a query string (?page=2) may follow it.',
         'rules/tests/cases.yaml:3:36: error[bad-country]: "RUS" is a three-letter code; rule files use the two-letter '
         'ISO 3166-1 code: "RU" (Russian Federation). A case\'s country is a country code (RU), unknown or anonymous.',
         'rules/tests/cases.yaml:6:37: error[unknown-key]: "colour" is not a field of a request; a request has: path, '
-        "country, subdivision, ip, host, method, headers.",
+        "country, subdivision, ip, host, method, headers, at, page_language.",
         'rules/tests/cases.yaml:7:23: error[bad-type]: "notices" needs a list of notice ids, in brackets even for one: '
         "[warning].",
     ]
@@ -200,3 +200,89 @@ def test_github_format_annotates_the_pull_request(warned: Path) -> None:
         'due for review by 2020-01-01; review it and move "review_by".'
     )
     assert lines[-1] == "0 errors, 5 warnings in 2 files"
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("RU-CR", 'ISO 3166 lists Crimea under Ukraine: Crimea is "UA-43", Sevastopol "UA-40".'),
+        ("UA43", 'subdivision codes have a dash: did you mean "UA-43"?'),
+        ("T1", 'a CDN\'s "T1" means a Tor exit: such readers are "anonymous" in rules.'),
+        ("tor", 'readers using Tor (a CDN\'s "T1") are "anonymous" in rules.'),
+        ("XX", 'a CDN\'s "XX" means it does not know the country: such readers are "unknown" in rules.'),
+        ("ZZ", '"ZZ" means the country is not known: such readers are "unknown" in rules.'),
+    ],
+)
+def test_a_code_that_points_elsewhere_gets_the_right_way(tmp_path: Path, code: str, said: str) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "notices:\n  n:\n    title: N\n    text: {en: x}\n"
+        f"rules:\n  - id: r\n    notice: n\n    jurisdictions: [{code}]\n"
+    )
+    result = compliance("validate", "r.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines()[0].startswith("r.yaml:8:21: error[unknown-jurisdiction]: ")
+    assert result.stdout.splitlines()[0].endswith(said)
+    assert result.returncode == 1
+
+
+def test_a_title_that_starts_with_a_quote_is_told_to_quote_the_whole_value(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text('notices:\n  n:\n    title: "Foreign agent" label\n    text: {en: x}\n')
+    result = compliance("validate", "r.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines()[0] == (
+        "r.yaml:3:12: error[yaml-syntax]: This value starts with a quote, so YAML reads it as ending at the closing "
+        "quote, and the text after that cannot follow it. Put the whole value in quotes of the other kind: "
+        "'\"Foreign agent\" label'."
+    )
+
+
+def test_an_empty_rules_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    result = compliance("validate", "rules", cwd=tmp_path)
+    assert result.stdout.splitlines()[-1] == "1 error, 0 warnings in 0 files"
+    assert result.returncode == 1
+
+
+def test_a_text_cut_short_by_a_comment_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "notices:\n  n:\n    title: Court order\n    text:\n      en: Withheld under court order #2026/1234\n"
+        '      ru: "Скрыто по решению суда" # a comment after quotes is fine\n'
+        "rules:\n  - {id: r, notice: n, jurisdictions: [RU]}\n"
+    )
+    result = compliance("validate", "r.yaml", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        'r.yaml:5:11: warning[text-cut-by-comment]: "text: en" is read as "Withheld under court order": YAML drops '
+        '"#2026/1234" after it as a comment (a "#" after a space starts one). If it is part of the text, put the '
+        "whole text in quotes.",
+        "0 errors, 1 warning in 1 file",
+    ]
+
+
+def test_sarif_and_junit_for_machines(tmp_path: Path) -> None:
+    import json
+    import xml.etree.ElementTree as ET
+
+    (tmp_path / "r.yaml").write_text(
+        "notices:\n  n:\n    title: N\n    text: {en: x}\nrules:\n  - {id: r, notice: n, jurisdictions: [UK]}\n"
+    )
+    sarif = json.loads(compliance("validate", "r.yaml", "--format", "sarif", cwd=tmp_path).stdout)
+    [found] = sarif["runs"][0]["results"]
+    assert found["ruleId"] == "unknown-jurisdiction" and found["level"] == "error"
+    assert found["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "r.yaml"},
+        "region": {"startLine": 6, "startColumn": 40},
+    }
+    assert 'the United Kingdom is "GB"' in found["message"]["text"]
+    junit = compliance("validate", "r.yaml", "--format", "junit", cwd=tmp_path)
+    failure = ET.fromstring(junit.stdout).find(".//failure")
+    assert failure is not None and "the United Kingdom is" in failure.attrib["message"]
+    assert junit.returncode == 1
+
+
+def test_the_pre_commit_hook_runs_the_installed_command() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"]: h["entry"] for h in hooks} == {
+        "compliance-validate": "compliance validate",
+        "compliance-test": "compliance test rules/tests --rules rules/",
+    }
+    assert all(h["language"] == "python" and h["pass_filenames"] is False for h in hooks)

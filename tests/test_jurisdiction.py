@@ -219,6 +219,9 @@ def test_forwarded_client_is_looked_up() -> None:
     resolver = JurisdictionResolver(trusted_proxies=_PROXIES, resolver=StaticResolver(_STATIC))
     scope = make_scope(_PROXY, [("X-Forwarded-For", f"{US_V4}, {RU_V4}")])
     assert resolver.resolve(scope) == Jurisdiction("RU", None, False, "static")
+    resolver = JurisdictionResolver(
+        trusted_proxies=_PROXIES, forwarded_header="Forwarded", resolver=StaticResolver(_STATIC)
+    )
     scope = make_scope(_PROXY, [("Forwarded", f'for="{UA_43_V4}:1234"')])
     assert resolver.resolve(scope) == Jurisdiction("UA", "UA-43", False, "static")
 
@@ -227,6 +230,9 @@ def test_every_forwarding_header_instance_is_read() -> None:
     resolver = JurisdictionResolver(trusted_proxies=_PROXIES, resolver=StaticResolver(_STATIC))
     scope = make_scope(_PROXY, [("X-Forwarded-For", RU_V4), ("Accept", "*/*"), ("X-Forwarded-For", "10.0.0.2")])
     assert resolver.resolve(scope) == Jurisdiction("RU", None, False, "static")
+    resolver = JurisdictionResolver(
+        trusted_proxies=_PROXIES, forwarded_header="forwarded", resolver=StaticResolver(_STATIC)
+    )
     scope = make_scope(_PROXY, [("Forwarded", f"for={UA_43_V4}"), ("Forwarded", "for=10.0.0.2")])
     assert resolver.resolve(scope) == Jurisdiction("UA", "UA-43", False, "static")
 

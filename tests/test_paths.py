@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compliance.rules.paths import PatternError, compile_path, host_matches, normalize_host, path_pattern
 
@@ -61,7 +65,7 @@ def test_glob_semantics(pattern: str, path: str, matches: bool) -> None:
 
 
 def test_a_compiled_glob_matches_the_whole_path_even_with_match() -> None:
-    assert compile_path("/news").match("/news/extra") is None
+    assert compile_path("/news").fullmatch("/news/extra") is None
 
 
 @pytest.mark.parametrize(
@@ -168,3 +172,30 @@ def test_bad_host_patterns(pattern: str, message: str) -> None:
     with pytest.raises(PatternError) as raised:
         normalize_host(pattern)
     assert raised.value.message.startswith(message)
+
+
+def _backtracking_glob(pattern: str) -> re.Pattern[str]:
+    """The reference translation of a glob to a (backtracking) regular expression."""
+    segments = pattern[1:].split("/")
+    parts = []
+    for index, segment in enumerate(segments):
+        if segment == "**":
+            parts.append(r"(?:/.*)?" if index == len(segments) - 1 else r"(?:/[^/]*)*")
+        else:
+            parts.append("/" + "[^/]*".join(re.escape(piece) for piece in segment.split("*")))
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+_SEGMENT = st.sampled_from(["a", "b", "ab", "*", "a*", "*b", "a*b", "**", ""])
+_PATH_SEGMENT = st.sampled_from(["a", "b", "ab", "ba", "aab", "", "x"])
+
+
+@given(st.lists(_SEGMENT, min_size=1, max_size=6), st.lists(_PATH_SEGMENT, max_size=8))
+@settings(max_examples=3000, deadline=None)
+def test_the_linear_glob_matcher_agrees_with_the_backtracking_one(
+    pattern_segments: list[str], parts: list[str]
+) -> None:
+    pattern = "/" + "/".join(pattern_segments)
+    path = "/" + "/".join(parts)
+    expected = _backtracking_glob(pattern).fullmatch(path) is not None
+    assert (compile_path(pattern).fullmatch(path) is not None) is expected, (pattern, path)

@@ -186,6 +186,13 @@ def test_body_start_placed_records() -> None:
         (b"<body><style><!-- legal --></style></body>", b"<body><style><!-- legal --></style>[n]</body>"),
         # anywhere in the document, even after </body>
         (b"<body></body><!-- legal -->", b"<body></body>[n]"),
+        # inside a tag or an attribute value it is text, not a comment
+        (
+            b'<body><div title="<!-- legal --><img src=x onerror=alert(1)>">x</div></body>',
+            b'<body><div title="<!-- legal --><img src=x onerror=alert(1)>">x</div>[n]</body>',
+        ),
+        (b"<body><a title='<!-- legal -->'>x</a></body>", b"<body><a title='<!-- legal -->'>x</a>[n]</body>"),
+        (b"<body><p x <!-- legal -->>y</p></body>", b"<body><p x <!-- legal -->>y</p>[n]</body>"),
     ],
 )
 def test_marker(page: bytes, expected: bytes) -> None:

@@ -1089,10 +1089,15 @@ def test_a_missing_path_is_not_found(tmp_path: Path) -> None:
     ]
 
 
-def test_an_empty_folder_loads_with_a_warning(tmp_path: Path) -> None:
-    ruleset = load_rules(tmp_path)
-    assert ruleset.rules == ()
-    assert [p.code for p in ruleset.warnings] == ["no-rule-files"]
+def test_an_empty_folder_is_an_error_not_zero_errors(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "cases.yaml").write_text("cases: []\n")
+    with pytest.raises(RuleFileError) as raised:
+        load_rules(tmp_path)
+    assert [str(p) for p in raised.value.problems] == [
+        f'{tmp_path}:1:1: error[no-rule-files]: The folder "{tmp_path}" holds no *.yaml or *.yml rule files '
+        '(folders named "tests" are not rules); check the path to the rules.'
+    ]
 
 
 def test_a_rule_may_use_a_notice_and_group_from_another_file(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "explain": "which rules fire for a reader on a page, and why the others do not",
     "test": "run case files against the rules, an app in-process, or a server",
     "report": "a self-contained HTML page: which notice each jurisdiction gets on which paths",
+    "audit": "the audit trail: verify its hash chains, or count what readers were shown",
     "edge": "the jurisdiction-class map and nginx / Varnish configuration for a shared cache",
 }
 

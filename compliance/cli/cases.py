@@ -21,25 +21,25 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Final
 
+from compliance.cli.case_expect import EXPECT_KEYS, Expect, read_expect
+from compliance.cli.case_expect import describe as _describe
 from compliance.errors import Problem
 from compliance.rules.groups import check_code, is_country, is_subdivision
 from compliance.rules.load import check_language
 from compliance.rules.model import ANONYMOUS, UNKNOWN, Location
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
 
-__all__ = ["Case", "CaseRequest", "Expect", "case_files", "check_notices", "load_cases"]
+__all__ = ["EXPECT_KEYS", "Case", "CaseRequest", "Expect", "case_files", "check_notices", "load_cases"]
 
 TOP_LEVEL_KEYS: Final = ("cases",)
 CASE_KEYS: Final = ("name", "request", "expect")
-REQUEST_KEYS: Final = ("path", "country", "subdivision", "ip", "host", "method", "headers")
-EXPECT_KEYS: Final = ("notices", "status", "language", "contains")
+REQUEST_KEYS: Final = ("path", "country", "subdivision", "ip", "host", "method", "headers", "at", "page_language")
 METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
-_NOTICE_ID = re.compile(r"[a-z0-9-]+\Z")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
-_STATUS = re.compile(r"[1-5][0-9][0-9]\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,15 @@ class CaseRequest:
     host: str | None = None
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
+    #: The moment of the request (None: now).
+    at: datetime | None = None
+    #: The page's own language (its `<html lang>`), as the site would serve it.
+    page_language: str | None = None
+
+    @property
+    def route(self) -> str:
+        """The path without its query string: what rules are matched against."""
+        return self.path.partition("?")[0]
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -69,18 +78,6 @@ class CaseRequest:
         who = f"from {self.ip}" if self.ip is not None else f"as {self.subdivision or self.country}"
         host = f" on {self.host}" if self.host else ""
         return f"{self.method} {self.path}{host} {who}"
-
-
-@dataclass(frozen=True, slots=True)
-class Expect:
-    """What a case expects; None (or empty `contains`) where it expects nothing of that."""
-
-    notices: frozenset[str] | None = None
-    status: int | None = None
-    language: str | None = None
-    contains: tuple[str, ...] = ()
-    #: Where each notice id of `notices` was written, to point at an unknown one.
-    notice_locations: tuple[tuple[str, Location], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,11 +264,12 @@ class _Reader:
         if path_node is None:
             self.error(node, "missing-field", f'The request of {what} has no "path", such as /news/some-article.')
             ok = False
-        elif not path_node.value.startswith("/") or "?" in path_node.value or "#" in path_node.value:
+        elif not path_node.value.startswith("/") or "#" in path_node.value:
             self.error(
                 path_node,
                 "bad-path",
-                f'"{path_node.value}" is not a path: a path starts with "/" and has no query string or fragment.',
+                f'"{path_node.value}" is not a path: a path starts with "/" and has no fragment ("#..."); '
+                "a query string (?page=2) may follow it.",
             )
             ok = False
         country_node = self.text(node, "country", "a request")
@@ -362,9 +360,29 @@ class _Reader:
                         ok = False
                     else:
                         headers.append((key.value, value.value))
+        at: datetime | None = None
+        at_node = self.text(node, "at", "a request")
+        if at_node is not None:
+            at = _moment(at_node.value)
+            if at is None:
+                self.error(
+                    at_node,
+                    "bad-date",
+                    f'"{at_node.value}" is not a date; write a date as YYYY-MM-DD (2026-01-31, midnight UTC) or a '
+                    "date and time in ISO 8601 (2026-01-31T09:00:00+03:00; UTC where no offset is given).",
+                )
+                ok = False
+        page_language: str | None = None
+        page_language_node = self.text(node, "page_language", "a request")
+        if page_language_node is not None:
+            problem = check_language(page_language_node.value)
+            if problem is not None:
+                self.error(page_language_node, "bad-language", problem)
+                ok = False
+            page_language = page_language_node.value
         if not ok or path_node is None:
             return None
-        return CaseRequest(path_node.value, country, subdivision, ip, host, method, tuple(headers))
+        return CaseRequest(path_node.value, country, subdivision, ip, host, method, tuple(headers), at, page_language)
 
     def read_expect(self, case: YamlMap, what: str) -> Expect | None:
         node = case.get("expect")
@@ -374,80 +392,16 @@ class _Reader:
         if not isinstance(node, YamlMap):
             self.error(node, "bad-type", f'"expect" needs a mapping such as {{notices: []}}, not {_describe(node)}.')
             return None
-        ok = self.check_keys(node, EXPECT_KEYS, "an expectation")
-        if not any(key in node for key in EXPECT_KEYS):
-            self.error(node, "missing-field", f'The "expect" of {what} expects nothing; give at least "notices".')
-            ok = False
-        notices: frozenset[str] | None = None
-        where: list[tuple[str, Location]] = []
-        notices_node = node.get("notices")
-        if notices_node is not None:
-            if isinstance(notices_node, YamlScalar) and notices_node.is_empty:
-                self.error(notices_node, "bad-type", '"notices" needs a list of notice ids; write [] for none.')
-                ok = False
-            elif not isinstance(notices_node, YamlList):
-                hint = f" [{notices_node.value}]" if isinstance(notices_node, YamlScalar) else ""
-                self.error(
-                    notices_node,
-                    "bad-type",
-                    f'"notices" needs a list of notice ids, in brackets even for one:{hint or " [notice-id]"}.',
-                )
-                ok = False
-            else:
-                ids: set[str] = set()
-                for item in notices_node:
-                    if not isinstance(item, YamlScalar) or not _NOTICE_ID.match(item.value):
-                        self.error(
-                            item,
-                            "bad-notice",
-                            'Each entry of "notices" is a notice id, such as undesirable-organization.',
-                        )
-                        ok = False
-                        continue
-                    ids.add(item.value)
-                    where.append((item.value, Location(self.path, item.line, item.column)))
-                notices = frozenset(ids)
-        status: int | None = None
-        status_node = self.text(node, "status", "an expectation")
-        if status_node is not None:
-            if not _STATUS.match(status_node.value):
-                self.error(
-                    status_node, "bad-status", f'"{status_node.value}" is not an HTTP status such as 200 or 451.'
-                )
-                ok = False
-            else:
-                status = int(status_node.value)
-        language: str | None = None
-        language_node = self.text(node, "language", "an expectation")
-        if language_node is not None:
-            problem = check_language(language_node.value)
-            if problem is not None:
-                self.error(language_node, "bad-language", problem)
-                ok = False
-            language = language_node.value
-        contains: list[str] = []
-        contains_node = node.get("contains")
-        if contains_node is not None:
-            if isinstance(contains_node, YamlScalar) and not contains_node.is_empty:
-                contains.append(contains_node.value)
-            elif isinstance(contains_node, YamlList):
-                for item in contains_node:
-                    if isinstance(item, YamlScalar) and item.value:
-                        contains.append(item.value)
-                    else:
-                        self.error(item, "bad-type", 'Each entry of "contains" is the text the page must contain.')
-                        ok = False
-            else:
-                self.error(contains_node, "bad-type", '"contains" needs a list of texts the page must contain.')
-                ok = False
-        if not ok:
-            return None
-        return Expect(notices, status, language, tuple(contains), tuple(where))
+        return read_expect(node, what, self.path, self.error)
 
 
-def _describe(value: YamlValue) -> str:
-    if isinstance(value, YamlList):
-        return "a list"
-    if isinstance(value, YamlMap):
-        return "a mapping"
-    return f'the text "{value.value}"'
+def _moment(text: str) -> datetime | None:
+    """A date (midnight UTC) or an ISO 8601 date and time (UTC unless it gives an offset); None if neither."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(0), UTC)
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -3,9 +3,9 @@
 `get(command, name)` returns the formatter that turns a command's result into the
 text it prints; `formats(command)` lists the names a command offers:
 
-    validate  text (FILE:LINE:COL: error[CODE]: message, then a summary), json, github
+    validate  text (FILE:LINE:COL: error[CODE]: message, then a summary), json, github, sarif, junit
     explain   text, json
-    test      text (one line a case, coverage, "N passed, N failed"), json, junit, github
+    test      text (one line a case, coverage, "N passed, N failed, N skipped"), json, junit, github, sarif
     report    html, markdown (built by `compliance.cli.report_page`)
 
 `github` prints GitHub Actions workflow commands (`::error file=...::message`), which
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from compliance.cli.results import CaseResult, Explanation, TestRun, ValidateResult
+from compliance.cli.results import Explanation, ValidateResult
 from compliance.errors import Problem
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.model import Rule
@@ -242,163 +242,84 @@ def explain_json(result: Explanation) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-# -- test ------------------------------------------------------------------------------------
+def problems_text(problems: Iterable[Problem]) -> str:
+    return "".join(f"{p}\n" for p in problems)
 
 
-def summary(run: TestRun) -> str:
-    return f"{run.passed} passed, {run.failed} failed"
+# -- for machines: SARIF (code scanning) and JUnit for validate, SARIF for test ---------------------------
 
 
-def _coverage_lines(run: TestRun) -> list[str]:
-    uncovered = run.uncovered
-    if not run.rules:
-        return []
-    if not uncovered:
-        return [f"Coverage: every rule ({len(run.rules)}) is exercised by at least one case."]
-    lines = [f"Rules no case exercised ({len(uncovered)} of {len(run.rules)}):"]
-    width = max(len(rule.id) for rule in uncovered)
-    lines.extend(f"  {rule.id.ljust(width)}  {rule.location}" for rule in uncovered)
-    return lines
+def _sarif(results: list[dict[str, Any]], codes: Iterable[str]) -> str:
+    from compliance._version import __version__
 
-
-def case_where(result: CaseResult) -> str:
-    return f"{result.case.location}: {result.case.request.describe()}"
-
-
-@register("test", "text")
-def test_text(run: TestRun) -> str:
-    lines = []
-    for result in run.results:
-        lines.append(f"{'PASS' if result.passed else 'FAIL'}  {result.case.name}")
-        if not result.passed:
-            lines.append(f"      {case_where(result)}")
-            for m in result.mismatches:
-                label = f"expected {m.what}:"
-                width = max(len(label), len(f"got {m.what}:"))
-                lines.append(f"      {label.ljust(width)} {m.expected}")
-                lines.append(f"      {f'got {m.what}:'.ljust(width)} {m.got}")
-    coverage = _coverage_lines(run)
-    if coverage:
-        lines.append("")
-        lines.extend(coverage)
-    lines.append("")
-    lines.append(summary(run))
-    return "\n".join(lines) + "\n"
-
-
-def _case_json(result: CaseResult) -> dict[str, Any]:
-    case = result.case
-    request = case.request
-    observed = result.observed
-    return {
-        "name": case.name,
-        "file": case.location.path,
-        "line": case.location.line,
-        "column": case.location.column,
-        "request": {
-            "method": request.method,
-            "path": request.path,
-            "host": request.host,
-            "country": request.country,
-            "subdivision": request.subdivision,
-            "ip": request.ip,
-        },
-        "passed": result.passed,
-        "mismatches": [{"what": m.what, "expected": m.expected, "got": m.got} for m in result.mismatches],
-        "got": None
-        if observed is None
-        else {
-            "notices": sorted(observed.notices),
-            "status": observed.status,
-            "languages": dict(observed.languages),
-        },
-        "rules_fired": list(result.fired),
-    }
-
-
-@register("test", "json")
-def test_json(run: TestRun) -> str:
     document = {
-        "mode": run.mode,
-        "target": run.target,
-        "cases": [_case_json(r) for r in run.results],
-        "uncovered_rules": [{"rule": rule.id, "location": str(rule.location)} for rule in run.uncovered],
-        "passed": run.passed,
-        "failed": run.failed,
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "compliance",
+                        "version": __version__,
+                        "rules": [{"id": code} for code in sorted(set(codes))],
+                    }
+                },
+                "results": results,
+            }
+        ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _failure_text(result: CaseResult) -> str:
-    lines = [case_where(result)]
-    for m in result.mismatches:
-        lines.append(f"expected {m.what}: {m.expected}")
-        lines.append(f"got {m.what}: {m.got}")
-    return "\n".join(lines)
+def _sarif_result(code: str, level: str, message: str, path: str, line: int, column: int) -> dict[str, Any]:
+    return {
+        "ruleId": code,
+        "level": level,
+        "message": {"text": message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": path},
+                    "region": {"startLine": line, "startColumn": column},
+                }
+            }
+        ],
+    }
 
 
-@register("test", "junit")
-def test_junit(run: TestRun) -> str:
-    by_file: dict[str, list[CaseResult]] = {}
-    for result in run.results:
-        by_file.setdefault(result.case.location.path, []).append(result)
+@register("validate", "sarif")
+def validate_sarif(result: ValidateResult) -> str:
+    return _sarif(
+        [
+            _sarif_result(p.code, "error" if p.severity == "error" else "warning", p.message, p.path, p.line, p.column)
+            for p in result.problems
+        ],
+        (p.code for p in result.problems),
+    )
+
+
+@register("validate", "junit")
+def validate_junit(result: ValidateResult) -> str:
+    by_file: dict[str, list[Problem]] = {}
+    for problem in result.problems:
+        by_file.setdefault(problem.path, []).append(problem)
+    failing = [p for p in result.problems if p.severity == "error" or result.strict]
     out = ['<?xml version="1.0" encoding="UTF-8"?>']
     out.append(
-        f'<testsuites name={quoteattr("compliance test (" + run.mode + ")")} tests="{len(run.results)}" '
-        f'failures="{run.failed}" errors="0">'
+        f'<testsuites name="compliance validate" tests="{max(result.files, len(by_file))}" '
+        f'failures="{len(failing)}" errors="0">'
     )
-    for path, results in by_file.items():
-        failed = sum(1 for r in results if not r.passed)
-        out.append(
-            f'  <testsuite name={quoteattr(path)} tests="{len(results)}" failures="{failed}" errors="0" skipped="0">'
-        )
-        for result in results:
-            name = quoteattr(result.case.name)
-            classname = quoteattr(path)
-            if result.passed:
-                out.append(f"    <testcase name={name} classname={classname}/>")
-                continue
-            message = "; ".join(f"expected {m.what} {m.expected}, got {m.got}" for m in result.mismatches)
-            out.append(f"    <testcase name={name} classname={classname}>")
-            out.append(f"      <failure message={quoteattr(message)}>{xml_escape(_failure_text(result))}</failure>")
+    out.append(f'  <testsuite name="compliance validate" tests="{len(result.problems)}" failures="{len(failing)}">')
+    for problem in result.problems:
+        name = quoteattr(f"{problem.path}:{problem.line}:{problem.column} {problem.code}")
+        if problem in failing:
+            out.append(f"    <testcase name={name} classname={quoteattr(problem.path)}>")
+            out.append(f"      <failure message={quoteattr(problem.message)}>{xml_escape(str(problem))}</failure>")
             out.append("    </testcase>")
-        out.append("  </testsuite>")
-    uncovered = run.uncovered
-    if uncovered:
-        text = "\n".join(_coverage_lines(run))
-        out.append(f"  <!-- {xml_escape(text).replace('--', '- -')} -->")
+        else:
+            out.append(f"    <testcase name={name} classname={quoteattr(problem.path)}>")
+            out.append(f"      <system-out>{xml_escape(str(problem))}</system-out>")
+            out.append("    </testcase>")
+    out.append("  </testsuite>")
     out.append("</testsuites>")
     return "\n".join(out) + "\n"
-
-
-@register("test", "github")
-def test_github(run: TestRun) -> str:
-    lines = []
-    for result in run.results:
-        if result.passed:
-            lines.append(f"PASS  {result.case.name}")
-            continue
-        where = result.case.location
-        lines.append(
-            github_line(
-                "error", where.path, where.line, where.column, f"FAIL {result.case.name}", _failure_text(result)
-            )
-        )
-    for rule in run.uncovered:
-        loc = rule.location
-        lines.append(
-            github_line(
-                "warning",
-                loc.path,
-                loc.line,
-                loc.column,
-                "compliance coverage",
-                f'No case exercises the rule "{rule.id}".',
-            )
-        )
-    lines.append(summary(run))
-    return "\n".join(lines) + "\n"
-
-
-def problems_text(problems: Iterable[Problem]) -> str:
-    return "".join(f"{p}\n" for p in problems)

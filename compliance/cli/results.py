@@ -72,6 +72,10 @@ class Observed:
     #: notice id -> the language it was shown in, where that can be read.
     languages: tuple[tuple[str, str], ...] = ()
     body: str | None = None
+    #: The notice ids in the order the page shows them.
+    order: tuple[str, ...] = ()
+    #: The page's own language (`<html lang>`), where the response shows it.
+    page_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +92,16 @@ class CaseResult:
     observed: Observed | None = None
     #: The rules the decision core fires for this case (for coverage).
     fired: tuple[str, ...] = ()
+    #: Why the case was skipped: what this mode cannot know (None: it was not).
+    skipped: str | None = None
 
     @property
     def passed(self) -> bool:
-        return not self.mismatches
+        return not self.mismatches and self.skipped is None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.mismatches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +118,11 @@ class TestRun:
 
     @property
     def failed(self) -> int:
-        return sum(1 for r in self.results if not r.passed)
+        return sum(1 for r in self.results if r.failed)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for r in self.results if r.skipped is not None and not r.failed)
 
     @property
     def uncovered(self) -> tuple[Rule, ...]:

@@ -30,21 +30,21 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 
 from compliance.cli import COMMANDS, output
+from compliance.cli import case_output as _case_output  # noqa: F401  (registers the test command's formats)
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
-from compliance.cli.results import CaseResult, ExitCode, Mismatch, Observed, TestRun
+from compliance.cli.results import CaseResult, ExitCode, Observed, TestRun
+from compliance.cli.verdict import compare, from_decision
 from compliance.errors import ConfigError
 from compliance.reader.chosen import TEST_EXTENSION
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
-from compliance.respond.render import choose_language
 from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
 
@@ -60,7 +60,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "test",
         help=COMMANDS["test"],
         description="Run the case files: one line a case, the rules no case exercised, and last "
-        "'N passed, N failed'. Exit 0 when every case passes, 1 when one fails, 2 when the rules or "
+        "'N passed, N failed, N skipped'. Exit 0 when every case passes, 1 when one fails, 2 when the rules or "
         "cases cannot be loaded or the app or server cannot be reached.",
     )
     parser.add_argument("cases", nargs="+", metavar="CASES", help="case files, or folders of them")
@@ -121,10 +121,12 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for case, seen in zip(cases, observed, strict=True):
         jurisdiction = _jurisdiction(case, resolver)
-        decision = engine.decide(jurisdiction, case.request.host or "", case.request.path, now)
+        at = case.request.at.timestamp() if case.request.at is not None else now
+        decision = engine.decide(jurisdiction, case.request.host or "", case.request.route, at)
         if seen is None:
-            seen = _from_decision(case, decision)
-        results.append(CaseResult(case, _compare(case, seen, mode), seen, _fired(decision)))
+            seen = from_decision(case, decision)
+        mismatches, skipped = compare(case, seen, mode, decision)
+        results.append(CaseResult(case, mismatches, seen, _fired(decision), skipped))
     resolver.close()
     run_ = TestRun(mode, target, tuple(results), ruleset.rules)
     print(output.get("test", args.format)(run_), end="")
@@ -151,52 +153,6 @@ def _fired(decision: Decision) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def _from_decision(case: Case, decision: Decision) -> Observed:
-    """What the reader gets, by the decision alone (rules-only mode)."""
-    if decision.block is not None:
-        notice = decision.block.notice
-        language = choose_language(notice, None, None, case.request.header("accept-language"))
-        return Observed(frozenset({notice.id}), 451, ((notice.id, language),))
-    shown = [f for f in decision.fired if f.enforced and f.rule.action == "notice"]
-    languages = tuple(
-        (f.notice.id, choose_language(f.notice, None, None, case.request.header("accept-language"))) for f in shown
-    )
-    return Observed(frozenset(f.notice.id for f in shown), None, languages)
-
-
-def _ids(ids: Iterable[str]) -> str:
-    return "[" + ", ".join(sorted(ids)) + "]"
-
-
-def _compare(case: Case, seen: Observed, mode: str) -> tuple[Mismatch, ...]:
-    expect = case.expect
-    found: list[Mismatch] = []
-    if expect.notices is not None and expect.notices != seen.notices:
-        found.append(Mismatch("notices", _ids(expect.notices), _ids(seen.notices)))
-    if expect.status is not None:
-        if seen.status is None:
-            # Rules only: the decision tells a block (451) from a page served as the app answers it.
-            if expect.status == 451:
-                found.append(Mismatch("status", "451", "no block rule fires"))
-        elif expect.status != seen.status:
-            found.append(Mismatch("status", str(expect.status), str(seen.status)))
-    if expect.language is not None:
-        wrong = sorted(f"{notice} in {lang}" for notice, lang in seen.languages if lang != expect.language)
-        if wrong:
-            found.append(Mismatch("language", expect.language, ", ".join(wrong)))
-    if expect.contains and seen.body is not None:
-        missing = [text for text in expect.contains if text not in seen.body]
-        if missing:
-            found.append(
-                Mismatch(
-                    "text",
-                    "the page contains " + ", ".join(json.dumps(t, ensure_ascii=False) for t in missing),
-                    "not found in the page",
-                )
-            )
-    return tuple(found)
-
-
 # -- end to end ----------------------------------------------------------------------------------
 
 
@@ -204,9 +160,12 @@ class _NoticeFinder(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: list[tuple[str, str | None]] = []
+        self.page_language: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
+        if tag == "html" and self.page_language is None:
+            self.page_language = values.get("lang") or None
         notice = values.get("data-legal-notice")
         if notice:
             self.found.append((notice, values.get("lang")))
@@ -219,12 +178,14 @@ def _places(ruleset: RuleSet, kind: str) -> set[str]:
 def read_response(response: httpx.Response, ruleset: RuleSet) -> Observed:
     """The notices a response shows: HTML asides, header places, JSON fields, and its status."""
     notices: dict[str, str | None] = {}
+    page_language: str | None = None
     media = response.headers.get("content-type", "").split(";")[0].strip().lower()
     text = response.text if response.content else ""
     if media in ("text/html", "application/xhtml+xml") or (not media and "<" in text):
         finder = _NoticeFinder()
         finder.feed(text)
         finder.close()
+        page_language = finder.page_language
         for notice_id, language in finder.found:
             notices.setdefault(notice_id, language)
     for name in _places(ruleset, "header"):
@@ -249,7 +210,7 @@ def read_response(response: httpx.Response, ruleset: RuleSet) -> Observed:
                 language = block.get("language")
                 notices.setdefault(block["id"], language if isinstance(language, str) else None)
     languages = tuple((n, lang) for n, lang in notices.items() if lang is not None)
-    return Observed(frozenset(notices), response.status_code, languages, text)
+    return Observed(frozenset(notices), response.status_code, languages, text, tuple(notices), page_language)
 
 
 def _import_app(spec: str) -> Any:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from compliance.errors import ConfigError
+from compliance.observe.chain import write_linked
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.respond.plan import Plan
 from compliance.rules.decide import Decision
@@ -75,6 +76,10 @@ def jurisdiction_fields(j: Jurisdiction) -> dict[str, Any]:
 
 def emit(event: str, fields: Mapping[str, Any]) -> None:
     record = {"event": event, "time": round(time.time(), 3), **fields}
+    write_linked(record, _write)
+
+
+def _write(record: Mapping[str, Any]) -> None:
     AUDIT_LOGGER.info(json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str))
 
 

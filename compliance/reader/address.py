@@ -28,7 +28,10 @@ from typing import Any, Final
 
 from compliance.errors import ConfigError
 
-__all__ = ["TrustedProxies", "client_address", "normalise_ip"]
+__all__ = ["FORWARDING_HEADERS", "TrustedProxies", "client_address", "forwarding_chain", "normalise_ip"]
+
+#: The forwarding headers a proxy may write, by the name `forwarded_header` takes.
+FORWARDING_HEADERS: Final = ("x-forwarded-for", "forwarded")
 
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -123,11 +126,14 @@ class TrustedProxies:
     choose its own address.
     """
 
-    __slots__ = ("_addresses", "_cache", "_chains", "_networks", "trust_all")
+    __slots__ = ("_addresses", "_cache", "_chains", "_networks", "entries", "trust_all")
 
     def __init__(self, entries: Iterable[str] | str = ()) -> None:
         if isinstance(entries, str):
             entries = [part for part in entries.split(",") if part.strip()]
+        entries = list(entries)
+        #: The entries as given (to build a larger set from this one).
+        self.entries: tuple[str, ...] = tuple(entries)
         self.trust_all = False
         self._addresses: set[str] = set()
         self._networks: list[_IPNetwork] = []
@@ -227,12 +233,15 @@ class TrustedProxies:
         return f"TrustedProxies({entries!r})"
 
 
-def client_address(scope: Mapping[str, Any], trusted: TrustedProxies) -> tuple[str | None, bool]:
+def client_address(
+    scope: Mapping[str, Any], trusted: TrustedProxies, header: bytes | None = None
+) -> tuple[str | None, bool]:
     """The client's address (None when unknown) and whether the peer is a trusted proxy.
 
-    The peer is `scope["client"][0]`. Only when it is trusted are `Forwarded` and
-    `X-Forwarded-For` read (see the module docstring); a trusted peer that sends
-    neither is itself the client.
+    The peer is `scope["client"][0]`. Only when it is trusted are the forwarding
+    headers read: `header` alone (`b"x-forwarded-for"` or `b"forwarded"`, the one
+    the proxies write), or both where `header` is None (see the module docstring).
+    A trusted peer that sends none is itself the client.
     """
     client = scope.get("client")
     peer = client[0] if client else None
@@ -241,6 +250,8 @@ def client_address(scope: Mapping[str, Any], trusted: TrustedProxies) -> tuple[s
     forwarded: bytes | None = None
     x_forwarded_for: bytes | None = None
     for name, value in scope.get("headers") or ():
+        if header is not None and name != header:
+            continue
         if name == b"x-forwarded-for":
             x_forwarded_for = value if x_forwarded_for is None else x_forwarded_for + b"," + value
         elif name == b"forwarded":
@@ -266,6 +277,11 @@ _MAX_CACHED_CHAIN = 512
 
 def _x_forwarded_for(value: bytes) -> list[str | None]:
     return [hop for hop in value.decode("latin-1").split(",") if hop.strip()]
+
+
+def forwarding_chain(header: bytes, value: bytes) -> list[str | None] | None:
+    """The hops `value` lists, left to right, for the forwarding header `header`; None when it does not parse."""
+    return _forwarded_for(value) if header == b"forwarded" else _x_forwarded_for(value)
 
 
 def _walk(hops: list[str | None] | None, trusted: TrustedProxies) -> str | None:

@@ -4,7 +4,8 @@
 finds the client address (`client_ip`), then asks, in order, the sources that can
 tell where that address is, and the first that knows answers:
 
-1. a CDN country header (and region header), believed only from a trusted proxy;
+1. a CDN country header (and region header), believed only from the CDN's hop
+   (`cdn_proxies`; where none is named, from any trusted proxy, with a warning);
 2. the GeoIP database, where one is configured (`GeoIP2Resolver`);
 3. the embedded offline table (`EmbeddedResolver`, the `iptocc` package).
 
@@ -21,7 +22,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from compliance.errors import ConfigError
-from compliance.reader.address import TrustedProxies, is_public, normalise_ip
+from compliance.reader.address import (
+    FORWARDING_HEADERS,
+    TrustedProxies,
+    client_address,
+    forwarding_chain,
+    is_public,
+    normalise_ip,
+)
 from compliance.reader.databases import EmbeddedResolver, GeoIP2Resolver, Resolver
 from compliance.reader.jurisdiction import (
     CODE_CACHE_SIZE,
@@ -47,15 +55,19 @@ logger = logging.getLogger("compliance")
 _ANONYMOUS_BY_HEADER: Final = Jurisdiction(None, None, True, "header")
 #: A CDN header sent twice with different values: that source does not know.
 _CONTRADICTED: Final = b"\x00contradicted"
-_FORWARDED, _X_FORWARDED_FOR, _COUNTRY, _REGION = range(4)
+_CHAIN, _OTHER, _COUNTRY, _REGION = range(4)
 
 
 class JurisdictionResolver:
     """Finds a reader's jurisdiction from a request: the one object the middleware holds.
 
-    `trusted_proxies` are the peers whose forwarding and CDN headers are
-    believed. `country_header` / `region_header` name the CDN headers to believe
-    (none by default). `resolver` replaces the address sources; otherwise they
+    `trusted_proxies` are the peers whose forwarding header is believed:
+    `forwarded_header` names the one the proxies write (`x-forwarded-for`, the
+    default, or `forwarded`); the other is ignored, so a client cannot send it to
+    contradict the proxies. `country_header` / `region_header` name the CDN
+    headers to believe (none by default), and `cdn_proxies` the CDN's own ranges:
+    those headers are believed only from the hop that is the CDN (see
+    `believes_cdn`). `cdn_proxies` are trusted proxies too. `resolver` replaces the address sources; otherwise they
     are the GeoIP database at `geoip_db` (where given), then the embedded table.
     Answers per address are kept in a cache of `cache_size` entries (0: none).
 
@@ -67,6 +79,8 @@ class JurisdictionResolver:
         *,
         geoip_db: str | os.PathLike[str] | None = None,
         trusted_proxies: Iterable[str] | TrustedProxies = (),
+        forwarded_header: str = "x-forwarded-for",
+        cdn_proxies: Iterable[str] | None = None,
         country_header: str | None = None,
         region_header: str | None = None,
         resolver: Resolver | None = None,
@@ -81,12 +95,28 @@ class JurisdictionResolver:
         self.trusted = (
             trusted_proxies if isinstance(trusted_proxies, TrustedProxies) else TrustedProxies(trusted_proxies)
         )
+        if not isinstance(forwarded_header, str) or forwarded_header.strip().lower() not in FORWARDING_HEADERS:
+            raise ConfigError(
+                f"forwarded_header {forwarded_header!r} is not one of {', '.join(FORWARDING_HEADERS)}: "
+                "name the one header your proxies write"
+            )
+        self.forwarded_header = forwarded_header.strip().lower()
+        #: The forwarding header read, and the one ignored.
+        self.chain_key = self.forwarded_header.encode("latin-1")
+        self._other_key = next(h for h in FORWARDING_HEADERS if h != self.forwarded_header).encode("latin-1")
+        self.cdn: TrustedProxies | None = None
+        if cdn_proxies is not None:
+            self.cdn = TrustedProxies(cdn_proxies)
+            if not self.cdn:
+                raise ConfigError("cdn_proxies names no address or network: name the CDN's ranges, or leave it out")
+            self.trusted = TrustedProxies([*self.trusted.entries, *self.cdn.entries])
+        self._warned: set[str] = set()
         self.country_header = _header_name(country_header, "country_header")
         self.region_header = _header_name(region_header, "region_header")
         self._country_key = country_header.lower().encode("latin-1") if country_header else None
         self._region_key = region_header.lower().encode("latin-1") if region_header else None
         #: The headers a trusted peer's request is read for, and their slots.
-        self._wanted = {b"forwarded": _FORWARDED, b"x-forwarded-for": _X_FORWARDED_FOR}
+        self._wanted = {self.chain_key: _CHAIN, self._other_key: _OTHER}
         for key, slot in ((self._country_key, _COUNTRY), (self._region_key, _REGION)):
             if key is not None:
                 if key in self._wanted:
@@ -94,6 +124,12 @@ class JurisdictionResolver:
                 self._wanted[key] = slot
         if self._country_key is not None:
             country_codes(), subdivision_codes()  # load the code tables now, not on a request
+            if self.cdn is None:
+                logger.warning(
+                    "compliance: %s is believed from every trusted proxy, so a client that reaches a trusted "
+                    "proxy without passing the CDN chooses its own country; name the CDN's ranges in cdn_proxies",
+                    country_header,
+                )
         self._owned: list[GeoIP2Resolver] = []
         if resolver is not None:
             self._resolvers: tuple[Resolver, ...] = (resolver,)
@@ -138,17 +174,11 @@ class JurisdictionResolver:
         """The address sources, asked in order."""
         return self._resolvers
 
-    def believes_cdn(self, scope: Mapping[str, Any]) -> bool:
-        """Whether this request's CDN headers are believed: the country and region headers, and
-        the middleware's jurisdiction-class header, follow this one rule (the peer is a trusted proxy)."""
-        client = scope.get("client")
-        return client is not None and client[0] in self.trusted
-
     def resolve(self, scope: Mapping[str, Any]) -> Jurisdiction:
         """The jurisdiction of the reader who sent the request `scope` (ASGI HTTP scope).
 
-        What `client_address` does, with the CDN headers read in the same pass
-        over the headers.
+        What `client_address` does for the forwarding header, with the CDN headers
+        read in the same pass over the headers.
         """
         client = scope.get("client")
         peer = client[0] if client else None
@@ -173,18 +203,75 @@ class JurisdictionResolver:
             if found is None:
                 ip = normalise_ip(peer)
             else:
-                forwarded, x_forwarded_for, country, region = found
-                if country is not None and self.believes_cdn(scope):
+                chain, other, country, region = found
+                if chain is None and other is not None:
+                    self._warn_other_header()
+                if country is not None and (self.cdn is None or self._from_cdn(peer, chain)):
                     answer = self._from_headers(country, region)
                     if answer is not None:
                         return answer
-                ip = trusted.client_of(peer, forwarded, x_forwarded_for)
+                if chain is None:
+                    ip = normalise_ip(peer)
+                elif self.chain_key == b"forwarded":
+                    ip = trusted.client_of(peer, chain, None)
+                else:
+                    ip = trusted.client_of(peer, None, chain)
         if ip is None:
             return UNKNOWN_JURISDICTION
         answer = self._cache.get(ip)
         if answer is None:
             answer = self._lookup(ip)
         return answer
+
+    def client_ip(self, scope: Mapping[str, Any]) -> str | None:
+        """The reader's address, as `resolve` finds it (None when unknown)."""
+        return client_address(scope, self.trusted, self.chain_key)[0]
+
+    def believes_cdn(self, scope: Mapping[str, Any]) -> bool:
+        """Whether the CDN headers (country, region, class) of the request `scope` are believed.
+
+        They are believed only from the hop that is the CDN: walking the
+        forwarding chain from the peer leftwards through trusted proxies, the last
+        trusted hop (the one the client connected to) must be in `cdn_proxies`.
+        Where no `cdn_proxies` are named, from any trusted peer.
+        """
+        client = scope.get("client")
+        peer = client[0] if client else None
+        if peer not in self.trusted:
+            return False
+        if self.cdn is None:
+            return True
+        chain: bytes | None = None
+        for name, value in scope.get("headers") or ():
+            if name == self.chain_key:
+                chain = value if chain is None else chain + b"," + value
+        return self._from_cdn(peer, chain)
+
+    def _from_cdn(self, peer: str | None, chain: bytes | None) -> bool:
+        assert self.cdn is not None
+        hop = normalise_ip(peer)
+        hops = forwarding_chain(self.chain_key, chain) if chain is not None else []
+        for entry in reversed(hops or ()):
+            address = normalise_ip(entry) if entry is not None else None
+            if address is None or address not in self.trusted:
+                break
+            hop = address
+        return hop is not None and hop in self.cdn
+
+    def _warn_other_header(self) -> None:
+        if "other" in self._warned:
+            return
+        self._warned.add("other")
+        other = self._other_key.decode()
+        logger.warning(
+            "compliance: a trusted proxy sent %s but not %s, which is the header read (forwarded_header); "
+            "readers behind it are placed by the proxy's own address. If your proxies write %s, set "
+            "forwarded_header=%r",
+            other,
+            self.forwarded_header,
+            other,
+            other,
+        )
 
     def resolve_ip(self, ip: str) -> Jurisdiction:
         """The jurisdiction of an address (any form `normalise_ip` reads), by the address sources alone."""

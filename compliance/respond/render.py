@@ -242,6 +242,22 @@ def _lookup(index: Mapping[str, str], tag: str) -> str | None:
     return None
 
 
+#: What of an Accept-Language header is read: its first tags, within a few hundred bytes.
+MAX_ACCEPT_TAGS: Final = 32
+MAX_ACCEPT_LENGTH: Final = 512
+
+
+def bounded_accept_language(value: str | None) -> str | None:
+    """The part of an Accept-Language value that is read: at most `MAX_ACCEPT_TAGS` whole items
+    within `MAX_ACCEPT_LENGTH` characters, so no header makes a cache key large."""
+    if value is None or (len(value) <= MAX_ACCEPT_LENGTH and value.count(",") < MAX_ACCEPT_TAGS):
+        return value
+    items = value[: MAX_ACCEPT_LENGTH + 1].split(",")[:MAX_ACCEPT_TAGS]
+    if len(value) > MAX_ACCEPT_LENGTH and len(items) > 1:
+        items.pop()  # the last item may be cut short
+    return ",".join(items)[:MAX_ACCEPT_LENGTH]
+
+
 def parse_accept_language(value: str) -> tuple[str, ...]:
     """The tags of an Accept-Language value, best first (ties keep header order); q=0 and `*` left out."""
     hit = _ACCEPT_CACHE.get(value)

@@ -5,7 +5,9 @@ No ASGI and no I/O, so the middleware and the `compliance` command share it, and
 what an auditor tests is what serves traffic.
 
 `Engine` compiles a `RuleSet` once per load and caches, per host and path, the
-rules whose paths and hosts cover it; most pages of a site hit that cache.
+rules whose paths and hosts cover it; most pages of a site hit that cache. Paths
+are normalised first (`normalise_path`), so no spelling of a URL escapes a rule;
+the host `ANY_HOST` (a Host that cannot be read) is covered by every host pattern.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
-from compliance.rules.paths import host_matches
+from compliance.rules.paths import host_matches, normalise_path
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
 
 SkipCode = Literal["host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended"]
 
 _CACHE_SIZE: Final = 8192
+#: Longest path (after normalisation) whose coverage and decisions are cached: the caches'
+#: bytes stay bounded whatever paths readers send; a longer path is matched each time.
+_MAX_CACHED_PATH: Final = 1024
 _FOREVER: Final = float("inf")
 
 
@@ -135,11 +140,14 @@ class Engine:
     # -- coverage (host and path only) -------------------------------------------------
 
     def _covering_rules(self, host: str, path: str) -> tuple[_Compiled, ...]:
+        path = normalise_path(path)
         # A plain string key hashes once (str caches its hash); a tuple would hash on every request.
         key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
         found = self._covering.get(key)
         if found is None:
             found = tuple(c for c in self._rules if _host_ok(c.rule, host) and _path_ok(c.rule, path))
+            if len(path) > _MAX_CACHED_PATH:
+                return found
             if len(self._covering) >= _CACHE_SIZE:
                 self._covering.clear()
             self._covering[key] = found
@@ -158,6 +166,9 @@ class Engine:
             return NOTHING
         if now is None:
             now = time.time()
+        path = normalise_path(path)
+        if len(path) > _MAX_CACHED_PATH:
+            return self._decide(candidates, jurisdiction, now)
         key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
         per_reader = self._decisions.get(key)
         if per_reader is None:
@@ -177,6 +188,7 @@ class Engine:
     def explain(self, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Decision:
         """Like `decide`, with the reason why each rule of the set does not fire."""
         skipped: list[Skip] = []
+        path = normalise_path(path)
         for c in self._rules:
             skip = _why_not(c, jurisdiction, host, path, now)
             if skip is not None:

@@ -47,6 +47,12 @@ _COMMON_MISTAKES: Final = {
     "EL": 'Greece is "GR" in ISO 3166',
     "EU": 'the European Union is the group "@EU"',
     "EEA": 'the European Economic Area is the group "@EEA"',
+    "RU-CR": 'ISO 3166 lists Crimea under Ukraine: Crimea is "UA-43", Sevastopol "UA-40"',
+    "RU-SE": 'ISO 3166 lists Sevastopol under Ukraine: Sevastopol is "UA-40", Crimea "UA-43"',
+    "T1": 'a CDN\'s "T1" means a Tor exit: such readers are "anonymous" in rules',
+    "TOR": 'readers using Tor (a CDN\'s "T1") are "anonymous" in rules',
+    "XX": 'a CDN\'s "XX" means it does not know the country: such readers are "unknown" in rules',
+    "ZZ": '"ZZ" means the country is not known: such readers are "unknown" in rules',
 }
 
 
@@ -104,6 +110,11 @@ def check_code(code: str, groups: Iterable[str] = ()) -> str | None:
         return f'{written} is written in lower case; codes are written in upper case: did you mean "{upper}"?'
     if upper in _COMMON_MISTAKES:
         return f"{written} is not an ISO 3166 country code; {_COMMON_MISTAKES[upper]}."
+    dashed = f"{upper[:2]}-{upper[2:]}"
+    if len(upper) > 2 and "-" not in upper and is_subdivision(dashed):
+        return f'{written} is not an ISO 3166 code; subdivision codes have a dash: did you mean "{dashed}"?'
+    if upper.startswith("RU-") and upper in ("RU-KRYM", "RU-CRIMEA", "RU-KR-CR"):
+        return f"{written} is not an ISO 3166 code; {_COMMON_MISTAKES['RU-CR']}."
     if code.lower() in group_names:
         return (
             f'{written} is not an ISO 3166 country or subdivision code; did you mean the group "@{code.lower()}"? '

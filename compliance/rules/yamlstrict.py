@@ -18,6 +18,7 @@ An empty file (or one with only comments) reads as `None`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -46,6 +47,8 @@ class YamlScalar:
     line: int
     column: int
     style: str | None = None
+    #: For a plain value: the comment that follows it on the same line ("# 2026/1234"), which YAML drops.
+    comment: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -176,7 +179,7 @@ def read_yaml(data: bytes | str, path: str) -> tuple[YamlValue | None, list[Prob
         message = f"The file contains the control character U+{number:04X}, which YAML does not allow; remove it."
         return None, [Problem(path, line, column, "bad-character", message)]
     except yaml.MarkedYAMLError as error:
-        return None, [_syntax_problem(error, path)]
+        return None, [_quoted_start(error, text, path) or _syntax_problem(error, path)]
     except RecursionError:
         return None, [Problem(path, 1, 1, "yaml-syntax", "The file is nested too deeply to be a rule file.")]
     if node is None:
@@ -283,6 +286,37 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
+_QUOTED_START = re.compile(
+    r"""^\s*(?:-\s+)?[^\s:#'"][^:#]*:\s+(?P<value>(?P<q>["'])(?:(?!(?P=q)).)*(?P=q)\s*[^\s,#\]}].*?)\s*$"""
+)
+
+
+def _quoted_start(error: yaml.MarkedYAMLError, text: str, path: str) -> Problem | None:
+    """A value that starts with a quote and goes on after the closing quote: `title: "Foreign agent" label`."""
+    mark = error.problem_mark
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    for index in (mark.line, mark.line - 1):
+        if not 0 <= index < len(lines):
+            continue
+        match = _QUOTED_START.match(lines[index])
+        if match is None:
+            continue
+        value = match.group("value")
+        other = "'" if match.group("q") == '"' else '"'
+        quoted = other + value.replace(other, other * 2) if other == "'" else other + value.replace('"', '\\"')
+        return Problem(
+            path,
+            index + 1,
+            match.start("value") + 1,
+            "yaml-syntax",
+            f"This value starts with a quote, so YAML reads it as ending at the closing quote, and the text after "
+            f"that cannot follow it. Put the whole value in quotes of the other kind: {quoted}{other}.",
+        )
+    return None
+
+
 def _syntax_problem(error: yaml.MarkedYAMLError, path: str) -> Problem:
     mark = error.problem_mark or error.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -307,10 +341,26 @@ def _syntax_problem(error: yaml.MarkedYAMLError, path: str) -> Problem:
     return Problem(path, line, column, "yaml-syntax", message[:-1] + detail + ".")
 
 
+def _comment_after(node: ScalarNode) -> str | None:
+    """The comment after a plain value on the value's last line: `text: Order #2026/1234` loses "#2026/1234"."""
+    if node.style is not None or not node.value:
+        return None
+    end = node.end_mark
+    buffer = end.buffer
+    if not isinstance(buffer, str):
+        return None
+    stop = buffer.find("\n", end.pointer)
+    rest = buffer[end.pointer : stop if stop >= 0 else len(buffer)]
+    stripped = rest.lstrip(" \t")
+    if stripped.startswith("#") and len(stripped) < len(rest):
+        return stripped.rstrip("\0\r")
+    return None
+
+
 def _build(node: Node, path: str, problems: list[Problem]) -> YamlValue:
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     if isinstance(node, ScalarNode):
-        return YamlScalar(str(node.value), line, column, node.style)
+        return YamlScalar(str(node.value), line, column, node.style, _comment_after(node))
     if isinstance(node, SequenceNode):
         return YamlList(tuple(_build(item, path, problems) for item in node.value), line, column)
     if not isinstance(node, MappingNode):

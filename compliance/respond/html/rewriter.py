@@ -8,7 +8,7 @@ from typing import Final
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import TAIL_WINDOW, Insertion, Placed, _last_candidate, _make_placed, _Slot
 from compliance.respond.html.scanner import ForwardScanner
-from compliance.respond.html.tokenizer import _LOOKBEHIND, _TAG_NAME_END, end_state
+from compliance.respond.html.tokenizer import _LOOKBEHIND, _TAG_NAME_END, MAX_TAG, end_state
 from compliance.respond.matcher import SelectorMatcher
 
 __all__ = ["DEFAULT_HOLDBACK", "HtmlRewriter"]
@@ -279,6 +279,8 @@ class HtmlRewriter(ForwardScanner):
         """Send buf up to `hold` with the edits before it (at the end of the document, also those at it)."""
         base = self._base
         size = hold - base
+        if size > 0 and self._wanted_markers:  # what a marker's enclosing tag may have begun with
+            self._recent = (self._recent + bytes(buf[max(0, size - MAX_TAG) : size]))[-MAX_TAG:]
         if size <= 0 and not final:
             self._buf = buf
             return b""

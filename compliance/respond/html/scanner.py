@@ -44,6 +44,14 @@ MAX_MARKER_COMMENT: Final = 1024
 class ForwardScanner(PlaceSearch):
     """The forward scanner of `HtmlRewriter`, and what it reports to the selector matchers."""
 
+    def _marker_enclosed(self, buf: bytes | bytearray, before: int, q: int, n: int, final: bool) -> int:
+        """`_enclosed` for the `<!--` of a marker at q, looking back into what was already sent."""
+        if before >= 0 or q >= MAX_TAG or not self._recent:
+            return _enclosed(buf, max(before, q - MAX_TAG, 0), q, n, final)
+        shift = len(self._recent)
+        joined = self._recent + bytes(buf[:n])
+        return _enclosed(joined, max(before + shift, q + shift - MAX_TAG, 0), q + shift, n + shift, final)
+
     def _scan(self, buf: bytes | bytearray, end: int, final: bool) -> None:
         """Run the forward scanner over buf up to `end`.
 
@@ -120,13 +128,24 @@ class ForwardScanner(PlaceSearch):
                     i = q + 2
                     safe = q
                     continue
-                i = safe = k.end()
-                if self._wanted_markers and i - q <= MAX_MARKER_COMMENT:
-                    name = bytes(buf[q + 4 : max(q + 4, i - 3)]).strip(_WS)
+                before, closed = safe, k.end()
+                name = b""
+                if self._wanted_markers and closed - q <= MAX_MARKER_COMMENT:
+                    name = bytes(buf[q + 4 : max(q + 4, closed - 3)]).strip(_WS)
                     if name in self._wanted_markers:
-                        self._markers_found = self._markers_found | {name}
-                        self._found(name, q + base, i + base)
-                        pattern = self._fwd
+                        # A marker is a comment only in the data state: inside a tag or an
+                        # attribute value (`<div title="<!-- NAME -->">`) it is text.
+                        inside = self._marker_enclosed(buf, before, q, n, final)
+                        if inside < 0:
+                            i = q  # what may hold it is not complete yet
+                            break
+                        if inside:
+                            name = b""
+                i = safe = closed
+                if name and name in self._wanted_markers:
+                    self._markers_found = self._markers_found | {name}
+                    self._found(name, q + base, i + base)
+                    pattern = self._fwd
                 continue
             name_end = resume = m.end()
             if pattern is _EVERY_TAG:  # the name is read here

@@ -68,6 +68,7 @@ class PlaceSearch:
     _fp = 0
     _keep = 0  # output is held from here on: _fp, or earlier where a needle's tag may have begun
     _safe = 0  # where the last token the scanner read ended (a needle's tag starts no earlier)
+    _recent = b""  # the last bytes sent before the buffer, while a marker is wanted
     _floor = 0  # needles before this lie in a tag already reported
     _closer: re.Pattern[bytes] | None = None
     _raw_name: bytes | None = None

@@ -41,7 +41,12 @@ def load_rules(path: str | os.PathLike[str], *, today: date | None = None) -> Ru
         files = _rule_files(root)
         if not files:
             loader.sink.add(
-                root, 1, 1, "no-rule-files", f'The folder "{root}" holds no *.yaml or *.yml rule files.', "warning"
+                root,
+                1,
+                1,
+                "no-rule-files",
+                f'The folder "{root}" holds no *.yaml or *.yml rule files (folders named "tests" are not rules); '
+                "check the path to the rules.",
             )
         for file in files:
             _read_file(loader, file)

@@ -155,6 +155,16 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
     )
 
 
+def warn_cut(reader: FileReader, value: YamlScalar, field_name: str) -> None:
+    """Warns that YAML read `value` without the comment that follows it on its line."""
+    reader.warning(
+        value,
+        "text-cut-by-comment",
+        f'"{field_name}" is read as "{value.value}": YAML drops "{value.comment}" after it as a comment (a "#" '
+        "after a space starts one). If it is part of the text, put the whole text in quotes.",
+    )
+
+
 def _read_language_map(reader: FileReader, node: YamlValue, field_name: str, example: str) -> dict[str, str] | None:
     if not isinstance(node, YamlMap):
         reader.error(
@@ -185,6 +195,8 @@ def _read_language_map(reader: FileReader, node: YamlValue, field_name: str, exa
             ok = False
             continue
         seen[tag.lower()] = tag
+        if isinstance(value, YamlScalar) and value.comment is not None:
+            warn_cut(reader, value, f"{field_name}: {tag}")
         text = reader.text(value, f"{field_name}: {tag}") if value is not None else None
         if text is None:
             ok = False

@@ -1,0 +1,177 @@
+"""The hash chain that makes the audit trail tamper-evident.
+
+Each process writes its events as one chain: every event carries
+
+    "chain": "3f9c2a7be1d04c55"    the process's chain id (new in each process, and after a fork)
+    "seq":   42                     its place in the chain, from 1
+    "prev":  "9b1f...e4"            the hash of the chain's previous event ("" for the first)
+
+so several workers may interleave in one file and each chain still reads in
+order. The hash of an event is SHA-256 (the first 32 hex digits) over its
+canonical form: the JSON object with sorted keys, ASCII only, no spaces. It
+does not depend on how a log pipeline re-encodes the line, so an event kept as
+a field of a JSON log formatter's output verifies as well as a bare line.
+
+With an Ed25519 private key configured (`ComplianceMiddleware(audit_signing_key=...)`),
+every `checkpoint_every` events of a chain are followed by a `checkpoint` event,
+itself a link of the chain, signed over its canonical form without the
+signature: whoever holds the public key can tell that the chain up to there was
+written by a holder of the private key (the `cryptography` package signs).
+
+`compliance audit verify` (`compliance.cli.audit`) checks what this writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Protocol
+
+from compliance.errors import ConfigError
+
+__all__ = ["CHAIN", "Chain", "Signer", "canonical", "event_hash", "load_signer", "verify_signature", "write_linked"]
+
+HASH_DIGITS: Final = 32
+DEFAULT_CHECKPOINT_EVERY: Final = 1000
+#: The fields the chain adds to an event, and the checkpoint's own.
+CHAIN_FIELDS: Final = ("chain", "seq", "prev")
+
+
+def canonical(record: Mapping[str, Any]) -> bytes:
+    """The bytes an event's hash and signature are taken over."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str).encode("ascii")
+
+
+def event_hash(record: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical(record)).hexdigest()[:HASH_DIGITS]
+
+
+class Signer(Protocol):
+    key_id: str
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+class _Ed25519Signer:
+    def __init__(self, key: Any) -> None:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        self._key = key
+        public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = hashlib.sha256(public).hexdigest()[:16]
+
+    def sign(self, data: bytes) -> bytes:
+        signed: bytes = self._key.sign(data)
+        return signed
+
+
+def _import_cryptography(what: str) -> Any:
+    try:
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        raise ConfigError(f'{what} needs the cryptography package: pip install "compliance-notices[signing]"') from None
+    return serialization
+
+
+def load_signer(key: str | os.PathLike[str] | bytes) -> Signer:
+    """An Ed25519 signer from a PEM private key (its bytes, or the path of its file)."""
+    serialization = _import_cryptography("a signed audit checkpoint")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    data = key if isinstance(key, bytes) else _read(key, "audit_signing_key")
+    try:
+        private = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"audit_signing_key is not an unencrypted PEM private key: {error}") from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ConfigError("audit_signing_key is not an Ed25519 key; make one with: openssl genpkey -algorithm ed25519")
+    return _Ed25519Signer(private)
+
+
+def _read(path: str | os.PathLike[str], what: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise ConfigError(f"{what} {os.fspath(path)!r} cannot be read: {error.strerror}") from None
+
+
+def verify_signature(public_pem: bytes, record: Mapping[str, Any]) -> bool | None:
+    """Whether a checkpoint's signature is good under the public key (None: it is not an Ed25519 PEM key)."""
+    serialization = _import_cryptography("checking a signed audit checkpoint")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        public = serialization.load_pem_public_key(public_pem)
+    except ValueError:
+        return None
+    if not isinstance(public, Ed25519PublicKey):
+        return None
+    signature = record.get("signature")
+    if not isinstance(signature, str):
+        return False
+    unsigned = {k: v for k, v in record.items() if k != "signature"}
+    try:
+        public.verify(base64.b64decode(signature), canonical(unsigned))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+class Chain:
+    """This process's chain: the id, the next sequence number and the last event's hash."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._pid = -1
+        self.id = ""
+        self.seq = 0
+        self.last = ""
+        self.signer: Signer | None = None
+        self.checkpoint_every = DEFAULT_CHECKPOINT_EVERY
+
+    def configure(self, signer: Signer | None, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> None:
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ConfigError(f"audit_checkpoint_every must be a whole number of events, not {checkpoint_every!r}")
+        with self.lock:
+            self.signer = signer
+            self.checkpoint_every = checkpoint_every
+
+    def append(self, record: dict[str, Any], write: Callable[[dict[str, Any]], None], *, sign: bool = False) -> None:
+        """Writes `record` as the next link (hold `lock`); an event that fails to be written leaves the chain as
+        it was, so the next one links to the last event that was."""
+        pid = os.getpid()
+        if pid != self._pid:  # a new process (or a fork): a chain of its own
+            self._pid, self.id, self.seq, self.last = pid, uuid.uuid4().hex[:16], 0, ""
+        record["chain"] = self.id
+        record["seq"] = self.seq + 1
+        record["prev"] = self.last
+        if sign and self.signer is not None:
+            record["signature"] = base64.b64encode(self.signer.sign(canonical(record))).decode("ascii")
+        digest = event_hash(record)
+        write(record)
+        self.seq += 1
+        self.last = digest
+
+    def checkpoint_due(self) -> bool:
+        return self.signer is not None and self.seq % self.checkpoint_every == 0
+
+
+#: The chain of this process's audit events.
+CHAIN: Final = Chain()
+
+
+def write_linked(record: dict[str, Any], write: Callable[[dict[str, Any]], None]) -> None:
+    """Writes `record` as the next link of this process's chain, then the signed checkpoint where one is due."""
+    with CHAIN.lock:
+        CHAIN.append(record, write)
+        if CHAIN.checkpoint_due():
+            assert CHAIN.signer is not None
+            checkpoint = {"event": "checkpoint", "time": record.get("time"), "key": CHAIN.signer.key_id}
+            CHAIN.append(checkpoint, write, sign=True)
