@@ -29,7 +29,7 @@ import html5lib
 from compliance import ComplianceMiddleware
 from compliance.reader.databases import StaticResolver
 
-__all__ = ["CORPUS", "PLACEMENTS", "Finding", "run_corpus"]
+__all__ = ["CORPUS", "KNOWN", "PLACEMENTS", "Finding", "run_corpus"]
 
 TEXT = "NOTICE7F3 readers in Russia"
 CSS = ".legal-notice { border: 1px solid }"
@@ -144,6 +144,19 @@ CORPUS: list[tuple[str, bytes, str]] = [
     ("heading inside paragraph text", _page(b"<p>a<span>b</span></p><h1>h</h1>"), "text/html"),
     ("list items with paragraphs", _page(b"<ol><li><p>x</p><li>y</ol>"), "text/html"),
 ]
+
+
+#: Findings the rewriter knowingly gets wrong (tokenizer.py lists why): (page, placement).
+KNOWN: frozenset[tuple[str, str]] = frozenset(
+    {
+        # a tag inside an attribute value is passed over only one level deep
+        ("attributes holding markup", "{append: p}"),
+        ("attributes holding markup", "{before: h1}"),
+        # MathML's annotation-xml: the matcher does not follow foreign content, where an
+        # <aside> is a MathML element until a <p> breaks out of it
+        ("svg and mathml with scripts and cdata", "{before: p}"),
+    }
+)
 
 
 @dataclass
