@@ -149,9 +149,6 @@ CORPUS: list[tuple[str, bytes, str]] = [
 #: Findings the rewriter knowingly gets wrong (tokenizer.py lists why): (page, placement).
 KNOWN: frozenset[tuple[str, str]] = frozenset(
     {
-        # a tag inside an attribute value is passed over only one level deep
-        ("attributes holding markup", "{append: p}"),
-        ("attributes holding markup", "{before: h1}"),
         # MathML's annotation-xml: the matcher does not follow foreign content, where an
         # <aside> is a MathML element until a <p> breaks out of it
         ("svg and mathml with scripts and cdata", "{before: p}"),

@@ -44,7 +44,7 @@ def run_correctness(checks: Checks) -> Section:
     checks.expect(not unexpected, f"corpus: no findings beyond the {len(KNOWN)} known limitations")
     if result.findings:
         section.notes.append(
-            "Known limitations behind the findings: a tag inside an attribute value is passed over one level"
-            " deep only; the selector matcher does not follow MathML/SVG foreign content."
+            "Known limitation behind the findings: the selector matcher does not follow MathML/SVG foreign"
+            " content (tokenizer.py)."
         )
     return section

@@ -176,12 +176,12 @@ class ForwardScanner(PlaceSearch):
                         elif lt == tag_at:
                             inside = 1 if tag_end > q else 0
                         else:
-                            inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final)
+                            inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, safe >= q - MAX_TAG)
                             if inside < 0:
                                 i = q  # what may hold it is not complete yet
                                 break
-                        tag_at, tag_end = q, tag.end()
-                        if not inside:
+                        if not inside:  # (else the tag around it stays the last one read)
+                            tag_at, tag_end = q, tag.end()
                             code = UNCHANGED
                             for matcher in self._active:
                                 if matcher.every_tag or name in matcher.ends:
@@ -223,12 +223,12 @@ class ForwardScanner(PlaceSearch):
                 elif lt == tag_at:
                     inside = 1 if tag_end > q else 0
                 else:
-                    inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final)
+                    inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, safe >= q - MAX_TAG)
                     if inside < 0:
                         i = q  # what may hold it is not complete yet
                         break
-                tag_at, tag_end = q, e
-                if not inside:
+                if not inside:  # (else the tag around it stays the last one read)
+                    tag_at, tag_end = q, e
                     floor = max(floor, e)
                     reported = True
                     code = UNCHANGED

@@ -13,8 +13,11 @@ What the rewriter does not understand, knowingly:
   (`<a title="</body>">`) or tag names (`<h<!--`); only the `<body>` tag's own
   attributes are parsed, so `<script data-x="</script>">` also ends its script
   early. For selector places, a tag inside an attribute value is passed over
-  only one level deep: in `<a title="<b>x</b><h1>">`, the `<h1>` follows a `</b>`
-  that ends before it, and is taken for a tag.
+  by reading forward from the last token the scanner read (at most `MAX_TAG`
+  bytes back); a needle's tag only one level deep.
+- Foreign content: SVG and MathML are not followed by the selector matcher. In
+  `<math><annotation-xml>`, an `<aside>` is a MathML element until a `<p>` breaks
+  out, so `{before: p}` there puts a notice that does not render as one.
 - A fake `</body>` in the tail more than `FALLBACK_WINDOW` bytes after the real
   one: the notice then goes at the end of the document.
 - `-->` as plain text after the real `</body>`: read as closing a comment, so the
@@ -251,16 +254,23 @@ def _construct_before(buf: bytes | bytearray, lo: int, q: int, n: int, final: bo
     return q
 
 
-def _enclosed(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool) -> int:
+def _enclosed(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool, token: bool = False) -> int:
     """1 if the tag at q lies inside a tag (or bogus comment) that starts in buf[lo:q], else 0; -1: not known yet.
 
-    One level only: a tag inside the attribute value of a tag itself inside one is not seen.
+    `token`: lo is where a token the scanner read begins or ends. Then, where the nearest
+    construct before q ends before it, buf[lo:q] is read forward too, so that a tag inside
+    an attribute value that holds several tags (`<p title='<p>x</p><h1>'>`) is seen; else
+    one level only.
     """
     p = buf.rfind(b"<", lo, q)
     if p >= 0:  # the usual case, in one regex: a whole tag or bogus comment
         whole = _CONSTRUCT.match(buf, p, n)
         if whole is not None and whole.end() - p <= MAX_TAG:
-            return 1 if whole.end() > q else 0
+            if whole.end() > q:
+                return 1
+            if not token or _MARKUP_IN_VALUE.search(buf, lo, q) is None:
+                return 0  # no quoted attribute value before q holds a `<`
+            return _enclosed_forward(buf, lo, q, n, final)
     while p >= 0:
         kind, _, e = _construct(buf, p, n, final)
         if kind == _WAIT:
@@ -268,6 +278,30 @@ def _enclosed(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool) -> i
         if kind != _TEXT:
             return 1 if e > q else 0
         p = buf.rfind(b"<", lo, p)
+    return 0
+
+
+#: An attribute value, quoted, that holds a `<` (where a tag may hide inside another).
+_MARKUP_IN_VALUE: Final = re.compile(rb"""=[\t\n\x0c\r ]*+(?:"[^"<]*+<|'[^'<]*+<)""")
+
+
+def _enclosed_forward(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool) -> int:
+    """`_enclosed`, reading every construct from lo (a token boundary) on, as the HTML tokenizer does."""
+    p = buf.find(b"<", lo, q)
+    while p >= 0:
+        whole = _CONSTRUCT.match(buf, p, n)
+        if whole is not None and whole.end() - p <= MAX_TAG:
+            e = whole.end()
+        else:
+            kind, _, e = _construct(buf, p, n, final)
+            if kind == _WAIT:
+                return -1
+            if kind == _TEXT:
+                p = buf.find(b"<", p + 1, q)
+                continue
+        if e > q:
+            return 1
+        p = buf.find(b"<", e, q)
     return 0
 
 
