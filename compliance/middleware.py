@@ -504,6 +504,8 @@ class _Responder:
             await self._on_start(message)
         elif kind == "http.response.body" and (self.start is not None or self.transform is not None):
             await self._on_body(message)
+        elif kind == "http.response.trailers" and self.start is None and self.transform is not None:
+            await self._send(message)  # after the last body message: the response is already audited
         else:
             # A body we cannot see (http.response.pathsend, zero-copy send...) or a
             # message out of order: pass what we hold and everything after it as it is.
@@ -520,7 +522,8 @@ class _Responder:
             if key == b"content-type":
                 content_type = value
             elif key == b"content-encoding":
-                encoding = value
+                # two lines are one stacked coding (`gzip` then `br`): read as one list
+                encoding = value if encoding is None else bytes(encoding) + b", " + bytes(value)
             elif key == b"content-language":
                 self.content_language = bytes(value).decode("latin-1")
             elif key in _CACHE_FIELDS or key.endswith(b"cdn-cache-control"):
@@ -643,7 +646,8 @@ class _Responder:
         headers = start["headers"]
         if modified:
             headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
-            if not more and length is not None:
+            chunked = any(h[0] == b"transfer-encoding" for h in headers)
+            if not more and length is not None and not chunked:  # never both (RFC 9112, 6.3)
                 headers.append((b"content-length", str(length).encode("latin-1")))
             if self.vary_language:
                 headers = _headers.vary_on(headers, _ACCEPT_LANGUAGE)
