@@ -50,6 +50,7 @@ from compliance.respond.plan import (
     Plan,
     Skipped,
     Transform,
+    charset_of,
     is_json,
     media_type,
     rewritable_status,
@@ -66,6 +67,8 @@ __all__ = ["ComplianceMiddleware"]
 #: Bytes of the body read before choosing the charset and language (the HTML prescan size).
 SNIFF_SIZE: Final = 1024
 DEFAULT_HOLDBACK: Final = 256 * 1024
+#: How long the first bytes of a page wait for the rest of `SNIFF_SIZE` where the charset is not yet known.
+SNIFF_WAIT: Final = 0.05
 _BODY_END: Final = Place("body-end")
 _NAMED_CACHE_SIZE: Final = 4096
 #: Response fields the cache-header policy reads or changes (besides the vendors' `*-CDN-Cache-Control`).
@@ -446,6 +449,7 @@ class _Responder:
         "pending",
         "raw_pending",
         "pending_size",
+        "held_since",
         "passing",
         "outcome",
         "media",
@@ -485,6 +489,7 @@ class _Responder:
         self.pending: list[bytes] = []
         self.raw_pending: list[bytes] = []
         self.pending_size = 0
+        self.held_since = 0.0  # when the first bytes of the body were held back
         self.passing = False
         #: notice id -> what the audit event says of it
         self.outcome: dict[str, dict[str, Any]] = {}
@@ -572,9 +577,11 @@ class _Responder:
             plain = body if self.recoder is None else self.recoder.decode(body, final=not more)
             if self.transform is None:
                 if plain:
+                    if not self.pending:
+                        self.held_since = began
                     self.pending.append(plain)
                     self.pending_size += len(plain)
-                if more and self.pending_size < SNIFF_SIZE:
+                if more and self.pending_size < SNIFF_SIZE and not self._may_begin(began):
                     return
                 plain = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
                 self.transform = self._build_transform(plain[:SNIFF_SIZE])
@@ -604,6 +611,25 @@ class _Responder:
             self._audit()
 
     # -- helpers --------------------------------------------------------------------
+
+    def _may_begin(self, now: float) -> bool:
+        """Whether to choose the transform before `SNIFF_SIZE` bytes arrived, so that a page streamed in
+        small pieces keeps streaming.
+
+        At once where nothing is left to learn from the first bytes (a JSON body; a page whose charset the
+        Content-Type gives, and whose notices' language cannot follow `<html lang>`); else once the first
+        bytes have waited `SNIFF_WAIT` seconds for more.
+        """
+        if not self.pending:
+            return False
+        if now - self.held_since >= SNIFF_WAIT:
+            return True
+        if self.media not in HTML_TYPES:
+            return True
+        assert self.start is not None
+        if charset_of(_headers.get(self.start["headers"], b"content-type") or b"") is None:
+            return False
+        return not self.plan.multilingual or self.content_language is not None
 
     def _why_untouched(self, status: int) -> str | None:
         """Why this body takes no notice, or None when it is to be rewritten ("" for: nothing due)."""

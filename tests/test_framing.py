@@ -19,6 +19,12 @@ rules:
   - {id: r, notice: warning, jurisdictions: [RU]}
 """
 PAGE = b"<html><body><p>x</p></body></html>"
+ONE_LANGUAGE = """
+notices:
+  warning:
+    title: Test warning
+    text: {en: "Readers here: take care."}
+"""
 
 
 def audit_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -50,7 +56,12 @@ def test_a_stacked_coding_is_passed_untouched_and_missed(tmp_path: Path, caplog:
 def test_trailers_do_not_make_a_second_audit_event(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")], "trailers": True}
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html")],
+                "trailers": True,
+            }
         )
         await send({"type": "http.response.body", "body": PAGE, "more_body": False})
         await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")], "more_trailers": False})
@@ -64,3 +75,59 @@ def test_trailers_do_not_make_a_second_audit_event(tmp_path: Path, caplog: pytes
     ]
     (event,) = audit_events(caplog)
     assert [r["outcome"] for r in event["rules"]] == ["injected"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "streams"),
+    [(b"text/html; charset=utf-8", True), (b"application/json", True), (b"text/html", False)],
+)
+def test_a_page_streamed_in_small_pieces_keeps_streaming_where_its_charset_is_known(
+    tmp_path: Path, content_type: bytes, streams: bool
+) -> None:
+    import asyncio
+
+    out: list[dict[str, Any]] = []
+    seen_before_second: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]})
+        await send({"type": "http.response.body", "body": b"<html><body><p>" + b"x" * 16, "more_body": True})
+        seen_before_second.append(sum(1 for m in out if m["type"] == "http.response.body" and m["body"]))
+        await send({"type": "http.response.body", "body": b"</p></body></html>", "more_body": False})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        out.append(message)
+
+    # one language: nothing to learn from `<html lang>` (a notice in several waits for it, at most 50 ms)
+    rules = rule_file(tmp_path, RULES, notices=ONE_LANGUAGE)
+    asyncio.run(ComplianceMiddleware(app, rules=rules)(http_scope(), receive, send))
+    assert seen_before_second == [1 if streams else 0]
+
+
+def test_without_a_charset_the_first_bytes_wait_no_longer_than_50_ms(tmp_path: Path) -> None:
+    import asyncio
+
+    out: list[dict[str, Any]] = []
+    seen_before_third: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"<html><body><p>", "more_body": True})
+        await asyncio.sleep(0.06)
+        await send({"type": "http.response.body", "body": b"x" * 16, "more_body": True})
+        seen_before_third.append(sum(1 for m in out if m["type"] == "http.response.body" and m["body"]))
+        await send({"type": "http.response.body", "body": b"</p></body></html>", "more_body": False})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        out.append(message)
+
+    asyncio.run(ComplianceMiddleware(app, rules=rule_file(tmp_path, RULES))(http_scope(), receive, send))
+    assert seen_before_third == [1]
+    body = b"".join(m.get("body", b"") for m in out if m["type"] == "http.response.body")
+    assert b'data-legal-notice="warning"' in body
