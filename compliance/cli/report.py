@@ -25,12 +25,14 @@ DEFAULT_NAMES = {"html": "compliance-report.html", "markdown": "compliance-repor
 @output.register("report", "html")
 def _html(args: tuple[RuleSet, str, datetime]) -> str:
     ruleset, source, now = args
+    ruleset = ruleset.at(now.timestamp())  # groups' members as they stand when the report is written
     return report_html(ruleset, source, now=now, warnings=(*ruleset.warnings, *lint(ruleset)))
 
 
 @output.register("report", "markdown")
 def _markdown(args: tuple[RuleSet, str, datetime]) -> str:
     ruleset, source, now = args
+    ruleset = ruleset.at(now.timestamp())  # groups' members as they stand when the report is written
     return report_markdown(ruleset, source, now=now, warnings=(*ruleset.warnings, *lint(ruleset)))
 
 
