@@ -68,6 +68,8 @@ __all__ = ["ComplianceMiddleware"]
 #: Bytes of the body read before choosing the charset and language (the HTML prescan size).
 SNIFF_SIZE: Final = 1024
 DEFAULT_HOLDBACK: Final = 256 * 1024
+#: ASGI extensions that send a body the middleware cannot see, hidden from the app where a notice is due in it.
+_HIDDEN: Final = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 #: How long the first bytes of a page wait for the rest of `SNIFF_SIZE` where the charset is not yet known.
 SNIFF_WAIT: Final = 0.05
 _BODY_END: Final = Place("body-end")
@@ -251,6 +253,11 @@ class ComplianceMiddleware:
         responder = _Responder(self, scope, send, decision, jurisdiction, edge, chosen is not None)
         if began:
             responder.spent = time.perf_counter() - began
+        extensions = scope.get("extensions")
+        if extensions and responder.plan.body_due and not _HIDDEN.isdisjoint(extensions):
+            # A body sent as a path (granian's pathsend) or zero-copy cannot take a notice: the app
+            # is told they are not there, and sends the bytes.
+            scope = {**scope, "extensions": {k: v for k, v in extensions.items() if k not in _HIDDEN}}
         await self.app(scope, receive, responder.send)
 
     def _start(self) -> None:

@@ -131,3 +131,22 @@ def test_without_a_charset_the_first_bytes_wait_no_longer_than_50_ms(tmp_path: P
     assert seen_before_third == [1]
     body = b"".join(m.get("body", b"") for m in out if m["type"] == "http.response.body")
     assert b'data-legal-notice="warning"' in body
+
+
+@pytest.mark.parametrize("extension", ["http.response.pathsend", "http.response.zerocopysend"])
+def test_a_page_due_a_notice_is_not_offered_a_path_or_zero_copy_send(tmp_path: Path, extension: str) -> None:
+    offered: list[set[str]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        offered.append(set(scope.get("extensions") or {}))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": PAGE})
+
+    scope = {**http_scope(), "extensions": {extension: {}, "http.response.trailers": {}}}
+    sent = run_asgi(ComplianceMiddleware(app, rules=rule_file(tmp_path, RULES)), scope)
+    assert offered == [{"http.response.trailers"}]
+    assert b'data-legal-notice="warning"' in sent.body
+    # a reader who gets no notice is offered every extension the server has
+    offered.clear()
+    run_asgi(ComplianceMiddleware(app, rules=rule_file(tmp_path, RULES)), {**scope, "client": ("8.8.8.8", 1)})
+    assert offered == [{extension, "http.response.trailers"}]
