@@ -43,10 +43,10 @@ from compliance.cli.results import CaseResult, ExitCode, Observed, TestRun
 from compliance.cli.verdict import compare, from_decision
 from compliance.errors import ConfigError
 from compliance.reader.chosen import TEST_EXTENSION
-from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.rules.decide import Decision, Engine
-from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
+from compliance.rules.model import ANONYMOUS, RuleSet
 
 __all__ = ["add_parser", "run"]
 
@@ -141,9 +141,7 @@ def _jurisdiction(case: Case, resolver: JurisdictionResolver) -> Jurisdiction:
     request = case.request
     if request.ip is not None:
         return resolver.resolve_ip(request.ip)
-    if request.country in (UNKNOWN, ANONYMOUS):
-        return Jurisdiction(None, None, request.country == ANONYMOUS, "test")
-    return Jurisdiction(request.country, request.subdivision, False, "test")
+    return given_jurisdiction(request.country, request.subdivision, request.anonymity)
 
 
 def _fired(decision: Decision) -> tuple[str, ...]:
@@ -286,10 +284,7 @@ async def _run_app(app: Any, cases: list[Case], ruleset: RuleSet) -> list[Observ
 
 
 def _given(case: Case) -> Jurisdiction:
-    country = case.request.country
-    if country in (UNKNOWN, ANONYMOUS):
-        return Jurisdiction(None, None, country == ANONYMOUS, "test")
-    return Jurisdiction(country, case.request.subdivision, False, "test")
+    return given_jurisdiction(case.request.country, case.request.subdivision, case.request.anonymity)
 
 
 class _lifespan:
@@ -344,9 +339,12 @@ def _run_url(
             else:
                 fields = [f"secret={secret}"]
                 if request.country == ANONYMOUS:
-                    fields += ["country=unknown", "anonymous=1"]
+                    fields += ["country=unknown", "anonymous=1", "anonymity=tor"]
                 else:
                     fields.append(f"country={request.country}")
+                if request.anonymity is not None:
+                    given = given_jurisdiction(request.country, request.subdivision, request.anonymity)
+                    fields += [f"anonymous={int(given.anonymous)}", f"anonymity={request.anonymity}"]
                 if request.subdivision:
                     fields.append(f"subdivision={request.subdivision}")
                 headers["Compliance-Test-Jurisdiction"] = "; ".join(fields)

@@ -72,7 +72,15 @@ def network_of(ip: str | None) -> str | None:
 
 
 def jurisdiction_fields(j: Jurisdiction) -> dict[str, Any]:
-    return {"country": j.country, "subdivision": j.subdivision, "anonymous": j.anonymous, "source": j.source}
+    fields: dict[str, Any] = {
+        "country": j.country,
+        "subdivision": j.subdivision,
+        "anonymous": j.anonymous,
+        "source": j.source,
+    }
+    if j.kinds:
+        fields["anonymity"] = sorted(j.kinds)
+    return fields
 
 
 def emit(event: str, fields: Mapping[str, Any]) -> None:

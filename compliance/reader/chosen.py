@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any, Final
 
-from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.jurisdiction import Jurisdiction, anonymity_kind
 
 __all__ = ["TEST_EXTENSION", "TEST_HEADER", "chosen_jurisdiction"]
 
@@ -19,7 +19,8 @@ __all__ = ["TEST_EXTENSION", "TEST_HEADER", "chosen_jurisdiction"]
 #: A server never puts it in a scope, so it cannot be reached from the network.
 TEST_EXTENSION: Final = "compliance.jurisdiction"
 #: The request header `compliance test --url` sends to a staging server configured with
-#: `test_secret`: `secret=...; country=RU; subdivision=UA-43`. Without the right secret it is ignored.
+#: `test_secret`: `secret=...; country=RU; subdivision=UA-43; anonymous=1; anonymity=anonymous-vpn`.
+#: Without the right secret it is ignored.
 TEST_HEADER: Final = b"compliance-test-jurisdiction"
 
 
@@ -43,4 +44,9 @@ def chosen_jurisdiction(scope: Mapping[str, Any], secret: str | None) -> Jurisdi
     country = fields.get("country", "").upper() or None
     if country in ("UNKNOWN", ""):
         country = None
-    return Jurisdiction(country, fields.get("subdivision", "").upper() or None, fields.get("anonymous") == "1", "test")
+    kind = anonymity_kind(fields.get("anonymity", ""))
+    if kind == "tor":
+        return Jurisdiction(None, None, True, "test", kinds=frozenset({kind}))
+    subdivision = fields.get("subdivision", "").upper() or None
+    kinds = frozenset({kind}) if kind is not None else frozenset()
+    return Jurisdiction(country, subdivision, fields.get("anonymous") == "1", "test", kinds=kinds)

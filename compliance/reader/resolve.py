@@ -52,7 +52,8 @@ __all__ = ["JurisdictionResolver"]
 logger = logging.getLogger("compliance")
 
 
-_ANONYMOUS_BY_HEADER: Final = Jurisdiction(None, None, True, "header")
+#: A CDN's `T1`: a Tor exit, anonymous, its country unknown.
+_ANONYMOUS_BY_HEADER: Final = Jurisdiction(None, None, True, "header", kinds=frozenset({"tor"}))
 #: A CDN header sent twice with different values: that source does not know.
 _CONTRADICTED: Final = b"\x00contradicted"
 _CHAIN, _OTHER, _COUNTRY, _REGION = range(4)
