@@ -265,3 +265,15 @@ def test_a_case_that_states_anonymity_wrongly_says_what_to_write(tmp_path: Path,
     result = _compliance("test", "--rules", "rules", "rules/tests/cases.yaml", cwd=tmp_path)
     assert said in result.stdout + result.stderr
     assert "rules/tests/cases.yaml:3:" in result.stdout + result.stderr
+
+
+def test_a_test_token_carries_the_kinds_of_anonymity() -> None:
+    from compliance.reader.token import mint, read
+
+    secret = "s" * 32
+    vpn = given_jurisdiction("NL", None, "anonymous-vpn")
+    token = mint(secret, "test", vpn.country, None, anonymous=vpn.anonymous, kinds=vpn.kinds, now=1000.0)
+    found = read(token, secret, 1001.0)
+    assert found is not None and found.jurisdiction.codes == {"NL", "anonymous", "anonymous-vpn"}
+    plain = read(mint(secret, "test", "NL", now=1000.0), secret, 1001.0)
+    assert plain is not None and plain.jurisdiction.kinds == frozenset()

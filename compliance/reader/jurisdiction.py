@@ -31,7 +31,7 @@ ANONYMITY_KINDS: Final = ("tor", "anonymous-vpn", "public-proxy", "residential-p
 _KIND_ALIASES: Final = {"vpn": "anonymous-vpn", "proxy": "public-proxy"}
 
 #: How a jurisdiction was found.
-Source = Literal["header", "geoip", "embedded", "static", "test", "edge", "none"]
+Source = Literal["header", "geoip", "embedded", "static", "test", "preview", "edge", "none"]
 
 
 @dataclass(frozen=True, slots=True)
