@@ -158,8 +158,9 @@ def normalise_subdivision(country: str, value: str) -> str | None:
     """A CDN region header value as a full ISO 3166-2 code, or None.
 
     Takes the part after the dash (`43`, as CloudFront's
-    `CloudFront-Viewer-Country-Region` and Cloudflare's `cf-region-code` send it)
-    or the full code (`UA-43`); either way the code must be a subdivision of
+    `CloudFront-Viewer-Country-Region` and Cloudflare's `cf-region-code` send it),
+    the full code (`UA-43`) or the code without its dash (`UA43`, as Google Cloud's
+    `X-Client-Region-Subdivision` sends it); either way the code must be a subdivision of
     `country` that ISO 3166-2 knows.
     """
     if not isinstance(value, str) or len(value) > MAX_CODE_LENGTH:
@@ -168,6 +169,8 @@ def normalise_subdivision(country: str, value: str) -> str | None:
     if not part:
         return None
     code = part if "-" in part else f"{country}-{part}"
+    if code not in subdivision_codes() and "-" not in part and part.startswith(country) and len(part) > len(country):
+        code = f"{country}-{part[len(country) :]}"  # Google Cloud's form: `UA43`
     if not code.startswith(country + "-") or code not in subdivision_codes():
         return None
     return code
