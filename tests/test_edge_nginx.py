@@ -111,6 +111,18 @@ def test_a_request_with_a_test_token_is_never_cached(edge: tuple[str, dict[str, 
     assert NOTICE not in after.text and after.headers["x-cache"] == "MISS"
 
 
+def test_a_preview_link_is_never_cached(edge: tuple[str, dict[str, Any]]) -> None:
+    url, _ = edge
+    link = "/news/four?compliance-preview=" + mint(TEST_SECRET, "preview", "RU", scope="/news/four")
+    first = get(url, link, US_V4)
+    assert NOTICE in first.text  # the page as a reader in Russia gets it
+    assert first.headers["x-cache"] == "BYPASS"
+    assert "no-store" in first.headers["cache-control"]
+    # The same link again is answered afresh, never from a stored copy.
+    assert get(url, link, US_V4).headers["x-cache"] == "BYPASS"
+    assert get(url, "/news/four", US_V4).headers["x-cache"] == "MISS"
+
+
 def test_nothing_given_to_the_command_can_inject_configuration() -> None:
     classes = ClassTable(Engine(load_rules(ROOT / "rules"))).maps[-1]
     with pytest.raises(EdgeConfigError):

@@ -172,6 +172,9 @@ class Rule:
     #: A block under the rule set's `spare-unknown-and-anonymous` policy: it reaches `unknown` and
     #: `anonymous` readers only through the keywords among `jurisdictions` (`"*"` does not count).
     spares_unidentified: bool = False
+    #: The notice's form in an HTML page: "auto" (a `<span>` inside phrasing content, else an
+    #: `<aside>`), "inline" (always the `<span>`) or "block" (always the `<aside>`).
+    form: Literal["auto", "inline", "block"] = "auto"
 
     def at(self, now: float) -> Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""
