@@ -45,11 +45,14 @@ def describe_place(place: Place) -> str:
     }[place.kind]
 
 
-def describe_placement(placement: Sequence[Place]) -> tuple[str, ...]:
-    """Where a notice goes, in order of preference, with the last resort of an HTML page."""
+def describe_placement(placement: Sequence[Place], fallback: str = "body-end") -> tuple[str, ...]:
+    """Where a notice goes, in order of preference, with the last resort of an HTML page (`fallback`)."""
     places = [describe_place(p) for p in placement]
-    if placement and placement[0].kind in HTML_PLACES and placement[-1].kind != "body-end":
-        places.append(describe_place(Place("body-end")) + " (always the last resort)")
+    if placement and placement[0].kind in HTML_PLACES and all(p.kind != "body-end" for p in placement):
+        if fallback == "none":
+            places.append("nowhere else: where the page has none of these places, the notice is not shown")
+        else:
+            places.append(describe_place(Place("body-end")) + " (always the last resort)")
     return tuple(places) or (describe_place(Place("body-end")),)
 
 

@@ -260,7 +260,7 @@ class Plan:
             inline = b""
             if form == "auto":
                 inline = b"".join(render_notice_html(notice, language, codec, inline=True) for language in notice_shown)
-            insertions.append(Insertion(notice.id, places, markup, inline))
+            insertions.append(Insertion(notice.id, places, markup, inline, firing.rule.fallback != "none"))
             languages.append((notice.id, notice_shown))
             if notice.css and notice.css not in css:
                 css.append(notice.css)

@@ -175,6 +175,9 @@ class Rule:
     #: The notice's form in an HTML page: "auto" (a `<span>` inside phrasing content, else an
     #: `<aside>`), "inline" (always the `<span>`) or "block" (always the `<aside>`).
     form: Literal["auto", "inline", "block"] = "auto"
+    #: Where the notice goes when none of its HTML places is on the page: "body-end" (the default)
+    #: or "none" (it is not shown, and the audit says it was missed and why).
+    fallback: Literal["body-end", "none"] = "body-end"
 
     def at(self, now: float) -> Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""

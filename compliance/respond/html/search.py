@@ -15,6 +15,7 @@ from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import (
     _KIND_BODY_END,
     _KIND_END,
+    MISSED,
     Placed,
     TargetKey,
     _advance_tail,
@@ -109,7 +110,7 @@ class PlaceSearch:
         active: list[SelectorMatcher] = []
         for slot in list(self._open):
             if slot.best < 0:
-                body_end = True
+                body_end = body_end or not slot.strict
                 targets = slot.targets
             else:
                 targets = slot.targets[: slot.best]
@@ -126,8 +127,12 @@ class PlaceSearch:
                     waiting = True
                     if key not in active:
                         active.append(key)  # type: ignore[arg-type]
-            if slot.best >= 0 and not waiting:  # every better place is ruled out
-                self._settle_forward(slot)
+            if not waiting:
+                if slot.best >= 0:  # every better place is ruled out
+                    self._settle_forward(slot)
+                elif slot.strict:  # every place is ruled out, and there is no fallback
+                    self._open.remove(slot)
+                    self._record(slot, *MISSED)
         self._want_body = want_body and not self._body_found
         self._wanted_markers = frozenset(markers)
         self._body_end = body_end
@@ -203,8 +208,8 @@ class PlaceSearch:
         self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key), slot.best_end))
         self._record(slot, place, rank != 0)
 
-    def _record(self, slot: _Slot, place: Place | None, fallback: bool) -> None:
-        slot.outcome = (place, fallback)
+    def _record(self, slot: _Slot, place: Place | None, fallback: bool, missed: bool = False) -> None:
+        slot.outcome = MISSED if missed else (place, fallback)
         if not self._closed:
             self._order.append(slot)  # type: ignore[union-attr]  # a list whenever places are scanned for
             self._placed = None
@@ -228,6 +233,8 @@ class PlaceSearch:
                 key, place, rank, kind = slot.targets[slot.best]
                 self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key), slot.best_end))
                 self._record(slot, place, rank != 0)
+            elif slot.strict:
+                self._record(slot, *MISSED)
             elif cur >= 0:
                 self._edits.append((at, _KIND_BODY_END, slot.index, slot.insertion.markup, at))
                 self._record(slot, slot.end_place, slot.end_rank != 0)

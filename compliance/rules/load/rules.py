@@ -38,10 +38,12 @@ RULE_KEYS: Final = (
     "language",
     "languages",
     "form",
+    "fallback",
 )
 ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
 MODES: Final[tuple[Literal["enforce", "report-only"], ...]] = ("enforce", "report-only")
 FORMS: Final[tuple[Literal["inline", "block"], ...]] = ("inline", "block")
+FALLBACKS: Final[tuple[Literal["body-end", "none"], ...]] = ("body-end", "none")
 DEFAULT_PATHS: Final = ("/**",)
 
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
@@ -171,6 +173,9 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.valid = False
         else:
             draft.form = form
+    fallback_node = reader.optional(node, "fallback")
+    if fallback_node is not None:
+        _read_fallback(reader, draft, fallback_node)
 
     start_node = reader.optional(node, "from")
     if start_node is not None:
@@ -373,6 +378,7 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 priority=draft.priority,
                 mode=draft.mode,
                 form=draft.form,
+                fallback=draft.fallback,
                 location=Location(draft.path, draft.node.line, draft.node.column),
                 jurisdictions_written=written[0],
                 except_jurisdictions_written=written[1],
@@ -383,6 +389,47 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             )
         )
     return rules
+
+
+def _read_fallback(reader: FileReader, draft: RuleDraft, node: YamlValue) -> None:
+    """`fallback`: body-end (the default) or none, for a rule whose HTML places the page may not have."""
+    fallback = reader.choice(node, "fallback", FALLBACKS)
+    if fallback is None:
+        draft.valid = False
+        return
+    draft.fallback = fallback
+    if fallback == "body-end":
+        return
+    kinds = [place.kind for place in draft.placement]
+    if draft.action == "block":
+        reader.warning(
+            node,
+            "fallback-ignored",
+            'A "block" rule answers with a page of its own, so its "fallback" is not used; remove it.',
+        )
+    elif kinds[0] in ("header", "json"):
+        reader.error(
+            node,
+            "bad-fallback",
+            f'"fallback: none" applies to places in an HTML page; a "{kinds[0]}" placement has no fallback. '
+            "Remove the fallback line.",
+        )
+        draft.valid = False
+    elif kinds == ["body-end"] and draft.valid:
+        reader.error(
+            node,
+            "bad-fallback",
+            '"fallback: none" needs a placement that a page may not have, such as placement: {marker: '
+            'comments} or {after: "#comments"}; write that placement, or remove the fallback line.',
+        )
+        draft.valid = False
+    elif "body-end" in kinds:
+        reader.warning(
+            node,
+            "fallback-ignored",
+            '"fallback: none" has no effect while "body-end" is one of the places: the notice goes there '
+            "when the places before it are missing. Remove body-end from the placement, or the fallback line.",
+        )
 
 
 def _rule_name(name: str | None) -> str:

@@ -62,6 +62,7 @@ class RuleDraft:
     reference: str | None = None
     languages: list[YamlScalar] = field(default_factory=list)
     form: Literal["auto", "inline", "block"] = "auto"
+    fallback: Literal["body-end", "none"] = "body-end"
 
 
 class Loader:
