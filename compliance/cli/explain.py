@@ -115,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             not_shown = placement_applies(rule.placement, media)
         language = languages_label(notice_languages(rule, notice, None, args.lang, args.accept_language))
-        views.append(FiringView(rule, notice, describe_placement(rule.placement, rule.fallback), language, not_shown))
+        views.append(
+            FiringView(rule, notice, describe_placement(rule.placement, rule.fallback, rule.match), language, not_shown)
+        )
     explanation = Explanation(
         jurisdiction=jurisdiction,
         found=found,

@@ -263,7 +263,7 @@ def _matrix_html(ruleset: RuleSet) -> str:
             items = []
             for entry in entries:
                 words = "; ".join(_e(w) for w in entry_words(entry))
-                where = _e(describe_placement(entry.rule.placement, entry.rule.fallback)[0])
+                where = _e(describe_placement(entry.rule.placement, entry.rule.fallback, entry.rule.match)[0])
                 items.append(f'{words}<br><span class="muted">{where} · rule <code>{_e(entry.rule.id)}</code></span>')
             cells.append("<td>" + "<hr>".join(items) + "</td>")
         out.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
@@ -295,7 +295,7 @@ def _rules_html(ruleset: RuleSet) -> str:
         out.append(
             f"<tr><td><code>{_e(rule.id)}</code>{'<br><span class=tag>' + _e(status) + '</span>' if status else ''}"
             f"{basis}</td><td><code>{_e(rule.notice)}</code></td><td>{_e(who)}</td><td>{_e(pages)}</td>"
-            f"<td>{'<br>'.join(_e(p) for p in describe_placement(rule.placement, rule.fallback))}</td>"
+            f"<td>{'<br>'.join(_e(p) for p in describe_placement(rule.placement, rule.fallback, rule.match))}</td>"
             f"<td>{_e(' '.join(force) or 'always')}</td><td><code>{_e(rule.location)}</code></td></tr>"
         )
     out.append("</tbody></table>")

@@ -207,6 +207,9 @@ def rule_outcomes(
             where = placed[notice_id]
             entry["outcome"] = "fallback" if where.fallback else "injected"
             entry["place"] = str(where.place or "end-of-document")
+            count = getattr(where, "count", 0)  # `match: all` in an HTML page
+            if count:
+                entry["count"] = count
         else:
             entry.update(outcome="missed", why=reason or "no place found")
         rules.append(entry)

@@ -63,13 +63,14 @@ class HtmlRewriter(ForwardScanner):
         self._slots: list[_Slot] = []
         slots = self._slots
         scan = False
-        matchers: dict[tuple[str, str], SelectorMatcher] = {}  # one per selector place, shared by notices
+        matchers: dict[tuple[str, str, bool], SelectorMatcher] = {}  # one per selector place, shared by notices
         for index, insertion in enumerate(insertions):
             slot = _Slot(index, insertion, matchers)
             slots.append(slot)
             if slot.targets or slot.strict:
                 scan = True
                 self._strict = self._strict or slot.strict
+                self._all = self._all or insertion.every
         self._open = slots[:]  # not yet settled
         self._edits: list[tuple[int, int, int, bytes, int]] = []  # (pos, rank, index, markup, skip-to)
         if not slots:
@@ -119,7 +120,11 @@ class HtmlRewriter(ForwardScanner):
         placed = self._placed
         if placed is None:
             slots = self._slots if self._closed or self._passing else self._order
-            placed = [_make_placed(slot.insertion.key, *slot.outcome) for slot in slots if slot.outcome is not None]
+            placed = [
+                _make_placed(slot.insertion.key, o[0], o[1], len(o) == 3, slot.count)
+                for slot in slots
+                if (o := slot.outcome) is not None
+            ]
             self._placed = placed
         return placed
 

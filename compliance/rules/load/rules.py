@@ -13,7 +13,7 @@ from compliance.rules.load.notices import warn_cut
 from compliance.rules.load.places import read_placement
 from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, RuleDraft
 from compliance.rules.load.values import FileReader
-from compliance.rules.model import DatedCode, Location, PathPattern, Rule
+from compliance.rules.model import SELECTOR_PLACES, DatedCode, Location, PathPattern, Rule
 from compliance.rules.paths import PatternError, normalize_host, path_pattern
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
@@ -39,11 +39,13 @@ RULE_KEYS: Final = (
     "languages",
     "form",
     "fallback",
+    "match",
 )
 ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
 MODES: Final[tuple[Literal["enforce", "report-only"], ...]] = ("enforce", "report-only")
 FORMS: Final[tuple[Literal["inline", "block"], ...]] = ("inline", "block")
 FALLBACKS: Final[tuple[Literal["body-end", "none"], ...]] = ("body-end", "none")
+MATCHES: Final[tuple[Literal["first", "all"], ...]] = ("first", "all")
 DEFAULT_PATHS: Final = ("/**",)
 
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
@@ -176,6 +178,9 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
     fallback_node = reader.optional(node, "fallback")
     if fallback_node is not None:
         _read_fallback(reader, draft, fallback_node)
+    match_node = reader.optional(node, "match")
+    if match_node is not None:
+        _read_match(reader, draft, match_node)
 
     start_node = reader.optional(node, "from")
     if start_node is not None:
@@ -379,6 +384,7 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 mode=draft.mode,
                 form=draft.form,
                 fallback=draft.fallback,
+                match=draft.match,
                 location=Location(draft.path, draft.node.line, draft.node.column),
                 jurisdictions_written=written[0],
                 except_jurisdictions_written=written[1],
@@ -430,6 +436,32 @@ def _read_fallback(reader: FileReader, draft: RuleDraft, node: YamlValue) -> Non
             '"fallback: none" has no effect while "body-end" is one of the places: the notice goes there '
             "when the places before it are missing. Remove body-end from the placement, or the fallback line.",
         )
+
+
+def _read_match(reader: FileReader, draft: RuleDraft, node: YamlValue) -> None:
+    """`match`: first (the default) or all, for a rule placed at one selector place."""
+    match = reader.choice(node, "match", MATCHES)
+    if match is None:
+        draft.valid = False
+        return
+    draft.match = match
+    if match == "first":
+        return
+    if draft.action == "block":
+        reader.warning(
+            node,
+            "match-ignored",
+            'A "block" rule answers with a page of its own, so its "match" is not used; remove it.',
+        )
+    elif draft.valid and (len(draft.placement) != 1 or draft.placement[0].kind not in SELECTOR_PLACES):
+        reader.error(
+            node,
+            "bad-match",
+            '"match: all" puts the notice next to every element one selector matches, so the placement must '
+            "be one selector place, such as placement: {before: form}; write that placement, or remove the "
+            "match line.",
+        )
+        draft.valid = False
 
 
 def _rule_name(name: str | None) -> str:

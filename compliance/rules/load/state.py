@@ -63,6 +63,7 @@ class RuleDraft:
     languages: list[YamlScalar] = field(default_factory=list)
     form: Literal["auto", "inline", "block"] = "auto"
     fallback: Literal["body-end", "none"] = "body-end"
+    match: Literal["first", "all"] = "first"
 
 
 class Loader:
