@@ -87,9 +87,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             with JurisdictionResolver(geoip_db=args.geoip_db) as resolver:
                 jurisdiction = resolver.resolve_ip(args.ip)
+                built = resolver.geoip_built
         except ConfigError as error:
             return _fail(f"{error}.")
         found = _found(args.ip, jurisdiction, args.geoip_db)
+        if built is not None:
+            found += f" (the database was built on {built})"
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return int(ExitCode.UNUSABLE)

@@ -14,6 +14,8 @@ from compliance.cli import COMMANDS, output
 from compliance.cli.common import load_or_report
 from compliance.cli.report_page import report_html, report_markdown
 from compliance.cli.results import ExitCode
+from compliance.errors import ConfigError
+from compliance.reader.databases import DEFAULT_GEOIP_MAX_AGE_DAYS, GeoIP2Resolver
 from compliance.rules.lint import lint
 from compliance.rules.model import RuleSet
 
@@ -23,17 +25,31 @@ DEFAULT_NAMES = {"html": "compliance-report.html", "markdown": "compliance-repor
 
 
 @output.register("report", "html")
-def _html(args: tuple[RuleSet, str, datetime]) -> str:
-    ruleset, source, now = args
+def _html(args: tuple[RuleSet, str, datetime] | tuple[RuleSet, str, datetime, str | None]) -> str:
+    ruleset, source, now, *geoip = args
     ruleset = ruleset.at(now.timestamp())  # groups' members as they stand when the report is written
-    return report_html(ruleset, source, now=now, warnings=(*ruleset.warnings, *lint(ruleset)))
+    warnings = (*ruleset.warnings, *lint(ruleset))
+    return report_html(ruleset, source, now=now, warnings=warnings, geoip=geoip[0] if geoip else None)
 
 
 @output.register("report", "markdown")
-def _markdown(args: tuple[RuleSet, str, datetime]) -> str:
-    ruleset, source, now = args
+def _markdown(args: tuple[RuleSet, str, datetime] | tuple[RuleSet, str, datetime, str | None]) -> str:
+    ruleset, source, now, *geoip = args
     ruleset = ruleset.at(now.timestamp())  # groups' members as they stand when the report is written
-    return report_markdown(ruleset, source, now=now, warnings=(*ruleset.warnings, *lint(ruleset)))
+    warnings = (*ruleset.warnings, *lint(ruleset))
+    return report_markdown(ruleset, source, now=now, warnings=warnings, geoip=geoip[0] if geoip else None)
+
+
+def geoip_line(path: str, now: datetime) -> str:
+    """The GeoIP database in words: its kind and build date, and whether it is older than the start-up limit.
+
+    Raises ConfigError where it cannot be opened.
+    """
+    with GeoIP2Resolver(path, max_age_days=None) as database:
+        built, kind = database.build_date, database.database_type
+    days = int((now - built).total_seconds() // 86400)
+    old = f"; older than {DEFAULT_GEOIP_MAX_AGE_DAYS:g} days: update it" if days > DEFAULT_GEOIP_MAX_AGE_DAYS else ""
+    return f"GeoIP database {path} ({kind}) built {built.date().isoformat()}, {days} days before this report{old}"
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +64,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-o", "--output", metavar="FILE", help="where to write it (default compliance-report.html; - for stdout)"
     )
     parser.add_argument("--format", choices=output.formats("report"), default="html", help="output format")
+    parser.add_argument("--geoip-db", metavar="FILE", help="the deployment's GeoIP database: its build date is shown")
     parser.set_defaults(run=run)
 
 
@@ -55,7 +72,15 @@ def run(args: argparse.Namespace) -> int:
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return int(ExitCode.UNUSABLE)
-    text = output.get("report", args.format)((ruleset, args.rules, datetime.now(UTC)))
+    now = datetime.now(UTC)
+    geoip: str | None = None
+    if args.geoip_db is not None:
+        try:
+            geoip = geoip_line(args.geoip_db, now)
+        except ConfigError as error:
+            sys.stderr.write(f"compliance report: {error}.\n")
+            return int(ExitCode.UNUSABLE)
+    text = output.get("report", args.format)((ruleset, args.rules, now, geoip))
     target = args.output or DEFAULT_NAMES[args.format]
     if target == "-":
         sys.stdout.write(text)

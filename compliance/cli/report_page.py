@@ -302,11 +302,12 @@ def _rules_html(ruleset: RuleSet) -> str:
     return "\n".join(out)
 
 
-def _source_line(source: str, ruleset: RuleSet, now: datetime) -> str:
+def _source_line(source: str, ruleset: RuleSet, now: datetime, geoip: str | None = None) -> str:
     files = len(ruleset.files)
     return (
         f"Rules: {source} ({_plural(files, 'file')}) · {_plural(len(ruleset.notices), 'notice')} · "
         f"{_plural(len(ruleset.rules), 'rule')} · generated {now.strftime('%Y-%m-%d %H:%M UTC')}"
+        + (f" · {geoip}" if geoip else "")
     )
 
 
@@ -314,8 +315,15 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def report_html(ruleset: RuleSet, source: str, *, now: datetime | None = None, warnings: Sequence[Problem] = ()) -> str:
-    """The report as one self-contained HTML page."""
+def report_html(
+    ruleset: RuleSet,
+    source: str,
+    *,
+    now: datetime | None = None,
+    warnings: Sequence[Problem] = (),
+    geoip: str | None = None,
+) -> str:
+    """The report as one self-contained HTML page; `geoip` describes the deployment's GeoIP database."""
     now = now or datetime.now(UTC)
     today = now.date()
     notices = "\n".join(_notice_html(ruleset, n, today) for n in ruleset.notices.values())
@@ -342,7 +350,7 @@ def report_html(ruleset: RuleSet, source: str, *, now: datetime | None = None, w
 {_map_defs()}
 <main>
 <h1>Legal notices by jurisdiction</h1>
-<p class="meta">{_e(_source_line(source, ruleset, now))}</p>
+<p class="meta">{_e(_source_line(source, ruleset, now, geoip))}</p>
 <h2>Who sees what, where</h2>
 <p class="muted">Each row is a jurisdiction that a rule names (groups are shown as their members). A reader in a
 subdivision also gets what their country gets. Paths use the rule files' patterns: <code>/news/**</code> is
@@ -458,13 +466,18 @@ def _md_entry(entry: Entry) -> str:
 
 
 def report_markdown(
-    ruleset: RuleSet, source: str, *, now: datetime | None = None, warnings: Sequence[Problem] = ()
+    ruleset: RuleSet,
+    source: str,
+    *,
+    now: datetime | None = None,
+    warnings: Sequence[Problem] = (),
+    geoip: str | None = None,
 ) -> str:
-    """The report as Markdown, for a pull request."""
+    """The report as Markdown, for a pull request; `geoip` describes the deployment's GeoIP database."""
     now = now or datetime.now(UTC)
     today = now.date()
     notices = list(ruleset.notices.values())
-    out = ["# Legal notices by jurisdiction", "", _md(_source_line(source, ruleset, now)), ""]
+    out = ["# Legal notices by jurisdiction", "", _md(_source_line(source, ruleset, now, geoip)), ""]
     out += ["## Who sees what, where", ""]
     out.append("| Jurisdiction | " + " | ".join(_md(n.title) for n in notices) + " |")
     out.append("|---|" + "---|" * len(notices))
