@@ -71,6 +71,8 @@ class Notice:
     review_by: date | None = None
     css: str | None = None
     location: Location | None = None
+    #: Languages the notice must have: each entry a tuple of alternatives (any one will do).
+    required_languages: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,8 @@ class Rule:
     #: The jurisdictions as written (codes and @groups), for explanations and reports.
     jurisdictions_written: tuple[str, ...] = ()
     except_jurisdictions_written: tuple[str, ...] = ()
+    #: Languages the notice this rule brings must have, for this rule's readers (as on a notice).
+    required_languages: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

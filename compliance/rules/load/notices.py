@@ -1,4 +1,10 @@
-"""The "notices" section: each notice's fields, its texts by language, its link and css."""
+"""The "notices" section: each notice's fields, its texts by language, its link and css.
+
+`required_languages` (on a notice, or on a rule for the notice it brings) lists the
+languages readers must be able to read it in: each entry a tag (`ru`), or a list of
+tags of which any one will do (`[be, ru]`). `compliance.rules.lint` warns where a
+notice lacks one.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,9 @@ from compliance.rules.load.messages import describe, quoted_list, sentences, sug
 from compliance.rules.load.state import Loader, NoticeDraft
 from compliance.rules.load.values import FileReader
 from compliance.rules.model import Link, Location, Notice
-from compliance.rules.yamlstrict import YamlMap, YamlScalar, YamlValue
+from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
-__all__ = ["LINK_KEYS", "NOTICE_KEYS", "check_language", "merge_notices", "read_notices"]
+__all__ = ["LINK_KEYS", "NOTICE_KEYS", "check_language", "merge_notices", "read_notices", "read_required_languages"]
 
 NOTICE_KEYS: Final = (
     "title",
@@ -28,6 +34,7 @@ NOTICE_KEYS: Final = (
     "link",
     "default_language",
     "css",
+    "required_languages",
 )
 LINK_KEYS: Final = ("href", "text")
 
@@ -133,6 +140,8 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
                 ok = False
             else:
                 default_language = chosen
+    required = read_required_languages(reader, node)
+    ok = ok and required is not None
     link: Link | None = None
     link_node = reader.optional(node, "link")
     if link_node is not None:
@@ -152,6 +161,7 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
         review_by=review_by,
         css=css,
         location=Location(reader.path, key.line, key.column),
+        required_languages=required or (),
     )
 
 
@@ -314,3 +324,47 @@ def check_language(tag: str) -> str | None:
             '"pt-BR".'
         )
     return None
+
+
+_EXAMPLE = "[ru], or [en, [be, ru]] for English and one of Belarusian or Russian"
+
+
+def read_required_languages(reader: FileReader, node: YamlMap) -> tuple[tuple[str, ...], ...] | None:
+    """The field's requirements (each a tuple of alternatives); () where it is absent, None where it is wrong."""
+    value = reader.optional(node, "required_languages")
+    if value is None:
+        return ()
+    if not isinstance(value, YamlList):
+        reader.error(
+            value,
+            "bad-type",
+            f'"required_languages" needs a list, such as {_EXAMPLE}; not {describe(value)}.',
+        )
+        return None
+    found: list[tuple[str, ...]] = []
+    ok = True
+    for item in value:
+        choices = list(item) if isinstance(item, YamlList) else [item]
+        if not choices:
+            reader.error(item, "empty-value", 'An entry of "required_languages" is an empty list; name a language.')
+            ok = False
+            continue
+        tags: list[str] = []
+        for choice in choices:
+            if not isinstance(choice, YamlScalar) or not choice.value:
+                reader.error(
+                    choice,
+                    "bad-type",
+                    f'Each entry of "required_languages" is a language tag or a list of them, such as {_EXAMPLE}; '
+                    f"not {describe(choice)}.",
+                )
+                ok = False
+                continue
+            message = check_language(choice.value)
+            if message is not None:
+                reader.error(choice, "bad-language", message)
+                ok = False
+                continue
+            tags.append(choice.value)
+        found.append(tuple(tags))
+    return tuple(found) if ok else None

@@ -9,6 +9,7 @@ from typing import Final, Literal
 from compliance.rules.groups import BUILTIN_GROUPS
 from compliance.rules.load.groups import check_jurisdiction
 from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
+from compliance.rules.load.notices import read_required_languages
 from compliance.rules.load.places import read_placement
 from compliance.rules.load.state import Loader, NoticeDraft, RuleDraft
 from compliance.rules.load.values import FileReader
@@ -32,6 +33,7 @@ RULE_KEYS: Final = (
     "until",
     "priority",
     "mode",
+    "required_languages",
 )
 ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
 MODES: Final[tuple[Literal["enforce", "report-only"], ...]] = ("enforce", "report-only")
@@ -174,6 +176,12 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             f'"until" ({_when(draft.until)}) must be after "from" ({_when(draft.start)}); the rule would never apply.',
         )
         draft.valid = False
+
+    required = read_required_languages(reader, node)
+    if required is None:
+        draft.valid = False
+    else:
+        draft.required_languages = required
 
     priority_node = reader.optional(node, "priority")
     if priority_node is not None:
@@ -326,6 +334,7 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 location=Location(draft.path, draft.node.line, draft.node.column),
                 jurisdictions_written=written[0],
                 except_jurisdictions_written=written[1],
+                required_languages=draft.required_languages,
             )
         )
     return rules

@@ -51,6 +51,7 @@ class RuleDraft:
     until_node: YamlValue | None = None
     priority: int = 0
     mode: Literal["enforce", "report-only"] = "enforce"
+    required_languages: tuple[tuple[str, ...], ...] = ()
 
 
 class Loader:
