@@ -48,7 +48,7 @@ from compliance.reader.resolve import JurisdictionResolver
 from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "judge", "run", "run_rules_only"]
 
 #: The address an in-process `country:` case comes from (TEST-NET-1: routed nowhere).
 TEST_CLIENT = ("192.0.2.10", 50000)
@@ -118,6 +118,22 @@ def run(args: argparse.Namespace) -> int:
             observed = [None] * len(cases)
     except _Unusable as error:
         return _fail(str(error))
+    results = judge(engine, resolver, cases, observed, mode, now)
+    resolver.close()
+    run_ = TestRun(mode, target, tuple(results), ruleset.rules)
+    print(output.get("test", args.format)(run_), end="")
+    return int(run_.exit_code)
+
+
+def judge(
+    engine: Engine,
+    resolver: JurisdictionResolver,
+    cases: list[Case],
+    observed: list[Observed | None],
+    mode: str,
+    now: float,
+) -> list[CaseResult]:
+    """Each case's verdict: what was seen (None: what the rules decide) against what it expects."""
     results = []
     for case, seen in zip(cases, observed, strict=True):
         jurisdiction = _jurisdiction(case, resolver)
@@ -127,10 +143,27 @@ def run(args: argparse.Namespace) -> int:
             seen = from_decision(case, decision)
         mismatches, skipped = compare(case, seen, mode, decision)
         results.append(CaseResult(case, mismatches, seen, _fired(decision), skipped))
-    resolver.close()
-    run_ = TestRun(mode, target, tuple(results), ruleset.rules)
-    print(output.get("test", args.format)(run_), end="")
-    return int(run_.exit_code)
+    return results
+
+
+def run_rules_only(ruleset: RuleSet, case_paths: list[str], geoip_db: str | None, now: float) -> TestRun:
+    """The case files run against the rules alone (for the report); ValueError says why they cannot run."""
+    cases, problems, _ = load_cases(case_paths)
+    problems += check_notices(cases, ruleset.notices)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ValueError(output.problems_text(errors) + f"the case files have {output.plural(len(errors), 'error')}")
+    if not cases:
+        raise ValueError("the case files hold no cases")
+    try:
+        resolver = JurisdictionResolver(geoip_db=geoip_db)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    try:
+        results = judge(Engine(ruleset), resolver, cases, [None] * len(cases), "rules", now)
+    finally:
+        resolver.close()
+    return TestRun("rules", ", ".join(case_paths), tuple(results), ruleset.rules)
 
 
 class _Unusable(Exception):
