@@ -13,7 +13,9 @@ Three ways to run a case, one decision core:
   `Compliance-Test-Jurisdiction` header with the secret the server was started
   with (`--secret`, or COMPLIANCE_TEST_SECRET); a case with `ip:` is sent as
   `X-Forwarded-For`, which the server believes only where this runner is one of
-  its trusted proxies.
+  its trusted proxies. Cases run `--jobs` at a time (threads sharing one httpx
+  client); in the text format each is printed as soon as it and every case
+  before it have finished, so the output keeps the files' order.
 
 End to end, the notices are read from the page: the `data-legal-notice`
 attributes (and the aside's `lang`), the header places the rules name, the JSON
@@ -30,13 +32,15 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 
 from compliance.cli import COMMANDS, output
-from compliance.cli import case_output as _case_output  # noqa: F401  (registers the test command's formats)
+from compliance.cli.case_output import case_lines, tail_text  # (importing it registers the test formats)
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
 from compliance.cli.results import CaseResult, ExitCode, Observed, TestRun
@@ -48,11 +52,23 @@ from compliance.reader.resolve import JurisdictionResolver
 from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
 
-__all__ = ["add_parser", "judge", "run", "run_rules_only"]
+__all__ = ["SECRET_ENV", "add_parser", "import_app", "judge", "observe", "run", "run_rules_only"]
 
 #: The address an in-process `country:` case comes from (TEST-NET-1: routed nowhere).
 TEST_CLIENT = ("192.0.2.10", 50000)
 SECRET_ENV = "COMPLIANCE_TEST_SECRET"
+#: How many cases `--url` runs at once unless `--jobs` says otherwise.
+DEFAULT_JOBS = 4
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of cases to run at once; give 1 or more")
+    return value
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,6 +89,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--geoip-db", metavar="FILE", help="a MaxMind-format database, for ip: cases (rules only)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per request, for --url")
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=DEFAULT_JOBS,
+        metavar="N",
+        help=f"with --url, how many cases run at once (default {DEFAULT_JOBS}); each is printed as soon as it and "
+        "every case before it have finished, so the output keeps the order of the case files",
+    )
     parser.add_argument("--format", choices=output.formats("test"), default="text", help="output format")
     parser.set_defaults(run=run)
 
@@ -112,7 +136,14 @@ def run(args: argparse.Namespace) -> int:
                     f"cases that give a country need the server's test secret: pass --secret or set {SECRET_ENV}."
                 )
             mode, target = "url", args.url
-            observed = _run_url(args.url, secret, args.timeout, cases, ruleset)
+            streamed = args.format == "text"
+
+            def show(index: int, seen: Observed | None) -> None:
+                if streamed:
+                    result = judge(engine, resolver, [cases[index]], [seen], "url", now)[0]
+                    print("\n".join(case_lines(result)), flush=True)
+
+            observed = _run_url(args.url, secret, args.timeout, cases, ruleset, jobs=args.jobs, on_each=show)
         else:
             mode, target = "rules", args.rules
             observed = [None] * len(cases)
@@ -121,7 +152,10 @@ def run(args: argparse.Namespace) -> int:
     results = judge(engine, resolver, cases, observed, mode, now)
     resolver.close()
     run_ = TestRun(mode, target, tuple(results), ruleset.rules)
-    print(output.get("test", args.format)(run_), end="")
+    if mode == "url" and args.format == "text":
+        print(tail_text(run_), end="")  # the cases were printed as they finished
+    else:
+        print(output.get("test", args.format)(run_), end="")
     return int(run_.exit_code)
 
 
@@ -164,6 +198,37 @@ def run_rules_only(ruleset: RuleSet, case_paths: list[str], geoip_db: str | None
     finally:
         resolver.close()
     return TestRun("rules", ", ".join(case_paths), tuple(results), ruleset.rules)
+
+
+def import_app(spec: str) -> Any:
+    """The ASGI app `MODULE:ATTR` names; ValueError says why it cannot be used."""
+    try:
+        return _import_app(spec)
+    except _Unusable as error:
+        raise ValueError(str(error)) from None
+
+
+def observe(
+    cases: list[Case],
+    ruleset: RuleSet,
+    *,
+    app: Any = None,
+    url: str | None = None,
+    secret: str | None = None,
+    timeout: float = 30.0,
+) -> list[Observed | None]:
+    """What each case's reader got from `app` (in process) or the server at `url`; None each with neither.
+
+    ValueError says why the app or the server cannot be used.
+    """
+    try:
+        if app is not None:
+            return asyncio.run(_run_app(app, cases, ruleset))
+        if url is not None:
+            return _run_url(url, secret, timeout, cases, ruleset)
+    except _Unusable as error:
+        raise ValueError(str(error)) from None
+    return [None] * len(cases)
 
 
 class _Unusable(Exception):
@@ -356,27 +421,46 @@ class _lifespan:
 
 
 def _run_url(
-    url: str, secret: str | None, timeout: float, cases: list[Case], ruleset: RuleSet
+    url: str,
+    secret: str | None,
+    timeout: float,
+    cases: list[Case],
+    ruleset: RuleSet,
+    *,
+    jobs: int = 1,
+    on_each: Callable[[int, Observed | None], None] | None = None,
 ) -> list[Observed | None]:
+    """Each case against the server, `jobs` at once; `on_each(i, seen)` in case order, as soon as it can be."""
     found: list[Observed | None] = []
     with httpx.Client(base_url=url, timeout=timeout, follow_redirects=False) as client:
-        for case in cases:
-            request = case.request
-            headers = _request_headers(case)
-            if request.ip is not None:
-                headers["X-Forwarded-For"] = request.ip
-            else:
-                fields = [f"secret={secret}"]
-                if request.country == ANONYMOUS:
-                    fields += ["country=unknown", "anonymous=1"]
-                else:
-                    fields.append(f"country={request.country}")
-                if request.subdivision:
-                    fields.append(f"subdivision={request.subdivision}")
-                headers["Compliance-Test-Jurisdiction"] = "; ".join(fields)
-            try:
-                response = client.request(request.method, request.path, headers=headers)
-            except httpx.HTTPError as error:
-                raise _Unusable(f"cannot reach {url}: {error or type(error).__name__}.") from None
-            found.append(read_response(response, ruleset))
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="compliance-test")
+        try:
+            futures = [pool.submit(_fetch, client, url, secret, case, ruleset) for case in cases]
+            for index, future in enumerate(futures):
+                found.append(future.result())
+                if on_each is not None:
+                    on_each(index, found[-1])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return found
+
+
+def _fetch(client: httpx.Client, url: str, secret: str | None, case: Case, ruleset: RuleSet) -> Observed:
+    request = case.request
+    headers = _request_headers(case)
+    if request.ip is not None:
+        headers["X-Forwarded-For"] = request.ip
+    else:
+        fields = [f"secret={secret}"]
+        if request.country == ANONYMOUS:
+            fields += ["country=unknown", "anonymous=1"]
+        else:
+            fields.append(f"country={request.country}")
+        if request.subdivision:
+            fields.append(f"subdivision={request.subdivision}")
+        headers["Compliance-Test-Jurisdiction"] = "; ".join(fields)
+    try:
+        response = client.request(request.method, request.path, headers=headers)
+    except httpx.HTTPError as error:
+        raise _Unusable(f"cannot reach {url}: {error or type(error).__name__}.") from None
+    return read_response(response, ruleset)
