@@ -43,6 +43,7 @@ from compliance.respond import cache as _cache
 from compliance.respond import headers as _headers
 from compliance.respond.block import block_response, prefers_json
 from compliance.respond.encoding import CorruptBody, Recoder, is_supported
+from compliance.respond.languages import notice_languages
 from compliance.respond.plan import (
     DROPPED_WHEN_CHANGED,
     HTML_TYPES,
@@ -54,7 +55,7 @@ from compliance.respond.plan import (
     media_type,
     rewritable_status,
 )
-from compliance.respond.render import bounded_accept_language, choose_language
+from compliance.respond.render import bounded_accept_language
 from compliance.rules.classes import ClassTable, JurisdictionClass
 from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import Place, RuleSet
@@ -335,7 +336,7 @@ class ComplianceMiddleware:
         notice = decision.block.notice
         request_headers = scope.get("headers") or ()
         accept_language = bounded_accept_language(_header_text(request_headers, b"accept-language"))
-        language = choose_language(notice, None, None, accept_language)
+        language, *also = notice_languages(decision.block.rule, notice, None, None, accept_language)
         extra: list[tuple[bytes, bytes]] = []
         if edge is not None:
             extra = _headers.vary_on([], self._class_vary)
@@ -346,10 +347,11 @@ class ComplianceMiddleware:
             language,
             prefers_json=prefers_json(_header_text(request_headers, b"accept")),
             headers_extra=extra,
+            also=tuple(also),
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
-        rules = block_outcomes(decision, language)
+        rules = block_outcomes(decision, (language, *also))
         self.record(scope, jurisdiction, rules, 0.0, edge)
 
     def record(

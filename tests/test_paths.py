@@ -13,7 +13,11 @@ from compliance.rules.paths import PatternError, compile_path, host_matches, nor
 # (pattern, path, matches)
 _GLOBS = [
     ("/healthz", "/healthz", True),
-    ("/healthz", "/healthz/", False),
+    ("/healthz", "/healthz/", True),
+    ("/healthz", "/healthz//", False),
+    ("/healthz/", "/healthz", False),
+    ("/news/*", "/news/a/", True),
+    ("/a/**/b", "/a/x/b/", True),
     ("/healthz", "/healthz/x", False),
     ("/healthz", "/HEALTHZ", False),
     ("/news/*", "/news/a", True),
@@ -183,7 +187,9 @@ def _backtracking_glob(pattern: str) -> re.Pattern[str]:
             parts.append(r"(?:/.*)?" if index == len(segments) - 1 else r"(?:/[^/]*)*")
         else:
             parts.append("/" + "[^/]*".join(re.escape(piece) for piece in segment.split("*")))
-    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+    # A glob that does not end in "/" also matches the path with one "/" after it.
+    slash = "" if pattern.endswith("/") else "/?"
+    return re.compile("".join(parts) + slash + r"\Z", re.DOTALL)
 
 
 _SEGMENT = st.sampled_from(["a", "b", "ab", "*", "a*", "*b", "a*b", "**", ""])

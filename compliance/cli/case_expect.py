@@ -163,13 +163,24 @@ def read_expect(node: YamlMap, what: str, path: str, error: Report) -> Expect | 
         else:
             status = int(status_node.value)
     language: str | None = None
-    language_node = _text(node, "language", error)
-    if language_node is not None:
-        problem = check_language(language_node.value)
-        if problem is not None:
-            error(language_node, "bad-language", problem)
+    language_value = node.get("language")
+    tags: list[YamlScalar] = []
+    if isinstance(language_value, YamlList):
+        tags = [item for item in language_value if isinstance(item, YamlScalar) and item.value]
+        if not tags or len(tags) != len(language_value):
+            error(language_value, "bad-type", '"language" is one language tag (en), or a list of them ([ru, en]).')
             ok = False
-        language = language_node.value
+    else:
+        language_node = _text(node, "language", error)
+        tags = [language_node] if language_node is not None else []
+    for tag in tags:
+        problem = check_language(tag.value)
+        if problem is not None:
+            error(tag, "bad-language", problem)
+            ok = False
+    if tags:
+        # A notice shown in several languages (a rule's `languages: [ru, en]`) reads as "ru, en", in order.
+        language = ", ".join(tag.value for tag in tags)
     contains: list[str] = []
     contains_node = node.get("contains")
     if contains_node is not None:

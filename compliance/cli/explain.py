@@ -20,7 +20,7 @@ from compliance.errors import ConfigError
 from compliance.reader.address import is_public
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
-from compliance.respond.render import choose_language
+from compliance.respond.languages import languages_label, notice_languages
 from compliance.rules.classes import ClassTable
 from compliance.rules.decide import Engine
 from compliance.rules.groups import check_code, is_country, is_subdivision
@@ -85,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.UNUSABLE)
     at: datetime = args.at or datetime.fromtimestamp(time.time(), UTC).replace(microsecond=0)
     engine = Engine(ruleset)
-    decision = engine.explain(jurisdiction, args.host.lower(), args.path, at.timestamp())
+    # As on the site: the query string (and a fragment) is never part of a decision.
+    path = args.path.partition("#")[0].partition("?")[0]
+    decision = engine.explain(jurisdiction, args.host.lower(), path, at.timestamp())
     media = args.content_type.split(";")[0].strip().lower()
     views: list[FiringView] = []
     if decision.block is not None:
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             not_shown = "the rule is a block rule"
         else:
             not_shown = placement_applies(rule.placement, media)
-        language = choose_language(notice, None, args.lang, args.accept_language)
+        language = languages_label(notice_languages(rule, notice, None, args.lang, args.accept_language))
         views.append(FiringView(rule, notice, describe_placement(rule.placement), language, not_shown))
     explanation = Explanation(
         jurisdiction=jurisdiction,

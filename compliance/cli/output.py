@@ -174,7 +174,8 @@ def explain_text(result: Explanation) -> str:
         f"Reader:    {describe_jurisdiction(result.jurisdiction)}, {result.found}",
         f'           codes it matches: {", ".join(sorted(result.jurisdiction.codes))}, "*" (and any group that holds '
         "them)",
-        f"Page:      {result.path} on {result.host or 'any host'}, {result.content_type}",
+        f"Page:      {result.path} on {result.host or 'any host'}, {result.content_type}"
+        + ("\n           the query string is not part of any decision" if "?" in result.path else ""),
         f"Time:      {_moment(result)}",
     ]
     if result.page_language or result.accept_language:
@@ -197,8 +198,17 @@ def explain_text(result: Explanation) -> str:
             lines.append(f"  goes      {view.places[0]}")
             lines.extend(f"            else {place}" for place in view.places[1:])
         if view.language is not None and not view.not_shown:
-            others = ", ".join(view.notice.text)
-            lines.append(f"  language  {view.language} (the notice is written in {others})")
+            if view.rule.languages:
+                lines.append(f"  language  {view.language} (always: the rule's languages)")
+            elif view.notice.languages:
+                lines.append(f"  language  {view.language} (always: the notice's languages)")
+            else:
+                others = ", ".join(view.notice.text)
+                lines.append(f"  language  {view.language} (the notice is written in {others})")
+        if view.rule.legal_basis:
+            lines.append(f"  basis     {view.rule.legal_basis}")
+        if view.rule.reference:
+            lines.append(f"  reference {view.rule.reference}")
         extras = []
         if view.rule.mode != "enforce":
             extras.append(f"mode {view.rule.mode}")
@@ -259,6 +269,8 @@ def explain_json(result: Explanation) -> str:
                 "blocks": v.blocks,
                 "places": list(v.places),
                 "language": v.language,
+                "legal_basis": v.rule.legal_basis,
+                "reference": v.rule.reference,
                 "shown": v.not_shown is None,
                 "not_shown": v.not_shown,
             }

@@ -31,6 +31,7 @@ DEFAULT_NAMES = {"html": "compliance-report.html", "markdown": "compliance-repor
 @output.register("report", "html")
 def _html(args: tuple[RuleSet, Evidence]) -> str:
     ruleset, evidence = args
+    ruleset = ruleset.at(evidence.generated.timestamp())  # groups' members as they stand when the report is written
     return report_html(
         ruleset,
         evidence.source,
@@ -43,6 +44,7 @@ def _html(args: tuple[RuleSet, Evidence]) -> str:
 @output.register("report", "markdown")
 def _markdown(args: tuple[RuleSet, Evidence]) -> str:
     ruleset, evidence = args
+    ruleset = ruleset.at(evidence.generated.timestamp())  # groups' members as they stand when the report is written
     return report_markdown(
         ruleset,
         evidence.source,

@@ -41,7 +41,7 @@ from compliance.cli.report_matrix import (
     matrix_markdown,
     rule_status,
 )
-from compliance.cli.words import describe_placement, jurisdiction_name, moment_words
+from compliance.cli.words import describe_placement, jurisdiction_name, moment_words, rule_facts
 from compliance.errors import Problem
 from compliance.respond.render import codec_for, link_text, render_notice_html, render_text
 from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
@@ -241,7 +241,15 @@ def _notice_html(ruleset: RuleSet, notice: Notice, now: datetime) -> str:
     facts += [
         ("Owner", _e(notice.owner) if notice.owner else '<span class="muted">none given</span>'),
         ("Review by", _review(notice, today)),
-        ("Languages", _e(", ".join(notice.text)) + f" (default {_e(notice.default_language)})"),
+        (
+            "Languages",
+            _e(", ".join(notice.text))
+            + (
+                f" (always shown in {_e(', '.join(notice.languages))})"
+                if notice.languages
+                else f" (default {_e(notice.default_language)})"
+            ),
+        ),
         (
             "Rules",
             ", ".join(_rule_mention(r, now) for r in rules) or '<span class="tag">no rule brings it</span>',
@@ -310,9 +318,10 @@ def _rules_html(ruleset: RuleSet) -> str:
         if rule.until:
             force.append(f"until {moment_words(rule.until)}")
         status = "blocks (451)" if rule.action == "block" else ("report-only" if rule.mode == "report-only" else "")
+        basis = "".join(f"<br>{_e(line)}" for line in rule_facts(rule))
         out.append(
             f"<tr><td><code>{_e(rule.id)}</code>{'<br><span class=tag>' + _e(status) + '</span>' if status else ''}"
-            f"</td><td><code>{_e(rule.notice)}</code></td><td>{_e(who)}</td><td>{_e(pages)}</td>"
+            f"{basis}</td><td><code>{_e(rule.notice)}</code></td><td>{_e(who)}</td><td>{_e(pages)}</td>"
             f"<td>{'<br>'.join(_e(p) for p in describe_placement(rule.placement))}</td>"
             f"<td>{_e(' '.join(force) or 'always')}</td><td><code>{_e(rule.location)}</code></td></tr>"
         )
@@ -437,8 +446,14 @@ def report_markdown(
         if notice.review_by is not None and notice.review_by < today:
             review += " (overdue for review)"
         out.append(f"- Review by: {_md(review)}")
-        rules = [r.id for r in ruleset.rules if r.notice == notice.id]
+        rules = [
+            r.id + (f" ({'; '.join(rule_facts(r))})" if rule_facts(r) else "")
+            for r in ruleset.rules
+            if r.notice == notice.id
+        ]
         out.append(f"- Rules: {_md(', '.join(rules) or 'no rule brings it')}")
+        if notice.languages:
+            out.append(f"- Always shown in: {_md(', '.join(notice.languages))}")
         for language in notice.text:
             out += ["", f"As a reader sees it in {_md(language)}:", ""]
             paragraphs = list(render_text(notice, language))

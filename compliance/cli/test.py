@@ -269,6 +269,15 @@ class _NoticeFinder(HTMLParser):
             self.found.append((notice, values.get("lang")))
 
 
+def _shown_in(notices: dict[str, str | None], notice_id: str, language: str | None) -> None:
+    """Notes that a notice is shown in `language`: a notice shown in several reads as `ru, en`, in order."""
+    before = notices.get(notice_id)
+    if before is None or language is None:
+        notices[notice_id] = before or language
+    elif language not in before.split(", "):
+        notices[notice_id] = f"{before}, {language}"
+
+
 def _places(ruleset: RuleSet, kind: str) -> set[str]:
     return {place.arg for rule in ruleset.rules for place in rule.placement if place.kind == kind and place.arg}
 
@@ -285,7 +294,7 @@ def read_response(response: httpx.Response, ruleset: RuleSet) -> Observed:
         finder.close()
         page_language = finder.page_language
         for notice_id, language in finder.found:
-            notices.setdefault(notice_id, language)
+            _shown_in(notices, notice_id, language)
     for name in _places(ruleset, "header"):
         for value in response.headers.get_list(name):
             for notice_id in value.split(","):
@@ -302,11 +311,11 @@ def read_response(response: httpx.Response, ruleset: RuleSet) -> Observed:
                 for entry in document.get(name) or () if isinstance(document.get(name), list) else ():
                     if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                         language = entry.get("language")
-                        notices.setdefault(entry["id"], language if isinstance(language, str) else None)
+                        _shown_in(notices, entry["id"], language if isinstance(language, str) else None)
             block = document.get("notice")
             if isinstance(block, dict) and isinstance(block.get("id"), str):
                 language = block.get("language")
-                notices.setdefault(block["id"], language if isinstance(language, str) else None)
+                _shown_in(notices, block["id"], language if isinstance(language, str) else None)
     languages = tuple((n, lang) for n, lang in notices.items() if lang is not None)
     return Observed(frozenset(notices), response.status_code, languages, text, tuple(notices), page_language)
 

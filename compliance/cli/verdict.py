@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from compliance.cli.cases import Case
 from compliance.cli.results import Mismatch, Observed
-from compliance.respond.render import choose_language
+from compliance.respond.languages import fixed_languages, languages_label, notice_languages
 from compliance.rules.decide import Decision
 
 __all__ = ["compare", "from_decision"]
@@ -27,10 +27,13 @@ def from_decision(case: Case, decision: Decision) -> Observed:
     accept = request.header("accept-language")
     if decision.block is not None:
         notice = decision.block.notice
-        language = choose_language(notice, None, request.page_language, accept)
+        language = languages_label(notice_languages(decision.block.rule, notice, None, request.page_language, accept))
         return Observed(frozenset({notice.id}), 451, ((notice.id, language),), order=(notice.id,))
     shown = [f for f in decision.fired if f.enforced and f.rule.action == "notice"]
-    languages = tuple((f.notice.id, choose_language(f.notice, None, request.page_language, accept)) for f in shown)
+    languages = tuple(
+        (f.notice.id, languages_label(notice_languages(f.rule, f.notice, None, request.page_language, accept)))
+        for f in shown
+    )
     return Observed(frozenset(f.notice.id for f in shown), None, languages, order=tuple(f.notice.id for f in shown))
 
 
@@ -121,7 +124,7 @@ def _share_a_place(decision: Decision, ids: Iterable[str]) -> bool:
 
 def _depends_on_page(decision: Decision) -> bool:
     """Whether a notice shown could be in another language on a page in another language."""
-    notices = [f.notice for f in decision.fired if f.enforced]
+    firings = [f for f in decision.fired if f.enforced]
     if decision.block is not None:
-        notices.append(decision.block.notice)
-    return any(len(notice.text) > 1 for notice in notices)
+        firings.append(decision.block)
+    return any(len(f.notice.text) > 1 and not fixed_languages(f.rule, f.notice) for f in firings)

@@ -14,6 +14,7 @@ from compliance.rules.groups import BUILTIN_GROUPS
 from compliance.rules.model import ANONYMOUS, EVERYONE, HTML_PLACES, UNKNOWN, Place, Rule, RuleSet
 
 __all__ = [
+    "rule_facts",
     "Entry",
     "Row",
     "describe_place",
@@ -189,3 +190,15 @@ def entry_words(
     if rule.mode == "report-only":
         words.append(report_only)
     return words
+
+
+def rule_facts(rule: Rule) -> list[str]:
+    """What a rule says of itself beyond who and where: its legal basis, reference and fixed languages."""
+    facts = []
+    if rule.legal_basis:
+        facts.append(f"legal basis: {rule.legal_basis}")
+    if rule.reference:
+        facts.append(f"reference: {rule.reference}")
+    if rule.languages:
+        facts.append(f"always in: {', '.join(rule.languages)}")
+    return facts

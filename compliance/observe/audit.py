@@ -20,8 +20,9 @@ from typing import Any, Final
 from compliance.errors import ConfigError
 from compliance.observe.chain import write_linked
 from compliance.reader.jurisdiction import Jurisdiction
-from compliance.respond.plan import Plan
+from compliance.respond.plan import Plan, language_outcome
 from compliance.rules.decide import Decision
+from compliance.rules.model import Rule
 
 __all__ = [
     "AUDIT_LOGGER",
@@ -132,7 +133,8 @@ def rule_outcomes(
         notice_id = firing.notice.id
         known = known_outcomes.get(notice_id, {})
         entry: dict[str, Any] = {"rule": firing.rule.id, "notice": notice_id, "mode": firing.rule.mode}
-        entry.update((k, v) for k, v in known.items() if k == "language")
+        entry.update(rule_basis(firing.rule))
+        entry.update((k, v) for k, v in known.items() if k in ("language", "languages"))
         if not firing.enforced:
             entry["outcome"] = "report-only"
         elif known.get("outcome") == "injected":
@@ -151,7 +153,17 @@ def rule_outcomes(
     return rules
 
 
-def block_outcomes(decision: Decision, language: str) -> list[dict[str, Any]]:
+def rule_basis(rule: Rule) -> dict[str, str]:
+    """The rule's own legal basis and reference, where it gives them (a court order's number, say)."""
+    found: dict[str, str] = {}
+    if rule.legal_basis is not None:
+        found["legal_basis"] = rule.legal_basis
+    if rule.reference is not None:
+        found["reference"] = rule.reference
+    return found
+
+
+def block_outcomes(decision: Decision, languages: tuple[str, ...]) -> list[dict[str, Any]]:
     """What the audit event says of a blocked page: the block, and every notice it made moot."""
     assert decision.block is not None
     notice = decision.block.notice
@@ -160,7 +172,8 @@ def block_outcomes(decision: Decision, language: str) -> list[dict[str, Any]]:
             "rule": decision.block.rule.id,
             "notice": notice.id,
             "mode": "enforce",
-            "language": language,
+            **rule_basis(decision.block.rule),
+            **language_outcome(languages),
             "outcome": "blocked",
         },
         *(

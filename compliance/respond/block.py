@@ -50,8 +50,11 @@ def block_response(
     *,
     prefers_json: bool = False,
     headers_extra: Iterable[tuple[bytes, bytes]] = (),
+    also: tuple[str, ...] = (),
 ) -> tuple[int, Headers, bytes]:
     """(status, headers, body) of the 451 response that carries `notice` in `language`.
+
+    `also` are further languages the notice is shown in, after `language` (a rule's `languages`).
 
     `headers_extra` (lower-case names) are added last; a name given there replaces
     the header of that name this function would set (a caller's `Cache-Control`, say).
@@ -60,12 +63,12 @@ def block_response(
         document = {
             "error": "unavailable-for-legal-reasons",
             "status": STATUS,
-            "notices": [notice_item(notice, language)],
+            "notices": [notice_item(notice, shown) for shown in (language, *also)],
         }
         body = json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
         content_type = b"application/json; charset=utf-8"
     else:
-        body = _page(notice, language)
+        body = _page(notice, language, also)
         content_type = b"text/html; charset=utf-8"
     headers: Headers = [
         (b"content-type", content_type),
@@ -87,7 +90,7 @@ def block_response(
     return STATUS, headers, body
 
 
-def _page(notice: Notice, language: str) -> bytes:
+def _page(notice: Notice, language: str, also: tuple[str, ...] = ()) -> bytes:
     lang = _attr(language)
     direction = ' dir="rtl"' if is_rtl(language) else ""
     # The page's own words are English: marked as such where the notice is in another language.
@@ -105,7 +108,7 @@ def _page(notice: Notice, language: str) -> bytes:
             _STYLE,
             css,
             f"</head><body><main><h1{heading}>{REASON}</h1>".encode("ascii"),
-            render_notice_html(notice, language, "utf-8"),
+            *(render_notice_html(notice, shown, "utf-8") for shown in (language, *also)),
             b"</main></body></html>\n",
         )
     )

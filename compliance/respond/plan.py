@@ -14,6 +14,7 @@ from typing import Any, Final, Protocol
 
 from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.respond.json import JsonInserter, notices_json
+from compliance.respond.languages import fixed_languages, notice_languages
 from compliance.respond.render import (
     charset_from_content_type,
     choose_language,
@@ -139,22 +140,24 @@ class Plan:
         #: Whether a notice is due in a body (HTML or JSON), where a `Range` would cut it off.
         self.body_due = bool(self.html_due or self.json_due)
         #: Whether the page's own language (`<html lang>`) can change which text is shown.
-        self.multilingual = any(len(f.notice.text) > 1 for f in self.html_due)
+        self.multilingual = any(_chosen_per_reader(f) for f in self.html_due)
         #: (charset, Content-Language, Accept-Language, <html> tag) -> the rewriter's inputs, and whether
         #: some notice's language followed Accept-Language
         self.rewriters: dict[
             tuple[str | None, str | None, str | None, bytes],
-            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...], bool],
+            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], bool],
         ] = {}
         #: (Content-Language, Accept-Language) -> the JSON field's value, each notice's language, and
         #: whether some notice's language followed Accept-Language
-        self.json_values: dict[tuple[str | None, str | None], tuple[bytes, list[tuple[Notice, str]], bool]] = {}
+        self.json_values: dict[
+            tuple[str | None, str | None], tuple[bytes, list[tuple[Notice, tuple[str, ...]]], bool]
+        ] = {}
 
     @property
     def languages_may_vary(self) -> bool:
         """Whether a notice due in a body has texts in more than one language (for a HEAD's `Vary`)."""
-        return any(len(f.notice.text) > 1 for f in self.html_due) or any(
-            len(f.notice.text) > 1 for firings in self.json_due.values() for f in firings
+        return any(_chosen_per_reader(f) for f in self.html_due) or any(
+            _chosen_per_reader(f) for firings in self.json_due.values() for f in firings
         )
 
     def json_transform(
@@ -168,14 +171,19 @@ class Plan:
         ((field, firings),) = list(self.json_due.items())[:1]
         built = self.json_values.get(languages_asked)
         if built is None:
-            items = [(f.notice, choose_language(f.notice, content_language, None, accept_language)) for f in firings]
+            items = [
+                (f.notice, notice_languages(f.rule, f.notice, content_language, None, accept_language)) for f in firings
+            ]
             if len(self.json_values) >= PLAN_CACHE_SIZE:
                 self.json_values.clear()
-            varies = any(follows_accept_language(f.notice, content_language, None) for f in firings)
-            built = self.json_values[languages_asked] = (notices_json(items), items, varies)
+            varies = any(
+                _chosen_per_reader(f) and follows_accept_language(f.notice, content_language, None) for f in firings
+            )
+            entries = [(notice, language) for notice, languages in items for language in languages]
+            built = self.json_values[languages_asked] = (notices_json(entries), items, varies)
         value, items, varies = built
-        for notice, language in items:
-            outcome[notice.id] = {"language": language, "place": f"json: {field}"}
+        for notice, languages in items:
+            outcome[notice.id] = {**language_outcome(languages), "place": f"json: {field}"}
         return JsonTransform(field, value, [f.notice.id for f in firings]), varies
 
     def html_transform(
@@ -203,34 +211,50 @@ class Plan:
         if built is None:
             built = self.rewriters[key] = self._prepare_rewriter(charset, content_language, accept_language, head)
         insertions, head_markup, languages, varies = built
-        for notice_id, language in languages:
-            outcome[notice_id] = {"language": language}
+        for notice_id, shown in languages:
+            outcome[notice_id] = language_outcome(shown)
         return HtmlRewriter(insertions, head_markup, holdback), varies
 
     def _prepare_rewriter(
         self, charset: str | None, content_language: str | None, accept_language: str | None, head: bytes
-    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, str], ...], bool]:
+    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], bool]:
         """The notices' markup for this charset and these languages (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
             raise Skipped(f"the page's charset {charset!r} is not known")
         html_lang = sniff_html(head)[1] if self.multilingual else None
         insertions: list[Insertion] = []
-        languages: list[tuple[str, str]] = []
+        languages: list[tuple[str, tuple[str, ...]]] = []
         css: list[str] = []
         for firing in self.html_due:
             notice = firing.notice
-            language = choose_language(notice, content_language, html_lang, accept_language)
+            shown = notice_languages(firing.rule, notice, content_language, html_lang, accept_language)
             places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
-            insertions.append(Insertion(notice.id, places, render_notice_html(notice, language, codec)))
-            languages.append((notice.id, language))
+            markup = b"".join(render_notice_html(notice, language, codec) for language in shown)
+            insertions.append(Insertion(notice.id, places, markup))
+            languages.append((notice.id, shown))
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
-        varies = any(follows_accept_language(f.notice, content_language, html_lang) for f in self.html_due)
+        varies = any(
+            _chosen_per_reader(f) and follows_accept_language(f.notice, content_language, html_lang)
+            for f in self.html_due
+        )
         if len(self.rewriters) >= PLAN_CACHE_SIZE:
             self.rewriters.clear()
         return tuple(insertions), head_markup, tuple(languages), varies
+
+
+def _chosen_per_reader(firing: Firing) -> bool:
+    """Whether the notice's language is chosen per reader among several texts (not fixed by a rule)."""
+    return len(firing.notice.text) > 1 and not fixed_languages(firing.rule, firing.notice)
+
+
+def language_outcome(languages: tuple[str, ...]) -> dict[str, Any]:
+    """What the audit says of the languages a notice was shown in: `language`, and `languages` for several."""
+    if len(languages) == 1:
+        return {"language": languages[0]}
+    return {"language": languages[0], "languages": list(languages)}
 
 
 def follows_accept_language(notice: Notice, content_language: str | None, html_lang: str | None) -> bool:

@@ -13,6 +13,7 @@ the host `ANY_HOST` (a Host that cannot be read) is covered by every host patter
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,6 +100,15 @@ class _Compiled:
     start: float | None
     until: float | None
     dependent: bool
+    #: For a rule with dated group members: the moments its members change, and the rule as it
+    #: stands from each (the first from the beginning of time), worked out at load.
+    changes: tuple[float, ...] = ()
+    versions: tuple[Rule, ...] = ()
+
+    def at(self, now: float) -> Rule:
+        if not self.versions:
+            return self.rule
+        return self.versions[bisect_right(self.changes, now)]
 
     def in_time(self, now: float) -> bool:
         return (self.start is None or now >= self.start) and (self.until is None or now < self.until)
@@ -115,12 +125,18 @@ class Engine:
                 notice=ruleset.notices[rule.notice],
                 start=_timestamp(rule.start),
                 until=_timestamp(rule.until),
-                dependent=EVERYONE not in rule.jurisdictions or bool(rule.except_jurisdictions),
+                dependent=EVERYONE not in rule.jurisdictions or bool(rule.except_jurisdictions or rule.dated),
+                changes=_changes(rule),
+                versions=tuple(rule.at(t) for t in _samples(_changes(rule))) if rule.dated else (),
             )
             for rule in ruleset.rules
         )
         self._uses_hosts = any(rule.hosts for rule in ruleset.rules)
-        self._boundaries = sorted({t for c in self._rules for t in (c.start, c.until) if t is not None})
+        # Moments at which a decision may change: a rule starts or ends, a group member joins or leaves.
+        self._boundaries = sorted(
+            {t for c in self._rules for t in (c.start, c.until) if t is not None}
+            | {m.timestamp() for rule in ruleset.rules for d in rule.dated for m in (d.start, d.until) if m}
+        )
         self._covering: dict[str | tuple[str, str], tuple[_Compiled, ...]] = {}
         self._decisions: dict[str | tuple[str, str], dict[Jurisdiction, tuple[Decision, float, float]]] = {}
 
@@ -130,12 +146,13 @@ class Engine:
 
     @property
     def boundaries(self) -> tuple[float, ...]:
-        """Every moment (POSIX timestamp) at which some rule starts or ends, in order."""
+        """Every moment (POSIX timestamp) at which some rule starts or ends, or a member joins or leaves a group."""
         return tuple(self._boundaries)
 
     def in_force(self, now: float) -> tuple[Rule, ...]:
-        """The rules whose `from`/`until` include `now`, in rule-set order (paths and hosts aside)."""
-        return tuple(c.rule for c in self._rules if c.in_time(now))
+        """The rules whose `from`/`until` include `now`, in rule-set order (paths and hosts aside), with
+        their groups' members as they stand at `now`."""
+        return tuple(c.at(now) for c in self._rules if c.in_time(now))
 
     # -- coverage (host and path only) -------------------------------------------------
 
@@ -216,7 +233,7 @@ class Engine:
                 continue
             covered = True
             dependent = dependent or c.dependent
-            if _jurisdiction_ok(c.rule, codes):
+            if _jurisdiction_ok(c.at(now), codes):
                 firing.append(c)
         if not covered:
             return NOTHING
@@ -239,6 +256,16 @@ class Engine:
         )
 
 
+def _changes(rule: Rule) -> tuple[float, ...]:
+    """The moments (POSIX timestamps, in order) at which a member of a group the rule names joins or leaves."""
+    return tuple(sorted({m.timestamp() for d in rule.dated for m in (d.start, d.until) if m is not None}))
+
+
+def _samples(changes: tuple[float, ...]) -> tuple[float, ...]:
+    """A moment in each span between `changes`: before the first, then each change itself."""
+    return (changes[0] - 1.0, *changes) if changes else ()
+
+
 def _host_ok(rule: Rule, host: str) -> bool:
     return not rule.hosts or host_matches(rule.hosts, host)
 
@@ -258,6 +285,12 @@ def _jurisdiction_ok(rule: Rule, codes: frozenset[str]) -> bool:
     return EVERYONE in rule.jurisdictions or bool(rule.jurisdictions & codes)
 
 
+def _period(start: datetime | None, until: datetime | None) -> str:
+    if start is not None and until is not None:
+        return f"from {_fmt(start)} until {_fmt(until)}"
+    return f"from {_fmt(start)}" if start is not None else f"until {_fmt(until)}" if until is not None else "always"
+
+
 def _why_not(c: _Compiled, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Skip | None:
     rule = c.rule
     if not _host_ok(rule, host):
@@ -271,6 +304,7 @@ def _why_not(c: _Compiled, jurisdiction: Jurisdiction, host: str, path: str, now
         return Skip(rule, "not-yet", f"starts {_fmt(rule.start)}")
     if c.until is not None and now >= c.until and rule.until is not None:
         return Skip(rule, "ended", f"ended {_fmt(rule.until)}")
+    rule = c.at(now)
     codes = jurisdiction.codes
     where = ", ".join(sorted(codes))
     hit = rule.except_jurisdictions & codes
@@ -279,5 +313,8 @@ def _why_not(c: _Compiled, jurisdiction: Jurisdiction, host: str, path: str, now
         return Skip(rule, "excluded-jurisdiction", f"jurisdiction {where} excluded by [{written}]")
     if not (EVERYONE in rule.jurisdictions or rule.jurisdictions & codes):
         written = ", ".join(rule.jurisdictions_written) or ", ".join(sorted(rule.jurisdictions))
-        return Skip(rule, "jurisdiction", f"jurisdiction {where} not in [{written}]")
+        dated = "".join(
+            f"; {d.code} belongs to it {_period(d.start, d.until)} only" for d in c.rule.dated if d.code in codes
+        )
+        return Skip(rule, "jurisdiction", f"jurisdiction {where} not in [{written}]{dated}")
     return None

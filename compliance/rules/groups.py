@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from functools import cache
 from typing import Final
 
@@ -22,7 +23,18 @@ import pycountry
 
 from compliance.rules.model import ANONYMOUS, EVERYONE, UNKNOWN
 
-__all__ = ["BUILTIN_GROUPS", "EEA", "EU", "KEYWORDS", "check_code", "is_country", "is_subdivision"]
+__all__ = [
+    "BUILTIN_GROUPS",
+    "BUILTIN_HISTORY",
+    "EEA",
+    "EEA_HISTORY",
+    "EU",
+    "EU_HISTORY",
+    "KEYWORDS",
+    "check_code",
+    "is_country",
+    "is_subdivision",
+]
 
 KEYWORDS: Final = frozenset({UNKNOWN, ANONYMOUS, EVERYONE})
 
@@ -38,8 +50,39 @@ EU: Final = frozenset(
 )  # fmt: skip
 EEA: Final = EU | {"IS", "LI", "NO"}
 
-#: Built-in groups by name (written "@EU", "@EEA").
+#: Built-in groups by name (written "@EU", "@EEA"): today's members.
 BUILTIN_GROUPS: Final = {"EU": EU, "EEA": EEA}
+
+_UTC = UTC
+_ENLARGEMENT_2004: Final = ("CY", "CZ", "EE", "HU", "LT", "LV", "MT", "PL", "SI", "SK")
+#: Membership history since the Union's 1995 enlargement, for decisions at a moment (`explain --at`, `from`):
+#: (code, member from, member until), `until` exclusive. A code not listed was a member throughout.
+#: The United Kingdom left at 23:00 UTC on 31 January 2020 (the transition period during which EU law
+#: kept applying to it is a law's own dates: a rule's `from`/`until`).
+EU_HISTORY: Final[tuple[tuple[str, datetime | None, datetime | None], ...]] = (
+    ("AT", datetime(1995, 1, 1, tzinfo=_UTC), None),
+    ("FI", datetime(1995, 1, 1, tzinfo=_UTC), None),
+    ("AX", datetime(1995, 1, 1, tzinfo=_UTC), None),
+    ("SE", datetime(1995, 1, 1, tzinfo=_UTC), None),
+    *((code, datetime(2004, 5, 1, tzinfo=_UTC), None) for code in _ENLARGEMENT_2004),
+    ("BG", datetime(2007, 1, 1, tzinfo=_UTC), None),
+    ("RO", datetime(2007, 1, 1, tzinfo=_UTC), None),
+    ("HR", datetime(2013, 7, 1, tzinfo=_UTC), None),
+    ("YT", datetime(2014, 1, 1, tzinfo=_UTC), None),
+    ("GB", None, datetime(2020, 1, 31, 23, tzinfo=_UTC)),
+)  # fmt: skip
+#: The EEA's own members beyond the Union: Liechtenstein from 1 May 1995; the Agreement applied to Croatia
+#: from 12 April 2014 (provisionally).
+EEA_HISTORY: Final[tuple[tuple[str, datetime | None, datetime | None], ...]] = (
+    *((code, start, until) for code, start, until in EU_HISTORY if code != "HR"),
+    ("HR", datetime(2014, 4, 12, tzinfo=_UTC), None),
+    ("LI", datetime(1995, 5, 1, tzinfo=_UTC), None),
+)
+#: Built-in groups by name with their history: (members throughout, dated members).
+BUILTIN_HISTORY: Final = {
+    "EU": (EU - {code for code, _, _ in EU_HISTORY}, EU_HISTORY),
+    "EEA": (EEA - {code for code, _, _ in EEA_HISTORY}, EEA_HISTORY),
+}
 
 # Codes people write that ISO 3166 spells otherwise.
 _COMMON_MISTAKES: Final = {

@@ -8,7 +8,7 @@ compiled. Nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Final, Literal, Protocol
 
@@ -20,6 +20,7 @@ __all__ = [
     "HTML_PLACES",
     "SELECTOR_PLACES",
     "UNKNOWN",
+    "DatedCode",
     "Link",
     "Location",
     "Notice",
@@ -73,6 +74,8 @@ class Notice:
     location: Location | None = None
     #: Languages the notice must have: each entry a tuple of alternatives (any one will do).
     required_languages: tuple[tuple[str, ...], ...] = ()
+    #: `language`/`languages`: the texts always shown, in this order (keys of `text`); empty: chosen per reader.
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,21 @@ class PathPattern:
 
 
 @dataclass(frozen=True, slots=True)
+class DatedCode:
+    """A jurisdiction a rule names for a while only: a group member with `from`/`until` (built-in or not)."""
+
+    code: str
+    start: datetime | None  # inclusive, aware
+    until: datetime | None  # exclusive, aware
+    excepted: bool = False  # named under `except_jurisdictions`
+
+    def holds(self, now: float) -> bool:
+        return (self.start is None or now >= self.start.timestamp()) and (
+            self.until is None or now < self.until.timestamp()
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     id: str
     notice: str
@@ -136,15 +154,43 @@ class Rule:
     except_jurisdictions_written: tuple[str, ...] = ()
     #: Languages the notice this rule brings must have, for this rule's readers (as on a notice).
     required_languages: tuple[tuple[str, ...], ...] = ()
+    #: The law or order this rule applies, and its reference (a court order's number), for audit and reports.
+    legal_basis: str | None = None
+    reference: str | None = None
+    #: `language`/`languages` on the rule: the notice's texts always shown, in this order (keys of its
+    #: `text`); empty: the notice's own `languages`, else chosen per reader.
+    languages: tuple[str, ...] = ()
+    #: Jurisdictions named for a while only (dated group members); `jurisdictions` and
+    #: `except_jurisdictions` hold the codes named throughout.
+    dated: tuple[DatedCode, ...] = ()
+
+    def at(self, now: float) -> Rule:
+        """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""
+        if not self.dated:
+            return self
+        held = [d for d in self.dated if d.holds(now)]
+        return replace(
+            self,
+            jurisdictions=self.jurisdictions | {d.code for d in held if not d.excepted},
+            except_jurisdictions=self.except_jurisdictions | {d.code for d in held if d.excepted},
+            dated=(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     rules: tuple[Rule, ...]
     notices: Mapping[str, Notice]
-    #: The rule set's own groups, expanded to codes (built-in groups are not listed).
+    #: The rule set's own groups, expanded to every code that belongs at some time (built-in groups are
+    #: not listed; a rule's `dated` says when a member belongs).
     groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: The files the set was read from, in load order.
     files: tuple[str, ...] = ()
     #: Warnings found while loading (errors raise RuleFileError instead).
     warnings: tuple[Problem, ...] = ()
+
+    def at(self, now: float) -> RuleSet:
+        """This set with every rule's dated group members as they stand at `now` (for reports of a moment)."""
+        if not any(rule.dated for rule in self.rules):
+            return self
+        return replace(self, rules=tuple(rule.at(now) for rule in self.rules))

@@ -5,7 +5,7 @@ A pattern is a glob starting with "/", or a Python regular expression after "re:
 
     pattern             matches                               does not match
     ------------------  ------------------------------------  ------------------------
-    /healthz            /healthz                              /healthz/  /healthz/x
+    /healthz            /healthz  /healthz/                   /healthz/x  /healthz//
     /news/*             /news/a  /news/                       /news  /news/a/b
     /news/*.html        /news/a.html                          /news/a/b.html
     /news/**            /news  /news/  /news/a/b              /newsroom  /sport/news
@@ -18,7 +18,9 @@ A pattern is a glob starting with "/", or a Python regular expression after "re:
 
 In a glob, `*` matches any characters within one segment (`[^/]*`); `**` written
 as a whole segment matches any number of segments, including none; every other
-character (`.`, `+`, `(`, `[` and the like) is literal. Refused: `**` inside a
+character (`.`, `+`, `(`, `[` and the like) is literal. A path as readers type it
+may end in `/`: a glob that does not end in `/` also matches the path with one `/`
+after it (`/about` matches `/about/`; `/news/*` matches `/news/a/`). Refused: `**` inside a
 segment (`/news/**.html`, ambiguous), and `?` or `#` (the query string and the
 fragment are never part of the path). Globs are matched segment by segment,
 without backtracking.
@@ -134,7 +136,7 @@ class _Glob:
     fit, which is never worse than a later one: no backtracking.
     """
 
-    __slots__ = ("_groups", "_least", "pattern")
+    __slots__ = ("_groups", "_least", "_slash_form", "pattern")
 
     def __init__(self, pattern: str, tokens: list[_Segment | None]) -> None:
         self.pattern = pattern
@@ -146,14 +148,23 @@ class _Glob:
                 groups[-1].append(token)
         self._groups: tuple[tuple[_Segment, ...], ...] = tuple(tuple(group) for group in groups)
         self._least = sum(len(group) for group in groups)
+        #: Whether the path with a `/` after it matches too: for every glob that does not end in `/`.
+        self._slash_form = not pattern.endswith("/")
 
     def fullmatch(self, path: str) -> bool | None:
         if not path:
-            segments: list[str] = []
-        elif path[0] != "/":
+            return self._segments_match([])
+        if path[0] != "/":
             return None
-        else:
-            segments = path[1:].split("/")
+        segments = path[1:].split("/")
+        if self._segments_match(segments):
+            return True
+        # The trailing-slash form of a path the glob matches: `/about/` for `/about`.
+        if len(segments) > 1 and not segments[-1] and self._slash_form:
+            return self._segments_match(segments[:-1])
+        return None
+
+    def _segments_match(self, segments: list[str]) -> bool | None:
         groups, count = self._groups, len(segments)
         if len(groups) == 1:  # no `**`
             return True if count == self._least and _group_at(groups[0], segments, 0) else None

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from compliance.rules.groups import BUILTIN_GROUPS, check_code
-from compliance.rules.load.messages import Sink, describe, sentences, suggest
-from compliance.rules.load.state import GroupDraft, Loader
-from compliance.rules.load.values import FileReader
-from compliance.rules.yamlstrict import YamlMap, YamlScalar, YamlValue
+from typing import Final
 
-__all__ = ["check_jurisdiction", "merge_groups", "read_groups"]
+from compliance.rules.groups import BUILTIN_GROUPS, BUILTIN_HISTORY, check_code
+from compliance.rules.load.messages import Sink, describe, sentences, suggest
+from compliance.rules.load.state import ALWAYS, GroupDraft, Loader, Period
+from compliance.rules.load.values import FileReader
+from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
+
+__all__ = [
+    "MEMBER_KEYS",
+    "add_period",
+    "builtin_periods",
+    "check_jurisdiction",
+    "merge_groups",
+    "read_groups",
+    "within",
+]
+
+MEMBER_KEYS: Final = ("member", "from", "until")
 
 
 def read_groups(reader: FileReader, groups: YamlValue) -> None:
@@ -38,15 +50,51 @@ def read_groups(reader: FileReader, groups: YamlValue) -> None:
             continue
         if not reader.check_id(key, "group name"):
             continue
-        found = reader.strings(value, name, '[EE, LV, LT] or ["@EU", CH]')
-        if found is None:
+        read = _read_members(reader, name, value)
+        if read is None:
             continue
-        members = found[0]
+        members, periods = read
         if not members:
             reader.warning(
                 value, "empty-group", f'The group "{name}" has no members; a rule that names it matches no one.'
             )
-        reader.loader.groups.append(GroupDraft(name, reader.path, key, members))
+        reader.loader.groups.append(GroupDraft(name, reader.path, key, members, periods))
+
+
+def _read_members(reader: FileReader, name: str, value: YamlValue) -> tuple[list[YamlScalar], list[Period]] | None:
+    """A group's members: codes and groups, each on its own or as `{member: GB, from: ..., until: ...}`."""
+    if not isinstance(value, YamlList):
+        found = reader.strings(value, name, '[EE, LV, LT] or ["@EU", CH]')
+        return None if found is None else (found[0], [ALWAYS] * len(found[0]))
+    members: list[YamlScalar] = []
+    periods: list[Period] = []
+    for item in value:
+        if isinstance(item, YamlScalar):
+            members.append(item)
+            periods.append(ALWAYS)
+            continue
+        if not isinstance(item, YamlMap):
+            reader.error(item, "bad-type", f'Each member of "{name}" is a code or a group, such as RU or "@EU".')
+            continue
+        reader.check_keys(item, MEMBER_KEYS, "a group member")
+        member = reader.required(item, "member", item, "This member", "member: GB")
+        if member is None or reader.text(member, "member") is None or not isinstance(member, YamlScalar):
+            continue
+        start_node, until_node = reader.optional(item, "from"), reader.optional(item, "until")
+        start = reader.moment(start_node, "from") if start_node is not None else None
+        until = reader.moment(until_node, "until") if until_node is not None else None
+        if (start_node is not None and start is None) or (until_node is not None and until is None):
+            continue
+        if start is not None and until is not None and start >= until:
+            reader.error(
+                until_node or item,
+                "bad-date-range",
+                f'"until" must be after "from" for the member {member.value}; it would never belong to the group.',
+            )
+            continue
+        members.append(member)
+        periods.append((start, until))
+    return members, periods
 
 
 def merge_groups(loader: Loader) -> dict[str, frozenset[str]]:
@@ -68,23 +116,26 @@ def merge_groups(loader: Loader) -> dict[str, frozenset[str]]:
         for member in draft.members:
             check_jurisdiction(loader.sink, draft.path, member, defined, None)
 
-    expanded: dict[str, frozenset[str]] = {}
+    expanded: dict[str, dict[str, list[Period]]] = {name: builtin_periods(name) for name in BUILTIN_HISTORY}
     visiting: list[str] = []
     reported: set[frozenset[str]] = set()
 
-    def expand(name: str) -> frozenset[str]:
+    def expand(name: str) -> dict[str, list[Period]]:
         if name in expanded:
             return expanded[name]
         visiting.append(name)
-        codes: set[str] = set()
-        for member in defined[name].members:
+        codes: dict[str, list[Period]] = {}
+        draft = defined[name]
+        for member, period in zip(draft.members, draft.periods or [ALWAYS] * len(draft.members), strict=True):
             word = member.value
             if not word.startswith("@"):
-                codes.add(word)
+                add_period(codes, word, period)
                 continue
             ref = word[1:]
-            if ref in BUILTIN_GROUPS:
-                codes |= BUILTIN_GROUPS[ref]
+            if ref in BUILTIN_HISTORY:
+                for code, periods in expanded[ref].items():
+                    for inner in periods:
+                        add_period(codes, code, within(inner, period))
             elif ref in visiting:
                 cycle = visiting[visiting.index(ref) :] + [ref]
                 if frozenset(cycle) not in reported:
@@ -99,16 +150,50 @@ def merge_groups(loader: Loader) -> dict[str, frozenset[str]]:
                         "contain itself, directly or through other groups.",
                     )
             elif ref in defined:
-                codes |= expand(ref)
+                for code, periods in expand(ref).items():
+                    for inner in periods:
+                        add_period(codes, code, within(inner, period))
         visiting.pop()
-        result = frozenset(codes)
-        expanded[name] = result
-        return result
+        expanded[name] = codes
+        return codes
 
     for name in defined:
         expand(name)
     loader.defined_groups = defined
-    return expanded
+    loader.group_periods = expanded
+    # Every code that ever belongs to the group, for reports.
+    return {name: frozenset(expanded[name]) for name in defined}
+
+
+def builtin_periods(name: str) -> dict[str, list[Period]]:
+    """A built-in group's members with their periods (`ALWAYS` for members throughout)."""
+    always, dated = BUILTIN_HISTORY[name]
+    found: dict[str, list[Period]] = {code: [ALWAYS] for code in always}
+    for code, start, until in dated:
+        add_period(found, code, (start, until))
+    return found
+
+
+def within(inner: Period, outer: Period) -> Period | None:
+    """The part of `inner` inside `outer` (a member of a group that is itself a member for a while)."""
+    starts = [t for t in (inner[0], outer[0]) if t is not None]
+    ends = [t for t in (inner[1], outer[1]) if t is not None]
+    start, until = (max(starts) if starts else None), (min(ends) if ends else None)
+    if start is not None and until is not None and start >= until:
+        return None
+    return start, until
+
+
+def add_period(codes: dict[str, list[Period]], code: str, period: Period | None) -> None:
+    if period is None:
+        return
+    periods = codes.setdefault(code, [])
+    if ALWAYS in periods:
+        return
+    if period == ALWAYS:
+        periods[:] = [ALWAYS]
+    elif period not in periods:
+        periods.append(period)
 
 
 def check_jurisdiction(

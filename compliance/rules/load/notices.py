@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pycountry
 
+from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
 from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
 from compliance.rules.load.state import Loader, NoticeDraft
 from compliance.rules.load.values import FileReader
@@ -34,6 +35,8 @@ NOTICE_KEYS: Final = (
     "link",
     "default_language",
     "css",
+    "language",
+    "languages",
     "required_languages",
 )
 LINK_KEYS: Final = ("href", "text")
@@ -147,7 +150,11 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
     if link_node is not None:
         link = _read_link(reader, link_node, texts, default_language)
         ok = ok and link is not None
-    if not ok or title is None or texts is None or default_language is None:
+    fixed_tags, fixed_ok = read_fixed_languages(reader, node)
+    fixed: tuple[str, ...] | None = ()
+    if fixed_tags and texts is not None:
+        fixed = resolve_fixed_languages(reader.loader.sink, reader.path, fixed_tags, texts, notice_id, None)
+    if not ok or not fixed_ok or fixed is None or title is None or texts is None or default_language is None:
         return None
     return Notice(
         id=notice_id,
@@ -162,6 +169,7 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
         css=css,
         location=Location(reader.path, key.line, key.column),
         required_languages=required or (),
+        languages=fixed,
     )
 
 

@@ -6,14 +6,14 @@ import re
 from datetime import UTC, datetime, time
 from typing import Final, Literal
 
-from compliance.rules.groups import BUILTIN_GROUPS
 from compliance.rules.load.groups import check_jurisdiction
+from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
 from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
-from compliance.rules.load.notices import read_required_languages
+from compliance.rules.load.notices import read_required_languages, warn_cut
 from compliance.rules.load.places import read_placement
-from compliance.rules.load.state import Loader, NoticeDraft, RuleDraft
+from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, RuleDraft
 from compliance.rules.load.values import FileReader
-from compliance.rules.model import Location, PathPattern, Rule
+from compliance.rules.model import DatedCode, Location, PathPattern, Rule
 from compliance.rules.paths import PatternError, normalize_host, path_pattern
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
@@ -33,6 +33,10 @@ RULE_KEYS: Final = (
     "until",
     "priority",
     "mode",
+    "legal_basis",
+    "reference",
+    "language",
+    "languages",
     "required_languages",
 )
 ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
@@ -182,6 +186,22 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
         draft.valid = False
     else:
         draft.required_languages = required
+    for name in ("legal_basis", "reference"):
+        value = reader.optional(node, name)
+        if value is None:
+            continue
+        if isinstance(value, YamlScalar) and value.comment is not None:
+            warn_cut(reader, value, name)
+        text = reader.text(value, name)
+        if text is None:
+            draft.valid = False
+        elif name == "legal_basis":
+            draft.legal_basis = text
+        else:
+            draft.reference = text
+    languages, languages_ok = read_fixed_languages(reader, node)
+    draft.languages = languages
+    draft.valid = draft.valid and languages_ok
 
     priority_node = reader.optional(node, "priority")
     if priority_node is not None:
@@ -289,17 +309,29 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             draft.valid = False
         written: list[tuple[str, ...]] = []
         expanded: list[frozenset[str]] = []
-        for members in (draft.jurisdictions, draft.except_jurisdictions):
+        dated: list[DatedCode] = []
+        for excepted, members in ((False, draft.jurisdictions), (True, draft.except_jurisdictions)):
             codes: set[str] = set()
+            timed: dict[str, list[Period]] = {}
             for member in members:
                 if not check_jurisdiction(loader.sink, draft.path, member, defined_groups, draft.name):
                     draft.valid = False
                     continue
                 word = member.value
-                if word.startswith("@"):
-                    codes |= BUILTIN_GROUPS.get(word[1:]) or groups.get(word[1:], frozenset())
-                else:
+                if not word.startswith("@"):
                     codes.add(word)
+                    continue
+                for code, periods in loader.group_periods.get(word[1:], {}).items():
+                    if ALWAYS in periods:
+                        codes.add(code)
+                    else:
+                        timed.setdefault(code, []).extend(periods)
+            dated.extend(
+                DatedCode(code, start, until, excepted)
+                for code, periods in sorted(timed.items())
+                if code not in codes
+                for start, until in dict.fromkeys(periods)
+            )
             written.append(tuple(member.value for member in members))
             expanded.append(frozenset(codes))
         if draft.until is not None and draft.until <= datetime.combine(loader.today, time(0), UTC):
@@ -314,7 +346,13 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 "warning",
                 draft.name,
             )
-        if not draft.valid or draft.id is None or draft.notice is None:
+        fixed: tuple[str, ...] | None = ()
+        notice_draft = notices.get(draft.notice.value) if draft.notice is not None else None
+        if draft.languages and notice_draft is not None and notice_draft.notice is not None:
+            fixed = resolve_fixed_languages(
+                loader.sink, draft.path, draft.languages, notice_draft.notice.text, notice_draft.id, draft.name
+            )
+        if not draft.valid or fixed is None or draft.id is None or draft.notice is None:
             continue
         rules.append(
             Rule(
@@ -335,6 +373,10 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 jurisdictions_written=written[0],
                 except_jurisdictions_written=written[1],
                 required_languages=draft.required_languages,
+                legal_basis=draft.legal_basis,
+                reference=draft.reference,
+                languages=fixed,
+                dated=tuple(dated),
             )
         )
     return rules

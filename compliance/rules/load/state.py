@@ -10,9 +10,14 @@ from compliance.rules.load.messages import Sink
 from compliance.rules.model import Notice, PathPattern, Place
 from compliance.rules.yamlstrict import YamlMap, YamlScalar, YamlValue
 
-__all__ = ["DEFAULT_PLACEMENT", "GroupDraft", "Loader", "NoticeDraft", "RuleDraft"]
+__all__ = ["ALWAYS", "DEFAULT_PLACEMENT", "Period", "GroupDraft", "Loader", "NoticeDraft", "RuleDraft"]
 
 DEFAULT_PLACEMENT: Final = (Place("body-end"),)
+
+
+#: A member's period in a group: (from, until), either open; (None, None) is always.
+Period = tuple[datetime | None, datetime | None]
+ALWAYS: Final[Period] = (None, None)
 
 
 @dataclass
@@ -21,6 +26,8 @@ class GroupDraft:
     path: str
     key: YamlScalar
     members: list[YamlScalar]
+    #: Each member's period, in the order of `members`.
+    periods: list[Period] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +59,9 @@ class RuleDraft:
     priority: int = 0
     mode: Literal["enforce", "report-only"] = "enforce"
     required_languages: tuple[tuple[str, ...], ...] = ()
+    legal_basis: str | None = None
+    reference: str | None = None
+    languages: list[YamlScalar] = field(default_factory=list)
 
 
 class Loader:
@@ -65,3 +75,5 @@ class Loader:
         self.notices: list[NoticeDraft] = []
         self.rules: list[RuleDraft] = []
         self.defined_groups: dict[str, GroupDraft] = {}
+        #: Each group's members with the periods they belong in it (built-in groups included).
+        self.group_periods: dict[str, dict[str, list[Period]]] = {}
