@@ -1,9 +1,11 @@
-"""`compliance report --rules PATH [-o FILE] [--format html|markdown] [--geoip-db FILE] [--with-tests CASES...]`.
+"""`compliance report --rules PATH [-o FILE] [--format html|markdown] [--geoip-db FILE] [--with-tests CASES...]
+[--audit FILE... [--audit-from WHEN] [--audit-until WHEN]]`.
 
 The legal team's report, and the auditor's evidence. Writes `compliance-report.html`
 in the current folder unless `-o` says otherwise (`-o -` is standard output). The
 page is built by `compliance.cli.report_page`; what it is evidence of (the rule
-set's digest, the git commit, the GeoIP database, the moment, the case results)
+set's digest, the git commit, the GeoIP database, the moment, the case results,
+what the audit trail says readers were shown)
 by `compliance.cli.report_evidence`. With `--with-tests`, a failing case still
 writes the report, and the command exits 1.
 """
@@ -11,11 +13,14 @@ writes the report, and the command exits 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 
 from compliance.cli import COMMANDS, output
-from compliance.cli.common import load_or_report
+from compliance.cli.audit_read import Reading, read_lines, rotation_order
+from compliance.cli.audit_summary import Summary, summarize
+from compliance.cli.common import load_or_report, moment
 from compliance.cli.report_evidence import Evidence, gather
 from compliance.cli.report_page import report_html, report_markdown
 from compliance.cli.results import ExitCode, TestRun
@@ -75,7 +80,34 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="CASES",
         help="case files (or folders of them), run against the rules: their results and coverage go in the report",
     )
+    parser.add_argument(
+        "--audit",
+        nargs="+",
+        metavar="FILE",
+        help="audit log files (a rotated, gzip-ed set too): what readers were shown goes in the report",
+    )
+    parser.add_argument(
+        "--audit-from", type=moment, metavar="WHEN", help="count audit events from this date or time (inclusive)"
+    )
+    parser.add_argument(
+        "--audit-until", type=moment, metavar="WHEN", help="count audit events until this date or time (exclusive)"
+    )
     parser.set_defaults(run=run)
+
+
+def _audit(args: argparse.Namespace) -> tuple[Summary, tuple[str, ...]]:
+    """The audit logs' counts; ValueError names a file that is missing or cannot be read."""
+    missing = [path for path in args.audit if not os.path.isfile(path)]
+    if missing:
+        raise ValueError(f'there is no file "{missing[0]}"; check the path to the audit log')
+    files = rotation_order(args.audit)
+    reading = Reading()
+    start = args.audit_from.timestamp() if args.audit_from else None
+    until = args.audit_until.timestamp() if args.audit_until else None
+    summary = summarize((raw for _, _, raw in read_lines(files, reading)), start, until)
+    if reading.unreadable:
+        raise ValueError(f"cannot read {reading.unreadable[0]}")
+    return summary, tuple(files)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.with_tests:
             tests = run_rules_only(ruleset, args.with_tests, args.geoip_db, now.timestamp())
-        evidence = gather(ruleset, args.rules, now, geoip_db=args.geoip_db, tests=tests)
+        audit, audit_files = _audit(args) if args.audit else (None, ())
+        evidence = gather(
+            ruleset, args.rules, now, geoip_db=args.geoip_db, tests=tests, audit=audit, audit_files=audit_files
+        )
     except ValueError as error:
         sys.stderr.write(f"compliance report: {error}; no report was written.\n")
         return int(ExitCode.UNUSABLE)

@@ -11,6 +11,8 @@
 * The moment the report was generated.
 * With case files: each case's result against the rules, and which rules no case
   exercised.
+* With audit logs: what readers were shown, counted per day, rule, jurisdiction
+  and outcome (`compliance.cli.audit_summary`), and the files counted.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from compliance.cli.audit_summary import Summary
 from compliance.cli.results import CaseResult, TestRun
 from compliance.rules.model import RuleSet
 
@@ -42,10 +45,20 @@ class Evidence:
     #: (database type, build date as UTC) of the GeoIP database given, or None.
     geoip: tuple[str, str, datetime] | None = None
     tests: TestRun | None = None
+    #: The audit trail's counts, and the files they were read from.
+    audit: Summary | None = None
+    audit_files: tuple[str, ...] = ()
 
 
 def gather(
-    ruleset: RuleSet, source: str, now: datetime, *, geoip_db: str | None = None, tests: TestRun | None = None
+    ruleset: RuleSet,
+    source: str,
+    now: datetime,
+    *,
+    geoip_db: str | None = None,
+    tests: TestRun | None = None,
+    audit: Summary | None = None,
+    audit_files: tuple[str, ...] = (),
 ) -> Evidence:
     """Everything but the tests is read here; a GeoIP database that cannot be read raises ValueError."""
     base = source if os.path.isdir(source) else os.path.dirname(source) or "."
@@ -65,6 +78,8 @@ def gather(
         dirty=dirty,
         geoip=_geoip(geoip_db) if geoip_db else None,
         tests=tests,
+        audit=audit,
+        audit_files=audit_files,
     )
 
 
@@ -133,6 +148,24 @@ def _facts(evidence: Evidence) -> list[tuple[str, str]]:
     return facts
 
 
+def _audit_sentence(evidence: Evidence) -> str:
+    summary = evidence.audit
+    assert summary is not None
+    span = f", from {summary.first} to {summary.last}" if summary.first else ""
+    events = f"{summary.events} decision event{'s' if summary.events != 1 else ''}"
+    return f"{events}{span}, counted in {', '.join(evidence.audit_files)}."
+
+
+def _audit_rows(summary: Summary) -> list[tuple[str, str, str, str, str, str]]:
+    return [
+        (r.day, r.rule, r.notice, r.jurisdiction, f"{r.outcome} ({r.why})" if r.why else r.outcome, str(r.count))
+        for r in summary.rows
+    ]
+
+
+_AUDIT_HEAD = ("Day (UTC)", "Rule", "Notice", "Jurisdiction", "Outcome", "Count")
+
+
 def _verdict(result: CaseResult) -> tuple[str, str]:
     if result.failed:
         return "FAIL", "; ".join(f"{m.what}: expected {m.expected}, got {m.got}" for m in result.mismatches)
@@ -166,6 +199,14 @@ def evidence_html(evidence: Evidence) -> str:
                 f"<td><code>{_e(result.case.location)}</code></td><td>{_e(why)}</td></tr>"
             )
         out.append("</tbody></table>")
+    if evidence.audit is not None:
+        out.append("<h3>What readers were shown (the audit trail)</h3>")
+        out.append(f"<p>{_e(_audit_sentence(evidence))}</p>")
+        head = "".join(f"<th>{h}</th>" for h in _AUDIT_HEAD)
+        out.append(f'<table class="audit"><thead><tr>{head}</tr></thead><tbody>')
+        for row in _audit_rows(evidence.audit):
+            out.append("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>")
+        out.append("</tbody></table>")
     out.append("</section>")
     return "\n".join(out)
 
@@ -185,5 +226,11 @@ def evidence_markdown(evidence: Evidence) -> list[str]:
         for result in evidence.tests.results:
             verdict, why = _verdict(result)
             out.append(f"| **{verdict}** | {_md(result.case.name)} | `{result.case.location}` | {_md(why)} |")
+        out.append("")
+    if evidence.audit is not None:
+        out += ["### What readers were shown (the audit trail)", "", _md(_audit_sentence(evidence)), ""]
+        out.append("| " + " | ".join(_AUDIT_HEAD) + " |")
+        out.append("|---" * len(_AUDIT_HEAD) + "|")
+        out += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in _audit_rows(evidence.audit)]
         out.append("")
     return out
