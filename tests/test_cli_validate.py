@@ -274,6 +274,17 @@ def test_a_text_cut_short_by_a_comment_is_a_warning(tmp_path: Path) -> None:
     ]
 
 
+def test_a_title_or_legal_basis_cut_short_by_a_comment_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "notices:\n  n:\n    title: Court order #2026/1234\n    legal_basis: Order No. 5 #of 2026\n"
+        "    text: {en: Withheld.}\nrules:\n  - {id: r, notice: n, jurisdictions: [RU]}\n"
+    )
+    lines = compliance("validate", "r.yaml", cwd=tmp_path).stdout.splitlines()
+    assert lines[0].startswith('r.yaml:3:12: warning[text-cut-by-comment]: "title" is read as "Court order": ')
+    assert lines[1].startswith('r.yaml:4:18: warning[text-cut-by-comment]: "legal_basis" is read as "Order No. 5": ')
+    assert lines[-1] == "0 errors, 2 warnings in 1 file"
+
+
 def test_sarif_and_junit_for_machines(tmp_path: Path) -> None:
     import json
     import xml.etree.ElementTree as ET

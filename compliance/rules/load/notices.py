@@ -78,11 +78,15 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
         value = reader.optional(node, name)
         if value is None:
             return None
+        if isinstance(value, YamlScalar) and value.comment is not None and name != "css":
+            warn_cut(reader, value, name)
         found = reader.text(value, name)
         ok = ok and found is not None
         return found
 
     title_node = reader.required(node, "title", key, what, "title: a short description for reports")
+    if isinstance(title_node, YamlScalar) and title_node.comment is not None:
+        warn_cut(reader, title_node, "title")
     title = reader.text(title_node, "title") if title_node is not None else None
     legal_basis = optional_text("legal_basis")
     owner = optional_text("owner")
