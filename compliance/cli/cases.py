@@ -32,7 +32,7 @@ from compliance.rules.load import check_language
 from compliance.rules.model import ANONYMOUS, UNKNOWN, Location
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
 
-__all__ = ["EXPECT_KEYS", "Case", "CaseRequest", "Expect", "case_files", "check_notices", "load_cases"]
+__all__ = ["EXPECT_KEYS", "Case", "CaseRequest", "Expect", "case_files", "check_notices", "load_cases", "parse_moment"]
 
 TOP_LEVEL_KEYS: Final = ("cases",)
 CASE_KEYS: Final = ("name", "request", "expect")
@@ -363,7 +363,7 @@ class _Reader:
         at: datetime | None = None
         at_node = self.text(node, "at", "a request")
         if at_node is not None:
-            at = _moment(at_node.value)
+            at = parse_moment(at_node.value)
             if at is None:
                 self.error(
                     at_node,
@@ -395,7 +395,7 @@ class _Reader:
         return read_expect(node, what, self.path, self.error)
 
 
-def _moment(text: str) -> datetime | None:
+def parse_moment(text: str) -> datetime | None:
     """A date (midnight UTC) or an ISO 8601 date and time (UTC unless it gives an offset); None if neither."""
     value = text.strip()
     try:
