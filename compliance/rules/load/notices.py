@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeGuard
 from urllib.parse import urlsplit
 
 import pycountry
@@ -78,14 +78,14 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
         value = reader.optional(node, name)
         if value is None:
             return None
-        if isinstance(value, YamlScalar) and value.comment is not None and name != "css":
+        if name != "css" and _looks_cut(value):
             warn_cut(reader, value, name)
         found = reader.text(value, name)
         ok = ok and found is not None
         return found
 
     title_node = reader.required(node, "title", key, what, "title: a short description for reports")
-    if isinstance(title_node, YamlScalar) and title_node.comment is not None:
+    if title_node is not None and _looks_cut(title_node):
         warn_cut(reader, title_node, "title")
     title = reader.text(title_node, "title") if title_node is not None else None
     legal_basis = optional_text("legal_basis")
@@ -175,6 +175,16 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
         required_languages=required or (),
         languages=fixed,
     )
+
+
+def _looks_cut(value: YamlValue) -> TypeGuard[YamlScalar]:
+    """Whether a title, legal basis or owner seems to go on into a comment: `Order #2026/1234`, not `x  # a note`.
+
+    These fields often carry a note for the next reader of the file, written as a
+    comment with a space after the "#"; a "#" followed by the text itself is a number.
+    """
+    comment = value.comment if isinstance(value, YamlScalar) else None
+    return comment is not None and comment[1:2] not in ("", " ", "\t")
 
 
 def warn_cut(reader: FileReader, value: YamlScalar, field_name: str) -> None:
