@@ -124,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
             ruleset, args.rules, now, geoip_db=args.geoip_db, tests=tests, audit=audit, audit_files=audit_files
         )
     except ValueError as error:
-        sys.stderr.write(f"compliance report: {error}; no report was written.\n")
+        *problems, why = str(error).split("\n")
+        sys.stderr.write("".join(f"{line}\n" for line in problems))
+        sys.stderr.write(f"compliance report: {why}; no report was written.\n")
         return int(ExitCode.UNUSABLE)
     text = output.get("report", args.format)((ruleset, evidence))
     target = args.output or DEFAULT_NAMES[args.format]

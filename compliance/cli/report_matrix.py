@@ -153,13 +153,13 @@ def _cell_html(rules: list[Rule], now: datetime) -> str:
         return '<td class="none">not shown</td>'
     items = []
     for rule in rules:
-        words = [_e(w) for w in entry_words(rule, now)]
+        status = rule_status(rule, now)
+        words = [_e(w) for w in entry_words(rule, now) if w != status]  # the tag below says it
         marks = ""
         if rule.action == "block":
             marks += '<span class="tag block">451</span> '
-        status = rule_status(rule, now)
         if status:
-            marks += f'<span class="tag off">{_e(status.split(":")[0])}</span> '
+            marks += f'<span class="tag off">{_e(status)}</span> '
         items.append(f'{marks}{"; ".join(words)}<br><span class="muted">rule <code>{_e(rule.id)}</code></span>')
     cls = ' class="off"' if all(rule_status(r, now) for r in rules) else ""
     return f"<td{cls}>" + "<hr>".join(items) + "</td>"
