@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -31,14 +30,16 @@ from compliance.observe.audit import (
     emit,
     jurisdiction_fields,
     network_of,
+    request_id_of,
     rule_outcomes,
 )
 from compliance.observe.chain import CHAIN, DEFAULT_CHECKPOINT_EVERY, load_signer
 from compliance.observe.metrics import Metrics
-from compliance.reader.chosen import chosen_jurisdiction
+from compliance.reader.chosen import chosen_jurisdiction, chosen_moment
 from compliance.reader.databases import Resolver
 from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
+from compliance.reader.token import TokenReader
 from compliance.respond import cache as _cache
 from compliance.respond import headers as _headers
 from compliance.respond.block import block_response, prefers_json
@@ -127,6 +128,8 @@ class ComplianceMiddleware:
         bundle_sha256: str | None = None,
         bundle_hmac_key: str | bytes | None = None,
         bundle_headers: dict[str, str] | None = None,
+        bundle_public_keys: Iterable[str | os.PathLike[str] | bytes] | None = None,
+        bundle_allow_http: bool = False,
         anonymous_db: str | os.PathLike[str] | None = None,
         audit_sample_unfired: float = 0.0,
         audit_signing_key: str | os.PathLike[str] | bytes | None = None,
@@ -144,6 +147,8 @@ class ComplianceMiddleware:
             sha256=bundle_sha256,
             hmac_key=bundle_hmac_key,
             headers=bundle_headers,
+            public_keys=bundle_public_keys,
+            allow_http=bundle_allow_http,
         )
         self.resolver = JurisdictionResolver(
             geoip_db=geoip_db,
@@ -172,6 +177,8 @@ class ComplianceMiddleware:
         self.holdback = holdback
         self.request_id_header = request_id_header.lower().encode("latin-1")
         self.test_secret = test_secret
+        #: Verifies and strips test and preview tokens (None: no secret, no token is read).
+        self.tokens = None if test_secret is None else TokenReader(test_secret)
         self.audit_policy = AuditPolicy(sample_unfired=audit_sample_unfired)
         if audit_signing_key is not None:
             CHAIN.configure(load_signer(audit_signing_key), audit_checkpoint_every)
@@ -192,6 +199,8 @@ class ComplianceMiddleware:
             return
         if not self._started:
             self._start()
+        if self.tokens is not None:
+            scope, send = self._take_token(scope, send)
         began = time.perf_counter() if self._timed else 0.0
         try:
             engine = self.rules.engine
@@ -203,11 +212,11 @@ class ComplianceMiddleware:
                 uncovered = True
             else:
                 uncovered = False
-                chosen = chosen_jurisdiction(scope, self.test_secret)
+                chosen = chosen_jurisdiction(scope)
                 jurisdiction = chosen or self.resolver.resolve(scope)
                 edge: EdgeClass | None = None
                 reader = jurisdiction
-                now = time.time()
+                now = time.time() if chosen is None else chosen_moment(scope) or time.time()
                 if self._class_key is not None and chosen is None:
                     edge = self._edge_class(scope, engine, jurisdiction, now)
                     if edge is not None:
@@ -248,7 +257,26 @@ class ComplianceMiddleware:
         responder = _Responder(self, scope, send, decision, jurisdiction, edge, chosen is not None)
         if began:
             responder.spent = time.perf_counter() - began
-        await self.app(scope, receive, responder.send)
+        try:
+            await self.app(scope, receive, responder.send)
+        except BaseException:
+            responder.app_failed()
+            raise
+
+    def _take_token(self, scope: Scope, send: Send) -> tuple[Scope, Send]:
+        """The request without its test or preview token; `send` says so where the token was honoured."""
+        stripped, token = self.tokens.take(scope, time.time()) if self.tokens is not None else (None, None)
+        if stripped is None:
+            return scope, send
+        if token is None:
+            return stripped, send
+
+        async def honoured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": _cache.for_a_token(message.get("headers") or ())}
+            await send(message)
+
+        return stripped, honoured
 
     def _start(self) -> None:
         self._started = True
@@ -369,12 +397,12 @@ class ComplianceMiddleware:
         if not audit_enabled() or not self.audit_policy.wants(bool(rules)):
             return
         headers = scope.get("headers") or ()
-        request_id = _header_text(headers, self.request_id_header) or uuid.uuid4().hex
+        request_id = request_id_of(_header_text(headers, self.request_id_header))
         ip = self.resolver.client_ip(scope)
         emit(
-            "decision",
+            "preview" if jurisdiction.source == "preview" else "decision",
             {
-                "request_id": request_id[:200],
+                "request_id": request_id,
                 "method": scope.get("method"),
                 "path": scope.get("path"),
                 "jurisdiction": jurisdiction_fields(jurisdiction),
@@ -415,7 +443,7 @@ class _LazyState(dict[str, Any]):
             raise KeyError(key)
         scope = {"client": self._client, "headers": self._headers, "extensions": self._extensions}
         try:
-            value = chosen_jurisdiction(scope, self._mw.test_secret) or self._mw.resolver.resolve(scope)
+            value = chosen_jurisdiction(scope) or self._mw.resolver.resolve(scope)
         except Exception:
             FAULT_LOGGER.exception("compliance: could not resolve the jurisdiction")
             value = UNKNOWN_JURISDICTION
@@ -456,6 +484,7 @@ class _Responder:
         "edge",
         "chosen",
         "vary_language",
+        "audited",
     )
 
     def __init__(
@@ -494,6 +523,7 @@ class _Responder:
         #: Seconds spent in the middleware's own work on this response (for metrics).
         self.spent = 0.0
         self.content_language: str | None = None
+        self.audited = False
 
     # -- ASGI send ------------------------------------------------------------------
 
@@ -546,15 +576,15 @@ class _Responder:
         message = {**message, "headers": headers}
         if reason is not None:
             self.passing = True
-            self._audit(missed=reason)
             await self._send(message)
+            self._audit(missed=reason)
             return
         if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
             name = encoding.decode("latin-1").strip()
             if not is_supported(name):
                 self.passing = True
-                self._audit(missed=f"the body is encoded as {name!r}, which cannot be decoded")
                 await self._send(message)
+                self._audit(missed=f"the body is encoded as {name!r}, which cannot be decoded")
                 return
             self.recoder = Recoder(name)
         self.start = message
@@ -673,7 +703,13 @@ class _Responder:
             self.scope.get("path"),
         )
 
+    def app_failed(self) -> None:
+        """The app raised (or was cancelled) before its response ended: the event says so."""
+        if not self.audited:
+            self._audit(missed="the app failed before its response ended")
+
     def _audit(self, missed: str | None = None) -> None:
+        self.audited = True
         if not (self.mw.metrics.enabled or audit_enabled()):
             return
         placed = self.transform.placed if self.transform is not None and missed is None else ()

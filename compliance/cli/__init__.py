@@ -1,4 +1,4 @@
-"""The `compliance` command: validate, explain, test, report, audit, edge, schema.
+"""The `compliance` command: validate, explain, test, report, audit, edge, preview, bundle, schema.
 
 Each command is a module with `add_parser` and `run`; `run` returns the exit code
 (see `results.py`, where the codes are decided). The commands are thin: they load
@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "report": "a self-contained HTML page: which notice each jurisdiction gets on which paths",
     "audit": "the audit trail: verify its hash chains, or count what readers were shown",
     "edge": "the jurisdiction-class map and nginx / Varnish configuration for a shared cache",
+    "preview": "a link that shows a page in a browser as a reader in a jurisdiction gets it (staging)",
+    "bundle": "sign rule bundles: make an Ed25519 key pair, or sign a bundle for servers to verify",
     "schema": "the JSON Schema of rule files or case files, for editors",
 }
 

@@ -159,7 +159,7 @@ class CaseItem(pytest.Item):
         session = _session(self.config)
         assert session is not None
         try:
-            seen = observe(
+            seen, unhonoured = observe(
                 [self.case],
                 session.ruleset,
                 app=session.app,
@@ -168,7 +168,8 @@ class CaseItem(pytest.Item):
             )
         except ValueError as error:
             raise CaseFailed(f"{self.case.location}: {error}") from None
-        result = judge(session.engine, session.resolver, [self.case], seen, session.mode, time.time())[0]
+        now = time.time()
+        result = judge(session.engine, session.resolver, [self.case], seen, session.mode, now, unhonoured)[0]
         if result.failed:
             lines = [case_where(result)]
             for m in result.mismatches:

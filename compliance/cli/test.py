@@ -9,9 +9,12 @@ Three ways to run a case, one decision core:
   extension (`compliance.jurisdiction`) that no server sets, so nothing on the
   network can forge it; a case with `ip:` is the client address, so the real
   resolver runs.
-* `--url URL`: a running server over HTTP. A case with `country:` is sent in the
-  `Compliance-Test-Jurisdiction` header with the secret the server was started
-  with (`--secret`, or COMPLIANCE_TEST_SECRET); a case with `ip:` is sent as
+* `--url URL`: a running server over HTTP. A case with `country:` carries a
+  short-lived token, signed with the secret the server was started with
+  (`--secret`, or COMPLIANCE_TEST_SECRET), scoped to the case's path and carrying
+  its moment (`at:`), in the `Compliance-Test-Jurisdiction` header; the server
+  answers `Compliance-Test: honoured`, and a case whose token the server did not
+  honour fails, whatever the page showed. A case with `ip:` is sent as
   `X-Forwarded-For`, which the server believes only where this runner is one of
   its trusted proxies. Cases run `--jobs` at a time (threads sharing one httpx
   client); in the text format each is printed as soon as it and every case
@@ -43,12 +46,13 @@ from compliance.cli import COMMANDS, output
 from compliance.cli.case_output import case_lines, tail_text  # (importing it registers the test formats)
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
-from compliance.cli.results import CaseResult, ExitCode, Observed, TestRun
+from compliance.cli.results import CaseResult, ExitCode, Mismatch, Observed, TestRun
 from compliance.cli.verdict import compare, from_decision
 from compliance.errors import ConfigError
-from compliance.reader.chosen import TEST_EXTENSION
+from compliance.reader.chosen import TEST_AT_EXTENSION, TEST_EXTENSION
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
+from compliance.reader.token import check_secret, mint, scope_for
 from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
 
@@ -57,6 +61,10 @@ __all__ = ["SECRET_ENV", "add_parser", "import_app", "judge", "observe", "run", 
 #: The address an in-process `country:` case comes from (TEST-NET-1: routed nowhere).
 TEST_CLIENT = ("192.0.2.10", 50000)
 SECRET_ENV = "COMPLIANCE_TEST_SECRET"
+#: How long a case's token is honoured: long enough for one request.
+TOKEN_TTL = 120.0
+#: The response header a server sends when it decided by the token.
+HONOURED_HEADER = "compliance-test"
 #: How many cases `--url` runs at once unless `--jobs` says otherwise.
 DEFAULT_JOBS = 4
 
@@ -129,27 +137,35 @@ def run(args: argparse.Namespace) -> int:
             app = _import_app(args.app)
             mode, target = "app", args.app
             observed = asyncio.run(_run_app(app, cases, ruleset))
+            unhonoured: set[int] = set()
         elif args.url:
             secret = args.secret if args.secret is not None else os.environ.get(SECRET_ENV)
             if secret is None and any(c.request.country is not None for c in cases):
                 return _fail(
                     f"cases that give a country need the server's test secret: pass --secret or set {SECRET_ENV}."
                 )
+            if secret is not None:
+                check_secret(secret, "the test secret")
             mode, target = "url", args.url
             streamed = args.format == "text"
 
-            def show(index: int, seen: Observed | None) -> None:
+            def show(index: int, seen: Observed | None, honoured: bool) -> None:
                 if streamed:
-                    result = judge(engine, resolver, [cases[index]], [seen], "url", now)[0]
+                    result = judge(engine, resolver, [cases[index]], [seen], "url", now, set() if honoured else {0})[0]
                     print("\n".join(case_lines(result)), flush=True)
 
-            observed = _run_url(args.url, secret, args.timeout, cases, ruleset, jobs=args.jobs, on_each=show)
+            observed, unhonoured = _run_url(
+                args.url, secret, args.timeout, cases, ruleset, jobs=args.jobs, on_each=show
+            )
         else:
             mode, target = "rules", args.rules
             observed = [None] * len(cases)
+            unhonoured = set()
     except _Unusable as error:
         return _fail(str(error))
-    results = judge(engine, resolver, cases, observed, mode, now)
+    except ConfigError as error:
+        return _fail(f"{error}.")
+    results = judge(engine, resolver, cases, observed, mode, now, unhonoured)
     resolver.close()
     run_ = TestRun(mode, target, tuple(results), ruleset.rules)
     if mode == "url" and args.format == "text":
@@ -166,16 +182,26 @@ def judge(
     observed: list[Observed | None],
     mode: str,
     now: float,
+    unhonoured: set[int] | frozenset[int] = frozenset(),
 ) -> list[CaseResult]:
-    """Each case's verdict: what was seen (None: what the rules decide) against what it expects."""
+    """Each case's verdict: what was seen (None: what the rules decide) against what it expects.
+
+    `unhonoured` holds the indexes of the cases whose test token the server did not honour.
+    """
     results = []
-    for case, seen in zip(cases, observed, strict=True):
+    for index, (case, seen) in enumerate(zip(cases, observed, strict=True)):
         jurisdiction = _jurisdiction(case, resolver)
         at = case.request.at.timestamp() if case.request.at is not None else now
         decision = engine.decide(jurisdiction, case.request.host or "", case.request.route, at)
         if seen is None:
             seen = from_decision(case, decision)
-        mismatches, skipped = compare(case, seen, mode, decision)
+        if index in unhonoured:
+            # The page says nothing of the reader it was decided for: no verdict can rest on it.
+            mismatch = Mismatch("test token", "honoured by the server", _NOT_HONOURED)
+            results.append(CaseResult(case, (mismatch,), seen, _fired(decision)))
+            continue
+        moment_sent = mode == "app" or (mode == "url" and case.request.ip is None)
+        mismatches, skipped = compare(case, seen, mode, decision, moment_sent=moment_sent)
         results.append(CaseResult(case, mismatches, seen, _fired(decision), skipped))
     return results
 
@@ -216,19 +242,27 @@ def observe(
     url: str | None = None,
     secret: str | None = None,
     timeout: float = 30.0,
-) -> list[Observed | None]:
-    """What each case's reader got from `app` (in process) or the server at `url`; None each with neither.
-
-    ValueError says why the app or the server cannot be used.
-    """
+) -> tuple[list[Observed | None], set[int]]:
+    """What each case's reader got from `app` (in process) or the server at `url` (None each with neither), and
+    the cases whose test token the server did not honour. ValueError says why the app or server cannot be used."""
     try:
         if app is not None:
-            return asyncio.run(_run_app(app, cases, ruleset))
+            return asyncio.run(_run_app(app, cases, ruleset)), set()
         if url is not None:
+            if secret is None and any(c.request.country is not None for c in cases):
+                raise ValueError(f"cases that give a country need the server's test secret: set {SECRET_ENV}")
             return _run_url(url, secret, timeout, cases, ruleset)
     except _Unusable as error:
         raise ValueError(str(error)) from None
-    return [None] * len(cases)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    return [None] * len(cases), set()
+
+
+_NOT_HONOURED = (
+    "not honoured (no Compliance-Test: honoured in the response): the secret is wrong, the server has no "
+    "test_secret, or something between strips the Compliance-Test-Jurisdiction header"
+)
 
 
 class _Unusable(Exception):
@@ -343,14 +377,18 @@ def _import_app(spec: str) -> Any:
 class _AsReader:
     """Puts the case's jurisdiction in the scope, where the middleware looks first (TEST_EXTENSION)."""
 
-    def __init__(self, app: Any, jurisdiction: Jurisdiction) -> None:
+    def __init__(self, app: Any, jurisdiction: Jurisdiction | None, at: float | None = None) -> None:
         self.app = app
         self.jurisdiction = jurisdiction
+        self.at = at
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             extensions = dict(scope.get("extensions") or {})
-            extensions[TEST_EXTENSION] = self.jurisdiction
+            if self.jurisdiction is not None:
+                extensions[TEST_EXTENSION] = self.jurisdiction
+            if self.at is not None:
+                extensions[TEST_AT_EXTENSION] = self.at
             scope = {**scope, "extensions": extensions}
         await self.app(scope, receive, send)
 
@@ -367,11 +405,12 @@ async def _run_app(app: Any, cases: list[Case], ruleset: RuleSet) -> list[Observ
         found: list[Observed | None] = []
         for case in cases:
             request = case.request
+            at = None if request.at is None else request.at.timestamp()
             if request.ip is not None:
-                transport = httpx.ASGITransport(app=app, client=(request.ip, 50000))
+                transport = httpx.ASGITransport(app=_AsReader(app, None, at), client=(request.ip, 50000))
             else:
                 jurisdiction = _given(case)
-                transport = httpx.ASGITransport(app=_AsReader(app, jurisdiction), client=TEST_CLIENT)
+                transport = httpx.ASGITransport(app=_AsReader(app, jurisdiction, at), client=TEST_CLIENT)
             async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
                 try:
                     response = await client.request(request.method, request.path, headers=_request_headers(case))
@@ -437,39 +476,55 @@ def _run_url(
     ruleset: RuleSet,
     *,
     jobs: int = 1,
-    on_each: Callable[[int, Observed | None], None] | None = None,
-) -> list[Observed | None]:
-    """Each case against the server, `jobs` at once; `on_each(i, seen)` in case order, as soon as it can be."""
+    on_each: Callable[[int, Observed | None, bool], None] | None = None,
+) -> tuple[list[Observed | None], set[int]]:
+    """What each case's response showed, and the cases whose token the server did not honour.
+
+    `jobs` cases run at once; `on_each(index, seen, honoured)` is called in case order, as soon as it can be.
+    """
     found: list[Observed | None] = []
+    unhonoured = set()
     with httpx.Client(base_url=url, timeout=timeout, follow_redirects=False) as client:
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="compliance-test")
         try:
-            futures = [pool.submit(_fetch, client, url, secret, case, ruleset) for case in cases]
+            futures = [pool.submit(_fetch, client, url, secret, timeout, case, ruleset) for case in cases]
             for index, future in enumerate(futures):
-                found.append(future.result())
+                seen, honoured = future.result()
+                found.append(seen)
+                if not honoured:
+                    unhonoured.add(index)
                 if on_each is not None:
-                    on_each(index, found[-1])
+                    on_each(index, seen, honoured)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    return found
+    return found, unhonoured
 
 
-def _fetch(client: httpx.Client, url: str, secret: str | None, case: Case, ruleset: RuleSet) -> Observed:
+def _fetch(
+    client: httpx.Client, url: str, secret: str | None, timeout: float, case: Case, ruleset: RuleSet
+) -> tuple[Observed, bool]:
+    """One case's response, read; and False where it carried a token the server did not honour."""
     request = case.request
     headers = _request_headers(case)
     if request.ip is not None:
         headers["X-Forwarded-For"] = request.ip
     else:
-        fields = [f"secret={secret}"]
-        if request.country == ANONYMOUS:
-            fields += ["country=unknown", "anonymous=1"]
-        else:
-            fields.append(f"country={request.country}")
-        if request.subdivision:
-            fields.append(f"subdivision={request.subdivision}")
-        headers["Compliance-Test-Jurisdiction"] = "; ".join(fields)
+        assert secret is not None
+        anonymous = request.country == ANONYMOUS
+        country = None if request.country in (UNKNOWN, ANONYMOUS) else request.country
+        headers["Compliance-Test-Jurisdiction"] = mint(
+            secret,
+            "test",
+            country,
+            request.subdivision,
+            anonymous=anonymous,
+            scope=scope_for(request.route),
+            ttl=TOKEN_TTL + timeout,
+            at=None if request.at is None else request.at.timestamp(),
+        )
     try:
         response = client.request(request.method, request.path, headers=headers)
     except httpx.HTTPError as error:
         raise _Unusable(f"cannot reach {url}: {error or type(error).__name__}.") from None
-    return read_response(response, ruleset)
+    honoured = request.ip is not None or response.headers.get(HONOURED_HEADER) == "honoured"
+    return read_response(response, ruleset), honoured

@@ -16,7 +16,7 @@ __all__ = ["UNKNOWN_JURISDICTION", "Jurisdiction", "Source", "normalise_country"
 logger = logging.getLogger("compliance")
 
 #: How a jurisdiction was found.
-Source = Literal["header", "geoip", "embedded", "static", "test", "edge", "none"]
+Source = Literal["header", "geoip", "embedded", "static", "test", "preview", "edge", "none"]
 
 
 @dataclass(frozen=True, slots=True)

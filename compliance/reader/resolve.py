@@ -42,6 +42,7 @@ from compliance.reader.jurisdiction import (
     normalise_subdivision,
     subdivision_codes,
 )
+from compliance.reader.traps import DeploymentTraps
 
 if TYPE_CHECKING:
     from compliance.reader.anonymous import AnonymousIPDatabase
@@ -111,6 +112,8 @@ class JurisdictionResolver:
                 raise ConfigError("cdn_proxies names no address or network: name the CDN's ranges, or leave it out")
             self.trusted = TrustedProxies([*self.trusted.entries, *self.cdn.entries])
         self._warned: set[str] = set()
+        #: Watches the first requests from untrusted peers for deployment traps (None: done).
+        self._traps: DeploymentTraps | None = DeploymentTraps(bool(self.trusted))
         self.country_header = _header_name(country_header, "country_header")
         self.region_header = _header_name(region_header, "region_header")
         self._country_key = country_header.lower().encode("latin-1") if country_header else None
@@ -185,6 +188,8 @@ class JurisdictionResolver:
         trusted = self.trusted
         if peer not in trusted:
             ip = normalise_ip(peer)
+            if self._traps is not None and not self._traps.look(scope, ip):
+                self._traps = None
         else:
             found: list[bytes | None] | None = None
             wanted = self._wanted.get

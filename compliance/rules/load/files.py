@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from datetime import date
 from types import MappingProxyType
 from typing import Final
@@ -17,7 +18,7 @@ from compliance.rules.load.values import FileReader
 from compliance.rules.model import RuleSet
 from compliance.rules.yamlstrict import YamlMap, YamlValue, read_yaml
 
-__all__ = ["TOP_LEVEL_KEYS", "load_rules", "load_rules_text"]
+__all__ = ["MAX_RULE_FILE", "TOP_LEVEL_KEYS", "NotARuleFile", "load_rules", "load_rules_text", "read_rule_file"]
 
 TOP_LEVEL_KEYS: Final = ("groups", "notices", "rules")
 
@@ -75,11 +76,40 @@ def _rule_files(root: str) -> list[str]:
     return [full for _, full in sorted(found)]
 
 
+#: The largest rule file read: far beyond any real one, and a bound on what a mistake can cost.
+MAX_RULE_FILE: Final = 10 * 1024 * 1024
+
+
+class NotARuleFile(OSError):
+    """A rule "file" that is not a regular file, or is larger than `MAX_RULE_FILE`."""
+
+
+def read_rule_file(path: str) -> bytes:
+    """The bytes of a rule file: a regular file (a symlink to one is fine) of at most `MAX_RULE_FILE` bytes.
+
+    A device (`/dev/zero`), a FIFO or a socket is refused without blocking or reading it.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARuleFile(
+                "it is not a regular file (a device, a pipe or a socket); rule files are plain files, and "
+                "a symlink must point to one"
+            )
+        data = stream.read(MAX_RULE_FILE + 1)
+    if len(data) > MAX_RULE_FILE:
+        raise NotARuleFile(f"it is larger than {MAX_RULE_FILE // (1024 * 1024)} MiB; split it into several files")
+    return data
+
+
 def _read_file(loader: Loader, path: str) -> None:
     loader.files.append(path)
     try:
-        with open(path, "rb") as stream:
-            data = stream.read()
+        data = read_rule_file(path)
+    except NotARuleFile as error:
+        loader.sink.add(path, 1, 1, "unreadable", f'The file "{path}" cannot be read: {error}.')
+        return
     except OSError as error:
         reason = error.strerror or str(error)
         loader.sink.add(path, 1, 1, "unreadable", f'The file "{path}" cannot be read: {reason}.')

@@ -18,15 +18,33 @@ PLACE_KEYS: Final = ("marker", "before", "after", "prepend", "append", "header",
 
 _MARKER = re.compile(r"[A-Za-z0-9._-]+\Z")
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
-# Headers the response needs for its own purposes; a notice header may not replace them.
+# Headers the response needs for its own purposes, or that browsers, caches and servers act on
+# (security policies, cookies, redirects, framing, cross-origin access, cache keys, framing of the
+# message itself): a notice header that replaced one would break pages or open them up.
 _RESERVED_HEADERS: Final = frozenset(
     {
-        "cache-control", "connection", "content-encoding", "content-length", "content-range",
-        "content-security-policy", "content-type", "date", "etag", "keep-alive", "last-modified", "link",
-        "location", "server", "set-cookie", "strict-transport-security", "te", "trailer", "transfer-encoding",
-        "upgrade", "vary",
+        "age", "alt-svc", "authorization", "cache-control", "clear-site-data", "compliance-test",
+        "compliance-test-jurisdiction", "connection", "cookie", "date", "etag", "expect-ct", "expires",
+        "keep-alive", "last-modified", "link", "location", "nel", "origin-agent-cluster", "permissions-policy",
+        "pragma", "proxy-authenticate", "referrer-policy", "refresh", "report-to", "reporting-endpoints",
+        "retry-after", "server", "server-timing", "set-cookie", "set-cookie2", "strict-transport-security",
+        "surrogate-control", "surrogate-key", "te", "timing-allow-origin", "trailer", "transfer-encoding",
+        "upgrade", "vary", "www-authenticate", "x-content-type-options", "x-dns-prefetch-control",
+        "x-frame-options", "x-permitted-cross-domain-policies", "x-robots-tag", "x-sendfile", "x-xss-protection",
     }
 )  # fmt: skip
+#: Whole families: every `Content-*` (type, length, encoding, security policy...), CORS, the
+#: cross-origin isolation policies, nginx's and CDNs' own controls, request metadata, proxies.
+_RESERVED_PREFIXES: Final = (
+    "content-", "access-control-", "cross-origin-", "x-accel-", "sec-", "proxy-", "x-forwarded-",
+)  # fmt: skip
+_RESERVED_SUFFIXES: Final = ("cdn-cache-control",)
+
+
+def is_reserved_header(name: str) -> bool:
+    """Whether a notice header may not take this name: the response, a browser, a cache or a server acts on it."""
+    name = name.lower()
+    return name in _RESERVED_HEADERS or name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES)
 
 
 def read_placement(reader: FileReader, node: YamlValue) -> tuple[Place, ...] | None:
@@ -111,10 +129,11 @@ def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
             problem = (
                 f'"{argument}" is not a valid HTTP header name: use letters, digits and "-", such as "X-Legal-Notices".'
             )
-        elif argument.lower() in _RESERVED_HEADERS:
+        elif is_reserved_header(argument):
             problem = (
-                f'The header "{argument}" is one the response needs for its own purpose; choose a header of '
-                'your own, such as "X-Legal-Notices".'
+                f'The header "{argument}" is one the response needs for its own purpose, or that browsers, caches '
+                "or servers act on (security, cookies, redirects, caching, cross-origin access); a notice in it "
+                'would replace the site\'s own. Choose a header of your own, such as "X-Legal-Notices".'
             )
     if problem is not None:
         reader.error(value, "bad-selector" if kind in SELECTOR_PLACES else "bad-placement", problem)
