@@ -52,6 +52,7 @@ from compliance.respond.plan import (
     Plan,
     Skipped,
     Transform,
+    charset_of,
     is_json,
     media_type,
     rewritable_status,
@@ -68,6 +69,10 @@ __all__ = ["ComplianceMiddleware"]
 #: Bytes of the body read before choosing the charset and language (the HTML prescan size).
 SNIFF_SIZE: Final = 1024
 DEFAULT_HOLDBACK: Final = 256 * 1024
+#: ASGI extensions that send a body the middleware cannot see, hidden from the app where a notice is due in it.
+_HIDDEN: Final = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
+#: How long the first bytes of a page wait for the rest of `SNIFF_SIZE` where the charset is not yet known.
+SNIFF_WAIT: Final = 0.05
 _BODY_END: Final = Place("body-end")
 _NAMED_CACHE_SIZE: Final = 4096
 #: Response fields the cache-header policy reads or changes (besides the vendors' `*-CDN-Cache-Control`).
@@ -257,6 +262,11 @@ class ComplianceMiddleware:
         responder = _Responder(self, scope, send, decision, jurisdiction, edge, chosen is not None)
         if began:
             responder.spent = time.perf_counter() - began
+        extensions = scope.get("extensions")
+        if extensions and responder.plan.body_due and not _HIDDEN.isdisjoint(extensions):
+            # A body sent as a path (granian's pathsend) or zero-copy cannot take a notice: the app
+            # is told they are not there, and sends the bytes.
+            scope = {**scope, "extensions": {k: v for k, v in extensions.items() if k not in _HIDDEN}}
         try:
             await self.app(scope, receive, responder.send)
         except BaseException:
@@ -476,6 +486,7 @@ class _Responder:
         "pending",
         "raw_pending",
         "pending_size",
+        "held_since",
         "passing",
         "outcome",
         "media",
@@ -516,6 +527,7 @@ class _Responder:
         self.pending: list[bytes] = []
         self.raw_pending: list[bytes] = []
         self.pending_size = 0
+        self.held_since = 0.0  # when the first bytes of the body were held back
         self.passing = False
         #: notice id -> what the audit event says of it
         self.outcome: dict[str, dict[str, Any]] = {}
@@ -536,6 +548,8 @@ class _Responder:
             await self._on_start(message)
         elif kind == "http.response.body" and (self.start is not None or self.transform is not None):
             await self._on_body(message)
+        elif kind == "http.response.trailers" and self.start is None and self.transform is not None:
+            await self._send(message)  # after the last body message: the response is already audited
         else:
             # A body we cannot see (http.response.pathsend, zero-copy send...) or a
             # message out of order: pass what we hold and everything after it as it is.
@@ -552,7 +566,8 @@ class _Responder:
             if key == b"content-type":
                 content_type = value
             elif key == b"content-encoding":
-                encoding = value
+                # two lines are one stacked coding (`gzip` then `br`): read as one list
+                encoding = value if encoding is None else bytes(encoding) + b", " + bytes(value)
             elif key == b"content-language":
                 self.content_language = bytes(value).decode("latin-1")
             elif key in _CACHE_FIELDS or key.endswith(b"cdn-cache-control"):
@@ -601,9 +616,11 @@ class _Responder:
             plain = body if self.recoder is None else self.recoder.decode(body, final=not more)
             if self.transform is None:
                 if plain:
+                    if not self.pending:
+                        self.held_since = began
                     self.pending.append(plain)
                     self.pending_size += len(plain)
-                if more and self.pending_size < SNIFF_SIZE:
+                if more and self.pending_size < SNIFF_SIZE and not self._may_begin(began):
                     return
                 plain = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
                 self.transform = self._build_transform(plain[:SNIFF_SIZE])
@@ -633,6 +650,25 @@ class _Responder:
             self._audit()
 
     # -- helpers --------------------------------------------------------------------
+
+    def _may_begin(self, now: float) -> bool:
+        """Whether to choose the transform before `SNIFF_SIZE` bytes arrived, so that a page streamed in
+        small pieces keeps streaming.
+
+        At once where nothing is left to learn from the first bytes (a JSON body; a page whose charset the
+        Content-Type gives, and whose notices' language cannot follow `<html lang>`); else once the first
+        bytes have waited `SNIFF_WAIT` seconds for more.
+        """
+        if not self.pending:
+            return False
+        if now - self.held_since >= SNIFF_WAIT:
+            return True
+        if self.media not in HTML_TYPES:
+            return True
+        assert self.start is not None
+        if charset_of(_headers.get(self.start["headers"], b"content-type") or b"") is None:
+            return False
+        return not self.plan.multilingual or self.content_language is not None
 
     def _why_untouched(self, status: int) -> str | None:
         """Why this body takes no notice, or None when it is to be rewritten ("" for: nothing due)."""
@@ -675,7 +711,8 @@ class _Responder:
         headers = start["headers"]
         if modified:
             headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
-            if not more and length is not None:
+            chunked = any(h[0] == b"transfer-encoding" for h in headers)
+            if not more and length is not None and not chunked:  # never both (RFC 9112, 6.3)
                 headers.append((b"content-length", str(length).encode("latin-1")))
             if self.vary_language:
                 headers = _headers.vary_on(headers, _ACCEPT_LANGUAGE)

@@ -363,7 +363,7 @@ def test_a_control_character_is_refused() -> None:
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    jurisdiction: [BY]\n",
             'x.yaml:9:5: error[unknown-key]: "jurisdiction" is not a field of a rule; did you mean "jurisdictions"? A '
             "rule has: id, notice, jurisdictions, except_jurisdictions, paths, hosts, except_paths, placement, action, "
-            "from, until, priority, mode, legal_basis, reference, language, languages, required_languages.",
+            "from, until, priority, mode, legal_basis, reference, language, languages, form, required_languages.",
         ),
         (
             'rules:\n  - id: r\n    notice: warning\n    jurisdictions: ["@eu"]\n',
@@ -1121,3 +1121,37 @@ def test_the_rules_package_exports_its_sorted_all() -> None:
     assert {"load_rules", "load_rules_text", "RuleSet", "Rule", "Notice", "Place"} <= set(compliance.rules.__all__)
     for name in compliance.rules.__all__:
         assert hasattr(compliance.rules, name)
+
+
+# --- notices refused in the page's <head> --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [
+        "{before: title}",
+        "{after: meta}",
+        "{prepend: head}",
+        "{append: head}",
+        '{after: "link[rel=canonical]"}',
+        "{before: base}",
+        '{after: "head > script"}',
+        '{after: "head style.x"}',
+        "{prepend: html}",
+        "[{after: title}, body-end]",
+    ],
+)
+def test_a_notice_in_the_head_is_refused_with_what_to_write_instead(placement: str) -> None:
+    error = one_error(
+        rules(f"rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {placement}\n")
+    )
+    assert "error[bad-selector]: A notice cannot go" in error
+    assert "<head>" in error
+    assert "Write body-start" in error
+
+
+@pytest.mark.parametrize(
+    "placement", ['{after: "body script"}', "{before: main}", "{after: header}", '{prepend: "body"}']
+)
+def test_places_in_the_body_are_not_taken_for_the_head(placement: str) -> None:
+    load(rules(f"rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {placement}\n"))

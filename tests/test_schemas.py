@@ -124,3 +124,22 @@ def test_the_command_prints_each_schema(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.startswith("compliance schema: cannot write schemas/rules.schema.json: ")
+
+
+def test_the_schemas_know_every_field_the_loaders_know() -> None:
+    from compliance.cli.case_expect import EXPECT_KEYS
+    from compliance.cli.cases import CASE_KEYS, REQUEST_KEYS
+    from compliance.rules.load.groups import MEMBER_KEYS
+    from compliance.rules.load.notices import LINK_KEYS, NOTICE_KEYS
+    from compliance.rules.load.rules import RULE_KEYS
+
+    rules, cases = SCHEMAS["rules"], SCHEMAS["cases"]
+    assert list(rules["properties"]) == ["groups", "notices", "rules"]
+    assert list(rules["$defs"]["notice"]["properties"]) == list(NOTICE_KEYS)
+    assert list(rules["$defs"]["notice"]["properties"]["link"]["properties"]) == list(LINK_KEYS)
+    assert list(rules["$defs"]["rule"]["properties"]) == list(RULE_KEYS)
+    assert list(rules["$defs"]["group_member"]["oneOf"][1]["properties"]) == list(MEMBER_KEYS)
+    case = cases["$defs"]["case"]["properties"]
+    assert list(cases["$defs"]["case"]["properties"]) == list(CASE_KEYS)
+    assert list(case["request"]["properties"]) == list(REQUEST_KEYS)
+    assert list(case["expect"]["properties"]) == list(EXPECT_KEYS)

@@ -16,6 +16,7 @@ from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.respond.json import JsonInserter, notices_json
 from compliance.respond.languages import fixed_languages, notice_languages
 from compliance.respond.render import (
+    bom_charset,
     charset_from_content_type,
     choose_language,
     codec_for,
@@ -84,6 +85,9 @@ def is_json(media: str) -> bool:
 #: Headers that describe the body as the app sent it, and go when the body is changed.
 DROPPED_WHEN_CHANGED: Final = frozenset({b"content-length", b"etag", b"content-md5", b"accept-ranges"})
 _CHARSETS: dict[bytes, str | None] = {}
+#: The first bytes of the byte-order marks (a cheap test before `bom_charset`), and the wide charsets they name.
+_BOM_FIRST: Final = (b"\xef", b"\xff", b"\xfe")
+_WIDE: Final = frozenset({"utf-16le", "utf-16be"})
 
 
 def charset_of(content_type: bytes) -> str | None:
@@ -199,7 +203,9 @@ class Plan:
 
         The flag says whether a notice's language followed Accept-Language (the response then varies on it).
         """
-        charset = charset_of(content_type)
+        charset = bom_charset(head) if head[:1] in _BOM_FIRST else None  # a byte-order mark wins over every label
+        if charset is None:
+            charset = charset_of(content_type)
         html_tag = b""
         if charset is None:
             sniffed_charset, _ = sniff_html(head)
@@ -221,6 +227,8 @@ class Plan:
         """The notices' markup for this charset and these languages (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
+            if charset in _WIDE:
+                raise Skipped(f"the page is in {charset.upper()}, where a notice cannot be placed safely")
             raise Skipped(f"the page's charset {charset!r} is not known")
         html_lang = sniff_html(head)[1] if self.multilingual else None
         insertions: list[Insertion] = []
@@ -230,8 +238,14 @@ class Plan:
             notice = firing.notice
             shown = notice_languages(firing.rule, notice, content_language, html_lang, accept_language)
             places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
-            markup = b"".join(render_notice_html(notice, language, codec) for language in shown)
-            insertions.append(Insertion(notice.id, places, markup))
+            form = firing.rule.form
+            markup = b"".join(
+                render_notice_html(notice, language, codec, inline=form == "inline") for language in shown
+            )
+            inline = b""
+            if form == "auto":
+                inline = b"".join(render_notice_html(notice, language, codec, inline=True) for language in shown)
+            insertions.append(Insertion(notice.id, places, markup, inline))
             languages.append((notice.id, shown))
             if notice.css and notice.css not in css:
                 css.append(notice.css)

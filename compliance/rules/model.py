@@ -163,6 +163,9 @@ class Rule:
     #: Jurisdictions named for a while only (dated group members); `jurisdictions` and
     #: `except_jurisdictions` hold the codes named throughout.
     dated: tuple[DatedCode, ...] = ()
+    #: The notice's form in an HTML page: "auto" (a `<span>` inside phrasing content, else an
+    #: `<aside>`), "inline" (always the `<span>`) or "block" (always the `<aside>`).
+    form: Literal["auto", "inline", "block"] = "auto"
 
     def at(self, now: float) -> Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""

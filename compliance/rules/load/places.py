@@ -8,7 +8,7 @@ from typing import Final
 from compliance.rules.load.messages import quoted_list, sentences, suggest
 from compliance.rules.load.values import FileReader
 from compliance.rules.model import SELECTOR_PLACES, Place, PlaceKind
-from compliance.rules.selectors import check_selector
+from compliance.rules.selectors import check_selector, parse_selector
 from compliance.rules.yamlstrict import YamlList, YamlScalar, YamlValue
 
 __all__ = ["PLACE_KEYS", "PLACE_WORDS", "read_placement"]
@@ -123,7 +123,7 @@ def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
             f"holds it as <!-- NAME -->."
         )
     elif kind in SELECTOR_PLACES:
-        problem = check_selector(argument)
+        problem = check_selector(argument) or _in_head(kind, argument)
     elif kind == "header":
         if not _HTTP_TOKEN.match(argument):
             problem = (
@@ -140,6 +140,28 @@ def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
         return None
     place_kind: PlaceKind = _PLACE_KINDS[kind]
     return Place(place_kind, argument)
+
+
+#: Elements that live only in a page's `<head>` (and `html`, around it): a notice placed at one of
+#: them would end the head early, and browsers would move the title, links and scripts after it
+#: into the body.
+HEAD_ELEMENTS: Final = frozenset({b"html", b"head", b"title", b"meta", b"link", b"base"})
+
+
+def _in_head(kind: str, selector: str) -> str | None:
+    """Why a notice cannot go at this selector place (it would land in the `<head>`), or None."""
+    parsed = parse_selector(selector)
+    if parsed is None:
+        return None
+    subject = parsed.compounds[-1].tag
+    if subject not in HEAD_ELEMENTS and not any(c.tag == b"head" for c in parsed.compounds):
+        return None
+    where = "around the page's <head>" if subject == b"html" else "in the page's <head>"
+    return (
+        f'A notice cannot go {where} ({{{kind}: "{selector}"}}): browsers would end the head there and '
+        "move what follows into the body. Write body-start for the top of the page, or name an element "
+        'of the body, such as {before: "main"} or {prepend: "article"}.'
+    )
 
 
 _PLACE_KINDS: Final[dict[str, PlaceKind]] = {

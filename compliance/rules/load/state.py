@@ -62,6 +62,7 @@ class RuleDraft:
     legal_basis: str | None = None
     reference: str | None = None
     languages: list[YamlScalar] = field(default_factory=list)
+    form: Literal["auto", "inline", "block"] = "auto"
 
 
 class Loader:
