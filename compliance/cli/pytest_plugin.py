@@ -154,7 +154,8 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         from compliance.cli.case_output import case_where
-        from compliance.cli.test import SECRET_ENV, judge, observe
+        from compliance.cli.test import SECRET_ENV, observe
+        from compliance.cli.verdict import judge
 
         session = _session(self.config)
         assert session is not None

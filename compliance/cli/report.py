@@ -24,7 +24,7 @@ from compliance.cli.common import load_or_report, moment
 from compliance.cli.report_evidence import Evidence, gather
 from compliance.cli.report_page import report_html, report_markdown
 from compliance.cli.results import ExitCode, TestRun
-from compliance.cli.test import run_rules_only
+from compliance.cli.verdict import run_rules_only
 from compliance.rules.lint import lint
 from compliance.rules.model import RuleSet
 

@@ -46,17 +46,17 @@ from compliance.cli import COMMANDS, output
 from compliance.cli.case_output import case_lines, tail_text  # (importing it registers the test formats)
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
-from compliance.cli.results import CaseResult, ExitCode, Mismatch, Observed, TestRun
-from compliance.cli.verdict import compare, from_decision
+from compliance.cli.results import ExitCode, Observed, TestRun
+from compliance.cli.verdict import judge
 from compliance.errors import ConfigError
 from compliance.reader.chosen import TEST_AT_EXTENSION, TEST_EXTENSION
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.reader.token import check_secret, mint, scope_for
-from compliance.rules.decide import Decision, Engine
+from compliance.rules.decide import Engine
 from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
 
-__all__ = ["SECRET_ENV", "add_parser", "import_app", "judge", "observe", "run", "run_rules_only"]
+__all__ = ["SECRET_ENV", "add_parser", "import_app", "observe", "run"]
 
 #: The address an in-process `country:` case comes from (TEST-NET-1: routed nowhere).
 TEST_CLIENT = ("192.0.2.10", 50000)
@@ -175,57 +175,6 @@ def run(args: argparse.Namespace) -> int:
     return int(run_.exit_code)
 
 
-def judge(
-    engine: Engine,
-    resolver: JurisdictionResolver,
-    cases: list[Case],
-    observed: list[Observed | None],
-    mode: str,
-    now: float,
-    unhonoured: set[int] | frozenset[int] = frozenset(),
-) -> list[CaseResult]:
-    """Each case's verdict: what was seen (None: what the rules decide) against what it expects.
-
-    `unhonoured` holds the indexes of the cases whose test token the server did not honour.
-    """
-    results = []
-    for index, (case, seen) in enumerate(zip(cases, observed, strict=True)):
-        jurisdiction = _jurisdiction(case, resolver)
-        at = case.request.at.timestamp() if case.request.at is not None else now
-        decision = engine.decide(jurisdiction, case.request.host or "", case.request.route, at)
-        if seen is None:
-            seen = from_decision(case, decision)
-        if index in unhonoured:
-            # The page says nothing of the reader it was decided for: no verdict can rest on it.
-            mismatch = Mismatch("test token", "honoured by the server", _NOT_HONOURED)
-            results.append(CaseResult(case, (mismatch,), seen, _fired(decision)))
-            continue
-        moment_sent = mode == "app" or (mode == "url" and case.request.ip is None)
-        mismatches, skipped = compare(case, seen, mode, decision, moment_sent=moment_sent)
-        results.append(CaseResult(case, mismatches, seen, _fired(decision), skipped))
-    return results
-
-
-def run_rules_only(ruleset: RuleSet, case_paths: list[str], geoip_db: str | None, now: float) -> TestRun:
-    """The case files run against the rules alone (for the report); ValueError says why they cannot run."""
-    cases, problems, _ = load_cases(case_paths)
-    problems += check_notices(cases, ruleset.notices)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise ValueError(output.problems_text(errors) + f"the case files have {output.plural(len(errors), 'error')}")
-    if not cases:
-        raise ValueError("the case files hold no cases")
-    try:
-        resolver = JurisdictionResolver(geoip_db=geoip_db)
-    except ConfigError as error:
-        raise ValueError(str(error)) from None
-    try:
-        results = judge(Engine(ruleset), resolver, cases, [None] * len(cases), "rules", now)
-    finally:
-        resolver.close()
-    return TestRun("rules", ", ".join(case_paths), tuple(results), ruleset.rules)
-
-
 def import_app(spec: str) -> Any:
     """The ASGI app `MODULE:ATTR` names; ValueError says why it cannot be used."""
     try:
@@ -259,30 +208,8 @@ def observe(
     return [None] * len(cases), set()
 
 
-_NOT_HONOURED = (
-    "not honoured (no Compliance-Test: honoured in the response): the secret is wrong, the server has no "
-    "test_secret, or something between strips the Compliance-Test-Jurisdiction header"
-)
-
-
 class _Unusable(Exception):
     """The app or the server cannot be used (exit 2)."""
-
-
-def _jurisdiction(case: Case, resolver: JurisdictionResolver) -> Jurisdiction:
-    request = case.request
-    if request.ip is not None:
-        return resolver.resolve_ip(request.ip)
-    if request.country in (UNKNOWN, ANONYMOUS):
-        return Jurisdiction(None, None, request.country == ANONYMOUS, "test")
-    return Jurisdiction(request.country, request.subdivision, False, "test")
-
-
-def _fired(decision: Decision) -> tuple[str, ...]:
-    ids = [f.rule.id for f in decision.fired]
-    if decision.block is not None:
-        ids.append(decision.block.rule.id)
-    return tuple(ids)
 
 
 # -- end to end ----------------------------------------------------------------------------------

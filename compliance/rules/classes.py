@@ -37,6 +37,7 @@ __all__ = [
     "NO_NOTICE_CLASS",
     "ClassMap",
     "ClassTable",
+    "EdgeClass",
     "JurisdictionClass",
     "member_jurisdiction",
     "members_of",
@@ -279,3 +280,26 @@ def _build(
         _by_rules=by_rules,
         by_header=by_header,
     )
+
+
+class EdgeClass:
+    """The jurisdiction class an edge keyed its cache on, for one request (see `class_header`)."""
+
+    __slots__ = ("cls", "name", "own", "version")
+
+    def __init__(self, cls: JurisdictionClass, own: JurisdictionClass | None, version: str) -> None:
+        self.cls = cls
+        self.name = cls.name.encode("ascii")
+        #: The class of the middleware's own resolution (None where no class matches it).
+        self.own = own
+        self.version = version
+
+    @property
+    def agreed(self) -> bool:
+        return self.own is self.cls
+
+    def audit_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"class": self.cls.name, "class_map": self.version}
+        if not self.agreed:
+            fields["own_class"] = None if self.own is None else self.own.name
+        return fields
