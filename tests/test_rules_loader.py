@@ -480,7 +480,10 @@ def test_a_problem_inside_a_rule_carries_the_rule_id() -> None:
             '"action" needs text',
         ),
         (NOTICE + "rules:\n  - {id: r, notice: [warning], jurisdictions: [RU]}\n", '"notice" needs text, not a list.'),
-        ("- a\n", 'A rule file is a mapping with the keys "groups", "notices" and "rules"; this file holds a list.'),
+        (
+            "- a\n",
+            'A rule file is a mapping with the keys "groups", "notices", "rules" and "policy"; this file holds a list.',
+        ),
     ],
 )
 def test_a_field_of_the_wrong_type_says_which_type_it_needs(block: str, needs: str) -> None:
@@ -1112,7 +1115,7 @@ def test_a_rule_may_use_a_notice_and_group_from_another_file(tmp_path: Path) -> 
 def test_unknown_top_level_keys_are_errors() -> None:
     assert one_error("notice:\n  n: {title: t, text: {en: x}}\n") == (
         'x.yaml:1:1: error[unknown-key]: "notice" is not a section of a rule file; did you mean "notices"? A rule '
-        'file has "groups", "notices" and "rules" only.'
+        'file has "groups", "notices", "rules" and "policy" only.'
     )
 
 

@@ -134,7 +134,11 @@ def test_the_schemas_know_every_field_the_loaders_know() -> None:
     from compliance.rules.load.rules import RULE_KEYS
 
     rules, cases = SCHEMAS["rules"], SCHEMAS["cases"]
-    assert list(rules["properties"]) == ["groups", "notices", "rules"]
+    from compliance.rules.load.files import TOP_LEVEL_KEYS
+    from compliance.rules.load.policy import POLICY_KEYS
+
+    assert list(rules["properties"]) == list(TOP_LEVEL_KEYS)
+    assert list(rules["properties"]["policy"]["properties"]) == list(POLICY_KEYS)
     assert list(rules["$defs"]["notice"]["properties"]) == list(NOTICE_KEYS)
     assert list(rules["$defs"]["notice"]["properties"]["link"]["properties"]) == list(LINK_KEYS)
     assert list(rules["$defs"]["rule"]["properties"]) == list(RULE_KEYS)
@@ -143,3 +147,16 @@ def test_the_schemas_know_every_field_the_loaders_know() -> None:
     assert list(cases["$defs"]["case"]["properties"]) == list(CASE_KEYS)
     assert list(case["request"]["properties"]) == list(REQUEST_KEYS)
     assert list(case["expect"]["properties"]) == list(EXPECT_KEYS)
+
+
+def test_the_schemas_offer_the_choices_the_loaders_accept() -> None:
+    from compliance.rules.load.rules import ACTIONS, FORMS, MODES
+    from compliance.rules.model import BLOCK_POLICIES
+
+    rule = SCHEMAS["rules"]["$defs"]["rule"]["properties"]
+    assert (rule["action"]["enum"], rule["mode"]["enum"], rule["form"]["enum"]) == (
+        list(ACTIONS),
+        list(MODES),
+        list(FORMS),
+    )
+    assert SCHEMAS["rules"]["properties"]["policy"]["properties"]["blocks"]["enum"] == list(BLOCK_POLICIES)

@@ -50,11 +50,11 @@ from compliance.cli.results import ExitCode, Observed, TestRun
 from compliance.cli.verdict import judge
 from compliance.errors import ConfigError
 from compliance.reader.chosen import TEST_AT_EXTENSION, TEST_EXTENSION
-from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.reader.token import check_secret, mint, scope_for
 from compliance.rules.decide import Engine
-from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
+from compliance.rules.model import RuleSet
 
 __all__ = ["SECRET_ENV", "add_parser", "import_app", "observe", "run"]
 
@@ -350,10 +350,7 @@ async def _run_app(app: Any, cases: list[Case], ruleset: RuleSet) -> list[Observ
 
 
 def _given(case: Case) -> Jurisdiction:
-    country = case.request.country
-    if country in (UNKNOWN, ANONYMOUS):
-        return Jurisdiction(None, None, country == ANONYMOUS, "test")
-    return Jurisdiction(country, case.request.subdivision, False, "test")
+    return given_jurisdiction(case.request.country, case.request.subdivision, case.request.anonymity)
 
 
 class _lifespan:
@@ -437,14 +434,14 @@ def _fetch(
         headers["X-Forwarded-For"] = request.ip
     else:
         assert secret is not None
-        anonymous = request.country == ANONYMOUS
-        country = None if request.country in (UNKNOWN, ANONYMOUS) else request.country
+        given = given_jurisdiction(request.country, request.subdivision, request.anonymity)
         headers["Compliance-Test-Jurisdiction"] = mint(
             secret,
             "test",
-            country,
-            request.subdivision,
-            anonymous=anonymous,
+            given.country,
+            given.subdivision,
+            anonymous=given.anonymous,
+            kinds=given.kinds,
             scope=scope_for(request.route),
             ttl=TOKEN_TTL + timeout,
             at=None if request.at is None else request.at.timestamp(),

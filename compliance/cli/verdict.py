@@ -20,11 +20,11 @@ from compliance.cli import output
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.results import CaseResult, Mismatch, Observed, TestRun
 from compliance.errors import ConfigError
-from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.respond.languages import fixed_languages, languages_label, notice_languages
 from compliance.rules.decide import Decision, Engine
-from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
+from compliance.rules.model import RuleSet
 
 __all__ = ["compare", "from_decision", "judge", "run_rules_only"]
 
@@ -207,9 +207,7 @@ def _jurisdiction(case: Case, resolver: JurisdictionResolver) -> Jurisdiction:
     request = case.request
     if request.ip is not None:
         return resolver.resolve_ip(request.ip)
-    if request.country in (UNKNOWN, ANONYMOUS):
-        return Jurisdiction(None, None, request.country == ANONYMOUS, "test")
-    return Jurisdiction(request.country, request.subdivision, False, "test")
+    return given_jurisdiction(request.country, request.subdivision, request.anonymity)
 
 
 def _fired(decision: Decision) -> tuple[str, ...]:

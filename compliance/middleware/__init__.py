@@ -277,8 +277,7 @@ class ComplianceMiddleware:
         if named is None:
             if len(self._named) >= _NAMED_CACHE_SIZE:
                 self._named.clear()
-            j = jurisdiction
-            named = self._named[key] = Jurisdiction(j.country, j.subdivision, j.anonymous, j.source, name)
+            named = self._named[key] = jurisdiction.named(name)
         return named
 
     def cache_headers(

@@ -94,7 +94,15 @@ def request_id_of(value: str | None) -> str:
 
 
 def jurisdiction_fields(j: Jurisdiction) -> dict[str, Any]:
-    return {"country": j.country, "subdivision": j.subdivision, "anonymous": j.anonymous, "source": j.source}
+    fields: dict[str, Any] = {
+        "country": j.country,
+        "subdivision": j.subdivision,
+        "anonymous": j.anonymous,
+        "source": j.source,
+    }
+    if j.kinds:
+        fields["anonymity"] = sorted(j.kinds)
+    return fields
 
 
 _reported_failure = False

@@ -7,6 +7,7 @@ A token is minted by whoever holds the server's `test_secret` (the `compliance t
               (carried in the URL's query string, `?compliance-preview=...`, where a
               browser link cannot set a header)
     country, subdivision, anonymous   the jurisdiction to decide for
+    anonymity the reader's kinds of anonymity (`tor`, `anonymous-vpn`, ...), where any
     scope     the path it is good for: one path, or `PREFIX/**` for a path and all under it
     expires   when it stops being honoured (Unix seconds); at most a day ahead
     nonce     random, so no two tokens are alike
@@ -33,7 +34,7 @@ from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from compliance.errors import ConfigError
-from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.jurisdiction import Jurisdiction, anonymity_kind
 
 __all__ = [
     "HONOURED",
@@ -129,6 +130,7 @@ def mint(
     subdivision: str | None = None,
     *,
     anonymous: bool = False,
+    kinds: frozenset[str] = frozenset(),
     scope: str = "/**",
     ttl: float = 300.0,
     at: float | None = None,
@@ -153,6 +155,8 @@ def mint(
     }
     if at is not None:
         fields["t"] = f"{at:.3f}"
+    if kinds:
+        fields["y"] = ",".join(sorted(kinds))
     payload = urlencode(fields).encode("ascii")
     mac = hmac.new(_key(secret), payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(mac)}"
@@ -182,8 +186,13 @@ def read(value: str, secret: str, now: float) -> Token | None:
     if not now < expires <= now + MAX_TTL + 60:
         return None
     country = fields.get("c", "").upper() or None
+    kinds = frozenset(k for k in map(anonymity_kind, fields.get("y", "").split(",")) if k is not None)
     jurisdiction = Jurisdiction(
-        country, fields.get("s", "").upper() or None, fields.get("a") == "1", "test" if kind == "test" else "preview"
+        country,
+        fields.get("s", "").upper() or None,
+        fields.get("a") == "1",
+        "test" if kind == "test" else "preview",
+        kinds=kinds,
     )
     return Token("test" if kind == "test" else "preview", jurisdiction, fields.get("p", ""), expires, at)
 

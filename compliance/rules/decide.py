@@ -20,12 +20,14 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
-from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
+from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet
 from compliance.rules.paths import host_matches, normalise_path
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
 
-SkipCode = Literal["host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended"]
+SkipCode = Literal[
+    "host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended", "policy"
+]
 
 _CACHE_SIZE: Final = 8192
 #: Longest path (after normalisation) whose coverage and decisions are cached: the caches'
@@ -279,9 +281,14 @@ def reaches(rule: Rule, jurisdiction: Jurisdiction) -> bool:
     return _jurisdiction_ok(rule, jurisdiction.codes)
 
 
+_SPARED: Final = frozenset({UNKNOWN, ANONYMOUS})
+
+
 def _jurisdiction_ok(rule: Rule, codes: frozenset[str]) -> bool:
     if rule.except_jurisdictions & codes:
         return False
+    if rule.spares_unidentified and codes & _SPARED:
+        return bool(rule.jurisdictions & codes & UNIDENTIFIED)
     return EVERYONE in rule.jurisdictions or bool(rule.jurisdictions & codes)
 
 
@@ -311,6 +318,14 @@ def _why_not(c: _Compiled, jurisdiction: Jurisdiction, host: str, path: str, now
     if hit:
         written = ", ".join(rule.except_jurisdictions_written) or ", ".join(sorted(rule.except_jurisdictions))
         return Skip(rule, "excluded-jurisdiction", f"jurisdiction {where} excluded by [{written}]")
+    if rule.spares_unidentified and codes & _SPARED and not rule.jurisdictions & codes & UNIDENTIFIED:
+        who = "unknown" if UNKNOWN in codes else "anonymous"
+        return Skip(
+            rule,
+            "policy",
+            f"the rule set's policy spares {who} readers from blocks that do not name them "
+            f"(name {', '.join(sorted(codes & UNIDENTIFIED))} to block them)",
+        )
     if not (EVERYONE in rule.jurisdictions or rule.jurisdictions & codes):
         written = ", ".join(rule.jurisdictions_written) or ", ".join(sorted(rule.jurisdictions))
         dated = "".join(

@@ -12,6 +12,7 @@ from compliance.errors import Problem, RuleFileError
 from compliance.rules.load.groups import merge_groups, read_groups
 from compliance.rules.load.messages import describe, sentences, suggest
 from compliance.rules.load.notices import merge_notices, read_notices
+from compliance.rules.load.policy import apply_policy, merge_policy, read_policy
 from compliance.rules.load.rules import merge_rules, read_rules
 from compliance.rules.load.state import Loader
 from compliance.rules.load.values import FileReader
@@ -20,7 +21,7 @@ from compliance.rules.yamlstrict import YamlMap, YamlValue, read_yaml
 
 __all__ = ["MAX_RULE_FILE", "TOP_LEVEL_KEYS", "NotARuleFile", "load_rules", "load_rules_text", "read_rule_file"]
 
-TOP_LEVEL_KEYS: Final = ("groups", "notices", "rules")
+TOP_LEVEL_KEYS: Final = ("groups", "notices", "rules", "policy")
 
 
 def load_rules(path: str | os.PathLike[str], *, today: date | None = None) -> RuleSet:
@@ -135,7 +136,8 @@ def _read_sections(reader: FileReader, top: YamlValue) -> None:
         reader.error(
             top,
             "bad-type",
-            f'A rule file is a mapping with the keys "groups", "notices" and "rules"; this file holds {describe(top)}.',
+            f'A rule file is a mapping with the keys "groups", "notices", "rules" and "policy"; this file holds '
+            f"{describe(top)}.",
         )
         return
     for key, _ in top.items():
@@ -147,7 +149,7 @@ def _read_sections(reader: FileReader, top: YamlValue) -> None:
                 sentences(
                     f'"{key.value}" is not a section of a rule file',
                     hint,
-                    'A rule file has "groups", "notices" and "rules" only.',
+                    'A rule file has "groups", "notices", "rules" and "policy" only.',
                 ),
             )
     groups = reader.optional(top, "groups")
@@ -159,12 +161,16 @@ def _read_sections(reader: FileReader, top: YamlValue) -> None:
     rules = reader.optional(top, "rules")
     if rules is not None:
         read_rules(reader, rules)
+    policy = reader.optional(top, "policy")
+    if policy is not None:
+        read_policy(reader, policy)
 
 
 def _finish(loader: Loader) -> RuleSet:
     groups = merge_groups(loader)
     notices = merge_notices(loader)
-    rules = merge_rules(loader, groups, notices)
+    policy, policy_location = merge_policy(loader)
+    rules = apply_policy(merge_rules(loader, groups, notices), policy)
     order = {path: index for index, path in enumerate(loader.files)}
     problems = sorted(loader.sink.problems, key=lambda p: (order.get(p.path, -1), p.line, p.column))
     if any(problem.severity == "error" for problem in problems):
@@ -175,4 +181,6 @@ def _finish(loader: Loader) -> RuleSet:
         groups=MappingProxyType(dict(groups)),
         files=tuple(loader.files),
         warnings=tuple(problems),
+        block_policy=policy,
+        policy_location=policy_location,
     )
