@@ -96,6 +96,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--secret", metavar="SECRET", help=f"the server's test secret, for --url (default: ${SECRET_ENV})"
     )
     parser.add_argument("--geoip-db", metavar="FILE", help="a MaxMind-format database, for ip: cases (rules only)")
+    parser.add_argument(
+        "--anonymous-db", metavar="FILE", help="a MaxMind Anonymous-IP database, for ip: cases (rules only)"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per request, for --url")
     parser.add_argument(
         "--jobs",
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     if not cases:
         return _fail("the case files hold no cases.")
     try:
-        resolver = JurisdictionResolver(geoip_db=args.geoip_db)
+        resolver = JurisdictionResolver(geoip_db=args.geoip_db, anonymous_db=args.anonymous_db)
     except ConfigError as error:
         return _fail(f"{error}.")
     engine = Engine(ruleset)
