@@ -14,6 +14,13 @@ has no use for and what makes YAML surprising:
 * files that are not UTF-8 (a byte order mark is fine).
 
 An empty file (or one with only comments) reads as `None`.
+
+Where PyYAML has its C extension (libyaml), the tree is built straight from
+libyaml's event stream, about ten times faster than PyYAML's own parser. Any text
+that path does not read cleanly (a syntax error, an anchor, an alias, a tag, a
+second document, a key that is a list or mapping, a tab or an unusual line break,
+deep nesting) is read again by PyYAML's pure-Python parser, whose result and
+wording are the reference: both paths give the same tree and the same problems.
 """
 
 from __future__ import annotations
@@ -21,12 +28,33 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, Final
 
 import yaml
-from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent, ScalarEvent
+from yaml.events import (
+    AliasEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compliance.errors import Problem
+
+#: libyaml's parser (PyYAML's C extension), or None where PyYAML was built without it.
+_CParser: Any
+try:
+    from yaml import _yaml
+
+    _CParser = _yaml.CParser
+except ImportError:
+    _CParser = None
 
 __all__ = ["YamlList", "YamlMap", "YamlScalar", "YamlValue", "read_yaml", "to_python"]
 
@@ -168,6 +196,14 @@ def read_yaml(data: bytes | str, path: str) -> tuple[YamlValue | None, list[Prob
     else:
         text = data
     text = text.removeprefix("\ufeff")
+    fast = _read_fast(text, path)
+    if fast is not None:
+        return fast
+    return _read_pure(text, path)
+
+
+def _read_pure(text: str, path: str) -> tuple[YamlValue | None, list[Problem]]:
+    """The reference reader: PyYAML's pure-Python parser, and the wording of every refusal."""
     try:
         node = yaml.compose(text, Loader=_StrictLoader)
     except _Refused as refused:
@@ -190,6 +226,128 @@ def read_yaml(data: bytes | str, path: str) -> tuple[YamlValue | None, list[Prob
     except RecursionError:
         return None, [Problem(path, 1, 1, "yaml-syntax", "The file is nested too deeply to be a rule file.")]
     return value, problems
+
+
+class _NotClean(Exception):
+    """The fast reader met something it leaves to the reference reader."""
+
+
+#: Text the fast reader leaves to the reference one: tabs, line breaks other than \n and \r\n,
+#: and the characters PyYAML's reader refuses (its own check, so the wording stays its own).
+#: And explicit keys (`? key`), whose empty values libyaml marks elsewhere, and a comment straight
+#: after a block scalar's indicator (`|#`), which libyaml accepts and PyYAML refuses.
+_LEAVE_TO_PURE = re.compile("[\t\x85\u2028\u2029]|\r(?!\n)|[|>][-+0-9]*#|(?:^|(?<=[\\s\\[{,]))\\?(?:[\\s\\]},]|$)")
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+#: Deeper than this, the reference reader decides (it refuses nesting beyond Python's recursion limit).
+_MAX_FAST_DEPTH = 64
+
+
+def _read_fast(text: str, path: str) -> tuple[YamlValue | None, list[Problem]] | None:
+    """The tree from libyaml's events, or None where the reference reader must decide."""
+    if _CParser is None or _LEAVE_TO_PURE.search(text) or _NON_PRINTABLE.search(text):
+        return None
+    parser = _CParser(text)
+    try:
+        return _build_from_events(parser, text, path)
+    except (_NotClean, yaml.YAMLError):
+        return None
+    finally:
+        parser.dispose()
+
+
+def _build_from_events(parser: Any, text: str, path: str) -> tuple[YamlValue | None, list[Problem]]:
+    """Build the tree as `_build` would from the composed nodes, reading each event once."""
+    get_event = parser.get_event
+    problems: list[Problem] = []
+    # A frame: [YamlMap entries or list items, line, column, the pending key (maps only)].
+    stack: list[list[Any]] = []
+    root: YamlValue | None = None
+    documents = 0
+    while True:
+        event = get_event()
+        kind = type(event)
+        if kind is ScalarEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise _NotClean
+            mark = event.start_mark
+            style = event.style or None
+            if stack and stack[-1][3] is _KEY:
+                # In key position: a plain key, no comment.
+                stack[-1][3] = YamlScalar(event.value, mark.line + 1, mark.column + 1, style)
+                continue
+            comment = None
+            if style is None and event.value:
+                comment = _comment_at(text, event.end_mark.index)
+            value: YamlValue = YamlScalar(event.value, mark.line + 1, mark.column + 1, style, comment)
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise _NotClean
+            if (stack and stack[-1][3] is _KEY) or len(stack) >= _MAX_FAST_DEPTH:
+                raise _NotClean  # a key that is a list or mapping; or deep nesting
+            mark = event.start_mark
+            if kind is MappingStartEvent:
+                stack.append([{}, mark.line + 1, mark.column + 1, _KEY])
+            else:
+                stack.append([[], mark.line + 1, mark.column + 1, None])
+            continue
+        elif kind is MappingEndEvent:
+            entries, line, column, _ = stack.pop()
+            value = YamlMap(entries, line, column)
+        elif kind is SequenceEndEvent:
+            items, line, column, _ = stack.pop()
+            value = YamlList(tuple(items), line, column)
+        elif kind is DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _NotClean
+            continue
+        elif kind is StreamEndEvent:
+            return root, problems
+        elif kind is AliasEvent:
+            raise _NotClean
+        else:  # stream start, document end
+            continue
+        if not stack:
+            if isinstance(value, YamlScalar) and value.is_empty:
+                raise _NotClean  # a document of nothing but "---": libyaml marks it elsewhere
+            root = value
+            continue
+        frame = stack[-1]
+        key = frame[3]
+        if key is None:
+            frame[0].append(value)
+            continue
+        entries = frame[0]
+        first = entries.get(key.value)
+        if first is not None:
+            first_key = first[0]
+            problems.append(
+                Problem(
+                    path,
+                    key.line,
+                    key.column,
+                    "duplicate-key",
+                    f'"{key.value}" is given twice in the same mapping (first at line {first_key.line}, column '
+                    f"{first_key.column}); keep one of them.",
+                )
+            )
+        else:
+            entries[key.value] = (key, value)
+        frame[3] = _KEY
+
+
+#: The pending key of a map frame when the next scalar is a key.
+_KEY: Final = object()
+
+
+def _comment_at(text: str, end: int) -> str | None:
+    """The comment after a plain value that ends at `end` (as `_comment_after`, on the text itself)."""
+    stop = text.find("\n", end)
+    rest = text[end : stop if stop >= 0 else len(text)]
+    stripped = rest.lstrip(" \t")
+    if stripped.startswith("#") and len(stripped) < len(rest):
+        return stripped.rstrip("\0\r")
+    return None
 
 
 def _decode(data: bytes, path: str) -> str | Problem:
