@@ -60,6 +60,9 @@ PIECES = [
     "?",
     "\x00",
     "\x85",
+    "\ufeff",
+    "\x07",
+    "\ud800",
 ]
 
 YAMLISH = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
