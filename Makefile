@@ -20,17 +20,18 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check compliance tests examples bench scripts
 	$(PY) -m mypy
 
-# nginx (with ngx_http_geoip2_module) and Varnish: the edge tests run them for real, never skip them.
+# nginx (with ngx_http_geoip2_module) and Varnish: the edge tests run them for real, never skip them;
+# Chromium: the preview-link test opens the link in a real headless browser.
 system-deps:
 	@if { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1; } \
 		&& { [ -x /usr/sbin/varnishd ] || command -v varnishd >/dev/null 2>&1; } \
-		&& [ -e /usr/lib/nginx/modules/ngx_http_geoip2_module.so ]; then :; \
+		&& [ -e /usr/lib/nginx/modules/ngx_http_geoip2_module.so ] && [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing nginx, libnginx-mod-http-geoip2 and varnish (apt-get)"; \
+		echo "installing nginx, libnginx-mod-http-geoip2, varnish and chromium (apt-get)"; \
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			nginx libnginx-mod-http-geoip2 varnish >/dev/null; \
+			nginx libnginx-mod-http-geoip2 varnish chromium >/dev/null; \
 	else \
-		echo "make test needs nginx, libnginx-mod-http-geoip2 and varnish: install them (as root: apt-get install nginx libnginx-mod-http-geoip2 varnish)."; \
+		echo "make test needs nginx, libnginx-mod-http-geoip2, varnish and chromium: install them (as root: apt-get install nginx libnginx-mod-http-geoip2 varnish chromium)."; \
 		exit 1; \
 	fi
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .attacks import run_memory, run_patterns
+from .correctness import run_correctness
 from .inprocess import Checks, run_inprocess
 from .model import Section
 from .page import api_body, news_page, write_rules
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         gc.freeze()  # what setup made is not scanned again by each collection
 
+        _step("correctness: the awkward-page corpus", began)
+        sections.append(run_correctness(checks))
         _step("in process: 100 KB page, JSON, gzip, peers, limit", began)
         sections += run_inprocess(page, api, rules, checks, rounds=rounds, batch=batch, slow_rounds=3 if quick else 7)
         _step("resolution and decision", began)

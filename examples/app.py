@@ -1,6 +1,8 @@
 """Northwind News wrapped by the middleware: the one line a platform engineer adds.
 
-Serve it with `make demo`, or `uvicorn examples.app:app`. Forwarding headers are
+Serve it with `make demo`, or `uvicorn --no-proxy-headers examples.app:app` (with
+uvicorn's proxy headers on, uvicorn itself would rewrite the client address from
+`X-Forwarded-For` before the middleware sees it). Forwarding headers are
 believed from loopback only, so the demo can play a reader anywhere with
 `X-Forwarded-For`; in production list your load balancer's or CDN's addresses.
 """

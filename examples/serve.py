@@ -47,7 +47,9 @@ Press Ctrl+C to stop.
 """,
         flush=True,
     )
-    uvicorn.run("examples.app:app", host=HOST, port=port, log_level="warning")
+    # uvicorn's own proxy handling is off: the middleware reads X-Forwarded-For from trusted_proxies itself
+    # (with it on, uvicorn would replace the client address before the middleware sees the peer).
+    uvicorn.run("examples.app:app", host=HOST, port=port, log_level="warning", proxy_headers=False)
 
 
 if __name__ == "__main__":

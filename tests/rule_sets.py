@@ -27,7 +27,7 @@ PATHS = [
     "re:.*amp",
 ]
 HOSTS = ["www.example.org", "*.example.org", "example.org", "other.example"]
-JURISDICTIONS = ["RU", "BY", "UA-43", "UA", "DE", "FR", "@EU", "*"]
+JURISDICTIONS = ["RU", "BY", "UA-43", "UA", "DE", "FR", "@EU", "*", "unknown", "anonymous", "tor"]
 DATES = ["2020-01-01", "2024-06-01", "2025-01-01", "2030-01-01"]
 
 
@@ -71,5 +71,6 @@ NOTICES = "\n".join(f"  n{n}:\n    title: Notice {n}\n    text: {{en: Text {n}.}
 def rule_sets(draw: st.DrawFn, max_rules: int = 12) -> RuleSet:
     count = draw(st.integers(1, max_rules))
     rules = [draw(rule_texts(n)) for n in range(count)]
-    text = "notices:\n" + NOTICES + "\nrules:\n" + "\n".join(rules) + "\n"
+    policy = draw(st.sampled_from(["", "policy:\n  blocks: spare-unknown-and-anonymous\n"]))
+    text = policy + "notices:\n" + NOTICES + "\nrules:\n" + "\n".join(rules) + "\n"
     return load_rules_text(text, "random.yaml")

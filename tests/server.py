@@ -21,7 +21,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(app: Any, **options: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port; yields the base URL."""
+    """Serve `app` with uvicorn on a free loopback port; yields the base URL.
+
+    uvicorn's own proxy handling (`proxy_headers`) is off unless a test turns it on:
+    behind a proxy the middleware must see the real peer (docs/operations.md).
+    """
+    options.setdefault("proxy_headers", False)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options)
     server = uvicorn.Server(config)

@@ -71,10 +71,18 @@ def test_addresses_not_in_the_database_are_not_anonymous(db: AnonymousIPDatabase
 
 def test_mark_makes_a_tor_exit_anonymous_with_its_country_unknown(db: AnonymousIPDatabase) -> None:
     geoip = Jurisdiction("DE", "DE-BE", False, "geoip")
-    assert db.mark(geoip, TOR) == Jurisdiction(None, None, True, "geoip")
-    assert db.mark(geoip, VPN) == Jurisdiction("DE", "DE-BE", True, "geoip")
+    assert db.mark(geoip, TOR) == Jurisdiction(None, None, True, "geoip", kinds=frozenset({"tor"}))
+    assert db.mark(geoip, VPN) == Jurisdiction("DE", "DE-BE", True, "geoip", kinds=frozenset({"anonymous-vpn"}))
     assert db.mark(geoip, PLAIN) is geoip
-    assert Jurisdiction(None, None, True, "geoip").codes == frozenset({"unknown", "anonymous"})
+    assert db.mark(geoip, TOR).codes == frozenset({"unknown", "anonymous", "tor"})
+    assert db.mark(geoip, VPN).codes == frozenset({"DE", "DE-BE", "anonymous", "anonymous-vpn"})
+
+
+def test_a_hosting_provider_is_a_kind_a_rule_can_name_but_not_anonymous_by_default(db: AnonymousIPDatabase) -> None:
+    geoip = Jurisdiction("NL", None, False, "geoip")
+    hosted = db.mark(geoip, HOSTING)
+    assert hosted.country == "NL" and not hosted.anonymous
+    assert hosted.codes == frozenset({"NL", "hosting-provider"})
 
 
 def test_the_cache_is_bounded(tmp_path: Path) -> None:

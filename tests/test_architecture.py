@@ -101,3 +101,8 @@ def test_no_module_imports_itself_back_through_others() -> None:
         if module not in seen and module != "compliance":
             visit(module, [module])
     assert cycles == []
+
+
+def test_no_module_is_much_over_five_hundred_lines() -> None:
+    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 560}
+    assert long == {}

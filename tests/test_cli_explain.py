@@ -134,6 +134,7 @@ def test_json_format() -> None:
         "country": "RU",
         "subdivision": None,
         "anonymous": False,
+        "anonymity": [],
         "source": "test",
         "found": "given with --country",
     }

@@ -132,7 +132,7 @@ def test_every_error_in_every_file_at_once_and_exit_1(warned: Path) -> None:
         'rules/tests/cases.yaml:3:36: error[bad-country]: "RUS" is a three-letter code; rule files use the two-letter '
         'ISO 3166-1 code: "RU" (Russian Federation). A case\'s country is a country code (RU), unknown or anonymous.',
         'rules/tests/cases.yaml:6:37: error[unknown-key]: "colour" is not a field of a request; a request has: path, '
-        "country, subdivision, ip, host, method, headers, at, page_language.",
+        "country, subdivision, anonymous, ip, host, method, headers, at, page_language.",
         'rules/tests/cases.yaml:7:23: error[bad-type]: "notices" needs a list of notice ids, in brackets even for one: '
         "[warning].",
     ]
@@ -207,8 +207,9 @@ def test_github_format_annotates_the_pull_request(warned: Path) -> None:
     [
         ("RU-CR", 'ISO 3166 lists Crimea under Ukraine: Crimea is "UA-43", Sevastopol "UA-40".'),
         ("UA43", 'subdivision codes have a dash: did you mean "UA-43"?'),
-        ("T1", 'a CDN\'s "T1" means a Tor exit: such readers are "anonymous" in rules.'),
-        ("tor", 'readers using Tor (a CDN\'s "T1") are "anonymous" in rules.'),
+        ("T1", 'a CDN\'s "T1" means a Tor exit: such readers are "tor" (and "anonymous") in rules.'),
+        ("TOR", '"TOR": keywords are written in lower case: "tor".'),
+        ("vpn", '"vpn" is not a jurisdiction; the kind of anonymity is written "anonymous-vpn".'),
         ("XX", 'a CDN\'s "XX" means it does not know the country: such readers are "unknown" in rules.'),
         ("ZZ", '"ZZ" means the country is not known: such readers are "unknown" in rules.'),
     ],

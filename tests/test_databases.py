@@ -64,8 +64,11 @@ def test_readers_flagged_by_an_anonymous_ip_database_match_anonymous(tmp_path: P
     assert b'data-legal-notice="tor-warning"' in proxy
     assert plain == PAGE
     resolver = app.resolver
-    assert resolver.resolve_ip("185.220.101.7") == Jurisdiction(None, None, True, "geoip")  # a Tor exit's country
-    assert resolver.resolve_ip("51.15.3.3") == Jurisdiction("FR", None, True, "geoip")  # a proxy keeps its country
+    tor_exit = Jurisdiction(None, None, True, "geoip", kinds=frozenset({"tor"}))
+    assert resolver.resolve_ip("185.220.101.7") == tor_exit  # a Tor exit's country is unknown
+    proxy_exit = resolver.resolve_ip("51.15.3.3")  # a proxy keeps its country
+    assert (proxy_exit.country, proxy_exit.anonymous, proxy_exit.source) == ("FR", True, "geoip")
+    assert proxy_exit.kinds and proxy_exit.kinds <= {"anonymous-vpn", "public-proxy", "residential-proxy"}
 
 
 def test_a_replaced_geoip_database_is_read_without_a_restart(tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ READERS = st.builds(
     st.sampled_from([None, "UA-43", "RU-MOW"]),
     st.booleans(),
     st.sampled_from(["geoip", "embedded"]),
+    st.none(),
+    st.sampled_from([frozenset(), frozenset({"tor"}), frozenset({"anonymous-vpn"})]),
 )
 MOMENTS = st.sampled_from(
     [datetime(y, m, 1, tzinfo=UTC).timestamp() for y, m in [(2019, 1), (2020, 1), (2024, 6), (2026, 1), (2031, 1)]]

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from compliance import ComplianceMiddleware
 from compliance.observe.metrics import Metrics
+from compliance.reader.token import mint
 from compliance.rules.classes import NO_NOTICE_CLASS
 from tests.conftest import RU_IP, US_IP, http_scope, rule_file, run_asgi
 
@@ -52,6 +53,9 @@ def app_with(headers: list[tuple[bytes, bytes]]) -> Any:
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else PAGE})
 
     return app
+
+
+TEST_SECRET = "a-test-secret-of-32-characters!!"
 
 
 def middleware(tmp_path: Path, app_headers: Sequence[tuple[bytes, bytes]] = (), **options: Any) -> ComplianceMiddleware:
@@ -149,11 +153,12 @@ def test_edge_and_middleware_disagree_the_edge_wins_and_it_is_counted_and_audite
 
 
 def test_a_test_token_decides_and_is_never_stored(tmp_path: Path) -> None:
-    mw = middleware(tmp_path, PUBLIC, class_header="Compliance-Class", test_secret="s3cret")
-    token = (b"compliance-test-jurisdiction", b"secret=s3cret; country=RU")
+    mw = middleware(tmp_path, PUBLIC, class_header="Compliance-Class", test_secret=TEST_SECRET)
+    token = (b"compliance-test-jurisdiction", mint(TEST_SECRET, "test", "RU").encode())
     sent = run_asgi(mw, via_edge(US_IP, class_value(mw, "US"), [token]))
     assert b'data-legal-notice="warning"' in sent.body
     assert sent.header("cache-control") == "private, max-age=600, no-store"
+    assert sent.header("compliance-test") == "honoured"
 
 
 # -- the private fallback --------------------------------------------------------------

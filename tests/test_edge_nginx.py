@@ -14,6 +14,7 @@ from conftest_geo import GB_WSM_V4, RU_V4, UA_43_V4, US_V4, fixture_city_db, fix
 from compliance import ComplianceMiddleware
 from compliance.cli import main
 from compliance.cli.edge import EdgeConfigError, nginx_http, varnish_vcl
+from compliance.reader.token import mint
 from compliance.rules import load_rules
 from compliance.rules.classes import ClassTable
 from compliance.rules.decide import Engine
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.real
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = b"<!DOCTYPE html><html><head><title>t</title></head><body><p>Story</p></body></html>"
 NOTICE = 'data-legal-notice="undesirable-organization"'
+TEST_SECRET = "a-test-secret-of-32-characters!!"
 
 
 def news_app(cache_control: bytes = b"public, max-age=600") -> Any:
@@ -52,7 +54,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory, city_db: Path) -> Iterator[tu
         geoip_db=city_db,
         trusted_proxies=["127.0.0.1"],
         class_header="Compliance-Class",
-        test_secret="s3cret",
+        test_secret=TEST_SECRET,
         metrics=False,
     )
     http = (tmp / "out" / "nginx-http.conf").read_text()
@@ -99,7 +101,7 @@ def test_a_class_or_geo_header_the_client_sends_is_overwritten(edge: tuple[str, 
 
 def test_a_request_with_a_test_token_is_never_cached(edge: tuple[str, dict[str, Any]]) -> None:
     url, _ = edge
-    token = {"compliance-test-jurisdiction": "secret=s3cret; country=RU"}
+    token = {"compliance-test-jurisdiction": mint(TEST_SECRET, "test", "RU", scope="/news/three")}
     first = get(url, "/news/three", US_V4, **token)
     assert NOTICE in first.text  # decided by the token
     assert first.headers["x-cache"] == "BYPASS"
@@ -107,6 +109,18 @@ def test_a_request_with_a_test_token_is_never_cached(edge: tuple[str, dict[str, 
     # The cache holds nothing from it: a US reader gets a fresh US copy.
     after = get(url, "/news/three", US_V4)
     assert NOTICE not in after.text and after.headers["x-cache"] == "MISS"
+
+
+def test_a_preview_link_is_never_cached(edge: tuple[str, dict[str, Any]]) -> None:
+    url, _ = edge
+    link = "/news/four?compliance-preview=" + mint(TEST_SECRET, "preview", "RU", scope="/news/four")
+    first = get(url, link, US_V4)
+    assert NOTICE in first.text  # the page as a reader in Russia gets it
+    assert first.headers["x-cache"] == "BYPASS"
+    assert "no-store" in first.headers["cache-control"]
+    # The same link again is answered afresh, never from a stored copy.
+    assert get(url, link, US_V4).headers["x-cache"] == "BYPASS"
+    assert get(url, "/news/four", US_V4).headers["x-cache"] == "MISS"
 
 
 def test_nothing_given_to_the_command_can_inject_configuration() -> None:

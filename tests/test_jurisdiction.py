@@ -277,8 +277,8 @@ def test_cdn_tor_value_is_anonymous_with_unknown_country() -> None:
     resolver = header_resolver(country_header="CF-IPCountry")
     scope = make_scope(_PROXY, [("X-Forwarded-For", US_V4), ("CF-IPCountry", "T1")])
     jurisdiction = resolver.resolve(scope)
-    assert jurisdiction == Jurisdiction(None, None, True, "header")
-    assert jurisdiction.codes == {"unknown", "anonymous"}
+    assert jurisdiction == Jurisdiction(None, None, True, "header", kinds=frozenset({"tor"}))
+    assert jurisdiction.codes == {"unknown", "anonymous", "tor"}
 
 
 def test_contradictory_cdn_headers_fall_through() -> None:
@@ -336,7 +336,7 @@ def test_contradictory_cdn_headers_fall_through() -> None:
             "CF-IPCountry",
             "cf-region-code",
             [("CF-IPCountry", "T1"), ("cf-region-code", "43")],
-            Jurisdiction(None, None, True, "header"),
+            Jurisdiction(None, None, True, "header", kinds=frozenset({"tor"})),
         ),
     ],
 )

@@ -97,4 +97,4 @@ def test_every_example_in_the_guide_runs_as_shown(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("step", [s for s in steps() if s.kind == "file"], ids=lambda s: s.path)
 def test_every_yaml_example_is_a_complete_file(step: Step) -> None:
-    assert step.text.startswith(("notices:", "groups:", "rules:", "cases:")), step.path
+    assert step.text.startswith(("notices:", "groups:", "rules:", "policy:", "cases:")), step.path

@@ -105,6 +105,14 @@ def test_sniff_html(head: bytes, expected: tuple[str | None, str | None]) -> Non
         ("utf-16le", None),
         ("iso-2022-jp", None),
         ("cp037", None),  # EBCDIC: ASCII is not ASCII
+        # the WHATWG label table: labels browsers accept that Python does not know by that name
+        ("x-cp1251", "cp1251"),
+        ("x-cp1250", "cp1250"),
+        ("x-cp1258", "cp1258"),
+        ("iso88595", "iso8859-5"),
+        ("iso885915", "iso8859-15"),
+        ("csisolatin9", "iso8859-15"),
+        ("x-mac-cyrillic", "mac_cyrillic"),
         ("utf-7", None),
         ("raw_unicode_escape", None),
         ("x-no-such-charset", None),
@@ -200,6 +208,18 @@ def test_render_notice_html_is_exactly_the_specified_markup() -> None:
         b"<p>Readers may be fined.</p>"
         b'<p><a href="https://example.org/undesirable">To find out more, click here.</a></p>'
         b"</aside>"
+    )
+
+
+def test_the_inline_form_is_phrasing_content() -> None:
+    notice = make_notice(
+        {"en": "Readers may be fined.\n\nOr worse."},
+        id="n",
+        link=Link("https://example.org/why", {"en": "Why?"}),
+    )
+    assert render_notice_html(notice, "en", "utf-8", inline=True) == (
+        b'<span class="legal-notice" data-legal-notice="n" lang="en" role="note">'
+        b'Readers may be fined.<br>Or worse.<br><a href="https://example.org/why">Why?</a></span>'
     )
 
 

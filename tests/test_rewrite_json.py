@@ -28,6 +28,8 @@ WARNING = Notice(
 )
 PLAIN = Notice(id="imprint", title="Imprint", text={"en": "Published by Northwind News."}, default_language="en")
 
+NOT_UTF8 = "the JSON is in UTF-16 or UTF-32, not UTF-8: a field in UTF-8 would corrupt it"
+
 
 def run(inserter: JsonInserter, chunks: Sequence[bytes]) -> bytes:
     return b"".join([*(inserter.feed(chunk) for chunk in chunks), inserter.close()])
@@ -112,7 +114,11 @@ def test_the_field_name_is_escaped() -> None:
         (b" \n\t ", "empty body"),
         (b"\xef\xbb", "not a JSON object (not UTF-8)"),
         (b"\xef\xbb{}", "not a JSON object (not UTF-8)"),
-        ("{}".encode("utf-16"), "not a JSON object"),
+        ("{}".encode("utf-16"), NOT_UTF8),
+        ('{"a": 1}'.encode("utf-16-le"), NOT_UTF8),
+        ('{"a": 1}'.encode("utf-16-be"), NOT_UTF8),
+        ('{"a": 1}'.encode("utf-32-le"), NOT_UTF8),
+        ('{"a": 1}'.encode("utf-32"), NOT_UTF8),
         (b"{  ", "the JSON object is cut short"),
     ],
 )

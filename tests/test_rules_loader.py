@@ -363,7 +363,7 @@ def test_a_control_character_is_refused() -> None:
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    jurisdiction: [BY]\n",
             'x.yaml:9:5: error[unknown-key]: "jurisdiction" is not a field of a rule; did you mean "jurisdictions"? A '
             "rule has: id, notice, jurisdictions, except_jurisdictions, paths, hosts, except_paths, placement, action, "
-            "from, until, priority, mode, legal_basis, reference, language, languages.",
+            "from, until, priority, mode, legal_basis, reference, language, languages, form.",
         ),
         (
             'rules:\n  - id: r\n    notice: warning\n    jurisdictions: ["@eu"]\n',
@@ -480,7 +480,10 @@ def test_a_problem_inside_a_rule_carries_the_rule_id() -> None:
             '"action" needs text',
         ),
         (NOTICE + "rules:\n  - {id: r, notice: [warning], jurisdictions: [RU]}\n", '"notice" needs text, not a list.'),
-        ("- a\n", 'A rule file is a mapping with the keys "groups", "notices" and "rules"; this file holds a list.'),
+        (
+            "- a\n",
+            'A rule file is a mapping with the keys "groups", "notices", "rules" and "policy"; this file holds a list.',
+        ),
     ],
 )
 def test_a_field_of_the_wrong_type_says_which_type_it_needs(block: str, needs: str) -> None:
@@ -732,7 +735,7 @@ def test_a_link_text_given_once_is_used_for_every_language() -> None:
     ("link", "message"),
     [
         ("{href: 'ftp://x.org', text: More}", '"ftp://x.org" is not a link address'),
-        ("{href: //x.org/a, text: More}", '"//x.org/a" is not a link address'),
+        ("{href: //x.org/a, text: More}", '"//x.org/a" would lead a browser to another site'),
         ("{href: why, text: More}", '"why" is not a link address'),
         ("{href: /why}", 'The link has no "text"'),
         ("{text: More}", 'The link has no "href"'),
@@ -1111,7 +1114,7 @@ def test_a_rule_may_use_a_notice_and_group_from_another_file(tmp_path: Path) -> 
 def test_unknown_top_level_keys_are_errors() -> None:
     assert one_error("notice:\n  n: {title: t, text: {en: x}}\n") == (
         'x.yaml:1:1: error[unknown-key]: "notice" is not a section of a rule file; did you mean "notices"? A rule '
-        'file has "groups", "notices" and "rules" only.'
+        'file has "groups", "notices", "rules" and "policy" only.'
     )
 
 
@@ -1120,3 +1123,37 @@ def test_the_rules_package_exports_its_sorted_all() -> None:
     assert {"load_rules", "load_rules_text", "RuleSet", "Rule", "Notice", "Place"} <= set(compliance.rules.__all__)
     for name in compliance.rules.__all__:
         assert hasattr(compliance.rules, name)
+
+
+# --- notices refused in the page's <head> --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [
+        "{before: title}",
+        "{after: meta}",
+        "{prepend: head}",
+        "{append: head}",
+        '{after: "link[rel=canonical]"}',
+        "{before: base}",
+        '{after: "head > script"}',
+        '{after: "head style.x"}',
+        "{prepend: html}",
+        "[{after: title}, body-end]",
+    ],
+)
+def test_a_notice_in_the_head_is_refused_with_what_to_write_instead(placement: str) -> None:
+    error = one_error(
+        rules(f"rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {placement}\n")
+    )
+    assert "error[bad-selector]: A notice cannot go" in error
+    assert "<head>" in error
+    assert "Write body-start" in error
+
+
+@pytest.mark.parametrize(
+    "placement", ['{after: "body script"}', "{before: main}", "{after: header}", '{prepend: "body"}']
+)
+def test_places_in_the_body_are_not_taken_for_the_head(placement: str) -> None:
+    load(rules(f"rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {placement}\n"))

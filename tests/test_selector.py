@@ -94,14 +94,21 @@ def test_attributes_as_the_tokenizer_reads_them() -> None:
 # --- where each place is ------------------------------------------------------------------------
 
 
-def place(page: bytes, kind: str, selector: str) -> tuple[bytes, Placed]:
-    """The page with [n] at the place, checked to be the same in one piece and in 1-byte chunks."""
+def place(page: bytes, kind: str, selector: str) -> tuple[bytes, Placed | None]:
+    """The page with [n] at the place, checked to be the same in one piece and in 1-byte chunks.
+
+    None for where: the page ends where a notice would not render (the rewriter says why).
+    """
     insertions = [Insertion("n", (Place(kind, selector),), b"[n]")]
     rewriter = HtmlRewriter(insertions)
     out = rewriter.feed(page) + rewriter.close()
     chunked = HtmlRewriter(insertions)
     assert b"".join(chunked.feed(page[i : i + 1]) for i in range(len(page))) + chunked.close() == out
     assert chunked.placed == rewriter.placed
+    assert chunked.reason == rewriter.reason
+    if not rewriter.placed:
+        assert rewriter.reason is not None
+        return out, None
     return out, rewriter.placed[0]
 
 
@@ -137,6 +144,11 @@ def marked(page: str) -> tuple[bytes, bytes]:
         ("append", "input.x", "<body><input class=x>|</body>"),
         ("after", "svg path", "<body><svg><path d=a/>|<path/></svg></body>"),
         ("after", "div", "<body><div/>x</div>|</body>"),  # `/>` does not end an HTML element
+        # nor an unknown one outside SVG and MathML: the article is inside it, not a child of main
+        ("after", "main > article", "<body><main><o:p/><article>x</article></main>|</body>"),
+        ("after", "main > article", "<body><main><fb:like/><article>x</article></main>|</body>"),
+        ("after", "main > article", "<body><main><h/><article>x</article></main>|</body>"),
+        ("after", "main > article", "<body><main><svg/><article>x</article>|</main></body>"),
         # raw text, comments and attribute values are not markup
         ("before", "h1", "<body><!-- <h1> --><script>'<h1>'</script><title><h1></title>|<h1>t</h1></body>"),
         ("before", "h1", "<body><textarea><h1></textarea><style>h1{}</style><a title='<h1>'>a</a>|<h1>t</h1></body>"),

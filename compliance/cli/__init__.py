@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "report": "a self-contained HTML page: which notice each jurisdiction gets on which paths",
     "audit": "the audit trail: verify its hash chains, or count what readers were shown",
     "edge": "the jurisdiction-class map and nginx / Varnish configuration for a shared cache",
+    "preview": "a link that shows a page in a browser as a reader in a jurisdiction gets it (staging)",
+    "bundle": "sign rule bundles: make an Ed25519 key pair, or sign a bundle for servers to verify",
 }
 
 

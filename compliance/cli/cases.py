@@ -27,16 +27,28 @@ from typing import Final
 from compliance.cli.case_expect import EXPECT_KEYS, Expect, read_expect
 from compliance.cli.case_expect import describe as _describe
 from compliance.errors import Problem
+from compliance.reader.jurisdiction import anonymity_kind
 from compliance.rules.groups import check_code, is_country, is_subdivision
 from compliance.rules.load import check_language
 from compliance.rules.model import ANONYMOUS, UNKNOWN, Location
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue, read_yaml
 
-__all__ = ["EXPECT_KEYS", "Case", "CaseRequest", "Expect", "case_files", "check_notices", "load_cases"]
+__all__ = ["EXPECT_KEYS", "Case", "CaseRequest", "Expect", "case_files", "check_notices", "load_cases", "parse_moment"]
 
 TOP_LEVEL_KEYS: Final = ("cases",)
 CASE_KEYS: Final = ("name", "request", "expect")
-REQUEST_KEYS: Final = ("path", "country", "subdivision", "ip", "host", "method", "headers", "at", "page_language")
+REQUEST_KEYS: Final = (
+    "path",
+    "country",
+    "subdivision",
+    "anonymous",
+    "ip",
+    "host",
+    "method",
+    "headers",
+    "at",
+    "page_language",
+)
 METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
@@ -47,7 +59,9 @@ class CaseRequest:
     """The request a case makes. Exactly one of `country` and `ip` is set.
 
     `country` is an ISO 3166-1 code, `unknown` (no source knows the reader) or
-    `anonymous` (a Tor exit: anonymous, and the country unknown).
+    `anonymous` (a Tor exit: anonymous, and the country unknown). `anonymity` is
+    a kind of anonymity (`tor`, `anonymous-vpn`, ...): a Tor reader's country is
+    unknown; any other kind keeps `country`, the exit's.
     """
 
     path: str
@@ -61,6 +75,7 @@ class CaseRequest:
     at: datetime | None = None
     #: The page's own language (its `<html lang>`), as the site would serve it.
     page_language: str | None = None
+    anonymity: str | None = None
 
     @property
     def route(self) -> str:
@@ -76,6 +91,8 @@ class CaseRequest:
     def describe(self) -> str:
         """`GET /news/x as RU`, `GET /news/x from 95.173.136.70`."""
         who = f"from {self.ip}" if self.ip is not None else f"as {self.subdivision or self.country}"
+        if self.anonymity is not None:
+            who += f" ({self.anonymity})"
         host = f" on {self.host}" if self.host else ""
         return f"{self.method} {self.path}{host} {who}"
 
@@ -276,7 +293,11 @@ class _Reader:
         subdivision_node = self.text(node, "subdivision", "a request")
         ip_node = self.text(node, "ip", "a request")
         country = subdivision = ip = None
-        if country_node is not None and ip_node is not None:
+        anonymity, anonymous_ok = self._anonymity(node, country_node, ip_node)
+        ok = ok and anonymous_ok
+        if anonymity == "tor" and country_node is None and ip_node is None:
+            country = UNKNOWN
+        elif country_node is not None and ip_node is not None:
             self.error(
                 ip_node,
                 "country-and-ip",
@@ -284,7 +305,7 @@ class _Reader:
                 "the middleware would), not both.",
             )
             ok = False
-        elif country_node is None and ip_node is None:
+        elif country_node is None and ip_node is None and anonymity is None:
             self.error(
                 node,
                 "missing-field",
@@ -363,7 +384,7 @@ class _Reader:
         at: datetime | None = None
         at_node = self.text(node, "at", "a request")
         if at_node is not None:
-            at = _moment(at_node.value)
+            at = parse_moment(at_node.value)
             if at is None:
                 self.error(
                     at_node,
@@ -382,7 +403,50 @@ class _Reader:
             page_language = page_language_node.value
         if not ok or path_node is None:
             return None
-        return CaseRequest(path_node.value, country, subdivision, ip, host, method, tuple(headers), at, page_language)
+        return CaseRequest(
+            path_node.value, country, subdivision, ip, host, method, tuple(headers), at, page_language, anonymity
+        )
+
+    def _anonymity(
+        self, node: YamlMap, country_node: YamlScalar | None, ip_node: YamlScalar | None
+    ) -> tuple[str | None, bool]:
+        """The request's `anonymous:` kind, and whether it is well given."""
+        given = self.text(node, "anonymous", "a request")
+        if given is None:
+            return None, True
+        kind = anonymity_kind(given.value)
+        if kind is None:
+            self.error(
+                given,
+                "bad-anonymous",
+                f'"{given.value}" is not a kind of anonymity; write tor, vpn (anonymous-vpn), public-proxy, '
+                "residential-proxy or hosting-provider.",
+            )
+            return None, False
+        if ip_node is not None:
+            self.error(
+                given,
+                "anonymous-and-ip",
+                'A request with "ip" is resolved as the middleware would, by the anonymous-IP database where one '
+                'is given; to state the reader instead, write "country" (the exit\'s) with "anonymous".',
+            )
+            return None, False
+        if kind == "tor" and country_node is not None and country_node.value != UNKNOWN:
+            self.error(
+                country_node,
+                "bad-country",
+                "A Tor reader's country is unknown (the address is the exit's): leave \"country\" out.",
+            )
+            return None, False
+        if kind != "tor" and country_node is None:
+            self.error(
+                given,
+                "missing-field",
+                f'A reader through "{given.value}" keeps the country of the exit: give "country" too (such as NL), '
+                "or unknown.",
+            )
+            return None, False
+        return kind, True
 
     def read_expect(self, case: YamlMap, what: str) -> Expect | None:
         node = case.get("expect")
@@ -395,7 +459,7 @@ class _Reader:
         return read_expect(node, what, self.path, self.error)
 
 
-def _moment(text: str) -> datetime | None:
+def parse_moment(text: str) -> datetime | None:
     """A date (midnight UTC) or an ISO 8601 date and time (UTC unless it gives an offset); None if neither."""
     value = text.strip()
     try:

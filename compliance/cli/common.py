@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 
+from compliance.cli.cases import parse_moment
 from compliance.cli.output import problems_text
 from compliance.errors import RuleFileError
 from compliance.rules.load import load_rules
@@ -33,14 +34,10 @@ def load_or_report(path: str) -> RuleSet | None:
 
 
 def moment(text: str) -> datetime:
-    """A date (midnight UTC) or an ISO 8601 date and time (UTC unless it gives an offset)."""
-    value = text.strip()
-    try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(0), UTC)
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
+    """A date (midnight UTC) or an ISO 8601 date and time (UTC unless it gives an offset), for an option."""
+    found = parse_moment(text)
+    if found is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date (2026-01-31) or an ISO 8601 date and time (2026-01-31T09:00:00+03:00)"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        )
+    return found

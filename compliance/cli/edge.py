@@ -32,6 +32,7 @@ from typing import Final
 from compliance.cli.common import load_or_report, moment
 from compliance.cli.results import ExitCode
 from compliance.reader.chosen import TEST_HEADER
+from compliance.reader.token import PREVIEW_PARAM
 from compliance.rules.classes import DEFAULT_CLASS_HEADER, ClassMap, ClassTable
 from compliance.rules.decide import Engine
 from compliance.rules.model import ANONYMOUS, UNKNOWN
@@ -126,10 +127,15 @@ def nginx_http(
     lines += [
         "}",
         "",
-        "# Requests carrying a test token are decided by the token: never cached, never served from the cache.",
+        "# Requests carrying a test token (a header) or a preview token (the query string) are decided by the",
+        "# token: never cached, never served from the cache.",
         f"map $http_{TEST_HEADER.decode().replace('-', '_')} $compliance_bypass {{",
         "    default 1;",
         '    "" 0;',
+        "}",
+        "map $args $compliance_preview {",
+        "    default 0;",
+        f'    "~(^|&){PREVIEW_PARAM}=" 1;',
         "}",
         "",
     ]
@@ -152,7 +158,11 @@ def nginx_location(classes: ClassMap, *, header: str = DEFAULT_CLASS_HEADER, geo
             "proxy_set_header X-Compliance-Country $compliance_geo_country;",
             "proxy_set_header X-Compliance-Region $compliance_geo_region;",
         ]
-    lines += ["proxy_cache_bypass $compliance_bypass;", "proxy_no_cache $compliance_bypass;", ""]
+    lines += [
+        "proxy_cache_bypass $compliance_bypass $compliance_preview;",
+        "proxy_no_cache $compliance_bypass $compliance_preview;",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -210,8 +220,9 @@ def varnish_vcl(
             lines.append(f'        set req.http.{header} = "{value}";')
             lines.append("    }")
     lines += [
-        "    # Requests carrying a test token are decided by the token: never cached.",
-        f"    if (req.http.{TEST_HEADER.decode()}) {{",
+        "    # Requests carrying a test token (a header) or a preview token (the query string) are decided",
+        "    # by the token: never cached.",
+        f'    if (req.http.{TEST_HEADER.decode()} || req.url ~ "[?&]{PREVIEW_PARAM}=") {{',
         "        return (pass);",
         "    }",
         "}",

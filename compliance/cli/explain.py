@@ -18,7 +18,7 @@ from compliance.cli.results import ExitCode, Explanation, FiringView
 from compliance.cli.words import describe_placement, placement_applies
 from compliance.errors import ConfigError
 from compliance.reader.address import is_public
-from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.jurisdiction import Jurisdiction, anonymity_kind, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.respond.languages import languages_label, notice_languages
 from compliance.rules.classes import ClassTable
@@ -41,6 +41,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     who.add_argument("--country", metavar="CC", help="the reader's country (RU), or unknown, or anonymous")
     who.add_argument("--ip", metavar="IP", help="the reader's address, resolved as the middleware would")
     parser.add_argument("--subdivision", metavar="CC-XX", help="the reader's subdivision (UA-43), with --country")
+    parser.add_argument(
+        "--anonymous",
+        metavar="KIND",
+        help="the reader comes through tor, vpn (anonymous-vpn), public-proxy, residential-proxy or hosting-provider; "
+        "with --country, the exit's (a Tor reader's country is unknown)",
+    )
     parser.add_argument("--geoip-db", metavar="FILE", help="a MaxMind-format database, for --ip")
     parser.add_argument("--path", required=True, metavar="PATH", help="the page's path, such as /news/some-story")
     parser.add_argument("--host", default="", metavar="HOST", help="the page's host, for rules that name hosts")
@@ -68,11 +74,15 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--subdivision is given together with --country.")
     if args.geoip_db and not args.ip:
         return _fail("--geoip-db is used to find the country of --ip.")
+    if args.anonymous is not None and args.ip:
+        return _fail("--anonymous states the reader with --country; --ip is resolved as the middleware would.")
     if args.country is not None:
-        given = _given(args.country, args.subdivision)
+        given = _given(args.country, args.subdivision, args.anonymous)
         if isinstance(given, str):
             return _fail(given)
         jurisdiction, found = given, "given with --country" + (" and --subdivision" if args.subdivision else "")
+        if args.anonymous is not None:
+            found += " and --anonymous"
     else:
         try:
             with JurisdictionResolver(geoip_db=args.geoip_db) as resolver:
@@ -138,11 +148,21 @@ def _class_line(engine: Engine, jurisdiction: Jurisdiction, now: float) -> str:
     )
 
 
-def _given(country: str, subdivision: str | None) -> Jurisdiction | str:
+def _given(country: str, subdivision: str | None, anonymous: str | None = None) -> Jurisdiction | str:
+    kind = None
+    if anonymous is not None:
+        kind = anonymity_kind(anonymous)
+        if kind is None:
+            return (
+                f"--anonymous {anonymous!r} is not a kind of anonymity; write tor, vpn (anonymous-vpn), "
+                "public-proxy, residential-proxy or hosting-provider."
+            )
+        if kind == "tor" and country != UNKNOWN:
+            return "a Tor reader's country is unknown (the address is the exit's): write --country unknown."
     if country in (UNKNOWN, ANONYMOUS):
         if subdivision:
             return "--subdivision needs a country, not unknown or anonymous."
-        return Jurisdiction(None, None, country == ANONYMOUS, "test")
+        return given_jurisdiction(country, None, kind)
     if not is_country(country):
         return check_code(country) or f"{country!r} is not a country code."
     if subdivision is not None:
@@ -150,7 +170,7 @@ def _given(country: str, subdivision: str | None) -> Jurisdiction | str:
             return check_code(subdivision) or f"{subdivision!r} is not a subdivision code."
         if not subdivision.startswith(country + "-"):
             return f"the subdivision {subdivision} is not in {country}."
-    return Jurisdiction(country, subdivision, False, "test")
+    return given_jurisdiction(country, subdivision, kind)
 
 
 def _found(ip: str, jurisdiction: Jurisdiction, geoip_db: str | None) -> str:

@@ -129,11 +129,16 @@ def describe_jurisdiction(j: Jurisdiction) -> str:
     """`RU (Russian Federation)`, `UA-43 (Avtonomna Respublika Krym, Ukraine)`, `unknown`."""
     from compliance.cli.words import jurisdiction_name
 
+    kinds = ", ".join(sorted(j.kinds))
     if j.country is None:
+        if kinds:
+            return f"unknown, {'anonymous, ' if j.anonymous else ''}{kinds}"
         return "unknown, anonymous (Tor or an anonymizer)" if j.anonymous else "unknown"
     text = f"{j.subdivision or j.country} ({jurisdiction_name(j.subdivision or j.country)})"
     if j.anonymous:
         text += ", anonymous"
+    if kinds:
+        text += f", {kinds}"
     return text
 
 
@@ -222,6 +227,7 @@ def explain_json(result: Explanation) -> str:
             "country": j.country,
             "subdivision": j.subdivision,
             "anonymous": j.anonymous,
+            "anonymity": sorted(j.kinds),
             "source": j.source,
             "found": result.found,
         },

@@ -9,9 +9,12 @@ Three ways to run a case, one decision core:
   extension (`compliance.jurisdiction`) that no server sets, so nothing on the
   network can forge it; a case with `ip:` is the client address, so the real
   resolver runs.
-* `--url URL`: a running server over HTTP. A case with `country:` is sent in the
-  `Compliance-Test-Jurisdiction` header with the secret the server was started
-  with (`--secret`, or COMPLIANCE_TEST_SECRET); a case with `ip:` is sent as
+* `--url URL`: a running server over HTTP. A case with `country:` carries a
+  short-lived token, signed with the secret the server was started with
+  (`--secret`, or COMPLIANCE_TEST_SECRET), scoped to the case's path and carrying
+  its moment (`at:`), in the `Compliance-Test-Jurisdiction` header; the server
+  answers `Compliance-Test: honoured`, and a case whose token the server did not
+  honour fails, whatever the page showed. A case with `ip:` is sent as
   `X-Forwarded-For`, which the server believes only where this runner is one of
   its trusted proxies.
 
@@ -39,20 +42,25 @@ from compliance.cli import COMMANDS, output
 from compliance.cli import case_output as _case_output  # noqa: F401  (registers the test command's formats)
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
-from compliance.cli.results import CaseResult, ExitCode, Observed, TestRun
+from compliance.cli.results import CaseResult, ExitCode, Mismatch, Observed, TestRun
 from compliance.cli.verdict import compare, from_decision
 from compliance.errors import ConfigError
-from compliance.reader.chosen import TEST_EXTENSION
-from compliance.reader.jurisdiction import Jurisdiction
+from compliance.reader.chosen import TEST_AT_EXTENSION, TEST_EXTENSION
+from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
+from compliance.reader.token import check_secret, mint, scope_for
 from compliance.rules.decide import Decision, Engine
-from compliance.rules.model import ANONYMOUS, UNKNOWN, RuleSet
+from compliance.rules.model import RuleSet
 
 __all__ = ["add_parser", "run"]
 
 #: The address an in-process `country:` case comes from (TEST-NET-1: routed nowhere).
 TEST_CLIENT = ("192.0.2.10", 50000)
 SECRET_ENV = "COMPLIANCE_TEST_SECRET"
+#: How long a case's token is honoured: long enough for one request.
+TOKEN_TTL = 120.0
+#: The response header a server sends when it decided by the token.
+HONOURED_HEADER = "compliance-test"
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,32 +113,50 @@ def run(args: argparse.Namespace) -> int:
             app = _import_app(args.app)
             mode, target = "app", args.app
             observed = asyncio.run(_run_app(app, cases, ruleset))
+            unhonoured: set[int] = set()
         elif args.url:
             secret = args.secret if args.secret is not None else os.environ.get(SECRET_ENV)
             if secret is None and any(c.request.country is not None for c in cases):
                 return _fail(
                     f"cases that give a country need the server's test secret: pass --secret or set {SECRET_ENV}."
                 )
+            if secret is not None:
+                check_secret(secret, "the test secret")
             mode, target = "url", args.url
-            observed = _run_url(args.url, secret, args.timeout, cases, ruleset)
+            observed, unhonoured = _run_url(args.url, secret, args.timeout, cases, ruleset)
         else:
             mode, target = "rules", args.rules
             observed = [None] * len(cases)
+            unhonoured = set()
     except _Unusable as error:
         return _fail(str(error))
+    except ConfigError as error:
+        return _fail(f"{error}.")
     results = []
-    for case, seen in zip(cases, observed, strict=True):
+    for index, (case, seen) in enumerate(zip(cases, observed, strict=True)):
         jurisdiction = _jurisdiction(case, resolver)
         at = case.request.at.timestamp() if case.request.at is not None else now
         decision = engine.decide(jurisdiction, case.request.host or "", case.request.route, at)
         if seen is None:
             seen = from_decision(case, decision)
-        mismatches, skipped = compare(case, seen, mode, decision)
+        if index in unhonoured:
+            # The page says nothing of the reader it was decided for: no verdict can rest on it.
+            mismatch = Mismatch("test token", "honoured by the server", _NOT_HONOURED)
+            results.append(CaseResult(case, (mismatch,), seen, _fired(decision)))
+            continue
+        moment_sent = mode == "app" or (mode == "url" and case.request.ip is None)
+        mismatches, skipped = compare(case, seen, mode, decision, moment_sent=moment_sent)
         results.append(CaseResult(case, mismatches, seen, _fired(decision), skipped))
     resolver.close()
     run_ = TestRun(mode, target, tuple(results), ruleset.rules)
     print(output.get("test", args.format)(run_), end="")
     return int(run_.exit_code)
+
+
+_NOT_HONOURED = (
+    "not honoured (no Compliance-Test: honoured in the response): the secret is wrong, the server has no "
+    "test_secret, or something between strips the Compliance-Test-Jurisdiction header"
+)
 
 
 class _Unusable(Exception):
@@ -141,9 +167,7 @@ def _jurisdiction(case: Case, resolver: JurisdictionResolver) -> Jurisdiction:
     request = case.request
     if request.ip is not None:
         return resolver.resolve_ip(request.ip)
-    if request.country in (UNKNOWN, ANONYMOUS):
-        return Jurisdiction(None, None, request.country == ANONYMOUS, "test")
-    return Jurisdiction(request.country, request.subdivision, False, "test")
+    return given_jurisdiction(request.country, request.subdivision, request.anonymity)
 
 
 def _fired(decision: Decision) -> tuple[str, ...]:
@@ -245,14 +269,18 @@ def _import_app(spec: str) -> Any:
 class _AsReader:
     """Puts the case's jurisdiction in the scope, where the middleware looks first (TEST_EXTENSION)."""
 
-    def __init__(self, app: Any, jurisdiction: Jurisdiction) -> None:
+    def __init__(self, app: Any, jurisdiction: Jurisdiction | None, at: float | None = None) -> None:
         self.app = app
         self.jurisdiction = jurisdiction
+        self.at = at
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             extensions = dict(scope.get("extensions") or {})
-            extensions[TEST_EXTENSION] = self.jurisdiction
+            if self.jurisdiction is not None:
+                extensions[TEST_EXTENSION] = self.jurisdiction
+            if self.at is not None:
+                extensions[TEST_AT_EXTENSION] = self.at
             scope = {**scope, "extensions": extensions}
         await self.app(scope, receive, send)
 
@@ -269,11 +297,12 @@ async def _run_app(app: Any, cases: list[Case], ruleset: RuleSet) -> list[Observ
         found: list[Observed | None] = []
         for case in cases:
             request = case.request
+            at = None if request.at is None else request.at.timestamp()
             if request.ip is not None:
-                transport = httpx.ASGITransport(app=app, client=(request.ip, 50000))
+                transport = httpx.ASGITransport(app=_AsReader(app, None, at), client=(request.ip, 50000))
             else:
                 jurisdiction = _given(case)
-                transport = httpx.ASGITransport(app=_AsReader(app, jurisdiction), client=TEST_CLIENT)
+                transport = httpx.ASGITransport(app=_AsReader(app, jurisdiction, at), client=TEST_CLIENT)
             async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
                 try:
                     response = await client.request(request.method, request.path, headers=_request_headers(case))
@@ -286,10 +315,7 @@ async def _run_app(app: Any, cases: list[Case], ruleset: RuleSet) -> list[Observ
 
 
 def _given(case: Case) -> Jurisdiction:
-    country = case.request.country
-    if country in (UNKNOWN, ANONYMOUS):
-        return Jurisdiction(None, None, country == ANONYMOUS, "test")
-    return Jurisdiction(country, case.request.subdivision, False, "test")
+    return given_jurisdiction(case.request.country, case.request.subdivision, case.request.anonymity)
 
 
 class _lifespan:
@@ -333,26 +359,35 @@ class _lifespan:
 
 def _run_url(
     url: str, secret: str | None, timeout: float, cases: list[Case], ruleset: RuleSet
-) -> list[Observed | None]:
+) -> tuple[list[Observed | None], set[int]]:
+    """What each case's response showed, and the cases whose token the server did not honour."""
     found: list[Observed | None] = []
+    unhonoured = set()
     with httpx.Client(base_url=url, timeout=timeout, follow_redirects=False) as client:
-        for case in cases:
+        for index, case in enumerate(cases):
             request = case.request
             headers = _request_headers(case)
             if request.ip is not None:
                 headers["X-Forwarded-For"] = request.ip
             else:
-                fields = [f"secret={secret}"]
-                if request.country == ANONYMOUS:
-                    fields += ["country=unknown", "anonymous=1"]
-                else:
-                    fields.append(f"country={request.country}")
-                if request.subdivision:
-                    fields.append(f"subdivision={request.subdivision}")
-                headers["Compliance-Test-Jurisdiction"] = "; ".join(fields)
+                assert secret is not None
+                given = given_jurisdiction(request.country, request.subdivision, request.anonymity)
+                headers["Compliance-Test-Jurisdiction"] = mint(
+                    secret,
+                    "test",
+                    given.country,
+                    given.subdivision,
+                    anonymous=given.anonymous,
+                    kinds=given.kinds,
+                    scope=scope_for(request.route),
+                    ttl=TOKEN_TTL + timeout,
+                    at=None if request.at is None else request.at.timestamp(),
+                )
             try:
                 response = client.request(request.method, request.path, headers=headers)
             except httpx.HTTPError as error:
                 raise _Unusable(f"cannot reach {url}: {error or type(error).__name__}.") from None
+            if request.ip is None and response.headers.get(HONOURED_HEADER) != "honoured":
+                unhonoured.add(index)
             found.append(read_response(response, ruleset))
-    return found
+    return found, unhonoured

@@ -45,14 +45,19 @@ def _in_order(ids: Iterable[str]) -> str:
     return "[" + ", ".join(ids) + "]"
 
 
-def compare(case: Case, seen: Observed, mode: str, decision: Decision) -> tuple[tuple[Mismatch, ...], str | None]:
-    """The mismatches, and why the case is skipped (None: it is not) where nothing mismatches."""
+def compare(
+    case: Case, seen: Observed, mode: str, decision: Decision, *, moment_sent: bool = False
+) -> tuple[tuple[Mismatch, ...], str | None]:
+    """The mismatches, and why the case is skipped (None: it is not) where nothing mismatches.
+
+    `moment_sent`: end to end, the case's moment (`at:`) reached the site (in-process, or in a test token).
+    """
     expect = case.expect
     request = case.request
     rules_only = mode == "rules"
     found: list[Mismatch] = []
     unknowable: list[str] = []
-    if not rules_only and request.at is not None:
+    if not rules_only and request.at is not None and not moment_sent:
         return (), (
             f"the case is set at {request.at.isoformat().replace('+00:00', 'Z')}, and a running site decides at "
             "the moment it is asked; run it against the rules alone"

@@ -8,11 +8,14 @@ Nothing is built unless the logger is enabled for INFO.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import random
+import re
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -29,6 +32,8 @@ __all__ = [
     "FAULT_LOGGER",
     "AuditPolicy",
     "audit_enabled",
+    "audit_line",
+    "request_id_of",
     "block_outcomes",
     "emit",
     "network_of",
@@ -55,10 +60,17 @@ def network_of(ip: str | None) -> str | None:
     if found != "":
         return found
     try:
-        address = ipaddress.ip_address(ip)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip)
     except ValueError:
         found = None
     else:
+        if address.version == 6:
+            # 6to4 (2002::/16) and Teredo (2001::/32) carry the reader's IPv4 address: its /24, not a /48
+            # that would be the whole address.
+            assert isinstance(address, ipaddress.IPv6Address)
+            embedded = address.sixtofour or (address.teredo[1] if address.teredo else None) or address.ipv4_mapped
+            if embedded is not None:
+                address = embedded
         prefix = 24 if address.version == 4 else 48
         found = str(
             ipaddress.ip_network(
@@ -71,17 +83,61 @@ def network_of(ip: str | None) -> str | None:
     return found
 
 
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
+
+
+def request_id_of(value: str | None) -> str:
+    """The client's request id where it is a short token of safe characters; a fresh one otherwise."""
+    if value is not None and _REQUEST_ID.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
 def jurisdiction_fields(j: Jurisdiction) -> dict[str, Any]:
-    return {"country": j.country, "subdivision": j.subdivision, "anonymous": j.anonymous, "source": j.source}
+    fields: dict[str, Any] = {
+        "country": j.country,
+        "subdivision": j.subdivision,
+        "anonymous": j.anonymous,
+        "source": j.source,
+    }
+    if j.kinds:
+        fields["anonymity"] = sorted(j.kinds)
+    return fields
+
+
+_reported_failure = False
 
 
 def emit(event: str, fields: Mapping[str, Any]) -> None:
+    """Writes one event. A logging handler or filter that raises never reaches the response:
+    it is reported once on the `compliance` logger, and the chain links past the lost event."""
     record = {"event": event, "time": round(time.time(), 3), **fields}
-    write_linked(record, _write)
+    try:
+        write_linked(record, _write)
+    except Exception:
+        global _reported_failure
+        if not _reported_failure:
+            _reported_failure = True
+            with contextlib.suppress(Exception):
+                FAULT_LOGGER.exception(
+                    "compliance: writing an audit event failed in a logging handler; the response went out, "
+                    "the event is lost (reported once)"
+                )
+
+
+#: Characters that JSON leaves raw but that some line splitters treat as line ends.
+_LINE_BREAKS: Final = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
+
+
+def audit_line(record: Mapping[str, Any]) -> str:
+    """The event as one JSON line: no character in it that any line splitter reads as a line end."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str).translate(_LINE_BREAKS)
 
 
 def _write(record: Mapping[str, Any]) -> None:
-    AUDIT_LOGGER.info(json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str))
+    # The event as a message (one JSON line) and as structured data (`record.compliance`),
+    # so a JSON formatter or an OpenTelemetry handler keeps the fields.
+    AUDIT_LOGGER.info(audit_line(record), extra={"compliance": dict(record)})
 
 
 @dataclass(frozen=True, slots=True)

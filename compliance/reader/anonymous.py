@@ -10,9 +10,13 @@ which has the same flags) with geoip2. Which flags make a reader `anonymous`:
   sets it whenever any other flag is set, hosting included). Either can be added
   with `flags=`.
 
-A Tor exit is read as a CDN's `T1` is: the reader is `anonymous` and their
-country `unknown`, since the address is the exit's. Other anonymizers keep the
-country the address has, and are `anonymous` besides (`mark`).
+Each flag set is also a kind of anonymity a rule can name (`FLAG_KINDS`): `tor`,
+`anonymous-vpn`, `public-proxy`, `residential-proxy`, `hosting-provider`, whether
+it is counted or not. A Tor exit is read as a CDN's `T1` is: the reader is
+`anonymous` and `tor`, their country `unknown`, since the address is the exit's.
+Other anonymizers keep the country the address has (a VPN exit in the Netherlands
+is `NL` and `anonymous-vpn`), and are `anonymous` besides where a counted flag is
+set (`mark`).
 
 Answers are cached per address (a bounded cache). The file is watched like the
 rules: when it is replaced (as `geoipupdate` does, by renaming a new file into
@@ -34,7 +38,7 @@ from compliance._poll import Poller, reset_after_fork, stamp_files
 from compliance.errors import ConfigError
 from compliance.reader.jurisdiction import Jurisdiction
 
-__all__ = ["ALL_FLAGS", "DEFAULT_FLAGS", "AnonymousIPDatabase"]
+__all__ = ["ALL_FLAGS", "DEFAULT_FLAGS", "FLAG_KINDS", "AnonymousIPDatabase"]
 
 logger = logging.getLogger("compliance")
 
@@ -43,8 +47,19 @@ DEFAULT_FLAGS: Final = ("is_anonymous_vpn", "is_public_proxy", "is_residential_p
 #: Every flag the database has.
 ALL_FLAGS: Final = frozenset({*DEFAULT_FLAGS, "is_anonymous", "is_hosting_provider"})
 TOR_FLAG: Final = "is_tor_exit_node"
+#: The kind of anonymity (a jurisdiction a rule can name) each flag stands for.
+FLAG_KINDS: Final = {
+    "is_tor_exit_node": "tor",
+    "is_anonymous_vpn": "anonymous-vpn",
+    "is_public_proxy": "public-proxy",
+    "is_residential_proxy": "residential-proxy",
+    "is_hosting_provider": "hosting-provider",
+}
 
 _NONE: Final[frozenset[str]] = frozenset()
+#: What the database says of an address: its kinds of anonymity, and the counted flags set.
+_Answer = tuple[frozenset[str], frozenset[str]]
+_NOTHING: Final[_Answer] = (_NONE, _NONE)
 
 
 class AnonymousIPDatabase:
@@ -85,7 +100,7 @@ class AnonymousIPDatabase:
         self._stamp = stamp_files([self.path])
         reader, lookup = _open(self.path)
         self.database_type: str = reader.metadata().database_type
-        self._state: tuple[Any, Callable[[str], Any], dict[str, frozenset[str]]] = (reader, lookup, {})
+        self._state: tuple[Any, Callable[[str], Any], dict[str, _Answer]] = (reader, lookup, {})
         self._lock = threading.Lock()
         self._started = False
         self._poller = None if interval is None else Poller(self, float(interval), "compliance anonymous-IP watcher")
@@ -95,6 +110,10 @@ class AnonymousIPDatabase:
 
     def found(self, ip: str) -> frozenset[str]:
         """The counted flags set for `ip` (empty when none is, or the address is not in the database)."""
+        return self.lookup(ip)[1]
+
+    def lookup(self, ip: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The kinds of anonymity of `ip` (`FLAG_KINDS`, counted or not), and the counted flags set."""
         reader, lookup, cache = self._state
         answer = cache.get(ip)
         if answer is not None:
@@ -107,8 +126,13 @@ class AnonymousIPDatabase:
             record = None
         except Exception as exc:  # a damaged record: this source does not know
             logger.warning("compliance: an anonymous-IP lookup in %s failed: %s", self.path, exc)
-            return _NONE
-        answer = _NONE if record is None else frozenset(f for f in self.flags if getattr(record, f, False))
+            return _NOTHING
+        if record is None:
+            answer = _NOTHING
+        else:
+            kinds = frozenset(kind for flag, kind in FLAG_KINDS.items() if getattr(record, flag, False))
+            counted = frozenset(f for f in self.flags if getattr(record, f, False))
+            answer = (kinds, counted) if kinds or counted else _NOTHING
         if self.cache_size:
             if len(cache) >= self.cache_size:
                 cache.clear()
@@ -123,15 +147,21 @@ class AnonymousIPDatabase:
         return TOR_FLAG in self.found(ip)
 
     def mark(self, jurisdiction: Jurisdiction, ip: str) -> Jurisdiction:
-        """`jurisdiction` as it stands for a reader at `ip`: anonymous where flagged; a Tor exit's country unknown."""
-        found = self.found(ip)
-        if not found:
+        """`jurisdiction` as it stands for a reader at `ip`: its kinds of anonymity; anonymous where a
+        counted flag is set; a counted Tor exit's country unknown."""
+        kinds, counted = self.lookup(ip)
+        if not kinds and not counted:
             return jurisdiction
-        if TOR_FLAG in found:
-            return Jurisdiction(None, None, True, jurisdiction.source)
-        if jurisdiction.anonymous:
-            return jurisdiction
-        return Jurisdiction(jurisdiction.country, jurisdiction.subdivision, True, jurisdiction.source)
+        kinds = kinds | jurisdiction.kinds
+        if TOR_FLAG in counted:
+            return Jurisdiction(None, None, True, jurisdiction.source, kinds=kinds)
+        return Jurisdiction(
+            jurisdiction.country,
+            jurisdiction.subdivision,
+            jurisdiction.anonymous or bool(counted),
+            jurisdiction.source,
+            kinds=kinds,
+        )
 
     # -- following the file ------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from compliance.reader.address import (
     normalise_ip,
 )
 from compliance.reader.databases import EmbeddedResolver, GeoIP2Resolver, Resolver
+from compliance.reader.edge_headers import COMPOUND_HEADERS, MAX_COMPOUND_LENGTH
 from compliance.reader.jurisdiction import (
     CODE_CACHE_SIZE,
     MAX_CODE_LENGTH,
@@ -42,6 +43,7 @@ from compliance.reader.jurisdiction import (
     normalise_subdivision,
     subdivision_codes,
 )
+from compliance.reader.traps import DeploymentTraps
 
 if TYPE_CHECKING:
     from compliance.reader.anonymous import AnonymousIPDatabase
@@ -52,7 +54,8 @@ __all__ = ["JurisdictionResolver"]
 logger = logging.getLogger("compliance")
 
 
-_ANONYMOUS_BY_HEADER: Final = Jurisdiction(None, None, True, "header")
+#: A CDN's `T1`: a Tor exit, anonymous, its country unknown.
+_ANONYMOUS_BY_HEADER: Final = Jurisdiction(None, None, True, "header", kinds=frozenset({"tor"}))
 #: A CDN header sent twice with different values: that source does not know.
 _CONTRADICTED: Final = b"\x00contradicted"
 _CHAIN, _OTHER, _COUNTRY, _REGION = range(4)
@@ -111,9 +114,15 @@ class JurisdictionResolver:
                 raise ConfigError("cdn_proxies names no address or network: name the CDN's ranges, or leave it out")
             self.trusted = TrustedProxies([*self.trusted.entries, *self.cdn.entries])
         self._warned: set[str] = set()
+        #: Watches the first requests from untrusted peers for deployment traps (None: done).
+        self._traps: DeploymentTraps | None = DeploymentTraps(bool(self.trusted))
         self.country_header = _header_name(country_header, "country_header")
         self.region_header = _header_name(region_header, "region_header")
         self._country_key = country_header.lower().encode("latin-1") if country_header else None
+        #: Netlify's and Akamai's headers carry the country and the region in one value.
+        self._compound = COMPOUND_HEADERS.get(country_header.lower()) if country_header else None
+        if self._compound is not None and region_header is not None:
+            raise ConfigError(f"{country_header} carries the region itself: leave region_header out")
         self._region_key = region_header.lower().encode("latin-1") if region_header else None
         #: The headers a trusted peer's request is read for, and their slots.
         self._wanted = {self.chain_key: _CHAIN, self._other_key: _OTHER}
@@ -185,6 +194,8 @@ class JurisdictionResolver:
         trusted = self.trusted
         if peer not in trusted:
             ip = normalise_ip(peer)
+            if self._traps is not None and not self._traps.look(scope, ip):
+                self._traps = None
         else:
             found: list[bytes | None] | None = None
             wanted = self._wanted.get
@@ -307,15 +318,37 @@ class JurisdictionResolver:
             return self._header_cache[key]
         except KeyError:
             pass
+        if self._compound is not None:
+            codes = self._compound(country) if len(country) <= MAX_COMPOUND_LENGTH else None
+            if codes is None or codes[0] is None:
+                self._unreadable(self.country_header, country)
+                return None
+            country, region = codes[0].encode("latin-1", "replace"), (codes[1] or "").encode("latin-1", "replace")
         if len(country) > MAX_CODE_LENGTH:
+            self._unreadable(self.country_header, country)
             return None
         if region is not None and len(region) > MAX_CODE_LENGTH:
+            self._unreadable(self.region_header, region)
             return _header_answer(country, None)
         answer = _header_answer(country, region)
+        if answer is None and country != _CONTRADICTED and country.strip().upper() not in (b"XX", b"ZZ", b""):
+            self._unreadable(self.country_header, country)
         if len(self._header_cache) >= CODE_CACHE_SIZE:
             self._header_cache.clear()
         self._header_cache[key] = answer
         return answer
+
+    def _unreadable(self, header: str | None, value: bytes) -> None:
+        """Log once per header that a configured CDN header sent a value that cannot be read."""
+        if header is None or header in self._warned:
+            return
+        self._warned.add(header)
+        logger.warning(
+            "compliance: the configured header %s sent a value that cannot be read (%r); readers with such a "
+            "value are placed by their address. Check that the CDN sends the header in the form it documents",
+            header,
+            value[:64].decode("latin-1"),
+        )
 
     def close(self) -> None:
         """Close the GeoIP database this resolver opened (a given `resolver` is left open)."""

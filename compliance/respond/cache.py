@@ -31,6 +31,7 @@ __all__ = [
     "SHARED_CACHE_FIELDS",
     "class_etag",
     "conditional_request",
+    "for_a_token",
     "for_one_reader",
     "is_shared_cache_field",
     "keyed_on_class",
@@ -89,6 +90,12 @@ def for_one_reader(headers: RawHeaders, *, no_store: bool = False) -> RawHeaders
     extra = (b"private", b"no-store") if no_store else (b"private",)
     kept.append((b"cache-control", _cache_control(cache_control, extra)))
     return kept
+
+
+def for_a_token(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
+    """A response decided by a test or preview token: kept out of every cache, and saying it honoured the token."""
+    lowered = [(bytes(k).lower(), bytes(v)) for k, v in headers if bytes(k).lower() != b"compliance-test"]
+    return [*for_one_reader(lowered, no_store=True), (b"compliance-test", b"honoured")]
 
 
 def class_etag(value: bytes, name: bytes) -> bytes:

@@ -55,21 +55,34 @@ VOID_NAMES: Final = _names(
     "area base basefont bgsound br col embed frame hr image img input keygen link meta param source track wbr"
 )
 #: Elements whose content is raw text, as the scanner skips it (`noscript` as with scripting on).
-RAW_TEXT_NAMES: Final = _names("script style textarea title xmp iframe noembed noframes noscript")
+RAW_TEXT_NAMES: Final = _names("script style textarea title xmp iframe noembed noframes noscript template")
 HEADINGS: Final = _names("h1 h2 h3 h4 h5 h6")
-_HTML_NAMES: Final = (
-    _names(
-        "a abbr address applet area article aside audio b base basefont bdi bdo bgsound big blink blockquote body br"
-        " button canvas caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl dt"
-        " em embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hgroup"
-        " hr html i iframe image img input ins kbd keygen label legend li link listing main map mark marquee menu"
-        " meta meter nav nobr noembed noframes noscript object ol optgroup option output p param picture plaintext"
-        " pre progress q rb rp rt rtc ruby s samp script search section select slot small source span strike strong"
-        " style sub summary sup table tbody td template textarea tfoot th thead time title tr track tt u ul var"
-        " video wbr xmp"
-    )
-    | VOID_NAMES
+#: Phrasing content (HTML's inline elements): a notice right before or after one is taken to be
+#: inside a paragraph or a heading, and takes the `<span>` form.
+PHRASING: Final = _names(
+    "a abbr acronym audio b bdi bdo big br button canvas cite code data datalist del dfn em embed font i iframe"
+    " img input ins kbd label map mark math meter nobr object output picture progress q ruby s samp select"
+    " small span strike strong sub sup svg textarea time tt u var video wbr"
 )
+#: Elements whose content is phrasing only: a notice first or last inside one takes the `<span>` form.
+PHRASING_CONTAINERS: Final = (
+    _names("p h1 h2 h3 h4 h5 h6 pre dt legend summary caption figcaption rt rp") | PHRASING
+) - VOID_NAMES
+#: SVG and MathML element names (lower case, as the scanner reads them), where `/>` closes an element.
+_FOREIGN_NAMES: Final = _names(
+    "svg math a altglyph altglyphdef altglyphitem animate animatecolor animatemotion animatetransform circle"
+    " clippath cursor defs desc ellipse feblend fecolormatrix fecomponenttransfer fecomposite feconvolvematrix"
+    " fediffuselighting fedisplacementmap fedistantlight fedropshadow feflood fefunca fefuncb fefuncg fefuncr"
+    " fegaussianblur feimage femerge femergenode femorphology feoffset fepointlight fespecularlighting"
+    " fespotlight fetile feturbulence filter font-face font-face-format font-face-name font-face-src"
+    " font-face-uri foreignobject g glyph glyphref hkern image line lineargradient marker mask metadata"
+    " missing-glyph mpath path pattern polygon polyline radialgradient rect set stop switch symbol text"
+    " textpath tref tspan use view vkern"
+    " annotation annotation-xml maction maligngroup malignmark menclose merror mfenced mfrac mglyph mi"
+    " mlabeledtr mlongdiv mmultiscripts mn mo mover mpadded mphantom mprescripts mroot mrow ms mscarries"
+    " mscarry msgroup msline mspace msqrt msrow mstack mstyle msub msubsup msup mtable mtd mtext mtr munder"
+    " munderover none semantics"
+) - frozenset({b"a", b"image", b"font-face"})
 #: The "special" category of the HTML parser (where the search for an `li` or `dd` to close stops).
 _SPECIAL: Final = _names(
     "address applet area article aside base basefont bgsound blockquote body br button caption center col"
@@ -182,8 +195,12 @@ def _contribution(name: bytes) -> tuple[frozenset[bytes], frozenset[bytes], int]
 
 
 def _foreign(name: bytes) -> bool:
-    """Whether `/>` closes an element of this name: not an HTML element (SVG, MathML), nor a custom one."""
-    return name not in _HTML_NAMES and b"-" not in name
+    """Whether `/>` closes an element of this name: an SVG or MathML element.
+
+    Browsers self-close only in SVG and MathML; an unknown name (`<o:p/>`, `<fb:like/>`,
+    `<h/>`) in HTML stays open until its end tag or its parent's.
+    """
+    return name in _FOREIGN_NAMES
 
 
 def _closed_by_start(stack: list[_Entry], name: bytes) -> int:

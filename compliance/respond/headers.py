@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
 
-__all__ = ["get", "make_private", "remove", "vary_on"]
+__all__ = ["get", "remove", "vary_on"]
 
 RawHeaders = list[tuple[bytes, bytes]]
-
-_SHARED_ONLY: Final = frozenset({b"public", b"s-maxage"})
 
 
 def get(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
@@ -39,26 +36,3 @@ def vary_on(headers: RawHeaders, names: Iterable[str]) -> RawHeaders:
         return headers
     merged = b", ".join([*(p.strip() for v in present for p in v.split(b",") if p.strip()), *missing])
     return [*(h for h in headers if h[0] != b"vary"), (b"vary", merged)]
-
-
-def make_private(headers: RawHeaders) -> RawHeaders:
-    """Mark a response as for one reader only: no shared cache may store it.
-
-    `public` and `s-maxage` go; `private` is added; what a private cache may do
-    (`max-age`, `no-store`, ...) stays as the app said.
-    """
-    directives: list[bytes] = []
-    for value in get_all(headers, b"cache-control"):
-        for part in value.split(b","):
-            part = part.strip()
-            if not part:
-                continue
-            name = part.split(b"=", 1)[0].strip().lower()
-            if name in _SHARED_ONLY:
-                continue
-            if name == b"private":
-                part = b"private"  # a `private="field"` form narrows it: make it whole
-            directives.append(part)
-    if b"private" not in directives:
-        directives.insert(0, b"private")
-    return [*(h for h in headers if h[0] != b"cache-control"), (b"cache-control", b", ".join(directives))]

@@ -31,6 +31,9 @@ __all__ = ["JsonInserter", "notice_item", "notices_json"]
 
 _WHITESPACE: Final = frozenset(b" \t\n\r")
 _BOM: Final = b"\xef\xbb\xbf"
+#: First bytes of JSON in UTF-16 or UTF-32 (a byte-order mark, or the NUL half of a character).
+_WIDE: Final = frozenset(b"\x00\xfe\xff")
+_NOT_UTF8: Final = "the JSON is in UTF-16 or UTF-32, not UTF-8: a field in UTF-8 would corrupt it"
 _OPEN: Final = ord("{")
 _CLOSE: Final = ord("}")
 
@@ -110,11 +113,15 @@ class JsonInserter:
                 if byte in _WHITESPACE:
                     continue
                 if byte != _OPEN:
+                    if byte in _WIDE:
+                        return self._give_up(data, _NOT_UTF8)
                     return self._give_up(data, "not a JSON object")
                 state = _AFTER
                 continue
             if byte in _WHITESPACE:
                 continue
+            if byte == 0:  # `{` then NUL: UTF-16LE or UTF-32LE
+                return self._give_up(data, _NOT_UTF8)
             self._state = _PASSING
             self.placed = True
             view = memoryview(data)  # slices without copies: the join is the one copy

@@ -59,6 +59,8 @@ from compliance.respond.elements import (
     _TABLE,
     _TABLE_CONTEXT,
     HEADINGS,
+    PHRASING,
+    PHRASING_CONTAINERS,
     RAW_TEXT_NAMES,
     VOID_NAMES,
     _closed_by_start,
@@ -256,7 +258,19 @@ class SelectorMatcher:
     on this page).
     """
 
-    __slots__ = ("program", "stack", "subject", "done", "dead", "result", "starts", "ends", "every_tag", "needles")
+    __slots__ = (
+        "program",
+        "stack",
+        "subject",
+        "done",
+        "dead",
+        "result",
+        "starts",
+        "ends",
+        "every_tag",
+        "needles",
+        "name",
+    )
 
     def __init__(self, kind: str, selector: str) -> None:
         program = _program(kind, selector)
@@ -286,6 +300,7 @@ class SelectorMatcher:
         self.done = False
         self.dead = False
         self.result = -1
+        self.name = b""  # the matched element's name
         self.starts, self.ends, self.needles, self.every_tag = program.initial
 
     # --- events ---------------------------------------------------------------------------------
@@ -321,6 +336,7 @@ class SelectorMatcher:
                         states ^= low
                     tested ^= low
             if states & program.subject:
+                self.name = name
                 kind = program.kind
                 if kind == BEFORE:
                     return self._resolve(pos)
@@ -394,6 +410,7 @@ class SelectorMatcher:
             allowed = 1 if top is None else 1 | (top[2] & program.descendant | top[1] & program.child) << 1
             states = allowed & program.typed.get(b"p", 0) & ~program.tested
             if states & program.subject and program.kind in (BEFORE, AFTER):
+                self.name = b"p"
                 return self._resolve(pos if program.kind == BEFORE else end)
             return UNCHANGED
         # the end of a parent the matcher does not follow: it ends the outermost element it may hold
@@ -402,6 +419,17 @@ class SelectorMatcher:
             if omissible is not None and name in omissible[1]:
                 return DONE if self._pop(index, pos, pos, False) else CHANGED
         return UNCHANGED
+
+    @property
+    def phrasing(self) -> bool:
+        """Whether the place found is inside phrasing content (a paragraph, a heading, an inline element).
+
+        `prepend`/`append`: the matched element holds phrasing content only; `before`/`after`:
+        the matched element is itself phrasing content, so what holds it most likely is.
+        """
+        if self.program.kind in (BEFORE, AFTER):
+            return self.name in PHRASING
+        return self.name in PHRASING_CONTAINERS
 
     def finish(self, end: int) -> int:
         """The end of the document: an element still open ends here."""

@@ -16,6 +16,7 @@ from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.respond.json import JsonInserter, notices_json
 from compliance.respond.languages import fixed_languages, notice_languages
 from compliance.respond.render import (
+    bom_charset,
     charset_from_content_type,
     choose_language,
     codec_for,
@@ -84,6 +85,9 @@ def is_json(media: str) -> bool:
 #: Headers that describe the body as the app sent it, and go when the body is changed.
 DROPPED_WHEN_CHANGED: Final = frozenset({b"content-length", b"etag", b"content-md5", b"accept-ranges"})
 _CHARSETS: dict[bytes, str | None] = {}
+#: The first bytes of the byte-order marks (a cheap test before `bom_charset`), and the wide charsets they name.
+_BOM_FIRST: Final = (b"\xef", b"\xff", b"\xfe")
+_WIDE: Final = frozenset({"utf-16le", "utf-16be"})
 
 
 def charset_of(content_type: bytes) -> str | None:
@@ -118,6 +122,7 @@ class Plan:
         "header_due",
         "body_due",
         "multilingual",
+        "fixed_shown",
         "rewriters",
         "json_values",
     )
@@ -141,16 +146,21 @@ class Plan:
         self.body_due = bool(self.html_due or self.json_due)
         #: Whether the page's own language (`<html lang>`) can change which text is shown.
         self.multilingual = any(_chosen_per_reader(f) for f in self.html_due)
-        #: (charset, Content-Language, Accept-Language, <html> tag) -> the rewriter's inputs, and whether
-        #: some notice's language followed Accept-Language
+        #: Each notice's languages where none is chosen per reader (they depend on nothing a request sends).
+        self.fixed_shown: tuple[tuple[str, ...], ...] = (
+            ()
+            if self.multilingual
+            else tuple(notice_languages(f.rule, f.notice, None, None, None) for f in self.html_due)
+        )
+        #: (charset, each notice's languages, whether one followed Accept-Language) -> the rewriter's inputs
         self.rewriters: dict[
-            tuple[str | None, str | None, str | None, bytes],
-            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], bool],
+            tuple[str | None, tuple[tuple[str, ...], ...], bool],
+            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...]],
         ] = {}
-        #: (Content-Language, Accept-Language) -> the JSON field's value, each notice's language, and
-        #: whether some notice's language followed Accept-Language
+        #: (each notice's languages, whether one followed Accept-Language) -> the JSON field's value, and
+        #: each notice with its languages
         self.json_values: dict[
-            tuple[str | None, str | None], tuple[bytes, list[tuple[Notice, tuple[str, ...]]], bool]
+            tuple[tuple[tuple[str, ...], ...], bool], tuple[bytes, list[tuple[Notice, tuple[str, ...]]], bool]
         ] = {}
 
     @property
@@ -167,20 +177,19 @@ class Plan:
 
         The flag says whether a notice's language followed Accept-Language (the response then varies on it).
         """
-        languages_asked = (content_language, accept_language)
         ((field, firings),) = list(self.json_due.items())[:1]
-        built = self.json_values.get(languages_asked)
+        # Keyed by the languages chosen, never by the raw request headers.
+        shown = tuple(notice_languages(f.rule, f.notice, content_language, None, accept_language) for f in firings)
+        varies = any(
+            _chosen_per_reader(f) and follows_accept_language(f.notice, content_language, None) for f in firings
+        )
+        built = self.json_values.get((shown, varies))
         if built is None:
-            items = [
-                (f.notice, notice_languages(f.rule, f.notice, content_language, None, accept_language)) for f in firings
-            ]
+            items = [(f.notice, languages) for f, languages in zip(firings, shown, strict=True)]
             if len(self.json_values) >= PLAN_CACHE_SIZE:
                 self.json_values.clear()
-            varies = any(
-                _chosen_per_reader(f) and follows_accept_language(f.notice, content_language, None) for f in firings
-            )
             entries = [(notice, language) for notice, languages in items for language in languages]
-            built = self.json_values[languages_asked] = (notices_json(entries), items, varies)
+            built = self.json_values[(shown, varies)] = (notices_json(entries), items, varies)
         value, items, varies = built
         for notice, languages in items:
             outcome[notice.id] = {**language_outcome(languages), "place": f"json: {field}"}
@@ -199,50 +208,64 @@ class Plan:
 
         The flag says whether a notice's language followed Accept-Language (the response then varies on it).
         """
-        charset = charset_of(content_type)
-        html_tag = b""
+        charset = bom_charset(head) if head[:1] in _BOM_FIRST else None  # a byte-order mark wins over every label
+        if charset is None:
+            charset = charset_of(content_type)
         if charset is None:
             sniffed_charset, _ = sniff_html(head)
             charset = sniffed_charset
+        # Keyed by what was chosen (the charset, each notice's languages), never by the raw
+        # request headers: a client sending a new Accept-Language each time adds no entry.
         if self.multilingual:
-            html_tag = html_start_tag(head)
-        key = (charset, content_language, accept_language, html_tag)
+            html_lang = sniff_html(head)[1]
+            shown = tuple(
+                notice_languages(f.rule, f.notice, content_language, html_lang, accept_language) for f in self.html_due
+            )
+            varies = any(
+                _chosen_per_reader(f) and follows_accept_language(f.notice, content_language, html_lang)
+                for f in self.html_due
+            )
+        else:
+            shown, varies = self.fixed_shown, False
+        key = (charset, shown, varies)
         built = self.rewriters.get(key)
         if built is None:
-            built = self.rewriters[key] = self._prepare_rewriter(charset, content_language, accept_language, head)
-        insertions, head_markup, languages, varies = built
-        for notice_id, shown in languages:
-            outcome[notice_id] = language_outcome(shown)
+            if len(self.rewriters) >= PLAN_CACHE_SIZE:
+                self.rewriters.clear()
+            built = self.rewriters[key] = self._prepare_rewriter(charset, shown)
+        insertions, head_markup, languages = built
+        for notice_id, notice_shown in languages:
+            outcome[notice_id] = language_outcome(notice_shown)
         return HtmlRewriter(insertions, head_markup, holdback), varies
 
     def _prepare_rewriter(
-        self, charset: str | None, content_language: str | None, accept_language: str | None, head: bytes
-    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], bool]:
-        """The notices' markup for this charset and these languages (cached per decision)."""
+        self, charset: str | None, shown: tuple[tuple[str, ...], ...]
+    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...]]:
+        """The notices' markup for this charset, each notice in the languages `shown` (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
+            if charset in _WIDE:
+                raise Skipped(f"the page is in {charset.upper()}, where a notice cannot be placed safely")
             raise Skipped(f"the page's charset {charset!r} is not known")
-        html_lang = sniff_html(head)[1] if self.multilingual else None
         insertions: list[Insertion] = []
         languages: list[tuple[str, tuple[str, ...]]] = []
         css: list[str] = []
-        for firing in self.html_due:
+        for firing, notice_shown in zip(self.html_due, shown, strict=True):
             notice = firing.notice
-            shown = notice_languages(firing.rule, notice, content_language, html_lang, accept_language)
             places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
-            markup = b"".join(render_notice_html(notice, language, codec) for language in shown)
-            insertions.append(Insertion(notice.id, places, markup))
-            languages.append((notice.id, shown))
+            form = firing.rule.form
+            markup = b"".join(
+                render_notice_html(notice, language, codec, inline=form == "inline") for language in notice_shown
+            )
+            inline = b""
+            if form == "auto":
+                inline = b"".join(render_notice_html(notice, language, codec, inline=True) for language in notice_shown)
+            insertions.append(Insertion(notice.id, places, markup, inline))
+            languages.append((notice.id, notice_shown))
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
-        varies = any(
-            _chosen_per_reader(f) and follows_accept_language(f.notice, content_language, html_lang)
-            for f in self.html_due
-        )
-        if len(self.rewriters) >= PLAN_CACHE_SIZE:
-            self.rewriters.clear()
-        return tuple(insertions), head_markup, tuple(languages), varies
+        return tuple(insertions), head_markup, tuple(languages)
 
 
 def _chosen_per_reader(firing: Firing) -> bool:

@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+import webencodings
+
 from compliance.rules.model import Notice
 
 __all__ = [
@@ -178,14 +180,29 @@ def _codec_for(charset: str | None) -> str | None:
         return "utf-8"
     if label in _LABELS:
         return _LABELS[label]
+    encoding = webencodings.lookup(label)  # the WHATWG label table: the labels browsers accept
+    if encoding is None:
+        return None
     try:
-        name = codecs.lookup(label).name
+        name = codecs.lookup(encoding.codec_info.name).name
         ascii_safe = _ASCII.decode("ascii").encode(name) == _ASCII and _ASCII.decode(name) == _ASCII.decode("ascii")
     except (LookupError, UnicodeError, ValueError, TypeError):
         return None
     if not ascii_safe or name in _NOT_CHARSETS or name.startswith(("iso2022", "hz")):
         return None
     return name
+
+
+#: Byte-order marks, which win over every label (as in browsers), and the charset each names.
+BOMS: Final = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16le"), (b"\xfe\xff", "utf-16be"))
+
+
+def bom_charset(head: bytes) -> str | None:
+    """The charset a byte-order mark at the start of the body names, or None."""
+    for mark, charset in BOMS:
+        if head.startswith(mark):
+            return charset
+    return None
 
 
 # --- language -----------------------------------------------------------------------------------
@@ -364,31 +381,38 @@ def _safe_href(href: str) -> bool:
 
 # --- markup ---------------------------------------------------------------------------------------
 
-_HTML_CACHE: dict[tuple[int, str, str], tuple[Notice, bytes]] = {}
+_HTML_CACHE: dict[tuple[int, str, str, bool], tuple[Notice, bytes]] = {}
 
 
-def render_notice_html(notice: Notice, language: str, codec: str) -> bytes:
-    """The notice's `<aside>` in `language`, encoded with `codec`.
+def render_notice_html(notice: Notice, language: str, codec: str, inline: bool = False) -> bytes:
+    """The notice's `<aside>` in `language`, encoded with `codec`; with `inline`, its `<span>`.
 
+    The `<span>` form is phrasing content, for places inside a paragraph or a heading
+    (an `<aside>` there would end the paragraph): paragraphs are separated by `<br>`.
     Characters the codec cannot encode become numeric character references. A
     link whose href uses a script-capable scheme (javascript:, vbscript:, data:)
     is left out.
     """
-    key = (id(notice), language, codec)  # the entry keeps the notice: checked by identity, never stale
+    key = (id(notice), language, codec, inline)  # the entry keeps the notice: checked by identity, never stale
     hit = _HTML_CACHE.get(key)
     if hit is not None and hit[0] is notice:
         return hit[1]
     esc = html.escape
     direction = ' dir="rtl"' if is_rtl(language) else ""
+    element = "span" if inline else "aside"
     parts = [
-        f'<aside class="legal-notice" data-legal-notice="{esc(notice.id)}" lang="{esc(language)}"{direction}'
+        f'<{element} class="legal-notice" data-legal-notice="{esc(notice.id)}" lang="{esc(language)}"{direction}'
         ' role="note">'
     ]
-    parts.extend(f"<p>{esc(paragraph)}</p>" for paragraph in render_text(notice, language))
+    paragraphs = [esc(paragraph) for paragraph in render_text(notice, language)]
     words = link_text(notice, language)
     if notice.link is not None and words is not None and _safe_href(notice.link.href):
-        parts.append(f'<p><a href="{esc(notice.link.href)}">{esc(words)}</a></p>')
-    parts.append("</aside>")
+        paragraphs.append(f'<a href="{esc(notice.link.href)}">{esc(words)}</a>')
+    if inline:
+        parts.append("<br>".join(paragraphs))
+    else:
+        parts.extend(f"<p>{paragraph}</p>" for paragraph in paragraphs)
+    parts.append(f"</{element}>")
     markup = "".join(parts).encode(codec, "xmlcharrefreplace")
     if len(_HTML_CACHE) >= CACHE_SIZE:
         _HTML_CACHE.clear()

@@ -4,7 +4,10 @@ Two readers are in the same class when every enforced rule in force reaches both
 or neither of them: the decision core (`Engine`) then gives them the same outcome
 on every path, host and method, so one cached copy per class is exact. The
 readers partitioned are the kinds an edge can tell apart: each country, each
-subdivision a rule names, `unknown` and `anonymous` (Tor, country unknown).
+subdivision a rule names, `unknown` and `anonymous` (Tor as an edge sees it, a
+CDN's `T1`: `anonymous` and `tor`, country unknown). The other kinds of anonymity
+(`anonymous-vpn`, ...) come from an anonymous-IP database at the origin, which no
+edge sees: such readers are in the class of the country the edge places them in.
 
 Rules' `from`/`until` split time into periods; adjacent periods with the same
 classes and the same notices are one `ClassMap`, which states when it holds
@@ -37,6 +40,7 @@ __all__ = [
     "NO_NOTICE_CLASS",
     "ClassMap",
     "ClassTable",
+    "EdgeClass",
     "JurisdictionClass",
     "member_jurisdiction",
     "members_of",
@@ -53,8 +57,8 @@ def member_jurisdiction(member: str, source: Any = "edge") -> Jurisdiction:
     """The reader a class-map member stands for: `RU`, `UA-43`, `unknown` or `anonymous`."""
     if member == UNKNOWN:
         return Jurisdiction(None, None, False, source)
-    if member == ANONYMOUS:
-        return Jurisdiction(None, None, True, source)
+    if member == ANONYMOUS:  # what an edge sees: a CDN's `T1`, a Tor exit
+        return Jurisdiction(None, None, True, source, kinds=frozenset({"tor"}))
     if "-" in member:
         return Jurisdiction(member.split("-", 1)[0], member, False, source)
     return Jurisdiction(member, None, False, source)
@@ -279,3 +283,26 @@ def _build(
         _by_rules=by_rules,
         by_header=by_header,
     )
+
+
+class EdgeClass:
+    """The jurisdiction class an edge keyed its cache on, for one request (see `class_header`)."""
+
+    __slots__ = ("cls", "name", "own", "version")
+
+    def __init__(self, cls: JurisdictionClass, own: JurisdictionClass | None, version: str) -> None:
+        self.cls = cls
+        self.name = cls.name.encode("ascii")
+        #: The class of the middleware's own resolution (None where no class matches it).
+        self.own = own
+        self.version = version
+
+    @property
+    def agreed(self) -> bool:
+        return self.own is self.cls
+
+    def audit_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"class": self.cls.name, "class_map": self.version}
+        if not self.agreed:
+            fields["own_class"] = None if self.own is None else self.own.name
+        return fields

@@ -28,12 +28,14 @@ from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.index import CoverIndex, bits_of
-from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
+from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet
 from compliance.rules.paths import host_matches, normalise_path
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
 
-SkipCode = Literal["host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended"]
+SkipCode = Literal[
+    "host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended", "policy"
+]
 
 _CACHE_SIZE: Final = 8192
 #: Longest path (after normalisation) whose coverage and decisions are cached: the caches'
@@ -290,11 +292,13 @@ class Engine:
 class _Span:
     """One span of time in which no rule starts or ends: the rules in force, and whom they reach."""
 
-    __slots__ = ("_everyone", "_excepted", "_named", "_reach", "in_time")
+    __slots__ = ("_everyone", "_excepted", "_named", "_reach", "_sparing", "in_time")
 
     def __init__(self, by_bit: tuple[_Compiled, ...], now: float) -> None:
         self.in_time = 0
         self._everyone = 0
+        #: Rules that spare unknown and anonymous readers unless they name them (a rule-set policy).
+        self._sparing = 0
         self._named: dict[str, int] = {}
         self._excepted: dict[str, int] = {}
         for bit, c in enumerate(by_bit):
@@ -304,6 +308,8 @@ class _Span:
             rule = c.at(now)
             if EVERYONE in rule.jurisdictions:
                 self._everyone |= flag
+            if rule.spares_unidentified:
+                self._sparing |= flag
             for code in rule.jurisdictions:
                 self._named[code] = self._named.get(code, 0) | flag
             for code in rule.except_jurisdictions:
@@ -314,11 +320,19 @@ class _Span:
         """The rules whose jurisdictions, less their exceptions, take in this reader."""
         found = self._reach.get(jurisdiction)
         if found is None:
+            codes = jurisdiction.codes
             found = self._everyone
             excepted = 0
-            for code in jurisdiction.codes:
+            for code in codes:
                 found |= self._named.get(code, 0)
                 excepted |= self._excepted.get(code, 0)
+            if self._sparing and codes & _SPARED:
+                # As `_jurisdiction_ok`: a sparing rule reaches such a reader only where it names
+                # one of the reader's unidentified codes.
+                named = 0
+                for code in codes & UNIDENTIFIED:
+                    named |= self._named.get(code, 0)
+                found = (found & ~self._sparing) | (named & self._sparing)
             found &= ~excepted
             if len(self._reach) >= _REACH_KEPT:
                 self._reach.clear()
@@ -353,9 +367,14 @@ def reaches(rule: Rule, jurisdiction: Jurisdiction) -> bool:
     return _jurisdiction_ok(rule, jurisdiction.codes)
 
 
+_SPARED: Final = frozenset({UNKNOWN, ANONYMOUS})
+
+
 def _jurisdiction_ok(rule: Rule, codes: frozenset[str]) -> bool:
     if rule.except_jurisdictions & codes:
         return False
+    if rule.spares_unidentified and codes & _SPARED:
+        return bool(rule.jurisdictions & codes & UNIDENTIFIED)
     return EVERYONE in rule.jurisdictions or bool(rule.jurisdictions & codes)
 
 
@@ -385,6 +404,14 @@ def _why_not(c: _Compiled, jurisdiction: Jurisdiction, host: str, path: str, now
     if hit:
         written = ", ".join(rule.except_jurisdictions_written) or ", ".join(sorted(rule.except_jurisdictions))
         return Skip(rule, "excluded-jurisdiction", f"jurisdiction {where} excluded by [{written}]")
+    if rule.spares_unidentified and codes & _SPARED and not rule.jurisdictions & codes & UNIDENTIFIED:
+        who = "unknown" if UNKNOWN in codes else "anonymous"
+        return Skip(
+            rule,
+            "policy",
+            f"the rule set's policy spares {who} readers from blocks that do not name them "
+            f"(name {', '.join(sorted(codes & UNIDENTIFIED))} to block them)",
+        )
     if not (EVERYONE in rule.jurisdictions or rule.jurisdictions & codes):
         written = ", ".join(rule.jurisdictions_written) or ", ".join(sorted(rule.jurisdictions))
         dated = "".join(

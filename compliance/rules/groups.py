@@ -4,7 +4,8 @@ A rule names jurisdictions as
 
 * an ISO 3166-1 alpha-2 country code in upper case (`RU`; `XK` for Kosovo too),
 * an ISO 3166-2 subdivision code (`UA-43`, `US-CA`),
-* a keyword: `unknown`, `anonymous` or `*` (every reader),
+* a keyword: `unknown`, `anonymous`, a kind of anonymity (`tor`, `anonymous-vpn`,
+  `public-proxy`, `residential-proxy`, `hosting-provider`) or `*` (every reader),
 * a group: `@EU`, `@EEA`, or `@name` for a group of the rule set.
 
 `check_code` tells what is wrong with a code that is none of these, in a sentence
@@ -21,7 +22,7 @@ from typing import Final
 
 import pycountry
 
-from compliance.rules.model import ANONYMOUS, EVERYONE, UNKNOWN
+from compliance.rules.model import ANONYMITY_KINDS, ANONYMOUS, EVERYONE, UNKNOWN
 
 __all__ = [
     "BUILTIN_GROUPS",
@@ -36,7 +37,7 @@ __all__ = [
     "is_subdivision",
 ]
 
-KEYWORDS: Final = frozenset({UNKNOWN, ANONYMOUS, EVERYONE})
+KEYWORDS: Final = frozenset({UNKNOWN, ANONYMOUS, EVERYONE, *ANONYMITY_KINDS})
 
 #: The 27 member states, plus the territories inside the Union that databases and
 #: CDNs report under codes of their own: Åland, French Guiana, Guadeloupe,
@@ -92,8 +93,7 @@ _COMMON_MISTAKES: Final = {
     "EEA": 'the European Economic Area is the group "@EEA"',
     "RU-CR": 'ISO 3166 lists Crimea under Ukraine: Crimea is "UA-43", Sevastopol "UA-40"',
     "RU-SE": 'ISO 3166 lists Sevastopol under Ukraine: Sevastopol is "UA-40", Crimea "UA-43"',
-    "T1": 'a CDN\'s "T1" means a Tor exit: such readers are "anonymous" in rules',
-    "TOR": 'readers using Tor (a CDN\'s "T1") are "anonymous" in rules',
+    "T1": 'a CDN\'s "T1" means a Tor exit: such readers are "tor" (and "anonymous") in rules',
     "XX": 'a CDN\'s "XX" means it does not know the country: such readers are "unknown" in rules',
     "ZZ": '"ZZ" means the country is not known: such readers are "unknown" in rules',
 }
@@ -148,6 +148,9 @@ def check_code(code: str, groups: Iterable[str] = ()) -> str | None:
         return 'An empty jurisdiction; write a code such as "RU", or a group such as "@EU".'
     if code.lower() in KEYWORDS:
         return f'{written}: keywords are written in lower case: "{code.lower()}".'
+    if code.lower() in ("vpn", "proxy", "tor-exit", "hosting"):
+        kind = {"vpn": "anonymous-vpn", "proxy": "public-proxy", "tor-exit": "tor", "hosting": "hosting-provider"}
+        return f'{written} is not a jurisdiction; the kind of anonymity is written "{kind[code.lower()]}".'
     upper = code.upper()
     if upper != code and (is_country(upper) or is_subdivision(upper)):
         return f'{written} is written in lower case; codes are written in upper case: did you mean "{upper}"?'

@@ -9,7 +9,11 @@ authors meant; these checks find the usual ways:
 * ``unused-notice``: a notice that no rule brings;
 * ``missing-language``: a notice without a language that other notices have;
 * ``slow-pattern``: a ``re:`` path with a repetition inside a repetition, which can
-  take exponential time on some paths (catastrophic backtracking).
+  take exponential time on some paths (catastrophic backtracking);
+* ``policy-spares``: under ``policy: {blocks: spare-unknown-and-anonymous}``, a block
+  that names ``"*"`` (which does not count) and so does not reach ``unknown`` or
+  anonymous readers; ``block-reaches-anonymous``: without that policy, a block for
+  countries also reaches readers who come through a VPN exit there.
 
 Each finding is a warning `Problem`; none of them stops the rules from loading.
 The shadowing check is conservative: it warns only where it can show that the
@@ -23,7 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from compliance.errors import Problem
-from compliance.rules.model import EVERYONE, Location, PathPattern, Rule, RuleSet
+from compliance.rules.model import EVERYONE, UNIDENTIFIED, Location, PathPattern, Rule, RuleSet
 
 __all__ = ["lint", "nested_repetition"]
 
@@ -35,6 +39,7 @@ def lint(ruleset: RuleSet) -> list[Problem]:
     found += _unused_notices(ruleset)
     found += _missing_languages(ruleset)
     found += _slow_patterns(ruleset)
+    found += _blocks(ruleset)
     return sorted(found, key=lambda p: (p.path, p.line, p.column))
 
 
@@ -42,6 +47,51 @@ def _warning(where: Location | None, code: str, message: str, rule_id: str | Non
     if where is None:
         return Problem("<rules>", 1, 1, code, message, "warning", rule_id)
     return Problem(where.path, where.line, where.column, code, message, "warning", rule_id)
+
+
+# -- blocks and the rule set's policy -------------------------------------------------------
+
+
+def _blocks(ruleset: RuleSet) -> list[Problem]:
+    """Each enforced block checked against the rule set's block policy."""
+    found: list[Problem] = []
+    for rule in ruleset.rules:
+        if rule.action != "block" or rule.mode != "enforce":
+            continue
+        named = sorted(rule.jurisdictions & UNIDENTIFIED)
+        if rule.spares_unidentified:
+            if EVERYONE in rule.jurisdictions and not named:
+                found.append(
+                    _warning(
+                        rule.location,
+                        "policy-spares",
+                        f'The block "{rule.id}" names "*", which the rule set\'s policy (spare-unknown-and-anonymous) '
+                        "does not count: it does not block unknown or anonymous readers. Add unknown and anonymous "
+                        "to its jurisdictions if they are meant to be blocked too.",
+                        rule.id,
+                    )
+                )
+        elif (
+            not named
+            and ruleset.policy_location is None
+            and any(code not in UNIDENTIFIED for code in rule.jurisdictions)
+        ):
+            whom = (
+                "every reader no source can place and every anonymous reader"
+                if EVERYONE in rule.jurisdictions
+                else "readers who come through a VPN or proxy exit in those places as well"
+            )
+            found.append(
+                _warning(
+                    rule.location,
+                    "block-reaches-anonymous",
+                    f'The block "{rule.id}" also blocks {whom}. Write '
+                    '"policy: {blocks: spare-unknown-and-anonymous}" in the rule set to spare them, '
+                    'or "policy: {blocks: as-written}" to say this is meant.',
+                    rule.id,
+                )
+            )
+    return found
 
 
 # -- shadowed rules -------------------------------------------------------------------------

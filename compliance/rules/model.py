@@ -15,7 +15,10 @@ from typing import Final, Literal, Protocol
 from compliance.errors import Problem
 
 __all__ = [
+    "ANONYMITY_KINDS",
     "ANONYMOUS",
+    "BLOCK_POLICIES",
+    "UNIDENTIFIED",
     "EVERYONE",
     "HTML_PLACES",
     "SELECTOR_PLACES",
@@ -35,6 +38,13 @@ __all__ = [
 UNKNOWN: Final = "unknown"
 ANONYMOUS: Final = "anonymous"
 EVERYONE: Final = "*"
+#: Kinds of anonymity, each a jurisdiction a rule may name (`compliance.reader.jurisdiction`).
+ANONYMITY_KINDS: Final = ("tor", "anonymous-vpn", "public-proxy", "residential-proxy", "hosting-provider")
+#: The keywords that name readers no source can place, or who hide where they are.
+UNIDENTIFIED: Final = frozenset({UNKNOWN, ANONYMOUS, *ANONYMITY_KINDS})
+#: `policy: {blocks: ...}`: `as-written` (a block reaches whom its jurisdictions reach) or
+#: `spare-unknown-and-anonymous` (a block reaches `unknown` and anonymous readers only where it names them).
+BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 
 PlaceKind = Literal["body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json"]
 SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
@@ -159,6 +169,12 @@ class Rule:
     #: Jurisdictions named for a while only (dated group members); `jurisdictions` and
     #: `except_jurisdictions` hold the codes named throughout.
     dated: tuple[DatedCode, ...] = ()
+    #: A block under the rule set's `spare-unknown-and-anonymous` policy: it reaches `unknown` and
+    #: `anonymous` readers only through the keywords among `jurisdictions` (`"*"` does not count).
+    spares_unidentified: bool = False
+    #: The notice's form in an HTML page: "auto" (a `<span>` inside phrasing content, else an
+    #: `<aside>`), "inline" (always the `<span>`) or "block" (always the `<aside>`).
+    form: Literal["auto", "inline", "block"] = "auto"
 
     def at(self, now: float) -> Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""
@@ -184,6 +200,9 @@ class RuleSet:
     files: tuple[str, ...] = ()
     #: Warnings found while loading (errors raise RuleFileError instead).
     warnings: tuple[Problem, ...] = ()
+    #: The rule set's `policy: {blocks: ...}` (one of `BLOCK_POLICIES`), and where it was written.
+    block_policy: str = "as-written"
+    policy_location: Location | None = None
 
     def at(self, now: float) -> RuleSet:
         """This set with every rule's dated group members as they stand at `now` (for reports of a moment)."""

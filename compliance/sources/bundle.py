@@ -7,7 +7,14 @@ loaded completely before anything is swapped. Verification, when configured:
 
 - `sha256`: the hex SHA-256 digest of the bundle's bytes must be this one;
 - `hmac_key`: the response must carry `X-Bundle-Signature: sha256=<hex>`, the
-  HMAC-SHA256 of the bundle's bytes under that key.
+  HMAC-SHA256 of the bundle's bytes under that key;
+- `public_keys`: an Ed25519 signature file beside the bundle (`URL.sig`), made by
+  `compliance bundle sign` with a revision that only grows (`sources/signed.py`):
+  the revision in force is kept with the cached bundle, and an older one refused.
+
+A plain `http://` bundle with none of these is refused (anyone on the path could
+change the rules) unless `allow_http` says so; loopback addresses are exempt.
+Fetching is bounded in size, time and decoding (`sources/fetch.py`).
 
 The last good bundle is kept in `cache_dir` (one file per URL, written to a
 temporary file and renamed into place), so a cold start works while the bundle
@@ -18,29 +25,31 @@ applies on top.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import hashlib
 import hmac
-import io
+import ipaddress
 import json
 import logging
 import os
 import posixpath
 import ssl
-import tarfile
 import tempfile
 import time
-import zlib
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from compliance.errors import ComplianceError, ConfigError, RuleFileError
-from compliance.rules import load_rules, load_rules_text
+from compliance.errors import ConfigError, RuleFileError
 from compliance.rules.model import RuleSet
+from compliance.sources.fetch import DEADLINE, FetchError, get
+from compliance.sources.signed import SIGNATURE_SUFFIX, SignatureError, Verifier
+from compliance.sources.unpack import MAX_FILES, MAX_UNPACKED_BYTES, BundleError, load_bundle
 
 __all__ = [
     "MAX_BUNDLE_BYTES",
@@ -62,28 +71,10 @@ logger = logging.getLogger("compliance")
 SIGNATURE_HEADER: Final = "X-Bundle-Signature"
 #: A bundle larger than this, as sent, is refused.
 MAX_BUNDLE_BYTES: Final = 32 * 1024 * 1024
-#: An archive whose contents add up to more than this, unpacked, is refused.
-MAX_UNPACKED_BYTES: Final = 64 * 1024 * 1024
-#: An archive with more entries than this is refused.
-MAX_FILES: Final = 10_000
 #: Seconds to wait for the bundle server (connect, and between bytes).
 TIMEOUT: Final = 10.0
 
 _CACHE_MAGIC: Final = b"compliance-bundle 1\n"
-_GZIP_MAGIC: Final = b"\x1f\x8b"
-_TAR_TYPES: Final = frozenset(
-    {
-        "application/gzip",
-        "application/x-gzip",
-        "application/x-tar",
-        "application/x-gtar",
-        "application/x-compressed-tar",
-    }
-)
-
-
-class BundleError(ComplianceError):
-    """A bundle that could not be fetched, verified or unpacked (the message says why)."""
 
 
 def is_url(location: object) -> bool:
@@ -119,103 +110,12 @@ class Bundle:
     signature: str | None = None
     content_type: str | None = None
     fetched_at: float = 0.0
+    #: The Ed25519 signature file served beside the bundle (where public keys are configured).
+    detached: bytes | None = None
 
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
-
-
-# --- reading a bundle ----------------------------------------------------------------------
-
-
-def load_bundle(data: bytes, name: str = "rules.yaml", content_type: str | None = None) -> RuleSet:
-    """Load the rule set a bundle holds: a YAML file, or a tar(.gz) of a rules folder.
-
-    `name` is what problems in a single-file bundle are reported against; in an
-    archive they name the file's path inside it. Raises BundleError for a bundle
-    that is not one, RuleFileError for rules that do not load.
-    """
-    if not data.strip():
-        raise BundleError("the bundle is empty")
-    if _is_archive(data, content_type):
-        with tempfile.TemporaryDirectory(prefix="compliance-bundle-") as folder:
-            _unpack(data, folder)
-            try:
-                return load_rules(folder)
-            except RuleFileError as exc:
-                raise _relative_to(exc, folder) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BundleError(f"the bundle is neither a YAML file (not UTF-8 text: {exc.reason}) nor a tar.gz") from None
-    if "\x00" in text:
-        raise BundleError("the bundle is neither a YAML file (it holds NUL bytes) nor a tar.gz")
-    return load_rules_text(text, name)
-
-
-def _is_archive(data: bytes, content_type: str | None) -> bool:
-    if data[:2] == _GZIP_MAGIC or data[257:262] == b"ustar":
-        return True
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media in _TAR_TYPES
-
-
-def _unpack(data: bytes, folder: str) -> None:
-    raw = data
-    if data[:2] == _GZIP_MAGIC:
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            raw = inflater.decompress(data, MAX_UNPACKED_BYTES + 1)
-        except zlib.error as exc:
-            raise BundleError(f"the bundle is not a valid gzip file: {exc}") from None
-        if len(raw) > MAX_UNPACKED_BYTES or inflater.unconsumed_tail:
-            raise BundleError(f"the bundle unpacks to more than {MAX_UNPACKED_BYTES} bytes")
-        if not inflater.eof:
-            raise BundleError("the bundle is a truncated gzip file")
-    try:
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:
-            members = _checked_members(archive)
-            archive.extractall(folder, members=members, filter="data")
-    except tarfile.TarError as exc:
-        raise BundleError(f"the bundle is not a valid tar archive: {exc}") from None
-
-
-def _checked_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
-    members: list[tarfile.TarInfo] = []
-    total = 0
-    for member in archive:
-        if len(members) >= MAX_FILES:
-            raise BundleError(f"the bundle holds more than {MAX_FILES} entries")
-        name = member.name
-        parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
-        if name.startswith(("/", "\\")) or posixpath.isabs(name) or (len(name) > 1 and name[1] == ":"):
-            raise BundleError(f"the bundle holds an absolute path: {name!r}")
-        if ".." in parts:
-            raise BundleError(f"the bundle holds a path that leaves its folder: {name!r}")
-        if member.issym() or member.islnk():
-            raise BundleError(f"the bundle holds a link: {name!r}")
-        if not (member.isfile() or member.isdir()):
-            raise BundleError(f"the bundle holds something that is neither a file nor a folder: {name!r}")
-        total += member.size
-        if total > MAX_UNPACKED_BYTES:
-            raise BundleError(f"the bundle unpacks to more than {MAX_UNPACKED_BYTES} bytes")
-        if parts:
-            members.append(member)
-    if not any(m.isfile() and m.name.endswith((".yaml", ".yml")) for m in members):
-        raise BundleError("the bundle holds no *.yaml or *.yml rule files")
-    return members
-
-
-def _relative_to(exc: RuleFileError, folder: str) -> RuleFileError:
-    """The same problems, naming each file by its path inside the bundle."""
-    prefix = os.path.join(folder, "")
-
-    def inside(path: str) -> str:
-        if path == folder:
-            return "."
-        return path[len(prefix) :].replace(os.sep, "/") if path.startswith(prefix) else path
-
-    return RuleFileError(replace(problem, path=inside(problem.path)) for problem in exc.problems)
 
 
 # --- fetching and keeping ------------------------------------------------------------------
@@ -239,10 +139,26 @@ class BundleOrigin:
         hmac_key: str | bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = TIMEOUT,
+        public_keys: Iterable[str | os.PathLike[str] | bytes] | None = None,
+        allow_http: bool = False,
+        deadline: float = DEADLINE,
     ) -> None:
         self.url = url
         self.display = redact_url(url)
         self.sha256 = _check_sha256(sha256)
+        self._verifier = None if public_keys is None else Verifier(public_keys)
+        self.allow_http = bool(allow_http) or sha256 is not None or hmac_key is not None or public_keys is not None
+        if not self.allow_http and urlsplit(url).scheme.lower() == "http" and not _loopback(url):
+            raise ConfigError(
+                f"the rule bundle {self.display} is plain http with no digest or signature: anyone on the path "
+                "could change the rules. Serve it over https, or set bundle_public_keys (or bundle_sha256 or "
+                "bundle_hmac_key); bundle_allow_http=True accepts it as it is"
+            )
+        self.deadline = deadline
+        #: The signed revision of the bundle in force (with public keys), and that bundle's digest.
+        self.revision: int | None = None
+        self.revision_digest: str | None = None
+        self._seen_detached: bytes | None = None
         if hmac_key is not None and (not isinstance(hmac_key, str | bytes) or not hmac_key):
             raise ConfigError("bundle_hmac_key must be a non-empty string or bytes")
         self._hmac_key = None if hmac_key is None else _key_bytes(hmac_key)
@@ -271,6 +187,11 @@ class BundleOrigin:
 
     def initial(self) -> tuple[RuleSet, str, Exception | None]:
         cached = self.read_cache()
+        if cached is not None and self._verifier is not None:
+            # The revision last in force, kept with the cached bundle: nothing older is taken, even after a restart.
+            with contextlib.suppress(SignatureError):
+                self.revision = self._verifier.check(cached.detached, cached.digest, now=0.0).revision
+                self.revision_digest = cached.digest
         try:
             bundle = self.fetch(self._connection(), cached.etag if cached is not None else None)
             if bundle is None:
@@ -311,7 +232,7 @@ class BundleOrigin:
         if bundle.digest == version:
             self.etag, self.seen, self.standing_error = bundle.etag, bundle.digest, None
             return None
-        if bundle.digest == self.seen and self.standing_error is not None:
+        if bundle.digest == self.seen and bundle.detached == self._seen_detached and self.standing_error is not None:
             self.etag = bundle.etag
             return None
         ruleset = self._examine(bundle)
@@ -332,42 +253,57 @@ class BundleOrigin:
     def _connection(self) -> httpx.Client:
         client = self._client
         if client is None:
-            client = self._client = httpx.Client(
-                timeout=self.timeout, follow_redirects=True, headers=self.headers, verify=_tls_context()
-            )
+            # Redirects are followed by `fetch.get`, which keeps the headers on the bundle's own origin.
+            client = self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, verify=_tls_context())
         return client
 
     def fetch(self, client: httpx.Client, etag: str | None) -> Bundle | None:
         """GET the bundle; None when the server says it has not changed since `etag`."""
-        headers = {"If-None-Match": etag} if etag else {}
+        conditional = {"If-None-Match": etag} if etag else {}
         try:
-            with client.stream("GET", self.url, headers=headers) as response:
-                if response.status_code == 304 and etag:
-                    self.fetched_at = time.time()
-                    return None
-                if response.status_code != 200:
-                    raise BundleError(f"the server answered HTTP {response.status_code} {response.reason_phrase}")
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > MAX_BUNDLE_BYTES:
-                    raise BundleError(f"the bundle is larger than {MAX_BUNDLE_BYTES} bytes")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BUNDLE_BYTES:
-                        raise BundleError(f"the bundle is larger than {MAX_BUNDLE_BYTES} bytes")
-                    chunks.append(chunk)
-        except httpx.HTTPError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise BundleError(f"the bundle could not be fetched ({type(exc).__name__}: {reason})") from None
+            response = get(
+                client,
+                self.url,
+                credentials=self.headers,
+                headers=conditional,
+                max_bytes=MAX_BUNDLE_BYTES,
+                deadline=self.deadline,
+                allow_http=self.allow_http,
+            )
+            if response.status == 304:
+                if not etag:
+                    raise BundleError("the server answered 304 Not Modified to a request that had no ETag")
+                self.fetched_at = time.time()
+                return None
+            detached = None
+            if self._verifier is not None:
+                detached = self._signature_file(client)
+        except FetchError as exc:
+            raise BundleError(str(exc)) from None
         self.fetched_at = time.time()
         return Bundle(
-            data=b"".join(chunks),
+            data=response.data,
             etag=response.headers.get("etag"),
             signature=response.headers.get(SIGNATURE_HEADER),
             content_type=response.headers.get("content-type"),
             fetched_at=self.fetched_at,
+            detached=detached,
         )
+
+    def _signature_file(self, client: httpx.Client) -> bytes | None:
+        parts = urlsplit(self.url)
+        url = urlunsplit(parts._replace(path=parts.path + SIGNATURE_SUFFIX))
+        try:
+            return get(
+                client,
+                url,
+                credentials=self.headers,
+                max_bytes=4096,
+                deadline=self.deadline,
+                allow_http=self.allow_http,
+            ).data
+        except FetchError as exc:
+            raise BundleError(f"the bundle's signature file {redact_url(url)} could not be fetched: {exc}") from None
 
     def verify(self, bundle: Bundle) -> None:
         """Raise BundleError unless the bundle matches the configured digest and signature."""
@@ -380,10 +316,27 @@ class BundleOrigin:
             expected = sign(bundle.data, self._hmac_key)
             if not hmac.compare_digest(given.lower().encode("latin-1", "replace"), expected.encode("ascii")):
                 raise BundleError(f"the bundle's {SIGNATURE_HEADER} does not match its content under the HMAC key")
+        if self._verifier is not None:
+            try:
+                revision = self._verifier.check(bundle.detached, bundle.digest).revision
+            except SignatureError as exc:
+                raise BundleError(str(exc)) from None
+            last = self.revision
+            if last is not None and (revision < last or (revision == last and bundle.digest != self.revision_digest)):
+                raise BundleError(
+                    f"the bundle is signed as revision {revision}, and revision {last} is in force: an older bundle "
+                    "(or another one under the same revision) is refused, lest an old one be replayed"
+                )
+
+    def _signed_revision(self, bundle: Bundle) -> None:
+        """Remember the revision of a signed bundle now in force."""
+        if self._verifier is not None:
+            self.revision = self._verifier.check(bundle.detached, bundle.digest).revision
+            self.revision_digest = bundle.digest
 
     def _examine(self, bundle: Bundle) -> RuleSet:
         """Verify and load; remember the bundle as examined either way."""
-        self.etag, self.seen = bundle.etag, bundle.digest
+        self.etag, self.seen, self._seen_detached = bundle.etag, bundle.digest, bundle.detached
         try:
             self.verify(bundle)
             ruleset = load_bundle(bundle.data, self.name, bundle.content_type)
@@ -391,6 +344,7 @@ class BundleOrigin:
             self.standing_error = exc
             raise
         self.standing_error = None
+        self._signed_revision(bundle)
         return ruleset
 
     def _load_cached(self, cached: Bundle) -> RuleSet | None:
@@ -400,6 +354,7 @@ class BundleOrigin:
         except (BundleError, RuleFileError) as exc:
             logger.error("compliance: the cached rule bundle %s is not usable:\n%s", self.cache_path, describe(exc))
             return None
+        self._signed_revision(cached)
         return ruleset
 
     # -- the cache -----------------------------------------------------------------------------
@@ -427,6 +382,7 @@ class BundleOrigin:
                 signature=meta.get("signature"),
                 content_type=meta.get("content_type"),
                 fetched_at=float(meta.get("fetched_at", 0.0)),
+                detached=base64.b64decode(meta["detached"]) if meta.get("detached") else None,
             )
             if meta.get("sha256") != bundle.digest or meta.get("url") != self.url:
                 raise ValueError("its content does not match its record")
@@ -446,6 +402,7 @@ class BundleOrigin:
             "signature": bundle.signature,
             "content_type": bundle.content_type,
             "fetched_at": bundle.fetched_at,
+            "detached": None if bundle.detached is None else base64.b64encode(bundle.detached).decode("ascii"),
         }
         blob = _CACHE_MAGIC + json.dumps(meta, separators=(",", ":")).encode("utf-8") + b"\n" + bundle.data
         folder = os.path.dirname(self.cache_path)
@@ -470,6 +427,16 @@ def _tls_context() -> ssl.SSLContext:
     # httpx's default context (certifi's roots, SSL_CERT_FILE where set), built once: it takes
     # tens of milliseconds, and every source's client can share it.
     return httpx.create_ssl_context()
+
+
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_sha256(value: str | None) -> str | None:

@@ -10,6 +10,7 @@ from typing import Final, Protocol
 
 from compliance._poll import Stamp, stamp_files
 from compliance.rules import load_rules
+from compliance.rules.load.files import read_rule_file
 from compliance.rules.model import RuleSet
 
 __all__ = ["SETTLE", "FileOrigin", "Origin", "rule_paths"]
@@ -76,8 +77,7 @@ class FileOrigin:
         for file in files:
             name = os.path.relpath(file, self.path) if file != self.path else os.path.basename(file)
             try:
-                with open(file, "rb") as stream:
-                    data = stream.read()
+                data = read_rule_file(file)
             except OSError as exc:
                 digest.update(f"{name}\0unreadable {exc.errno}\0".encode())
                 continue

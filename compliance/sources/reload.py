@@ -28,6 +28,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 
 from compliance._poll import Poller, reset_after_fork
 from compliance.errors import ConfigError
@@ -66,6 +67,8 @@ class RuleSource:
         sha256: str | None = None,
         hmac_key: str | bytes | None = None,
         headers: dict[str, str] | None = None,
+        public_keys: Iterable[str | os.PathLike[str] | bytes] | None = None,
+        allow_http: bool = False,
     ) -> None:
         if interval is not None and (
             isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0
@@ -76,7 +79,15 @@ class RuleSource:
         self._origin: Origin
         if is_url(rules):
             assert isinstance(rules, str)
-            self._origin = BundleOrigin(rules, cache_dir=cache_dir, sha256=sha256, hmac_key=hmac_key, headers=headers)
+            self._origin = BundleOrigin(
+                rules,
+                cache_dir=cache_dir,
+                sha256=sha256,
+                hmac_key=hmac_key,
+                headers=headers,
+                public_keys=public_keys,
+                allow_http=allow_http,
+            )
         else:
             given = [
                 name
@@ -85,6 +96,8 @@ class RuleSource:
                     ("bundle_sha256", sha256),
                     ("bundle_hmac_key", hmac_key),
                     ("bundle_headers", headers),
+                    ("bundle_public_keys", public_keys),
+                    ("bundle_allow_http", allow_http or None),
                 )
                 if value is not None
             ]

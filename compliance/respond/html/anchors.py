@@ -62,11 +62,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from compliance.respond.html import tokenizer
-from compliance.respond.html.tokenizer import _CLOSERS, _LOOKBEHIND, _TAG_NAME_END
+from compliance.respond.html.tokenizer import _CLOSERS, _LOOKBEHIND, _TAG_NAME_END, close_raw
 from compliance.respond.matcher import SelectorMatcher
 from compliance.rules.model import SELECTOR_PLACES, Place
 
-__all__ = ["TAIL_WINDOW", "Insertion", "Placed", "TargetKey"]
+__all__ = ["TAIL_WINDOW", "Insertion", "Placed", "TargetKey", "markup_at"]
 
 # Bound by assignment, not imported by name: CPython 3.11 compiles a method call on a name that an
 # import binds (`_TAIL_TAGS.search(...)`) to an attribute load that builds a bound method on every call.
@@ -80,11 +80,23 @@ TAIL_WINDOW: Final = 8192
 
 @dataclass(frozen=True, slots=True)
 class Insertion:
-    """One notice to place: its id, its HTML places by preference, its markup in the page's charset."""
+    """One notice to place: its id, its HTML places by preference, its markup in the page's charset.
+
+    `inline` is its phrasing-content form (`<span>`), used where a selector place turns out to be
+    inside a paragraph, a heading or an inline element; b"": `markup` everywhere.
+    """
 
     key: str
     places: tuple[Place, ...]
     markup: bytes
+    inline: bytes = b""
+
+
+def markup_at(insertion: Insertion, key: object) -> bytes:
+    """The notice's markup for the place found by `key` (its inline form inside phrasing content)."""
+    if insertion.inline and type(key) is SelectorMatcher and key.phrasing:
+        return insertion.inline
+    return insertion.markup
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +260,8 @@ def _advance_tail(
                 closer = _CLOSERS[bytes(buf[q + 1 : m.end()]).lower()]
                 i = m.end()
         else:
-            m = closer.search(buf, i, n)
-            if m is None:
-                return max(i, n - _LOOKBEHIND) + base, closer
+            at, resume, awaited = close_raw(closer, buf, i, n, False)
+            if at < 0:
+                return resume + base, awaited
             closer = None
-            i = m.end()
+            i = resume

@@ -8,7 +8,7 @@ from typing import Final
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import TAIL_WINDOW, Insertion, Placed, _last_candidate, _make_placed, _Slot
 from compliance.respond.html.scanner import ForwardScanner
-from compliance.respond.html.tokenizer import _LOOKBEHIND, _TAG_NAME_END, MAX_TAG
+from compliance.respond.html.tokenizer import _LOOKBEHIND, _TAG_NAME_END, MAX_TAG, end_state
 from compliance.respond.matcher import SelectorMatcher
 
 __all__ = ["DEFAULT_HOLDBACK", "HtmlRewriter"]
@@ -19,6 +19,9 @@ _COMMENT_END: Final = tokenizer._COMMENT_END
 _TAIL_NOTABLE: Final = tokenizer._TAIL_NOTABLE
 
 DEFAULT_HOLDBACK: Final = 256 * 1024
+_NOTHING: Final = b""
+#: How much of the last chunks a document's end is read from, at least (see `HtmlRewriter.reason`).
+END_WINDOW: Final = 64 * 1024
 
 
 class HtmlRewriter(ForwardScanner):
@@ -31,8 +34,17 @@ class HtmlRewriter(ForwardScanner):
     returns; `close` returns the rest. `placed` lists where each notice went as
     each is placed; after `close` it is complete and in the order given.
     `feed(data, last=True)` is `feed(data) + close()` in one piece, which saves a
-    copy when the whole body comes in one message.
+    copy when the whole body comes in one message. Where a notice would go at the end
+    of a document that ends in a state where it would not render (inside a comment, a
+    script or a tag; a frameset; after `<plaintext>`), it is left out and `reason` says why.
     """
+
+    reason: str | None = None
+    # The last chunks fed (at least `END_WINDOW` bytes of them, where there were so many), and
+    # where the first of them starts: how a document's end is read.
+    _prev: bytes | bytearray | memoryview = _NOTHING
+    _prev_at = -1
+    _more: list[bytes | bytearray | memoryview] | None = None
 
     def __init__(
         self, insertions: Sequence[Insertion], head_markup: bytes = b"", holdback: int = DEFAULT_HOLDBACK
@@ -72,6 +84,10 @@ class HtmlRewriter(ForwardScanner):
         if self._passing:
             self._closed = last
             return data if type(data) is bytes else bytes(data)
+        if self._prev_at < 0:  # the first chunk
+            self._prev, self._prev_at = data, 0
+        else:
+            self._remember(data)
         if self._fast and not self._buf:
             return self._feed_fast(data if type(data) is bytes else bytes(data), last)
         return self._process(data, last)
@@ -175,6 +191,11 @@ class HtmlRewriter(ForwardScanner):
 
     def _finish(self, buf: bytes | bytearray, end: int) -> bytes:
         self._closed = True
+        if self._cur < 0 and any(slot.best < 0 for slot in self._open):
+            reason = self._end_reason(buf)
+            if reason is not None:  # the end of the document would not render a notice: leave it out
+                self.reason = reason
+                self._open = [slot for slot in self._open if slot.best >= 0]
         self._settle_all(end)
         out = self._emit(buf, end, True)
         self._placed = None
@@ -185,6 +206,11 @@ class HtmlRewriter(ForwardScanner):
         self._closed = True
         self._placed = None
         self._buf = b""
+        if cur < 0:
+            reason = self._end_reason(buf)
+            if reason is not None:  # the end of the document would not render a notice: leave it out
+                self.reason = reason
+                return buf if type(buf) is bytes else bytes(buf)
         at = (cur if cur >= 0 else end) - end + len(buf)
         opened = self._open
         view = memoryview(buf)
@@ -195,6 +221,32 @@ class HtmlRewriter(ForwardScanner):
         for slot in opened:
             slot.outcome = (slot.end_place if cur >= 0 else None, slot.end_rank != 0)
         return b"".join((view[:at], *[slot.insertion.markup for slot in opened], view[at:]))
+
+    def _remember(self, data: bytes | bytearray | memoryview) -> None:
+        """Keep a reference to the last `END_WINDOW` bytes or more of chunks fed (no copy)."""
+        more = self._more
+        if more is None:
+            more = self._more = [self._prev]
+        more.append(data)
+        size = self._end + len(data) - self._prev_at
+        while len(more) > 1 and size - len(more[0]) >= END_WINDOW:
+            size -= len(more[0])
+            self._prev_at += len(more[0])
+            del more[0]
+
+    def _end_reason(self, buf: bytes | bytearray) -> str | None:
+        """Why a notice at the end of the document would not render, or None.
+
+        Read from the start of the chunks remembered (the whole page when it came in one piece,
+        else at least the last `END_WINDOW` bytes, taken to begin in the data state): what of
+        them was already sent on, then what is still held.
+        """
+        base, prev_at = self._base, self._prev_at
+        chunks = self._more or [self._prev]
+        if 0 <= prev_at < base:
+            sent = memoryview(b"".join(chunks))[: base - prev_at]
+            return end_state(b"".join((sent, buf)), 0, len(sent) + len(buf))
+        return end_state(buf, 0, len(buf))
 
     def _after_emit(self) -> None:
         self._fast = self._fwd is None and self._style_done and not self._edits

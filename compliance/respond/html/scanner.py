@@ -14,7 +14,6 @@ from compliance.respond.html.anchors import _BODY_START
 from compliance.respond.html.search import PlaceSearch
 from compliance.respond.html.tokenizer import (
     _EVERY_TAG,
-    _LOOKBEHIND,
     _START,
     _TEXT,
     _WAIT,
@@ -25,6 +24,7 @@ from compliance.respond.html.tokenizer import (
     _construct_before,
     _enclosed,
     _lower_bytes,
+    close_raw,
 )
 from compliance.respond.matcher import DONE, UNCHANGED
 
@@ -74,23 +74,22 @@ class ForwardScanner(PlaceSearch):
         lower = bytes.lower if type(buf) is bytes else _lower_bytes
         while pattern is not None:
             if closer is not None:
-                m = closer.search(buf, i, n)
-                if m is None:
-                    i = n if final else max(i, n - _LOOKBEHIND)
+                q, k_end, awaited = close_raw(closer, buf, i, n, final)
+                if q < 0:
+                    i, closer = k_end, awaited
                     break
                 raw = self._raw_name
                 if raw is not None:  # the end of a raw-text element that a selector place follows
-                    q = m.start()
-                    tag = _TAG_REST.match(buf, m.end(), n)
+                    tag = _TAG_REST.match(buf, k_end, n)
                     if tag is None and not final and n - q < MAX_TAG:
                         i = q  # the end tag is not complete yet
                         break
-                    e = tag.end() if tag is not None and tag.end() - q <= MAX_TAG else m.end()
+                    e = tag.end() if tag is not None and tag.end() - q <= MAX_TAG else k_end
                     self._raw_name = None
                     self._tag_end(raw, q + base, e + base)
                     pattern = self._fwd
-                i = m.end()
-                safe = i if closer is _COMMENT_END else m.start()
+                i = k_end
+                safe = i if closer is _COMMENT_END else q
                 closer = None
                 continue
             m = pattern.search(buf, i, n)
@@ -177,12 +176,12 @@ class ForwardScanner(PlaceSearch):
                         elif lt == tag_at:
                             inside = 1 if tag_end > q else 0
                         else:
-                            inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final)
+                            inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, safe >= q - MAX_TAG)
                             if inside < 0:
                                 i = q  # what may hold it is not complete yet
                                 break
-                        tag_at, tag_end = q, tag.end()
-                        if not inside:
+                        if not inside:  # (else the tag around it stays the last one read)
+                            tag_at, tag_end = q, tag.end()
                             code = UNCHANGED
                             for matcher in self._active:
                                 if matcher.every_tag or name in matcher.ends:
@@ -202,13 +201,12 @@ class ForwardScanner(PlaceSearch):
                 safe = q
                 raw_closer = _CLOSERS.get(name)
                 if raw_closer is not None:
-                    k = raw_closer.search(buf, i, n)
-                    if k is None:
-                        closer = raw_closer
-                        i = n if final else max(i, n - _LOOKBEHIND)
+                    at, k_end, awaited = close_raw(raw_closer, buf, i, n, final)
+                    if at < 0:
+                        i, closer = k_end, awaited
                         break
-                    i = k.end()
-                    safe = k.start()
+                    i = k_end
+                    safe = at
                 continue
             reported = False
             inside = 0
@@ -225,12 +223,12 @@ class ForwardScanner(PlaceSearch):
                 elif lt == tag_at:
                     inside = 1 if tag_end > q else 0
                 else:
-                    inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final)
+                    inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, safe >= q - MAX_TAG)
                     if inside < 0:
                         i = q  # what may hold it is not complete yet
                         break
-                tag_at, tag_end = q, e
-                if not inside:
+                if not inside:  # (else the tag around it stays the last one read)
+                    tag_at, tag_end = q, e
                     floor = max(floor, e)
                     reported = True
                     code = UNCHANGED
@@ -260,13 +258,12 @@ class ForwardScanner(PlaceSearch):
                     self._raw_name = name
                     closer = raw_closer
                     continue
-                k = raw_closer.search(buf, i, n)
-                if k is None:
-                    closer = raw_closer
-                    i = n if final else max(i, n - _LOOKBEHIND)
+                at, k_end, awaited = close_raw(raw_closer, buf, i, n, final)
+                if at < 0:
+                    i, closer = k_end, awaited
                     break
-                i = k.end()
-                safe = k.start()
+                i = k_end
+                safe = at
         if final and self._active:
             code = UNCHANGED
             for matcher in self._active:

@@ -20,6 +20,7 @@ from compliance.respond.html.anchors import (
     _advance_tail,
     _last_candidate,
     _Slot,
+    markup_at,
 )
 from compliance.respond.html.tokenizer import _LOOKBEHIND, _NO_NAMES, _forward_pattern, _scanner, _ScannerKey
 from compliance.respond.matcher import SelectorMatcher
@@ -197,9 +198,9 @@ class PlaceSearch:
         self._refresh()
 
     def _settle_forward(self, slot: _Slot) -> None:
-        _, place, rank, kind = slot.targets[slot.best]
+        key, place, rank, kind = slot.targets[slot.best]
         self._open.remove(slot)
-        self._edits.append((slot.best_pos, kind, slot.index, slot.insertion.markup, slot.best_end))
+        self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key), slot.best_end))
         self._record(slot, place, rank != 0)
 
     def _record(self, slot: _Slot, place: Place | None, fallback: bool) -> None:
@@ -224,8 +225,8 @@ class PlaceSearch:
         at = cur if cur >= 0 else end
         for slot in self._open:
             if slot.best >= 0:
-                _, place, rank, kind = slot.targets[slot.best]
-                self._edits.append((slot.best_pos, kind, slot.index, slot.insertion.markup, slot.best_end))
+                key, place, rank, kind = slot.targets[slot.best]
+                self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key), slot.best_end))
                 self._record(slot, place, rank != 0)
             elif cur >= 0:
                 self._edits.append((at, _KIND_BODY_END, slot.index, slot.insertion.markup, at))

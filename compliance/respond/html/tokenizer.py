@@ -13,8 +13,11 @@ What the rewriter does not understand, knowingly:
   (`<a title="</body>">`) or tag names (`<h<!--`); only the `<body>` tag's own
   attributes are parsed, so `<script data-x="</script>">` also ends its script
   early. For selector places, a tag inside an attribute value is passed over
-  only one level deep: in `<a title="<b>x</b><h1>">`, the `<h1>` follows a `</b>`
-  that ends before it, and is taken for a tag.
+  by reading forward from the last token the scanner read (at most `MAX_TAG`
+  bytes back); a needle's tag only one level deep.
+- Foreign content: SVG and MathML are not followed by the selector matcher. In
+  `<math><annotation-xml>`, an `<aside>` is a MathML element until a `<p>` breaks
+  out, so `{before: p}` there puts a notice that does not render as one.
 - A fake `</body>` in the tail more than `FALLBACK_WINDOW` bytes after the real
   one: the notice then goes at the end of the document.
 - `-->` as plain text after the real `</body>`: read as closing a comment, so the
@@ -50,7 +53,18 @@ _TAG_NAME_END: Final = frozenset(b"\t\n\x0c\r />")
 _END: Final = rb"(?=[\t\n\x0c\r />])"
 
 #: Elements whose content is text up to their end tag, never markup.
-RAW_TEXT_ELEMENTS: Final = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript")
+RAW_TEXT_ELEMENTS: Final = (
+    "script",
+    "style",
+    "textarea",
+    "title",
+    "xmp",
+    "iframe",
+    "noembed",
+    "noframes",
+    "noscript",
+    "template",
+)
 _RAW_NAMES: Final = tuple(name.encode() for name in RAW_TEXT_ELEMENTS)
 
 
@@ -240,16 +254,23 @@ def _construct_before(buf: bytes | bytearray, lo: int, q: int, n: int, final: bo
     return q
 
 
-def _enclosed(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool) -> int:
+def _enclosed(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool, token: bool = False) -> int:
     """1 if the tag at q lies inside a tag (or bogus comment) that starts in buf[lo:q], else 0; -1: not known yet.
 
-    One level only: a tag inside the attribute value of a tag itself inside one is not seen.
+    `token`: lo is where a token the scanner read begins or ends. Then, where the nearest
+    construct before q ends before it, buf[lo:q] is read forward too, so that a tag inside
+    an attribute value that holds several tags (`<p title='<p>x</p><h1>'>`) is seen; else
+    one level only.
     """
     p = buf.rfind(b"<", lo, q)
     if p >= 0:  # the usual case, in one regex: a whole tag or bogus comment
         whole = _CONSTRUCT.match(buf, p, n)
         if whole is not None and whole.end() - p <= MAX_TAG:
-            return 1 if whole.end() > q else 0
+            if whole.end() > q:
+                return 1
+            if not token or _MARKUP_IN_VALUE.search(buf, lo, q) is None:
+                return 0  # no quoted attribute value before q holds a `<`
+            return _enclosed_forward(buf, lo, q, n, final)
     while p >= 0:
         kind, _, e = _construct(buf, p, n, final)
         if kind == _WAIT:
@@ -258,3 +279,162 @@ def _enclosed(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool) -> i
             return 1 if e > q else 0
         p = buf.rfind(b"<", lo, p)
     return 0
+
+
+#: An attribute value, quoted, that holds a `<` (where a tag may hide inside another).
+_MARKUP_IN_VALUE: Final = re.compile(rb"""=[\t\n\x0c\r ]*+(?:"[^"<]*+<|'[^'<]*+<)""")
+
+
+def _enclosed_forward(buf: bytes | bytearray, lo: int, q: int, n: int, final: bool) -> int:
+    """`_enclosed`, reading every construct from lo (a token boundary) on, as the HTML tokenizer does."""
+    p = buf.find(b"<", lo, q)
+    while p >= 0:
+        whole = _CONSTRUCT.match(buf, p, n)
+        if whole is not None and whole.end() - p <= MAX_TAG:
+            e = whole.end()
+        else:
+            kind, _, e = _construct(buf, p, n, final)
+            if kind == _WAIT:
+                return -1
+            if kind == _TEXT:
+                p = buf.find(b"<", p + 1, q)
+                continue
+        if e > q:
+            return 1
+        p = buf.find(b"<", e, q)
+    return 0
+
+
+# --- script data: the escaped and double-escaped states -----------------------------------------
+
+#: The script data states the rewriter follows (HTML tokenizer, 13.2.5.4 and after).
+SCRIPT_DATA: Final = 0
+SCRIPT_ESCAPED: Final = 1  # after `<!--` inside a script
+SCRIPT_DOUBLE: Final = 2  # after `<!--` and then `<script`: a `</script>` only leaves this state
+_SCRIPT_NAME: Final = _any_case(b"script") + _END
+_SCRIPT_TOKENS: Final = (
+    re.compile(rb"<!--|</" + _SCRIPT_NAME),
+    re.compile(rb"-->|</?" + _SCRIPT_NAME),
+    re.compile(rb"-->|</" + _SCRIPT_NAME),
+)
+#: `</script` and the byte after it, less one: a token that may go on in the next chunk.
+_SCRIPT_LOOKBEHIND: Final = 8
+
+
+def script_end(buf: bytes | bytearray, i: int, n: int, state: int, final: bool) -> tuple[int, int, int]:
+    """Follow a script's content from i: (start of the `</script` that ends it, its end, state), or (-1, resume, state).
+
+    As the HTML tokenizer reads it: `<!--` escapes, inside which `<script` double-escapes, so
+    that the `</script>` of `document.write('<script src=a.js></script>')` does not end the
+    outer script; `-->` goes back to plain script data. Where no end is found, scanning
+    resumes at the position returned, in the state returned.
+    """
+    while True:
+        m = _SCRIPT_TOKENS[state].search(buf, i, n)
+        if m is None:
+            return -1, (n if final else max(i, n - _SCRIPT_LOOKBEHIND)), state
+        q = m.start()
+        first, second = buf[q], buf[q + 1]
+        if first == 0x2D:  # `-->`
+            state, i = SCRIPT_DATA, m.end()
+        elif second == 0x21:  # `<!--`: the dashes count towards a `-->` (`<!-->`)
+            state, i = SCRIPT_ESCAPED, q + 2
+        elif second == 0x2F:  # `</script`
+            if state != SCRIPT_DOUBLE:
+                return q, m.end(), state
+            state, i = SCRIPT_ESCAPED, m.end()
+        else:  # `<script` while escaped
+            state, i = SCRIPT_DOUBLE, m.end()
+
+
+# --- the state a document ends in ---------------------------------------------------------------
+
+_END_SCAN: Final = re.compile(rb"<(?:!--|[!?/][^-]|/?[A-Za-z])|<!-?$")
+_COMMENT_CLOSE: Final = re.compile(rb"--!?>")
+_PLAINTEXT: Final = b"plaintext"
+_FRAMESET: Final = b"frameset"
+
+
+def end_state(buf: bytes | bytearray, lo: int, n: int) -> str | None:
+    """Why markup added at the end of buf[lo:n] would not render, read from lo in the data state; None if it would.
+
+    Reads as the HTML tokenizer does, far enough to tell: comments (and bogus ones), raw text
+    and RCDATA elements with the script states, start and end tags with their attributes,
+    `<plaintext>` and a `<frameset>`.
+    """
+    i = lo
+    while True:
+        m = _END_SCAN.search(buf, i, n)
+        if m is None:
+            return None
+        q = m.start()
+        if q + 1 >= n or m.end() >= n and buf[q + 1] == 0x21:
+            return "the document ends inside a comment"
+        second = buf[q + 1]
+        if buf.startswith(b"<!--", q):
+            k = _COMMENT_CLOSE.search(buf, q + 4, n)
+            if buf.startswith(b">", q + 4) or buf.startswith(b"->", q + 4):
+                i = q + 5 if buf[q + 4] == 0x3E else q + 6
+                continue
+            if k is None:
+                return "the document ends inside a comment"
+            i = k.end()
+            continue
+        if second in (0x21, 0x3F) or (second == 0x2F and not _is_letter(buf[q + 2])):
+            close = buf.find(b">", q + 2, n)
+            if close < 0:
+                return "the document ends inside a comment"
+            i = close + 1
+            continue
+        name_at = q + 2 if second == 0x2F else q + 1
+        name_end = _NAME_END.match(buf, name_at, n).end()  # type: ignore[union-attr]
+        tag = _TAG_REST.match(buf, name_end, n)
+        if tag is None:
+            return "the document ends inside a tag"
+        i = tag.end()
+        if second == 0x2F:
+            continue
+        name = bytes(buf[name_at:name_end]).lower()
+        if name == _PLAINTEXT:
+            return "the page has a <plaintext> element: everything after it is text"
+        if name == _FRAMESET:
+            return "the page is a frameset: it has no body to show a notice in"
+        if name == b"script":
+            at, i, _ = script_end(buf, i, n, SCRIPT_DATA, True)
+            if at < 0:
+                return "the document ends inside a <script>"
+            continue
+        closer = _CLOSERS.get(name)
+        if closer is not None:
+            k = closer.search(buf, i, n)
+            if k is None:
+                return f"the document ends inside a <{name.decode('latin-1')}>"
+            i = k.end()
+
+
+_SCRIPT_STATE_OF: Final = {
+    _CLOSERS[b"script"]: SCRIPT_DATA,
+    _SCRIPT_TOKENS[1]: SCRIPT_ESCAPED,
+    _SCRIPT_TOKENS[2]: SCRIPT_DOUBLE,
+}
+_SCRIPT_CLOSER_OF: Final = (_CLOSERS[b"script"], _SCRIPT_TOKENS[1], _SCRIPT_TOKENS[2])
+
+
+def close_raw(
+    closer: re.Pattern[bytes], buf: bytes | bytearray, i: int, n: int, final: bool
+) -> tuple[int, int, re.Pattern[bytes] | None]:
+    """Where what `closer` awaits ends, from i: (start, end, None), or (-1, where to resume, the closer then awaited).
+
+    A closer is `-->` (a comment), a raw-text element's end tag, or, for a script, one pattern
+    per script state (the state travels with the pattern, so that a response's state is one value).
+    """
+    state = _SCRIPT_STATE_OF.get(closer)
+    if state is None:
+        m = closer.search(buf, i, n)
+        if m is None:
+            return -1, (n if final else max(i, n - _LOOKBEHIND)), closer
+        return m.start(), m.end(), None
+    at, resume, state = script_end(buf, i, n, state, final)
+    if at < 0:
+        return -1, resume, _SCRIPT_CLOSER_OF[state]
+    return at, resume, None

@@ -9,7 +9,7 @@ review, a rule that has ended) do not stop loading; they are in
 `RuleSet.warnings`.
 
 A module per part of the format: `files` (files, sections, merging), `groups`,
-`notices`, `rules`, `places` (placement); `values` reads the shapes of values,
+`notices`, `rules`, `places` (placement), `policy`; `values` reads the shapes of values,
 `messages` words the problems, `state` holds what one load has read so far.
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from datetime import date
 from types import MappingProxyType
 from typing import Final
@@ -12,15 +13,16 @@ from compliance.rules.collector import collector_paused
 from compliance.rules.load.groups import merge_groups, read_groups
 from compliance.rules.load.messages import describe, sentences, suggest
 from compliance.rules.load.notices import merge_notices, read_notices
+from compliance.rules.load.policy import apply_policy, merge_policy, read_policy
 from compliance.rules.load.rules import merge_rules, read_rules
 from compliance.rules.load.state import Loader
 from compliance.rules.load.values import FileReader
 from compliance.rules.model import RuleSet
 from compliance.rules.yamlstrict import YamlMap, YamlValue, read_yaml
 
-__all__ = ["TOP_LEVEL_KEYS", "load_rules", "load_rules_text"]
+__all__ = ["MAX_RULE_FILE", "TOP_LEVEL_KEYS", "NotARuleFile", "load_rules", "load_rules_text", "read_rule_file"]
 
-TOP_LEVEL_KEYS: Final = ("groups", "notices", "rules")
+TOP_LEVEL_KEYS: Final = ("groups", "notices", "rules", "policy")
 
 
 def load_rules(path: str | os.PathLike[str], *, today: date | None = None) -> RuleSet:
@@ -82,11 +84,40 @@ def _rule_files(root: str) -> list[str]:
     return [full for _, full in sorted(found)]
 
 
+#: The largest rule file read: far beyond any real one, and a bound on what a mistake can cost.
+MAX_RULE_FILE: Final = 10 * 1024 * 1024
+
+
+class NotARuleFile(OSError):
+    """A rule "file" that is not a regular file, or is larger than `MAX_RULE_FILE`."""
+
+
+def read_rule_file(path: str) -> bytes:
+    """The bytes of a rule file: a regular file (a symlink to one is fine) of at most `MAX_RULE_FILE` bytes.
+
+    A device (`/dev/zero`), a FIFO or a socket is refused without blocking or reading it.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARuleFile(
+                "it is not a regular file (a device, a pipe or a socket); rule files are plain files, and "
+                "a symlink must point to one"
+            )
+        data = stream.read(MAX_RULE_FILE + 1)
+    if len(data) > MAX_RULE_FILE:
+        raise NotARuleFile(f"it is larger than {MAX_RULE_FILE // (1024 * 1024)} MiB; split it into several files")
+    return data
+
+
 def _read_file(loader: Loader, path: str) -> None:
     loader.files.append(path)
     try:
-        with open(path, "rb") as stream:
-            data = stream.read()
+        data = read_rule_file(path)
+    except NotARuleFile as error:
+        loader.sink.add(path, 1, 1, "unreadable", f'The file "{path}" cannot be read: {error}.')
+        return
     except OSError as error:
         reason = error.strerror or str(error)
         loader.sink.add(path, 1, 1, "unreadable", f'The file "{path}" cannot be read: {reason}.')
@@ -112,7 +143,8 @@ def _read_sections(reader: FileReader, top: YamlValue) -> None:
         reader.error(
             top,
             "bad-type",
-            f'A rule file is a mapping with the keys "groups", "notices" and "rules"; this file holds {describe(top)}.',
+            f'A rule file is a mapping with the keys "groups", "notices", "rules" and "policy"; this file holds '
+            f"{describe(top)}.",
         )
         return
     for key, _ in top.items():
@@ -124,7 +156,7 @@ def _read_sections(reader: FileReader, top: YamlValue) -> None:
                 sentences(
                     f'"{key.value}" is not a section of a rule file',
                     hint,
-                    'A rule file has "groups", "notices" and "rules" only.',
+                    'A rule file has "groups", "notices", "rules" and "policy" only.',
                 ),
             )
     groups = reader.optional(top, "groups")
@@ -136,12 +168,16 @@ def _read_sections(reader: FileReader, top: YamlValue) -> None:
     rules = reader.optional(top, "rules")
     if rules is not None:
         read_rules(reader, rules)
+    policy = reader.optional(top, "policy")
+    if policy is not None:
+        read_policy(reader, policy)
 
 
 def _finish(loader: Loader) -> RuleSet:
     groups = merge_groups(loader)
     notices = merge_notices(loader)
-    rules = merge_rules(loader, groups, notices)
+    policy, policy_location = merge_policy(loader)
+    rules = apply_policy(merge_rules(loader, groups, notices), policy)
     order = {path: index for index, path in enumerate(loader.files)}
     problems = sorted(loader.sink.problems, key=lambda p: (order.get(p.path, -1), p.line, p.column))
     if any(problem.severity == "error" for problem in problems):
@@ -152,4 +188,6 @@ def _finish(loader: Loader) -> RuleSet:
         groups=MappingProxyType(dict(groups)),
         files=tuple(loader.files),
         warnings=tuple(problems),
+        block_policy=policy,
+        policy_location=policy_location,
     )

@@ -227,7 +227,17 @@ def _read_link(
     what = "The link"
     href_node = reader.required(node, "href", node, what, "href: https://example.org/page")
     href = reader.text(href_node, "href") if href_node is not None else None
-    if href is not None and href_node is not None and not _is_href(href):
+    if href is not None and href_node is not None and ("\\" in href or href.startswith("//")):
+        # Browsers read "\\" as "/": "/\\evil.example/x" and "//evil.example/x" lead to another site.
+        reader.error(
+            href_node,
+            "bad-url",
+            f'"{href}" would lead a browser to another site ("\\" counts as "/", and "//" starts another site\'s '
+            'address): write a path on this site with "/" only, such as "/about/notices", or the full address '
+            '"https://..." of the page meant.',
+        )
+        href = None
+    elif href is not None and href_node is not None and not _is_href(href):
         reader.error(
             href_node,
             "bad-url",
@@ -297,6 +307,8 @@ def _is_http_url(text: str) -> bool:
 
 
 def _is_href(text: str) -> bool:
+    if "\\" in text or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return False
     if text.startswith("/") and not text.startswith("//"):
         return not any(c.isspace() for c in text)
     return _is_http_url(text)

@@ -8,7 +8,7 @@ from typing import Final
 from compliance.rules.load.messages import quoted_list, sentences, suggest
 from compliance.rules.load.values import FileReader
 from compliance.rules.model import SELECTOR_PLACES, Place, PlaceKind
-from compliance.rules.selectors import check_selector
+from compliance.rules.selectors import check_selector, parse_selector
 from compliance.rules.yamlstrict import YamlList, YamlScalar, YamlValue
 
 __all__ = ["PLACE_KEYS", "PLACE_WORDS", "read_placement"]
@@ -18,15 +18,33 @@ PLACE_KEYS: Final = ("marker", "before", "after", "prepend", "append", "header",
 
 _MARKER = re.compile(r"[A-Za-z0-9._-]+\Z")
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
-# Headers the response needs for its own purposes; a notice header may not replace them.
+# Headers the response needs for its own purposes, or that browsers, caches and servers act on
+# (security policies, cookies, redirects, framing, cross-origin access, cache keys, framing of the
+# message itself): a notice header that replaced one would break pages or open them up.
 _RESERVED_HEADERS: Final = frozenset(
     {
-        "cache-control", "connection", "content-encoding", "content-length", "content-range",
-        "content-security-policy", "content-type", "date", "etag", "keep-alive", "last-modified", "link",
-        "location", "server", "set-cookie", "strict-transport-security", "te", "trailer", "transfer-encoding",
-        "upgrade", "vary",
+        "age", "alt-svc", "authorization", "cache-control", "clear-site-data", "compliance-test",
+        "compliance-test-jurisdiction", "connection", "cookie", "date", "etag", "expect-ct", "expires",
+        "keep-alive", "last-modified", "link", "location", "nel", "origin-agent-cluster", "permissions-policy",
+        "pragma", "proxy-authenticate", "referrer-policy", "refresh", "report-to", "reporting-endpoints",
+        "retry-after", "server", "server-timing", "set-cookie", "set-cookie2", "strict-transport-security",
+        "surrogate-control", "surrogate-key", "te", "timing-allow-origin", "trailer", "transfer-encoding",
+        "upgrade", "vary", "www-authenticate", "x-content-type-options", "x-dns-prefetch-control",
+        "x-frame-options", "x-permitted-cross-domain-policies", "x-robots-tag", "x-sendfile", "x-xss-protection",
     }
 )  # fmt: skip
+#: Whole families: every `Content-*` (type, length, encoding, security policy...), CORS, the
+#: cross-origin isolation policies, nginx's and CDNs' own controls, request metadata, proxies.
+_RESERVED_PREFIXES: Final = (
+    "content-", "access-control-", "cross-origin-", "x-accel-", "sec-", "proxy-", "x-forwarded-",
+)  # fmt: skip
+_RESERVED_SUFFIXES: Final = ("cdn-cache-control",)
+
+
+def is_reserved_header(name: str) -> bool:
+    """Whether a notice header may not take this name: the response, a browser, a cache or a server acts on it."""
+    name = name.lower()
+    return name in _RESERVED_HEADERS or name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES)
 
 
 def read_placement(reader: FileReader, node: YamlValue) -> tuple[Place, ...] | None:
@@ -105,22 +123,45 @@ def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
             f"holds it as <!-- NAME -->."
         )
     elif kind in SELECTOR_PLACES:
-        problem = check_selector(argument)
+        problem = check_selector(argument) or _in_head(kind, argument)
     elif kind == "header":
         if not _HTTP_TOKEN.match(argument):
             problem = (
                 f'"{argument}" is not a valid HTTP header name: use letters, digits and "-", such as "X-Legal-Notices".'
             )
-        elif argument.lower() in _RESERVED_HEADERS:
+        elif is_reserved_header(argument):
             problem = (
-                f'The header "{argument}" is one the response needs for its own purpose; choose a header of '
-                'your own, such as "X-Legal-Notices".'
+                f'The header "{argument}" is one the response needs for its own purpose, or that browsers, caches '
+                "or servers act on (security, cookies, redirects, caching, cross-origin access); a notice in it "
+                'would replace the site\'s own. Choose a header of your own, such as "X-Legal-Notices".'
             )
     if problem is not None:
         reader.error(value, "bad-selector" if kind in SELECTOR_PLACES else "bad-placement", problem)
         return None
     place_kind: PlaceKind = _PLACE_KINDS[kind]
     return Place(place_kind, argument)
+
+
+#: Elements that live only in a page's `<head>` (and `html`, around it): a notice placed at one of
+#: them would end the head early, and browsers would move the title, links and scripts after it
+#: into the body.
+HEAD_ELEMENTS: Final = frozenset({b"html", b"head", b"title", b"meta", b"link", b"base"})
+
+
+def _in_head(kind: str, selector: str) -> str | None:
+    """Why a notice cannot go at this selector place (it would land in the `<head>`), or None."""
+    parsed = parse_selector(selector)
+    if parsed is None:
+        return None
+    subject = parsed.compounds[-1].tag
+    if subject not in HEAD_ELEMENTS and not any(c.tag == b"head" for c in parsed.compounds):
+        return None
+    where = "around the page's <head>" if subject == b"html" else "in the page's <head>"
+    return (
+        f'A notice cannot go {where} ({{{kind}: "{selector}"}}): browsers would end the head there and '
+        "move what follows into the body. Write body-start for the top of the page, or name an element "
+        'of the body, such as {before: "main"} or {prepend: "article"}.'
+    )
 
 
 _PLACE_KINDS: Final[dict[str, PlaceKind]] = {

@@ -37,9 +37,11 @@ RULE_KEYS: Final = (
     "reference",
     "language",
     "languages",
+    "form",
 )
 ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
 MODES: Final[tuple[Literal["enforce", "report-only"], ...]] = ("enforce", "report-only")
+FORMS: Final[tuple[Literal["inline", "block"], ...]] = ("inline", "block")
 DEFAULT_PATHS: Final = ("/**",)
 
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
@@ -162,6 +164,13 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.valid = False
         else:
             draft.mode = mode
+    form_node = reader.optional(node, "form")
+    if form_node is not None:
+        form = reader.choice(form_node, "form", FORMS)
+        if form is None:
+            draft.valid = False
+        else:
+            draft.form = form
 
     start_node = reader.optional(node, "from")
     if start_node is not None:
@@ -363,6 +372,7 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 until=draft.until,
                 priority=draft.priority,
                 mode=draft.mode,
+                form=draft.form,
                 location=Location(draft.path, draft.node.line, draft.node.column),
                 jurisdictions_written=written[0],
                 except_jurisdictions_written=written[1],

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Final, Literal
 
 from compliance.rules.load.messages import Sink
-from compliance.rules.model import Notice, PathPattern, Place
+from compliance.rules.model import Location, Notice, PathPattern, Place
 from compliance.rules.yamlstrict import YamlMap, YamlScalar, YamlValue
 
 __all__ = ["ALWAYS", "DEFAULT_PLACEMENT", "Period", "GroupDraft", "Loader", "NoticeDraft", "RuleDraft"]
@@ -61,6 +61,7 @@ class RuleDraft:
     legal_basis: str | None = None
     reference: str | None = None
     languages: list[YamlScalar] = field(default_factory=list)
+    form: Literal["auto", "inline", "block"] = "auto"
 
 
 class Loader:
@@ -76,3 +77,5 @@ class Loader:
         self.defined_groups: dict[str, GroupDraft] = {}
         #: Each group's members with the periods they belong in it (built-in groups included).
         self.group_periods: dict[str, dict[str, list[Period]]] = {}
+        #: Each `policy: {blocks: ...}` written, with where.
+        self.policies: list[tuple[str, Location]] = []

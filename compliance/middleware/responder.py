@@ -1,0 +1,386 @@
+"""The per-request side of the middleware: the `send` wrapper of a covered response, and lazy state.
+
+`Responder` wraps `send` for one covered response: it adds the cache headers, holds
+`http.response.start` until the first body chunk (or until the page's charset is
+known), streams the body through the transform the decision's `Plan` builds, and
+records the audit event at the end. `LazyState` is `scope["state"]` on a page no rule
+covers: the jurisdiction is resolved only when the app reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.types import Message, Scope, Send
+
+from compliance.observe.audit import (
+    FAULT_LOGGER,
+    audit_enabled,
+    rule_outcomes,
+)
+from compliance.reader.chosen import chosen_jurisdiction
+from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
+from compliance.respond import cache as _cache
+from compliance.respond import headers as _headers
+from compliance.respond.encoding import CorruptBody, Recoder, is_supported
+from compliance.respond.plan import (
+    DROPPED_WHEN_CHANGED,
+    HTML_TYPES,
+    Skipped,
+    Transform,
+    charset_of,
+    is_json,
+    media_type,
+    rewritable_status,
+)
+from compliance.respond.render import bounded_accept_language
+from compliance.rules.classes import EdgeClass
+from compliance.rules.decide import Decision
+
+if TYPE_CHECKING:
+    from compliance.middleware import ComplianceMiddleware
+
+__all__ = ["LazyState", "Responder", "header_text"]
+
+#: Bytes of the body read before choosing the charset and language (the HTML prescan size).
+SNIFF_SIZE: Final = 1024
+#: How long the first bytes of a page wait for the rest of `SNIFF_SIZE` where the charset is not yet known.
+SNIFF_WAIT: Final = 0.05
+#: Response fields the cache-header policy reads or changes (besides the vendors' `*-CDN-Cache-Control`).
+_CACHE_FIELDS: Final = frozenset({b"cache-control", b"etag", b"last-modified"}) | _cache.SHARED_CACHE_FIELDS
+_ACCEPT_LANGUAGE: Final = ("Accept-Language",)
+_HEAD: Final = "HEAD request: no body"
+
+
+class LazyState(dict[str, Any]):
+    """`scope["state"]` on a page no rule covers: the jurisdiction is resolved when first read.
+
+    `scope["state"]["jurisdiction"]` and Starlette's `request.state.jurisdiction`
+    read it as on any other page; a page that never asks costs no resolution.
+    """
+
+    __slots__ = ("_mw", "_client", "_headers", "_extensions")
+
+    def __init__(self, state: dict[str, Any] | None, mw: ComplianceMiddleware, scope: Scope) -> None:
+        super().__init__(state or ())
+        self._mw = mw
+        self._client = scope.get("client")
+        self._headers = scope.get("headers")
+        self._extensions = scope.get("extensions")
+
+    def __missing__(self, key: str) -> Any:
+        if key != "jurisdiction":
+            raise KeyError(key)
+        scope = {"client": self._client, "headers": self._headers, "extensions": self._extensions}
+        try:
+            value = chosen_jurisdiction(scope) or self._mw.resolver.resolve(scope)
+        except Exception:
+            FAULT_LOGGER.exception("compliance: could not resolve the jurisdiction")
+            value = UNKNOWN_JURISDICTION
+        self[key] = value
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key == "jurisdiction" or key in self else default
+
+    def __contains__(self, key: object) -> bool:
+        return key == "jurisdiction" or super().__contains__(key)
+
+
+class Responder:
+    """The per-request state of one covered response."""
+
+    __slots__ = (
+        "mw",
+        "scope",
+        "_send",
+        "decision",
+        "jurisdiction",
+        "html_due",
+        "json_due",
+        "header_due",
+        "plan",
+        "start",
+        "transform",
+        "recoder",
+        "pending",
+        "raw_pending",
+        "pending_size",
+        "held_since",
+        "passing",
+        "outcome",
+        "media",
+        "spent",
+        "content_language",
+        "edge",
+        "chosen",
+        "vary_language",
+        "audited",
+    )
+
+    def __init__(
+        self,
+        mw: ComplianceMiddleware,
+        scope: Scope,
+        send: Send,
+        decision: Decision,
+        jurisdiction: Jurisdiction,
+        edge: EdgeClass | None = None,
+        chosen: bool = False,
+    ) -> None:
+        self.mw = mw
+        self.edge = edge
+        self.chosen = chosen
+        #: Whether a notice's language followed the reader's Accept-Language.
+        self.vary_language = False
+        self.scope = scope
+        self._send = send
+        self.decision = decision
+        self.jurisdiction = jurisdiction
+        self.plan = plan = mw.plan(decision)
+        self.html_due = plan.html_due
+        self.json_due = plan.json_due
+        self.header_due = plan.header_due
+        self.start: Message | None = None
+        self.transform: Transform | None = None
+        self.recoder: Recoder | None = None
+        self.pending: list[bytes] = []
+        self.raw_pending: list[bytes] = []
+        self.pending_size = 0
+        self.held_since = 0.0  # when the first bytes of the body were held back
+        self.passing = False
+        #: notice id -> what the audit event says of it
+        self.outcome: dict[str, dict[str, Any]] = {}
+        self.media = ""
+        #: Seconds spent in the middleware's own work on this response (for metrics).
+        self.spent = 0.0
+        self.content_language: str | None = None
+        self.audited = False
+
+    # -- ASGI send ------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        if self.passing:
+            await self._send(message)
+            return
+        kind = message["type"]
+        if kind == "http.response.start":
+            await self._on_start(message)
+        elif kind == "http.response.body" and (self.start is not None or self.transform is not None):
+            await self._on_body(message)
+        elif kind == "http.response.trailers" and self.start is None and self.transform is not None:
+            await self._send(message)  # after the last body message: the response is already audited
+        else:
+            # A body we cannot see (http.response.pathsend, zero-copy send...) or a
+            # message out of order: pass what we hold and everything after it as it is.
+            await self._give_up("the body was sent in a form that cannot be changed")
+            await self._send(message)
+
+    async def _on_start(self, message: Message) -> None:
+        began = time.perf_counter()
+        headers = []
+        content_type = encoding = None
+        cache_fields = False
+        for key, value in message.get("headers", ()):
+            key = bytes(key).lower()
+            if key == b"content-type":
+                content_type = value
+            elif key == b"content-encoding":
+                # two lines are one stacked coding (`gzip` then `br`): read as one list
+                encoding = value if encoding is None else bytes(encoding) + b", " + bytes(value)
+            elif key == b"content-language":
+                self.content_language = bytes(value).decode("latin-1")
+            elif key in _CACHE_FIELDS or key.endswith(b"cdn-cache-control"):
+                cache_fields = True
+            headers.append((key, bytes(value)))
+        if self.decision.dependent:
+            if cache_fields or self.edge is not None or self.chosen or self.jurisdiction.source == "header":
+                headers = self.mw.cache_headers(headers, self.jurisdiction, self.edge, self.chosen)
+            else:
+                headers.append((b"cache-control", b"private"))  # what for_one_reader gives, without the scan
+        status = int(message["status"])
+        if self.header_due and status >= 200:
+            headers = self._notice_headers(headers)
+        self.media = media_type(content_type)
+        reason = self._why_untouched(status)
+        if reason == _HEAD:
+            # A GET would carry the notices: what describes the app's body does not describe that one.
+            headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
+            if self.plan.languages_may_vary:
+                headers = _headers.vary_on(headers, _ACCEPT_LANGUAGE)
+        message = {**message, "headers": headers}
+        if reason is not None:
+            self.passing = True
+            await self._send(message)
+            self._audit(missed=reason)
+            return
+        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
+            name = encoding.decode("latin-1").strip()
+            if not is_supported(name):
+                self.passing = True
+                await self._send(message)
+                self._audit(missed=f"the body is encoded as {name!r}, which cannot be decoded")
+                return
+            self.recoder = Recoder(name)
+        self.start = message
+        self.spent += time.perf_counter() - began
+
+    async def _on_body(self, message: Message) -> None:
+        body = bytes(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+        unsent = self.start is not None  # nothing of this response has gone out yet
+        began = time.perf_counter()
+        if unsent and body:
+            self.raw_pending.append(body)
+        try:
+            plain = body if self.recoder is None else self.recoder.decode(body, final=not more)
+            if self.transform is None:
+                if plain:
+                    if not self.pending:
+                        self.held_since = began
+                    self.pending.append(plain)
+                    self.pending_size += len(plain)
+                if more and self.pending_size < SNIFF_SIZE and not self._may_begin(began):
+                    return
+                plain = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+                self.transform = self._build_transform(plain[:SNIFF_SIZE])
+            out = self.transform.feed(plain, last=not more)
+            if self.recoder is not None:
+                out = self.recoder.encode(out, final=not more)
+        except Skipped as skipped:
+            await self._give_up(str(skipped), more, b"" if unsent else body)
+            return
+        except CorruptBody as corrupt:
+            await self._give_up(f"the encoded body is corrupt ({corrupt})", more, b"" if unsent else body)
+            return
+        except Exception:
+            self._fault()
+            reason = "a fault in the middleware (logged on the compliance logger)"
+            await self._give_up(reason, more, b"" if unsent else body)
+            return
+        self.pending = []
+        self.raw_pending = []
+        self.spent += time.perf_counter() - began
+        if self.start is not None:
+            if not out and more:
+                return
+            await self._flush_start(more=more, length=len(out), modified=True)
+        await self._send({"type": "http.response.body", "body": out, "more_body": more})
+        if not more:
+            self._audit()
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _may_begin(self, now: float) -> bool:
+        """Whether to choose the transform before `SNIFF_SIZE` bytes arrived, so that a page streamed in
+        small pieces keeps streaming.
+
+        At once where nothing is left to learn from the first bytes (a JSON body; a page whose charset the
+        Content-Type gives, and whose notices' language cannot follow `<html lang>`); else once the first
+        bytes have waited `SNIFF_WAIT` seconds for more.
+        """
+        if not self.pending:
+            return False
+        if now - self.held_since >= SNIFF_WAIT:
+            return True
+        if self.media not in HTML_TYPES:
+            return True
+        assert self.start is not None
+        if charset_of(_headers.get(self.start["headers"], b"content-type") or b"") is None:
+            return False
+        return not self.plan.multilingual or self.content_language is not None
+
+    def _why_untouched(self, status: int) -> str | None:
+        """Why this body takes no notice, or None when it is to be rewritten ("" for: nothing due)."""
+        due = self.html_due if self.media in HTML_TYPES else self.json_due if is_json(self.media) else None
+        if not due:
+            return ""
+        if self.scope.get("method") == "HEAD":
+            return _HEAD
+        if not rewritable_status(status):
+            return f"status {status}"
+        return None
+
+    def _notice_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        for name, firings in self.header_due.items():
+            key = name.lower().encode("latin-1")
+            ids = [f.notice.id for f in firings]
+            headers = [*_headers.remove(headers, key), (key, ", ".join(ids).encode("ascii"))]
+            for firing in firings:
+                self.outcome[firing.notice.id] = {"outcome": "injected", "place": f"header: {name}"}
+        return headers
+
+    def _build_transform(self, head: bytes) -> Transform:
+        accept_language = bounded_accept_language(header_text(self.scope.get("headers") or (), b"accept-language"))
+        if self.media not in HTML_TYPES:
+            transform, self.vary_language = self.plan.json_transform(
+                self.content_language, accept_language, self.outcome
+            )
+            return transform
+        assert self.start is not None
+        content_type = _headers.get(self.start["headers"], b"content-type") or b""
+        transform, self.vary_language = self.plan.html_transform(
+            content_type, self.content_language, accept_language, head, self.mw.holdback, self.outcome
+        )
+        return transform
+
+    async def _flush_start(self, *, more: bool, length: int | None = None, modified: bool = False) -> None:
+        start, self.start = self.start, None
+        if start is None:
+            return
+        headers = start["headers"]
+        if modified:
+            headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
+            chunked = any(h[0] == b"transfer-encoding" for h in headers)
+            if not more and length is not None and not chunked:  # never both (RFC 9112, 6.3)
+                headers.append((b"content-length", str(length).encode("latin-1")))
+            if self.vary_language:
+                headers = _headers.vary_on(headers, _ACCEPT_LANGUAGE)
+        await self._send({**start, "headers": headers})
+
+    async def _give_up(self, reason: str, more: bool = True, body: bytes = b"") -> None:
+        """Send what is held as the app sent it, and pass the rest of the response through.
+
+        Before anything went out, that is the whole response as the app sent it; a
+        fault in the middle of a stream loses what the rewriter held.
+        """
+        self.passing = True
+        held, self.raw_pending, self.pending = self.raw_pending, [], []
+        if body:
+            held.append(body)
+        await self._flush_start(more=True)
+        if held or not more:
+            await self._send({"type": "http.response.body", "body": b"".join(held), "more_body": more})
+        self._audit(missed=reason)
+
+    def _fault(self) -> None:
+        FAULT_LOGGER.exception(
+            "compliance: fault while adding notices (rules %s) to %s; the page is served as the app sent it",
+            ", ".join(f.rule.id for f in self.decision.fired),
+            self.scope.get("path"),
+        )
+
+    def app_failed(self) -> None:
+        """The app raised (or was cancelled) before its response ended: the event says so."""
+        if not self.audited:
+            self._audit(missed="the app failed before its response ended")
+
+    def _audit(self, missed: str | None = None) -> None:
+        self.audited = True
+        if not (self.mw.metrics.enabled or audit_enabled()):
+            return
+        placed = self.transform.placed if self.transform is not None and missed is None else ()
+        reason = getattr(self.transform, "reason", None)
+        rules = rule_outcomes(self.plan, self.outcome, placed, self.media, missed, reason)
+        self.mw.record(self.scope, self.jurisdiction, rules, self.spent, self.edge)
+
+
+def header_text(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    value = _headers.get(headers, name)
+    return None if value is None else value.decode("latin-1")
+
+
+logging.getLogger("compliance").addHandler(logging.NullHandler())
