@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.rules import yamlstrict
+from compliance.rules import yamlevents, yamlstrict
 from compliance.rules.yamlstrict import read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(yamlstrict._CParser is None, reason="PyYAML without libyaml")
+pytestmark = pytest.mark.skipif(yamlevents._CParser is None, reason="PyYAML without libyaml")
 
 PIECES = [
     "a",
@@ -79,7 +79,7 @@ LINES = st.lists(
 
 
 def same_as_reference(text: str) -> None:
-    fast = yamlstrict._read_fast(text, "x.yaml")
+    fast = yamlevents.read_events(text, "x.yaml")
     if fast is not None:
         assert fast == yamlstrict._read_pure(text, "x.yaml")
 
@@ -112,7 +112,7 @@ def test_fast_reader_agrees_with_reference_on_yaml_like_lines(text: str) -> None
     ],
 )
 def test_clean_files_take_the_fast_path_and_agree(text: str) -> None:
-    fast = yamlstrict._read_fast(text, "x.yaml")
+    fast = yamlevents.read_events(text, "x.yaml")
     assert fast is not None
     assert fast == yamlstrict._read_pure(text, "x.yaml")
 
@@ -133,7 +133,7 @@ def test_clean_files_take_the_fast_path_and_agree(text: str) -> None:
     ],
 )
 def test_what_the_fast_path_leaves_to_the_reference(text: str) -> None:
-    assert yamlstrict._read_fast(text, "x.yaml") is None
+    assert yamlevents.read_events(text, "x.yaml") is None
     assert read_yaml(text, "x.yaml") == yamlstrict._read_pure(text, "x.yaml")
 
 
@@ -142,13 +142,13 @@ def test_the_example_rule_files_read_fast() -> None:
     assert files
     for path in files:
         text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
-        fast = yamlstrict._read_fast(text, str(path))
+        fast = yamlevents.read_events(text, str(path))
         assert fast is not None, path
         assert fast == yamlstrict._read_pure(text, str(path))
 
 
 def test_without_libyaml_the_reference_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yamlstrict, "_CParser", None)
+    monkeypatch.setattr(yamlevents, "_CParser", None)
     value, problems = read_yaml("a: 1\na: 2\n", "x.yaml")
     assert problems and problems[0].code == "duplicate-key"
     assert value is not None
