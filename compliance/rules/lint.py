@@ -123,8 +123,9 @@ def _blocks(ruleset: RuleSet) -> list[Problem]:
 
 def _shadowed(ruleset: RuleSet) -> list[Problem]:
     found: list[Problem] = []
+    index = _CoverIndex(ruleset.rules)
     for rule in ruleset.rules:
-        for other in ruleset.rules:
+        for other in index.candidates(rule):
             if other is rule or not _covers(other, rule):
                 continue
             if other.action == "block" and other.mode == "enforce" and rule.action == "notice":
@@ -152,6 +153,65 @@ def _shadowed(ruleset: RuleSet) -> list[Problem]:
             )
             break
     return found
+
+
+_Kind = tuple[str, str, str] | None
+
+
+class _CoverIndex:
+    """The rules that may shadow a rule, found without comparing every pair.
+
+    A rule can only be shadowed by an enforced block, or by a rule with the same action, notice
+    and mode, one of whose paths covers the rule's first path: the same pattern, `/**`, a
+    `PREFIX/**` above it, or (for a path without `*`) a glob that matches it. Candidates come
+    in rule-set order, as a scan over every rule would meet them.
+    """
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self._rules = rules
+        self._order = {id(rule): n for n, rule in enumerate(rules)}
+        self._by_source: dict[tuple[_Kind, str], list[Rule]] = {}
+        #: Globs by their first segment (or "*" where that segment has one).
+        self._globs: dict[tuple[_Kind, str], list[tuple[PathPattern, Rule]]] = {}
+        for rule in rules:
+            kinds: list[_Kind] = [(rule.action, rule.notice, rule.mode)]
+            if rule.action == "block" and rule.mode == "enforce":
+                kinds.append(None)
+            for kind in kinds:
+                for pattern in rule.paths:
+                    self._by_source.setdefault((kind, pattern.source), []).append(rule)
+                    if not pattern.source.startswith("re:"):
+                        first = pattern.source[1:].split("/", 1)[0]
+                        key = "*" if "*" in first else first
+                        self._globs.setdefault((kind, key), []).append((pattern, rule))
+
+    def candidates(self, rule: Rule) -> list[Rule]:
+        if not rule.paths:
+            return list(self._rules)
+        kinds: list[_Kind] = [(rule.action, rule.notice, rule.mode)]
+        if rule.action == "notice":
+            kinds.append(None)
+        source = rule.paths[0].source
+        sources = {source, "/**"}
+        if not source.startswith("re:"):
+            segments = source.split("/")
+            for end in range(1, len(segments) + 1):
+                prefix = "/".join(segments[:end])
+                if "*" in prefix:
+                    break
+                sources.add(prefix + "/**")
+        found: dict[int, Rule] = {}
+        for kind in kinds:
+            for key in sources:
+                for other in self._by_source.get((kind, key), ()):
+                    found[id(other)] = other
+            if "*" not in source and not source.startswith("re:"):
+                first = source[1:].split("/", 1)[0]
+                for bucket in (first, "*"):
+                    for pattern, other in self._globs.get((kind, bucket), ()):
+                        if pattern.matches(source):
+                            found[id(other)] = other
+        return sorted(found.values(), key=lambda other: self._order[id(other)])
 
 
 def _covers(a: Rule, b: Rule) -> bool:
