@@ -24,6 +24,7 @@ from .model import Section
 from .page import api_body, news_page, write_rules
 from .report import machine, write_all
 from .resolution import run_resolution, write_city_db, write_many_rules
+from .scale import run_scale
 from .streaming import ONE_GB, run_streaming
 from .wire import run_wire
 
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         resolution = run_resolution(
             folder / "GeoIP2-City-bench.mmdb", city_ips, many, checks, rounds=rounds, batch=batch
         )
+        _step("at scale: 1,000 and 10,000 rules, first sight, reloads", began)
+        sections.append(run_scale(folder, rounds=rounds, quick=quick))
         _step("streaming: 10 MB throughput, peak memory 10 MB vs 1 GB", began)
         sections += run_streaming(rules, checks, rounds=3 if quick else 7, big=ONE_GB // 4 if quick else ONE_GB)
         sections.append(resolution)

@@ -131,3 +131,52 @@ def test_a_damaged_replacement_is_refused_and_the_database_in_force_stays(
         assert db.poll() is False
         assert "not reloaded" in caplog.text
         assert db.is_anonymous(TOR)
+
+
+def test_explain_and_test_read_the_kind_of_anonymity_from_an_anonymous_ip_database(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    database = write_anonymous_db(tmp_path / "anon.mmdb")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        textwrap.dedent(
+            """\
+            notices:
+              tor-notice: {title: Tor notice, text: {en: You read us through Tor.}}
+            rules:
+              - {id: tor, notice: tor-notice, jurisdictions: [tor]}
+            """
+        )
+    )
+
+    def compliance(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "compliance", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    explained = compliance(
+        "explain", "--rules", str(rules), "--ip", TOR, "--anonymous-db", str(database), "--path", "/"
+    )
+    assert explained.returncode == 0, explained.stderr
+    assert "FIRES  tor" in explained.stdout
+    without = compliance("explain", "--rules", str(rules), "--ip", TOR, "--path", "/")
+    assert "FIRES  tor" not in without.stdout
+    cases = tmp_path / "tests" / "cases.yaml"
+    cases.parent.mkdir()
+    cases.write_text(
+        textwrap.dedent(
+            f"""\
+            cases:
+              - name: A reader through a Tor exit sees the Tor notice
+                request: {{path: /, ip: {TOR}}}
+                expect: {{notices: [tor-notice]}}
+              - name: A reader through a VPN does not
+                request: {{path: /, ip: "{VPN}"}}
+                expect: {{notices: []}}
+            """
+        )
+    )
+    tested = compliance("test", str(cases), "--rules", str(rules), "--anonymous-db", str(database))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert tested.stdout.splitlines()[-1].startswith("2 passed, 0 failed")

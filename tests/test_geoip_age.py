@@ -110,9 +110,8 @@ def test_explain_and_the_report_show_the_build_date(tmp_path: Path, monkeypatch:
     assert f"(the database was built on {built})" in done.stdout
     done = _cli("report", "--rules", str(rules), "--geoip-db", str(db), "--format", "markdown", "-o", "-")
     assert done.returncode == 0, done.stderr
-    assert f"(GeoLite2-City) built {built}, 50 days before this report; older than 45 days: update it" in done.stdout
-    done = _cli("report", "--rules", str(rules), "--geoip-db", str(tmp_path / "missing.mmdb"), "-o", "-")
-    assert done.returncode == 2 and "cannot open GeoIP database" in done.stderr
+    assert f"GeoLite2-City, built {built}" in done.stdout
+    assert "; 50 days old, more than 45: update it" in done.stdout
 
 
 def test_validate_checks_the_sources_of_subdivisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,6 +48,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "with --country, the exit's (a Tor reader's country is unknown)",
     )
     parser.add_argument("--geoip-db", metavar="FILE", help="a MaxMind-format database, for --ip")
+    parser.add_argument(
+        "--anonymous-db", metavar="FILE", help="a MaxMind Anonymous-IP database, for --ip: the kind of anonymity"
+    )
     parser.add_argument("--path", required=True, metavar="PATH", help="the page's path, such as /news/some-story")
     parser.add_argument("--host", default="", metavar="HOST", help="the page's host, for rules that name hosts")
     parser.add_argument(
@@ -74,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--subdivision is given together with --country.")
     if args.geoip_db and not args.ip:
         return _fail("--geoip-db is used to find the country of --ip.")
+    if args.anonymous_db and not args.ip:
+        return _fail("--anonymous-db is used to find whether --ip is anonymous.")
     if args.anonymous is not None and args.ip:
         return _fail("--anonymous states the reader with --country; --ip is resolved as the middleware would.")
     if args.country is not None:
@@ -85,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             found += " and --anonymous"
     else:
         try:
-            with JurisdictionResolver(geoip_db=args.geoip_db) as resolver:
+            with JurisdictionResolver(geoip_db=args.geoip_db, anonymous_db=args.anonymous_db) as resolver:
                 jurisdiction = resolver.resolve_ip(args.ip)
                 built = resolver.geoip_built
         except ConfigError as error:

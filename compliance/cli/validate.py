@@ -183,9 +183,12 @@ def _ordered(problems: list[Problem]) -> list[Problem]:
 def _is_case_file(path: str) -> bool:
     try:
         with open(path, "rb") as handle:
-            top, _ = read_yaml(handle.read(), path)
+            data = handle.read()
     except OSError:
         return False
+    if b"cases" not in data and b"\\" not in data:  # no key "cases", however quoted: not read twice
+        return False
+    top, _ = read_yaml(data, path)
     return isinstance(top, YamlMap) and "cases" in top
 
 

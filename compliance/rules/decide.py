@@ -4,22 +4,30 @@ Pure: a rule set, a jurisdiction, a host, a path and a time in; a `Decision` out
 No ASGI and no I/O, so the middleware and the `compliance` command share it, and
 what an auditor tests is what serves traffic.
 
-`Engine` compiles a `RuleSet` once per load and caches, per host and path, the
-rules whose paths and hosts cover it; most pages of a site hit that cache. Paths
-are normalised first (`normalise_path`), so no spelling of a URL escapes a rule;
-the host `ANY_HOST` (a Host that cannot be read) is covered by every host pattern.
+`Engine` compiles a `RuleSet` once per load: a `CoverIndex` of hosts and path
+patterns (`index.py`) finds the rules that cover a page without a scan of every
+rule, and sets of rules are bitsets (Python integers) numbered in the order
+notices go (higher priority first, then rule id). Time is cut at every moment a
+rule starts or ends or a group member joins or leaves; within one such span the
+rules in force and, per jurisdiction, the rules that reach it are bitsets worked
+out once (`_Span`). A decision is then a few integer operations and a walk over
+the rules that fire. Small caches keep, per host and path, the rules covering it
+and the decision per reader, bounded in entries and in path length (so in bytes).
+Paths are normalised first (`normalise_path`), so no spelling of a URL escapes a
+rule; the host `ANY_HOST` (a Host that cannot be read) is covered by every host
+pattern.
 """
 
 from __future__ import annotations
 
 import time
 from bisect import bisect_right
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
+from compliance.rules.index import CoverIndex, bits_of
 from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet
 from compliance.rules.paths import host_matches, normalise_path
 
@@ -34,6 +42,9 @@ _CACHE_SIZE: Final = 8192
 #: bytes stay bounded whatever paths readers send; a longer path is matched each time.
 _MAX_CACHED_PATH: Final = 1024
 _FOREVER: Final = float("inf")
+#: Spans of time whose bitsets are kept, and jurisdictions' reach kept per span.
+_SPANS_KEPT: Final = 8
+_REACH_KEPT: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +150,23 @@ class Engine:
             {t for c in self._rules for t in (c.start, c.until) if t is not None}
             | {m.timestamp() for rule in ruleset.rules for d in rule.dated for m in (d.start, d.until) if m}
         )
-        self._covering: dict[str | tuple[str, str], tuple[_Compiled, ...]] = {}
+        # Bit n is the n-th rule in the order notices go; `_order` maps bits back to rule-set order.
+        order = sorted(
+            range(len(self._rules)), key=lambda i: (-self._rules[i].rule.priority, self._rules[i].rule.id, i)
+        )
+        self._by_bit = tuple(self._rules[i] for i in order)
+        self._position = tuple(sorted(range(len(order)), key=order.__getitem__))
+        self._index = CoverIndex([c.rule for c in self._by_bit])
+        self._dependent = sum(1 << bit for bit, c in enumerate(self._by_bit) if c.dependent)
+        # Enforced blocks, and the rules (not enforced blocks) of each notice that more than one brings.
+        self._blocking = sum(1 << bit for bit, c in enumerate(self._by_bit) if _blocks(c.rule))
+        bringing: dict[str, int] = {}
+        for bit, c in enumerate(self._by_bit):
+            if not _blocks(c.rule):
+                bringing[c.notice.id] = bringing.get(c.notice.id, 0) | 1 << bit
+        self._same_notice = {notice: bits for notice, bits in bringing.items() if bits & (bits - 1)}
+        self._spans: dict[int, _Span] = {}
+        self._covering_cache: dict[str | tuple[str, str], int] = {}
         self._decisions: dict[str | tuple[str, str], dict[Jurisdiction, tuple[Decision, float, float]]] = {}
 
     @property
@@ -158,34 +185,39 @@ class Engine:
 
     # -- coverage (host and path only) -------------------------------------------------
 
-    def _covering_rules(self, host: str, path: str) -> tuple[_Compiled, ...]:
-        path = normalise_path(path)
+    def _covering(self, host: str, path: str) -> int:
+        """The rules (as bits) whose hosts and paths cover this host and normalised path."""
         # A plain string key hashes once (str caches its hash); a tuple would hash on every request.
         key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
-        found = self._covering.get(key)
+        found = self._covering_cache.get(key)
         if found is None:
-            found = tuple(c for c in self._rules if _host_ok(c.rule, host) and _path_ok(c.rule, path))
+            found = self._index.covering(host, path)
             if len(path) > _MAX_CACHED_PATH:
                 return found
-            if len(self._covering) >= _CACHE_SIZE:
-                self._covering.clear()
-            self._covering[key] = found
+            if len(self._covering_cache) >= _CACHE_SIZE:
+                self._covering_cache.clear()
+            self._covering_cache[key] = found
         return found
+
+    def _covering_rules(self, host: str, path: str) -> tuple[_Compiled, ...]:
+        """The rules whose paths and hosts cover this page, in rule-set order."""
+        bits = self._covering(host, normalise_path(path))
+        return tuple(self._rules[i] for i in sorted(self._position[bit] for bit in bits_of(bits)))
 
     def covers(self, host: str, path: str) -> bool:
         """True when some rule's paths and hosts cover this page (at any time)."""
-        return bool(self._covering_rules(host, path))
+        return bool(self._covering(host, normalise_path(path)))
 
     # -- the decision ------------------------------------------------------------------
 
     def decide(self, jurisdiction: Jurisdiction, host: str, path: str, now: float | None = None) -> Decision:
         """The rules that fire for this reader on this page at `now` (a POSIX timestamp; default: now)."""
-        candidates = self._covering_rules(host, path)
+        path = normalise_path(path)
+        candidates = self._covering(host, path)
         if not candidates:
             return NOTHING
         if now is None:
             now = time.time()
-        path = normalise_path(path)
         if len(path) > _MAX_CACHED_PATH:
             return self._decide(candidates, jurisdiction, now)
         key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
@@ -212,50 +244,100 @@ class Engine:
             skip = _why_not(c, jurisdiction, host, path, now)
             if skip is not None:
                 skipped.append(skip)
-        decision = self._decide(self._covering_rules(host, path), jurisdiction, now)
+        decision = self._decide(self._covering(host, path), jurisdiction, now)
         return Decision(decision.fired, decision.block, decision.dependent, decision.covered, tuple(skipped))
 
     def _window(self, now: float) -> tuple[float, float]:
         """The span around `now` in which no rule starts or ends."""
-        before, after = -_FOREVER, _FOREVER
-        for t in self._boundaries:
-            if t <= now:
-                before = t
-            else:
-                after = t
-                break
+        at = bisect_right(self._boundaries, now)
+        before = self._boundaries[at - 1] if at else -_FOREVER
+        after = self._boundaries[at] if at < len(self._boundaries) else _FOREVER
         return before, after
 
-    def _decide(self, candidates: Iterable[_Compiled], jurisdiction: Jurisdiction, now: float) -> Decision:
-        codes = jurisdiction.codes
-        firing: list[_Compiled] = []
-        dependent = covered = False
-        for c in candidates:
-            if not c.in_time(now):
-                continue
-            covered = True
-            dependent = dependent or c.dependent
-            if _jurisdiction_ok(c.at(now), codes):
-                firing.append(c)
-        if not covered:
+    def _span(self, now: float) -> _Span:
+        at = bisect_right(self._boundaries, now)
+        span = self._spans.get(at)
+        if span is None:
+            if len(self._spans) >= _SPANS_KEPT:
+                self._spans.clear()
+            span = self._spans[at] = _Span(self._by_bit, now)
+        return span
+
+    def _decide(self, candidates: int, jurisdiction: Jurisdiction, now: float) -> Decision:
+        span = self._span(now)
+        live = candidates & span.in_time
+        if not live:
             return NOTHING
-        firing.sort(key=lambda c: (-c.rule.priority, c.rule.id))
-        block = next((c for c in firing if c.rule.action == "block" and c.rule.mode == "enforce"), None)
-        seen: set[str] = set()
+        firing = live & span.reaching(jurisdiction)
+        blocking = firing & self._blocking
+        block = self._by_bit[(blocking & -blocking).bit_length() - 1] if blocking else None
+        firing ^= blocking
+        # Lowest bit first is the order notices go; a notice fires once, with its first rule.
         fired: list[Firing] = []
-        for c in firing:
-            if c.rule.action == "block" and c.rule.mode == "enforce":
-                continue
-            if c.notice.id in seen:
-                continue
-            seen.add(c.notice.id)
+        by_bit, same_notice = self._by_bit, self._same_notice
+        while firing:
+            low = firing & -firing
+            c = by_bit[low.bit_length() - 1]
             fired.append(Firing(c.rule, c.notice))
+            shared = same_notice.get(c.notice.id)
+            firing ^= low if shared is None else firing & shared
         return Decision(
             fired=tuple(fired),
             block=None if block is None else Firing(block.rule, block.notice),
-            dependent=dependent,
+            dependent=bool(live & self._dependent),
             covered=True,
         )
+
+
+class _Span:
+    """One span of time in which no rule starts or ends: the rules in force, and whom they reach."""
+
+    __slots__ = ("_everyone", "_excepted", "_named", "_reach", "_sparing", "in_time")
+
+    def __init__(self, by_bit: tuple[_Compiled, ...], now: float) -> None:
+        self.in_time = 0
+        self._everyone = 0
+        #: Rules that spare unknown and anonymous readers unless they name them (a rule-set policy).
+        self._sparing = 0
+        self._named: dict[str, int] = {}
+        self._excepted: dict[str, int] = {}
+        for bit, c in enumerate(by_bit):
+            flag = 1 << bit
+            if c.in_time(now):
+                self.in_time |= flag
+            rule = c.at(now)
+            if EVERYONE in rule.jurisdictions:
+                self._everyone |= flag
+            if rule.spares_unidentified:
+                self._sparing |= flag
+            for code in rule.jurisdictions:
+                self._named[code] = self._named.get(code, 0) | flag
+            for code in rule.except_jurisdictions:
+                self._excepted[code] = self._excepted.get(code, 0) | flag
+        self._reach: dict[Jurisdiction, int] = {}
+
+    def reaching(self, jurisdiction: Jurisdiction) -> int:
+        """The rules whose jurisdictions, less their exceptions, take in this reader."""
+        found = self._reach.get(jurisdiction)
+        if found is None:
+            codes = jurisdiction.codes
+            found = self._everyone
+            excepted = 0
+            for code in codes:
+                found |= self._named.get(code, 0)
+                excepted |= self._excepted.get(code, 0)
+            if self._sparing and codes & _SPARED:
+                # As `_jurisdiction_ok`: a sparing rule reaches such a reader only where it names
+                # one of the reader's unidentified codes.
+                named = 0
+                for code in codes & UNIDENTIFIED:
+                    named |= self._named.get(code, 0)
+                found = (found & ~self._sparing) | (named & self._sparing)
+            found &= ~excepted
+            if len(self._reach) >= _REACH_KEPT:
+                self._reach.clear()
+            self._reach[jurisdiction] = found
+        return found
 
 
 def _changes(rule: Rule) -> tuple[float, ...]:
@@ -266,6 +348,10 @@ def _changes(rule: Rule) -> tuple[float, ...]:
 def _samples(changes: tuple[float, ...]) -> tuple[float, ...]:
     """A moment in each span between `changes`: before the first, then each change itself."""
     return (changes[0] - 1.0, *changes) if changes else ()
+
+
+def _blocks(rule: Rule) -> bool:
+    return rule.action == "block" and rule.mode == "enforce"
 
 
 def _host_ok(rule: Rule, host: str) -> bool:

@@ -7,7 +7,8 @@ authors meant; these checks find the usual ways:
 * ``shadowed-rule``: another rule fires wherever this one does, and brings the
   same notice first (or blocks the page), so this rule never shows anything;
 * ``unused-notice``: a notice that no rule brings;
-* ``missing-language``: a notice without a language that other notices have;
+* ``missing-language``: a notice without a language that it, or a rule that brings it,
+  declares in ``required_languages`` (languages a notice merely lacks are no warning);
 * ``slow-pattern``: a ``re:`` path with a repetition inside a repetition, which can
   take exponential time on some paths (catastrophic backtracking);
 * ``policy-spares``: under ``policy: {blocks: spare-unknown-and-anonymous}``, a block
@@ -23,13 +24,36 @@ other rule covers every host, path, time and jurisdiction of this one.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
 from typing import Any
 
 from compliance.errors import Problem
-from compliance.rules.model import EVERYONE, UNIDENTIFIED, Location, PathPattern, Rule, RuleSet
+from compliance.rules.model import EVERYONE, UNIDENTIFIED, Location, Notice, PathPattern, Rule, RuleSet
 
-__all__ = ["lint", "nested_repetition"]
+__all__ = ["WARNING_KINDS", "lint", "nested_repetition", "warning_rank"]
+
+#: Every kind of warning, most serious first, with what it means in a few words: what
+#: readers may be missing comes first, housekeeping last.
+WARNING_KINDS: dict[str, str] = {
+    "review-overdue": "a notice is past its review date",
+    "missing-language": "a notice lacks a language its readers require",
+    "text-cut-by-comment": "a text is cut short by a YAML comment",
+    "block-reaches-anonymous": "a block also reaches readers through a VPN or proxy exit",
+    "policy-spares": "a block the policy keeps from unknown and anonymous readers",
+    "shadowed-rule": "a rule never changes what a reader sees",
+    "rule-expired": "a rule has ended",
+    "slow-pattern": "a path pattern may take minutes to match",
+    "unused-notice": "a notice no rule brings",
+    "placement-ignored": "a placement that is not used",
+    "empty-group": "a group with no members",
+}
+
+
+def warning_rank(code: str) -> int:
+    """Where a kind of warning stands among `WARNING_KINDS` (kinds not listed go last)."""
+    for rank, kind in enumerate(WARNING_KINDS):
+        if kind == code:
+            return rank
+    return len(WARNING_KINDS)
 
 
 def lint(ruleset: RuleSet) -> list[Problem]:
@@ -99,8 +123,9 @@ def _blocks(ruleset: RuleSet) -> list[Problem]:
 
 def _shadowed(ruleset: RuleSet) -> list[Problem]:
     found: list[Problem] = []
+    index = _CoverIndex(ruleset.rules)
     for rule in ruleset.rules:
-        for other in ruleset.rules:
+        for other in index.candidates(rule):
             if other is rule or not _covers(other, rule):
                 continue
             if other.action == "block" and other.mode == "enforce" and rule.action == "notice":
@@ -128,6 +153,65 @@ def _shadowed(ruleset: RuleSet) -> list[Problem]:
             )
             break
     return found
+
+
+_Kind = tuple[str, str, str] | None
+
+
+class _CoverIndex:
+    """The rules that may shadow a rule, found without comparing every pair.
+
+    A rule can only be shadowed by an enforced block, or by a rule with the same action, notice
+    and mode, one of whose paths covers the rule's first path: the same pattern, `/**`, a
+    `PREFIX/**` above it, or (for a path without `*`) a glob that matches it. Candidates come
+    in rule-set order, as a scan over every rule would meet them.
+    """
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self._rules = rules
+        self._order = {id(rule): n for n, rule in enumerate(rules)}
+        self._by_source: dict[tuple[_Kind, str], list[Rule]] = {}
+        #: Globs by their first segment (or "*" where that segment has one).
+        self._globs: dict[tuple[_Kind, str], list[tuple[PathPattern, Rule]]] = {}
+        for rule in rules:
+            kinds: list[_Kind] = [(rule.action, rule.notice, rule.mode)]
+            if rule.action == "block" and rule.mode == "enforce":
+                kinds.append(None)
+            for kind in kinds:
+                for pattern in rule.paths:
+                    self._by_source.setdefault((kind, pattern.source), []).append(rule)
+                    if not pattern.source.startswith("re:"):
+                        first = pattern.source[1:].split("/", 1)[0]
+                        key = "*" if "*" in first else first
+                        self._globs.setdefault((kind, key), []).append((pattern, rule))
+
+    def candidates(self, rule: Rule) -> list[Rule]:
+        if not rule.paths:
+            return list(self._rules)
+        kinds: list[_Kind] = [(rule.action, rule.notice, rule.mode)]
+        if rule.action == "notice":
+            kinds.append(None)
+        source = rule.paths[0].source
+        sources = {source, "/**"}
+        if not source.startswith("re:"):
+            segments = source.split("/")
+            for end in range(1, len(segments) + 1):
+                prefix = "/".join(segments[:end])
+                if "*" in prefix:
+                    break
+                sources.add(prefix + "/**")
+        found: dict[int, Rule] = {}
+        for kind in kinds:
+            for key in sources:
+                for other in self._by_source.get((kind, key), ()):
+                    found[id(other)] = other
+            if "*" not in source and not source.startswith("re:"):
+                first = source[1:].split("/", 1)[0]
+                for bucket in (first, "*"):
+                    for pattern, other in self._globs.get((kind, bucket), ()):
+                        if pattern.matches(source):
+                            found[id(other)] = other
+        return sorted(found.values(), key=lambda other: self._order[id(other)])
 
 
 def _covers(a: Rule, b: Rule) -> bool:
@@ -198,32 +282,41 @@ def _unused_notices(ruleset: RuleSet) -> list[Problem]:
 
 
 def _missing_languages(ruleset: RuleSet) -> list[Problem]:
+    """A notice without a language that it, or a rule bringing it, declares in `required_languages`."""
     found: list[Problem] = []
-    notices = list(ruleset.notices.values())
-    for notice in notices:
-        missing: dict[str, list[str]] = {}
-        for other in notices:
-            for language in other.text:
-                if language not in notice.text:
-                    missing.setdefault(language, []).append(other.id)
-        for language, others in sorted(missing.items()):
+    for notice in ruleset.notices.values():
+        # Each requirement (a tuple of alternatives) with who asks for it, in the order they were written.
+        asked: dict[tuple[str, ...], list[str]] = {}
+        for requirement in notice.required_languages:
+            asked.setdefault(requirement, []).append("the notice itself")
+        for rule in ruleset.rules:
+            if rule.notice == notice.id:
+                for requirement in rule.required_languages:
+                    asked.setdefault(requirement, []).append(f'the rule "{rule.id}" ({rule.location})')
+        for requirement, who in asked.items():
+            if any(_has_language(notice, tag) for tag in requirement):
+                continue
+            wanted = " or ".join(f'"{tag}"' for tag in requirement)
             found.append(
                 _warning(
                     notice.location,
                     "missing-language",
-                    f'The notice "{notice.id}" has no text in "{language}", which {_listing(others)} '
-                    f'{"has" if len(others) == 1 else "have"}; readers who ask for "{language}" get '
-                    f'"{notice.default_language}" instead.',
+                    f'The notice "{notice.id}" has no text in {wanted}, which {_and(who)} '
+                    f'{"requires" if len(who) == 1 else "require"} ("required_languages"); those readers get '
+                    f'"{notice.default_language}" instead. Add the text, or remove the requirement.',
                 )
             )
     return found
 
 
-def _listing(ids: Iterable[str]) -> str:
-    words = [f'"{i}"' for i in ids]
-    if len(words) == 1:
-        return f"the notice {words[0]}"
-    return "the notices " + ", ".join(words[:-1]) + " and " + words[-1]
+def _has_language(notice: Notice, tag: str) -> bool:
+    """True where a reader asking for `tag` gets it: the notice has `tag`, or its language (`pt` for `pt-BR`)."""
+    written = {language.lower() for language in notice.text}
+    return tag.lower() in written or tag.split("-")[0].lower() in written
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 # -- slow regular expressions ------------------------------------------------------------------

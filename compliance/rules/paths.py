@@ -53,6 +53,7 @@ __all__ = [
     "PatternError",
     "compile_path",
     "host_matches",
+    "host_only",
     "normalise_path",
     "normalize_host",
     "path_pattern",
@@ -324,6 +325,11 @@ def normalize_host(pattern: str) -> str:
                 "and none is empty."
             )
     return ("*." if wildcard else "") + name
+
+
+def host_only(host: str) -> str:
+    """The host of a Host header value as host patterns are matched against it: no port, lower case."""
+    return _host_only(host)
 
 
 def _host_only(host: str) -> str:

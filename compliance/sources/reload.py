@@ -4,7 +4,10 @@
 or `ConfigError` for a bundle URL that cannot be reached with nothing cached) and
 holds the compiled `Engine`. The middleware reads `source.engine` once per
 request: replacing it is one reference swap, made only after the new rule set has
-loaded completely, so no request ever sees half a rule set.
+loaded completely, so no request ever sees half a rule set. The build runs with
+the cyclic collector paused and ends with `gc.freeze()` (`rules/collector.py`):
+no full collection walks hundreds of thousands of new objects on a serving
+thread while or after a rule set loads.
 
 Watching runs in one daemon thread per source, started by the first request
 (`start()`; every later call is one attribute check), so it works under any
@@ -32,6 +35,7 @@ from collections.abc import Iterable
 
 from compliance._poll import Poller, reset_after_fork
 from compliance.errors import ConfigError
+from compliance.rules import collector
 from compliance.rules.decide import Engine
 from compliance.rules.model import RuleSet
 from compliance.sources.bundle import BundleOrigin, describe, is_url
@@ -106,7 +110,9 @@ class RuleSource:
             settle = SETTLE if self.interval is None else min(SETTLE, self.interval)
             self._origin = FileOrigin(os.fspath(rules), settle)
         ruleset, version, error = self._origin.initial()
-        self.engine = Engine(ruleset)
+        with collector.collector_paused():
+            self.engine = Engine(ruleset)
+        collector.settle()
         self.version: str = version
         self.loaded_at: float = time.time()
         self.last_error: Exception | None = error
@@ -160,7 +166,10 @@ class RuleSource:
                 return False
             try:
                 found = self._origin.check(self.version, force)
-                engine = None if found is None else Engine(found[0])
+                # Loading pauses the cyclic collector too (`load_rules`): no full pass walks the
+                # half-built rule set while requests are served from other threads.
+                with collector.collector_paused():
+                    engine = None if found is None else Engine(found[0])
             except Exception as exc:
                 self._failed(exc)
                 return False
@@ -174,6 +183,7 @@ class RuleSource:
             self.loaded_at = time.time()
             self.last_error = None
             self._logged = None
+        collector.settle()  # the new rule set out of the collector's later full passes
         logger.info(
             "compliance: rules from %s in force: version %s, %d rules, %d notices",
             self._origin.display,

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Final
 
 from compliance.errors import Problem, RuleFileError
+from compliance.rules.collector import collector_paused
 from compliance.rules.load.groups import merge_groups, read_groups
 from compliance.rules.load.messages import describe, sentences, suggest
 from compliance.rules.load.notices import merge_notices, read_notices
@@ -38,6 +39,11 @@ def load_rules(path: str | os.PathLike[str], *, today: date | None = None) -> Ru
         raise RuleFileError(
             [Problem(root, 1, 1, "not-found", f'There is no file or folder "{root}"; check the path to the rules.')]
         )
+    with collector_paused():
+        return _load(root, today)
+
+
+def _load(root: str, today: date | None) -> RuleSet:
     loader = Loader(today)
     if os.path.isdir(root):
         files = _rule_files(root)
@@ -59,9 +65,10 @@ def load_rules(path: str | os.PathLike[str], *, today: date | None = None) -> Ru
 
 def load_rules_text(text: str, name: str = "<string>", *, today: date | None = None) -> RuleSet:
     """Load one rule file given as text; `name` is the path that problems name."""
-    loader = Loader(today)
-    _read_text(loader, text, name)
-    return _finish(loader)
+    with collector_paused():
+        loader = Loader(today)
+        _read_text(loader, text, name)
+        return _finish(loader)
 
 
 def _rule_files(root: str) -> list[str]:

@@ -1,0 +1,211 @@
+"""Which rules cover a host and a path, without looking at every rule.
+
+`CoverIndex` is compiled once per rule set. Rules are numbered (the caller picks
+the order) and sets of rules are Python integers used as bitsets, so a union or
+an intersection over thousands of rules is one machine-level operation on a few
+hundred words.
+
+* **Hosts**: the rules with no `hosts` (every host), and the rules of each exact
+  host and of each `*.` suffix, in dicts; a host is looked up once per label.
+* **Paths**: each distinct pattern is matched once per path, whatever the number
+  of rules that name it. Globs sit in a trie of their leading literal segments
+  (`/news/*/amp` under `news`), so a path meets only the globs along its own
+  segments; `re:` patterns are matched together by RE2 sets (linear in the path
+  for the whole set). A rule covers the path where one of its `paths` matches and
+  none of its `except_paths` does.
+
+`covering(host, path)` is exactly `{rules whose hosts and paths cover it}`, as a
+scan of every rule finds it (the property tests check it against such a scan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import re2
+
+from compliance.rules.model import PathPattern, Rule
+from compliance.rules.paths import ANY_HOST, host_only
+
+__all__ = ["CoverIndex", "bits_of"]
+
+#: Patterns per RE2 set: small enough that one set's automaton stays far inside its memory budget.
+_SET_SIZE: Final = 128
+_SET_MEMORY: Final = 64 << 20
+_ANCHOR_BOTH: Any = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
+
+
+class _Pattern:
+    """A distinct pattern, with the rules that name it under `paths` and under `except_paths`."""
+
+    __slots__ = ("covers", "excludes", "pattern")
+
+    def __init__(self, pattern: PathPattern) -> None:
+        self.pattern = pattern
+        self.covers = 0
+        self.excludes = 0
+
+
+class _Node:
+    """The globs whose leading literal segments lead here.
+
+    `covers` and `excludes` gather the `PREFIX/**` globs ending here, which match every path that
+    reaches this node: they need no matching at all. `patterns` are the other globs, matched in full.
+    """
+
+    __slots__ = ("children", "covers", "excludes", "patterns")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.patterns: list[_Pattern] = []
+        self.covers = 0
+        self.excludes = 0
+
+
+class _ExpressionSet:
+    """`re:` patterns matched together: the indices of those that match the whole path."""
+
+    __slots__ = ("_members", "_set")
+
+    def __init__(self, members: list[_Pattern]) -> None:
+        options = re2.Options()
+        options.log_errors = False
+        options.max_mem = _SET_MEMORY
+        compiled = re2.Set(_ANCHOR_BOTH, options)
+        for member in members:
+            compiled.Add(member.pattern.source[3:])
+        compiled.Compile()
+        self._set = compiled
+        self._members = members
+
+    def matching(self, encoded: bytes) -> list[_Pattern]:
+        found = self._set.Match(encoded)
+        return [self._members[i] for i in found] if found else []
+
+
+class CoverIndex:
+    """The rules (numbered by their position in `rules`) that cover a host and path."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.every = (1 << len(rules)) - 1
+        self._any_host = 0
+        self._exact: dict[str, int] = {}
+        self._wildcard: dict[str, int] = {}
+        self.uses_hosts = False
+        patterns: dict[str, _Pattern] = {}
+        for bit, rule in enumerate(rules):
+            flag = 1 << bit
+            if not rule.hosts:
+                self._any_host |= flag
+            for host in rule.hosts:
+                self.uses_hosts = True
+                host = host.lower()
+                table = self._wildcard if host.startswith("*.") else self._exact
+                key = host[1:] if host.startswith("*.") else host
+                table[key] = table.get(key, 0) | flag
+            for pattern in rule.paths:
+                _entry(patterns, pattern).covers |= flag
+            for pattern in rule.except_paths:
+                _entry(patterns, pattern).excludes |= flag
+        self._root = _Node()
+        self._expressions: list[_ExpressionSet] = []
+        #: `re:` patterns matched one by one (where RE2 sets are unavailable or refuse one).
+        self._one_by_one: list[_Pattern] = []
+        expressions: list[_Pattern] = []
+        for entry in patterns.values():
+            source = entry.pattern.source
+            if source.startswith("re:"):
+                expressions.append(entry)
+                continue
+            node = self._root
+            segments = source[1:].split("/")
+            for at, segment in enumerate(segments):
+                if "*" in segment:
+                    if segment == "**" and at == len(segments) - 1:
+                        node.covers |= entry.covers
+                        node.excludes |= entry.excludes
+                        break
+                    node.patterns.append(entry)
+                    break
+                node = node.children.setdefault(segment, _Node())
+            else:
+                node.patterns.append(entry)
+        self._add_expressions(expressions)
+
+    def _add_expressions(self, expressions: list[_Pattern]) -> None:
+        if _ANCHOR_BOTH is None or not hasattr(re2, "Set"):
+            self._one_by_one = expressions
+            return
+        for start in range(0, len(expressions), _SET_SIZE):
+            chunk = expressions[start : start + _SET_SIZE]
+            try:
+                self._expressions.append(_ExpressionSet(chunk))
+            except re2.error:
+                self._one_by_one += chunk
+
+    def hosts(self, host: str) -> int:
+        """The rules whose `hosts` take in this host (a Host header value; the port is ignored)."""
+        if host == ANY_HOST or not self.uses_hosts:
+            return self.every
+        name = host_only(host)
+        found = self._any_host | self._exact.get(name, 0)
+        if self._wildcard:
+            at = name.find(".", 1)
+            while at > 0:
+                found |= self._wildcard.get(name[at:], 0)
+                at = name.find(".", at + 1)
+        return found
+
+    def paths(self, path: str) -> int:
+        """The rules whose `paths` match this normalised path and whose `except_paths` do not."""
+        covers = excludes = 0
+        node: _Node | None = self._root
+        segments = path[1:].split("/") if path.startswith("/") else [path]
+        depth = 0
+        while node is not None:
+            covers |= node.covers
+            excludes |= node.excludes
+            for entry in node.patterns:
+                if entry.pattern.regex.fullmatch(path) is not None:
+                    covers |= entry.covers
+                    excludes |= entry.excludes
+            if depth == len(segments):
+                break
+            node = node.children.get(segments[depth])
+            depth += 1
+        if self._expressions:
+            encoded = path.encode("utf-8", "surrogatepass")
+            for expressions in self._expressions:
+                for entry in expressions.matching(encoded):
+                    covers |= entry.covers
+                    excludes |= entry.excludes
+        for entry in self._one_by_one:
+            if entry.pattern.matches(path):
+                covers |= entry.covers
+                excludes |= entry.excludes
+        return covers & ~excludes
+
+    def covering(self, host: str, path: str) -> int:
+        """The rules whose hosts and paths cover this host and normalised path."""
+        found = self.paths(path)
+        return found & self.hosts(host) if found else 0
+
+
+def _entry(patterns: dict[str, _Pattern], pattern: PathPattern) -> _Pattern:
+    entry = patterns.get(pattern.source)
+    if entry is None:
+        entry = patterns[pattern.source] = _Pattern(pattern)
+    return entry
+
+
+def bits_of(found: int) -> list[int]:
+    """The positions of the set bits, lowest first (found in the binary digits at C speed)."""
+    digits = bin(found)
+    last = len(digits) - 1
+    positions = []
+    at = digits.rfind("1", 2)
+    while at >= 2:
+        positions.append(last - at)
+        at = digits.rfind("1", 2, at)
+    return positions
