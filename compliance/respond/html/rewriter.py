@@ -206,7 +206,7 @@ class HtmlRewriter(ForwardScanner):
         self._closed = True
         self._placed = None
         self._buf = b""
-        if cur < 0:
+        if cur < 0 and self._open:
             reason = self._end_reason(buf)
             if reason is not None:  # the end of the document would not render a notice: leave it out
                 self.reason = reason
