@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+# pytester: the pytest plugin's tests run pytest on projects of their own.
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 RU_IP = "95.173.136.70"  # Russia in the embedded table
 US_IP = "8.8.8.8"  # United States in the embedded table

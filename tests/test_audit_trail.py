@@ -206,3 +206,30 @@ def test_summary_reads_a_log_formatters_output_as_it_reads_bare_lines(tmp_path: 
     inside = compliance("audit", "summary", "wrapped.log", "--format", "json", cwd=tmp_path)
     assert json.loads(inside.stdout) == json.loads(bare.stdout)
     assert json.loads(bare.stdout)["rows"][0]["count"] == 6
+
+
+def test_the_report_holds_what_readers_were_shown(tmp_path: Path, audit_file: Path) -> None:
+    serve(tmp_path, 6)
+    day = json.loads(audit_file.read_text().splitlines()[0])["time"]
+    from datetime import UTC, datetime
+
+    today = datetime.fromtimestamp(day, UTC).date().isoformat()
+    rules = next(p for p in tmp_path.rglob("*.yaml"))
+    page = compliance("report", "--rules", str(rules), "--audit", "audit.jsonl", "-o", "-", cwd=tmp_path).stdout
+    assert "<h3>What readers were shown (the audit trail)</h3>" in page
+    assert f"<tr><td>{today}</td><td>ru-warning</td><td>warning</td><td>RU</td><td>injected</td><td>4</td></tr>" in page
+    assert "4 decision events, from " in page and "counted in audit.jsonl." in page
+    text = compliance(
+        "report", "--rules", str(rules), "--audit", "audit.jsonl", "--format", "markdown", "-o", "-", cwd=tmp_path
+    ).stdout
+    assert f"| {today} | ru-warning | warning | RU | injected | 4 |" in text.splitlines()
+    later = compliance(
+        "report", "--rules", str(rules), "--audit", "audit.jsonl", "--audit-from", "2999-01-01", "-o", "-",
+        cwd=tmp_path,
+    ).stdout  # fmt: skip
+    assert "<p>0 decision events, counted in audit.jsonl.</p>" in later
+    missing = compliance("report", "--rules", str(rules), "--audit", "nothing.jsonl", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        'compliance report: there is no file "nothing.jsonl"; check the path to the audit log; no report was written.\n'
+    )

@@ -23,6 +23,7 @@ notices:
       ru: Будьте осторожны.
   imprint:
     title: Imprint
+    required_languages: [en, ru]
     text:
       en: Published by Northwind News.
   orphan:
@@ -53,9 +54,10 @@ rules:
 WARNINGS = [
     'rules/notices.yaml:4:16: warning[review-overdue]: The notice "warning" was due for review by 2020-01-01; review '
     'it and move "review_by".',
-    'rules/notices.yaml:8:3: warning[missing-language]: The notice "imprint" has no text in "ru", which the notices '
-    '"warning" and "orphan" have; readers who ask for "ru" get "en" instead.',
-    'rules/notices.yaml:12:3: warning[unused-notice]: No rule brings the notice "orphan", so no reader sees it; add a '
+    'rules/notices.yaml:8:3: warning[missing-language]: The notice "imprint" has no text in "ru", which the notice '
+    'itself requires ("required_languages"); those readers get "en" instead. Add the text, or remove the '
+    "requirement.",
+    'rules/notices.yaml:13:3: warning[unused-notice]: No rule brings the notice "orphan", so no reader sees it; add a '
     "rule, or remove the notice.",
     'rules/rules.yaml:10:5: warning[shadowed-rule]: The rule "ru-warning-articles" never changes what a reader sees: '
     'the rule "ru-warning" (rules/rules.yaml:2:5) brings the same notice "warning" wherever this rule fires, and goes '
@@ -63,6 +65,22 @@ WARNINGS = [
     'rules/rules.yaml:14:5: warning[slow-pattern]: The pattern "re:/(a+)+x" in "paths" of the rule "imprint" repeats '
     "something that itself repeats, such as (a+)+ or (.*)*: on some paths it can take minutes to match (catastrophic "
     "backtracking). Write each repetition once, such as a+.",
+]
+
+# The warnings as `validate` prints them: grouped by kind, most serious first, then counted.
+GROUPED = [
+    WARNINGS[0],
+    WARNINGS[1],
+    WARNINGS[3],
+    WARNINGS[4],
+    WARNINGS[2],
+    "",
+    "Warnings by kind, most serious first:",
+    "  1  review-overdue    a notice is past its review date",
+    "  1  missing-language  a notice lacks a language its readers require",
+    "  1  shadowed-rule     a rule never changes what a reader sees",
+    "  1  slow-pattern      a path pattern may take minutes to match",
+    "  1  unused-notice     a notice no rule brings",
 ]
 
 
@@ -93,9 +111,9 @@ def test_the_example_rules_and_cases_are_clean() -> None:
     assert result.returncode == 0
 
 
-def test_warnings_are_listed_in_file_order_and_exit_0(warned: Path) -> None:
+def test_warnings_are_grouped_by_kind_most_serious_first_counted_and_exit_0(warned: Path) -> None:
     result = compliance("validate", "rules", cwd=warned)
-    assert result.stdout.splitlines() == [*WARNINGS, "0 errors, 5 warnings in 2 files"]
+    assert result.stdout.splitlines() == [*GROUPED, "0 errors, 5 warnings in 2 files"]
     assert result.returncode == 0
 
 
@@ -257,6 +275,17 @@ def test_a_text_cut_short_by_a_comment_is_a_warning(tmp_path: Path) -> None:
     ]
 
 
+def test_a_title_or_legal_basis_cut_short_by_a_comment_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "notices:\n  n:\n    title: Court order #2026/1234\n    legal_basis: Order No. 5 #of 2026\n"
+        "    text: {en: Withheld.}\nrules:\n  - {id: r, notice: n, jurisdictions: [RU]}\n"
+    )
+    lines = compliance("validate", "r.yaml", cwd=tmp_path).stdout.splitlines()
+    assert lines[0].startswith('r.yaml:3:12: warning[text-cut-by-comment]: "title" is read as "Court order": ')
+    assert lines[1].startswith('r.yaml:4:18: warning[text-cut-by-comment]: "legal_basis" is read as "Order No. 5": ')
+    assert lines[-1] == "0 errors, 2 warnings in 1 file"
+
+
 def test_sarif_and_junit_for_machines(tmp_path: Path) -> None:
     import json
     import xml.etree.ElementTree as ET
@@ -287,3 +316,77 @@ def test_the_pre_commit_hook_runs_the_installed_command() -> None:
         "compliance-test": "compliance test rules/tests --rules rules/",
     }
     assert all(h["language"] == "python" and h["pass_filenames"] is False for h in hooks)
+
+
+# -- which languages a notice needs --------------------------------------------------------------
+
+MANY_NOTICES = (
+    "notices:\n"
+    + "".join(f"  n{i}:\n    title: Notice {i}\n    text: {{en: Text {i}.}}\n" for i in range(40))
+    + (
+        "  ru-warning:\n    title: Russian warning\n    review_by: 2020-01-01\n"
+        "    text: {en: Take care., ru: Будьте осторожны., be: Асцярожна.}\n"
+    )
+)
+MANY_RULES = (
+    "rules:\n"
+    + "".join(f"  - {{id: r{i}, notice: n{i}, jurisdictions: ['*']}}\n" for i in range(40))
+    + "  - {id: ru, notice: ru-warning, jurisdictions: [RU, BY]}\n"
+)
+
+
+def test_a_language_other_notices_have_is_no_warning_unless_required(tmp_path: Path) -> None:
+    write(tmp_path, "rules/notices.yaml", MANY_NOTICES)
+    write(tmp_path, "rules/rules.yaml", MANY_RULES)
+    result = compliance("validate", "rules", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        'rules/notices.yaml:124:16: warning[review-overdue]: The notice "ru-warning" was due for review by '
+        '2020-01-01; review it and move "review_by".',
+        "0 errors, 1 warning in 2 files",
+    ]
+    strict = compliance("validate", "--strict", "rules", cwd=tmp_path)
+    assert strict.returncode == 1
+
+
+def test_a_rule_requires_languages_for_its_readers_any_one_of_a_list_will_do(tmp_path: Path) -> None:
+    write(tmp_path, "rules/notices.yaml", MANY_NOTICES.replace("review_by: 2020-01-01", "review_by: 2099-01-01"))
+    write(
+        tmp_path,
+        "rules/rules.yaml",
+        MANY_RULES.replace("{id: r3, notice: n3,", "{id: r3, notice: n3, required_languages: [[be, ru]],").replace(
+            "jurisdictions: [RU, BY]}", "jurisdictions: [RU, BY], required_languages: [[be, ru], ru-RU]}"
+        ),
+    )
+    result = compliance("validate", "--strict", "rules", cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        'rules/notices.yaml:11:3: warning[missing-language]: The notice "n3" has no text in "be" or "ru", which the '
+        'rule "r3" (rules/rules.yaml:5:5) requires ("required_languages"); those readers get "en" instead. Add the '
+        "text, or remove the requirement.",
+        "0 errors, 1 warning in 2 files",
+    ]
+    assert result.returncode == 1
+
+
+def test_a_required_language_that_is_not_a_language_is_an_error_with_its_place(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rules/notices.yaml",
+        "notices:\n  n:\n    title: N\n    required_languages: [russian]\n    text: {en: Text.}\n",
+    )
+    result = compliance("validate", "rules", cwd=tmp_path)
+    assert result.stdout.splitlines()[0] == (
+        'rules/notices.yaml:4:26: error[bad-language]: "russian" is not a language tag; did you mean "ru" (Russian)? '
+        'Write a BCP 47 tag such as "en", "ru" or "pt-BR".'
+    )
+    assert result.returncode == 1
+
+
+def test_json_counts_warnings_by_kind(warned: Path) -> None:
+    document = json.loads(compliance("validate", "rules", "--format", "json", cwd=warned).stdout)
+    assert [(k["code"], k["count"]) for k in document["warnings_by_kind"]] == [
+        ("review-overdue", 1),
+        ("missing-language", 1),
+        ("shadowed-rule", 1),
+        ("slow-pattern", 1),
+        ("unused-notice", 1),
+    ]

@@ -363,7 +363,7 @@ def test_a_control_character_is_refused() -> None:
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    jurisdiction: [BY]\n",
             'x.yaml:9:5: error[unknown-key]: "jurisdiction" is not a field of a rule; did you mean "jurisdictions"? A '
             "rule has: id, notice, jurisdictions, except_jurisdictions, paths, hosts, except_paths, placement, action, "
-            "from, until, priority, mode, legal_basis, reference, language, languages, form.",
+            "from, until, priority, mode, legal_basis, reference, language, languages, form, required_languages.",
         ),
         (
             'rules:\n  - id: r\n    notice: warning\n    jurisdictions: ["@eu"]\n',
@@ -511,7 +511,8 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
         'a.yaml:4:3: error[missing-field]: The notice "warning" has no "title"; it needs one (title: a short '
         "description for reports).",
         'a.yaml:5:5: error[unknown-key]: "titel" is not a field of a notice; did you mean "title"? A notice has: '
-        "title, legal_basis, source_url, owner, review_by, text, link, default_language, css, language, languages.",
+        "title, legal_basis, source_url, owner, review_by, text, link, default_language, css, language, languages, "
+        "required_languages.",
         'b.yaml:3:13: error[unknown-notice]: There is no notice "warnng" in the rule set; did you mean "warning"? A '
         'rule names the id of a notice defined under "notices:".',
         'b.yaml:4:21: error[undefined-group]: There is no group "@baltic"; did you mean "@baltics"? Groups are '

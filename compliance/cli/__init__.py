@@ -1,4 +1,4 @@
-"""The `compliance` command: validate, explain, test, report.
+"""The `compliance` command: validate, explain, test, report, audit, edge, preview, bundle, schema.
 
 Each command is a module with `add_parser` and `run`; `run` returns the exit code
 (see `results.py`, where the codes are decided). The commands are thin: they load
@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "edge": "the jurisdiction-class map and nginx / Varnish configuration for a shared cache",
     "preview": "a link that shows a page in a browser as a reader in a jurisdiction gets it (staging)",
     "bundle": "sign rule bundles: make an Ed25519 key pair, or sign a bundle for servers to verify",
+    "schema": "the JSON Schema of rule files or case files, for editors",
 }
 
 

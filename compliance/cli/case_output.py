@@ -41,21 +41,25 @@ def case_where(result: CaseResult) -> str:
     return f"{result.case.location}: {result.case.request.describe()}"
 
 
-@register("test", "text")
-def test_text(run: TestRun) -> str:
+def case_lines(result: CaseResult) -> list[str]:
+    """One case in the text format: its verdict and name, then why it failed or was skipped."""
+    lines = [f"{verdict(result)}  {result.case.name}"]
+    if result.skipped is not None and not result.failed:
+        lines.append(f"      {case_where(result)}")
+        lines.append(f"      skipped: {result.skipped}")
+    elif result.failed:
+        lines.append(f"      {case_where(result)}")
+        for m in result.mismatches:
+            label = f"expected {m.what}:"
+            width = max(len(label), len(f"got {m.what}:"))
+            lines.append(f"      {label.ljust(width)} {m.expected}")
+            lines.append(f"      {f'got {m.what}:'.ljust(width)} {m.got}")
+    return lines
+
+
+def tail_text(run: TestRun) -> str:
+    """What the text format prints after the cases: the coverage, then the counts."""
     lines = []
-    for result in run.results:
-        lines.append(f"{verdict(result)}  {result.case.name}")
-        if result.skipped is not None and not result.failed:
-            lines.append(f"      {case_where(result)}")
-            lines.append(f"      skipped: {result.skipped}")
-        elif result.failed:
-            lines.append(f"      {case_where(result)}")
-            for m in result.mismatches:
-                label = f"expected {m.what}:"
-                width = max(len(label), len(f"got {m.what}:"))
-                lines.append(f"      {label.ljust(width)} {m.expected}")
-                lines.append(f"      {f'got {m.what}:'.ljust(width)} {m.got}")
     coverage = _coverage_lines(run)
     if coverage:
         lines.append("")
@@ -63,6 +67,12 @@ def test_text(run: TestRun) -> str:
     lines.append("")
     lines.append(summary(run))
     return "\n".join(lines) + "\n"
+
+
+@register("test", "text")
+def test_text(run: TestRun) -> str:
+    lines = [line for result in run.results for line in case_lines(result)]
+    return "\n".join(lines) + ("\n" if lines else "") + tail_text(run)
 
 
 def _case_json(result: CaseResult) -> dict[str, Any]:

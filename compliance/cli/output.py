@@ -3,7 +3,8 @@
 `get(command, name)` returns the formatter that turns a command's result into the
 text it prints; `formats(command)` lists the names a command offers:
 
-    validate  text (FILE:LINE:COL: error[CODE]: message, then a summary), json, github, sarif, junit
+    validate  text (errors as FILE:LINE:COL: error[CODE]: message, then warnings grouped and counted by
+              kind, most serious first, then a summary), json, github, sarif, junit
     explain   text, json
     test      text (one line a case, coverage, "N passed, N failed, N skipped"), json, junit, github, sarif
     report    html, markdown (built by `compliance.cli.report_page`)
@@ -23,9 +24,10 @@ from xml.sax.saxutils import quoteattr
 from compliance.cli.results import Explanation, ValidateResult
 from compliance.errors import Problem
 from compliance.reader.jurisdiction import Jurisdiction
+from compliance.rules.lint import WARNING_KINDS, warning_rank
 from compliance.rules.model import Rule
 
-__all__ = ["Outputter", "describe_jurisdiction", "formats", "get", "plural", "register"]
+__all__ = ["Outputter", "describe_jurisdiction", "formats", "get", "plural", "register", "warning_kinds"]
 
 Outputter = Callable[[Any], str]
 _F = TypeVar("_F", bound=Callable[..., str])
@@ -68,9 +70,33 @@ def validate_summary(result: ValidateResult) -> str:
 
 @register("validate", "text")
 def validate_text(result: ValidateResult) -> str:
-    lines = [str(p) for p in result.problems]
+    """Errors in file order; then warnings grouped by kind, most serious first, and counted (when there are
+    several); then the summary."""
+    lines = [str(p) for p in result.errors]
+    kinds = warning_kinds(result.warnings)
+    if kinds:
+        if lines:
+            lines.append("")
+        for _, found in kinds:
+            lines.extend(str(p) for p in found)
+    if len(result.warnings) > 1:
+        lines.append("")
+        lines.append("Warnings by kind, most serious first:")
+        width = max(len(code) for code, _ in kinds)
+        count_width = len(str(max(len(found) for _, found in kinds)))
+        for code, found in kinds:
+            meaning = WARNING_KINDS.get(code, "")
+            lines.append(f"  {len(found):>{count_width}}  {code:<{width}}  {meaning}".rstrip())
     lines.append(validate_summary(result))
     return "\n".join(lines) + "\n"
+
+
+def warning_kinds(warnings: Iterable[Problem]) -> list[tuple[str, list[Problem]]]:
+    """The warnings grouped by kind (code), most serious kind first; in file order within a kind."""
+    grouped: dict[str, list[Problem]] = {}
+    for problem in warnings:
+        grouped.setdefault(problem.code, []).append(problem)
+    return sorted(grouped.items(), key=lambda item: (warning_rank(item[0]), item[0]))
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:
@@ -90,6 +116,10 @@ def validate_json(result: ValidateResult) -> str:
         "problems": [_problem_json(p) for p in result.problems],
         "errors": len(result.errors),
         "warnings": len(result.warnings),
+        "warnings_by_kind": [
+            {"code": code, "count": len(found), "meaning": WARNING_KINDS.get(code)}
+            for code, found in warning_kinds(result.warnings)
+        ],
         "files": result.files,
         "exit_code": int(result.exit_code),
     }

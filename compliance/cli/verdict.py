@@ -6,6 +6,9 @@ blocked, whether notices share a place), the checks they can make are made, and
 a case whose every checkable expectation holds is *skipped* with the reason,
 never passed. End to end, what the case cannot set on the server (the moment of
 the request) skips the case the same way.
+
+`judge` gives each case of a run its verdict (`compliance test`, the pytest
+plugin); `run_rules_only` runs case files against the rules alone (the report).
 """
 
 from __future__ import annotations
@@ -13,12 +16,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from compliance.cli.cases import Case
-from compliance.cli.results import Mismatch, Observed
+from compliance.cli import output
+from compliance.cli.cases import Case, check_notices, load_cases
+from compliance.cli.results import CaseResult, Mismatch, Observed, TestRun
+from compliance.errors import ConfigError
+from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
+from compliance.reader.resolve import JurisdictionResolver
 from compliance.respond.languages import fixed_languages, languages_label, notice_languages
-from compliance.rules.decide import Decision
+from compliance.rules.decide import Decision, Engine
+from compliance.rules.model import RuleSet
 
-__all__ = ["compare", "from_decision"]
+__all__ = ["compare", "from_decision", "judge", "run_rules_only"]
 
 
 def from_decision(case: Case, decision: Decision) -> Observed:
@@ -133,3 +141,77 @@ def _depends_on_page(decision: Decision) -> bool:
     if decision.block is not None:
         firings.append(decision.block)
     return any(len(f.notice.text) > 1 and not fixed_languages(f.rule, f.notice) for f in firings)
+
+
+# -- each case's verdict, in any mode ------------------------------------------------------------
+
+
+def judge(
+    engine: Engine,
+    resolver: JurisdictionResolver,
+    cases: list[Case],
+    observed: list[Observed | None],
+    mode: str,
+    now: float,
+    unhonoured: set[int] | frozenset[int] = frozenset(),
+) -> list[CaseResult]:
+    """Each case's verdict: what was seen (None: what the rules decide) against what it expects.
+
+    `unhonoured` holds the indexes of the cases whose test token the server did not honour.
+    """
+    results = []
+    for index, (case, seen) in enumerate(zip(cases, observed, strict=True)):
+        jurisdiction = _jurisdiction(case, resolver)
+        at = case.request.at.timestamp() if case.request.at is not None else now
+        decision = engine.decide(jurisdiction, case.request.host or "", case.request.route, at)
+        if seen is None:
+            seen = from_decision(case, decision)
+        if index in unhonoured:
+            # The page says nothing of the reader it was decided for: no verdict can rest on it.
+            mismatch = Mismatch("test token", "honoured by the server", _NOT_HONOURED)
+            results.append(CaseResult(case, (mismatch,), seen, _fired(decision)))
+            continue
+        moment_sent = mode == "app" or (mode == "url" and case.request.ip is None)
+        mismatches, skipped = compare(case, seen, mode, decision, moment_sent=moment_sent)
+        results.append(CaseResult(case, mismatches, seen, _fired(decision), skipped))
+    return results
+
+
+def run_rules_only(ruleset: RuleSet, case_paths: list[str], geoip_db: str | None, now: float) -> TestRun:
+    """The case files run against the rules alone (for the report); ValueError says why they cannot run."""
+    cases, problems, _ = load_cases(case_paths)
+    problems += check_notices(cases, ruleset.notices)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ValueError(output.problems_text(errors) + f"the case files have {output.plural(len(errors), 'error')}")
+    if not cases:
+        raise ValueError("the case files hold no cases")
+    try:
+        resolver = JurisdictionResolver(geoip_db=geoip_db)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    try:
+        results = judge(Engine(ruleset), resolver, cases, [None] * len(cases), "rules", now)
+    finally:
+        resolver.close()
+    return TestRun("rules", ", ".join(case_paths), tuple(results), ruleset.rules)
+
+
+_NOT_HONOURED = (
+    "not honoured (no Compliance-Test: honoured in the response): the secret is wrong, the server has no "
+    "test_secret, or something between strips the Compliance-Test-Jurisdiction header"
+)
+
+
+def _jurisdiction(case: Case, resolver: JurisdictionResolver) -> Jurisdiction:
+    request = case.request
+    if request.ip is not None:
+        return resolver.resolve_ip(request.ip)
+    return given_jurisdiction(request.country, request.subdivision, request.anonymity)
+
+
+def _fired(decision: Decision) -> tuple[str, ...]:
+    ids = [f.rule.id for f in decision.fired]
+    if decision.block is not None:
+        ids.append(decision.block.rule.id)
+    return tuple(ids)

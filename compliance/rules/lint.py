@@ -7,7 +7,8 @@ authors meant; these checks find the usual ways:
 * ``shadowed-rule``: another rule fires wherever this one does, and brings the
   same notice first (or blocks the page), so this rule never shows anything;
 * ``unused-notice``: a notice that no rule brings;
-* ``missing-language``: a notice without a language that other notices have;
+* ``missing-language``: a notice without a language that it, or a rule that brings it,
+  declares in ``required_languages`` (languages a notice merely lacks are no warning);
 * ``slow-pattern``: a ``re:`` path with a repetition inside a repetition, which can
   take exponential time on some paths (catastrophic backtracking);
 * ``policy-spares``: under ``policy: {blocks: spare-unknown-and-anonymous}``, a block
@@ -23,13 +24,36 @@ other rule covers every host, path, time and jurisdiction of this one.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
 from typing import Any
 
 from compliance.errors import Problem
-from compliance.rules.model import EVERYONE, UNIDENTIFIED, Location, PathPattern, Rule, RuleSet
+from compliance.rules.model import EVERYONE, UNIDENTIFIED, Location, Notice, PathPattern, Rule, RuleSet
 
-__all__ = ["lint", "nested_repetition"]
+__all__ = ["WARNING_KINDS", "lint", "nested_repetition", "warning_rank"]
+
+#: Every kind of warning, most serious first, with what it means in a few words: what
+#: readers may be missing comes first, housekeeping last.
+WARNING_KINDS: dict[str, str] = {
+    "review-overdue": "a notice is past its review date",
+    "missing-language": "a notice lacks a language its readers require",
+    "text-cut-by-comment": "a text is cut short by a YAML comment",
+    "block-reaches-anonymous": "a block also reaches readers through a VPN or proxy exit",
+    "policy-spares": "a block the policy keeps from unknown and anonymous readers",
+    "shadowed-rule": "a rule never changes what a reader sees",
+    "rule-expired": "a rule has ended",
+    "slow-pattern": "a path pattern may take minutes to match",
+    "unused-notice": "a notice no rule brings",
+    "placement-ignored": "a placement that is not used",
+    "empty-group": "a group with no members",
+}
+
+
+def warning_rank(code: str) -> int:
+    """Where a kind of warning stands among `WARNING_KINDS` (kinds not listed go last)."""
+    for rank, kind in enumerate(WARNING_KINDS):
+        if kind == code:
+            return rank
+    return len(WARNING_KINDS)
 
 
 def lint(ruleset: RuleSet) -> list[Problem]:
@@ -198,32 +222,41 @@ def _unused_notices(ruleset: RuleSet) -> list[Problem]:
 
 
 def _missing_languages(ruleset: RuleSet) -> list[Problem]:
+    """A notice without a language that it, or a rule bringing it, declares in `required_languages`."""
     found: list[Problem] = []
-    notices = list(ruleset.notices.values())
-    for notice in notices:
-        missing: dict[str, list[str]] = {}
-        for other in notices:
-            for language in other.text:
-                if language not in notice.text:
-                    missing.setdefault(language, []).append(other.id)
-        for language, others in sorted(missing.items()):
+    for notice in ruleset.notices.values():
+        # Each requirement (a tuple of alternatives) with who asks for it, in the order they were written.
+        asked: dict[tuple[str, ...], list[str]] = {}
+        for requirement in notice.required_languages:
+            asked.setdefault(requirement, []).append("the notice itself")
+        for rule in ruleset.rules:
+            if rule.notice == notice.id:
+                for requirement in rule.required_languages:
+                    asked.setdefault(requirement, []).append(f'the rule "{rule.id}" ({rule.location})')
+        for requirement, who in asked.items():
+            if any(_has_language(notice, tag) for tag in requirement):
+                continue
+            wanted = " or ".join(f'"{tag}"' for tag in requirement)
             found.append(
                 _warning(
                     notice.location,
                     "missing-language",
-                    f'The notice "{notice.id}" has no text in "{language}", which {_listing(others)} '
-                    f'{"has" if len(others) == 1 else "have"}; readers who ask for "{language}" get '
-                    f'"{notice.default_language}" instead.',
+                    f'The notice "{notice.id}" has no text in {wanted}, which {_and(who)} '
+                    f'{"requires" if len(who) == 1 else "require"} ("required_languages"); those readers get '
+                    f'"{notice.default_language}" instead. Add the text, or remove the requirement.',
                 )
             )
     return found
 
 
-def _listing(ids: Iterable[str]) -> str:
-    words = [f'"{i}"' for i in ids]
-    if len(words) == 1:
-        return f"the notice {words[0]}"
-    return "the notices " + ", ".join(words[:-1]) + " and " + words[-1]
+def _has_language(notice: Notice, tag: str) -> bool:
+    """True where a reader asking for `tag` gets it: the notice has `tag`, or its language (`pt` for `pt-BR`)."""
+    written = {language.lower() for language in notice.text}
+    return tag.lower() in written or tag.split("-")[0].lower() in written
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 # -- slow regular expressions ------------------------------------------------------------------

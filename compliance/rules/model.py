@@ -82,6 +82,8 @@ class Notice:
     review_by: date | None = None
     css: str | None = None
     location: Location | None = None
+    #: Languages the notice must have: each entry a tuple of alternatives (any one will do).
+    required_languages: tuple[tuple[str, ...], ...] = ()
     #: `language`/`languages`: the texts always shown, in this order (keys of `text`); empty: chosen per reader.
     languages: tuple[str, ...] = ()
 
@@ -160,6 +162,8 @@ class Rule:
     #: The jurisdictions as written (codes and @groups), for explanations and reports.
     jurisdictions_written: tuple[str, ...] = ()
     except_jurisdictions_written: tuple[str, ...] = ()
+    #: Languages the notice this rule brings must have, for this rule's readers (as on a notice).
+    required_languages: tuple[tuple[str, ...], ...] = ()
     #: The law or order this rule applies, and its reference (a court order's number), for audit and reports.
     legal_basis: str | None = None
     reference: str | None = None

@@ -1,11 +1,17 @@
-"""The "notices" section: each notice's fields, its texts by language, its link and css."""
+"""The "notices" section: each notice's fields, its texts by language, its link and css.
+
+`required_languages` (on a notice, or on a rule for the notice it brings) lists the
+languages readers must be able to read it in: each entry a tag (`ru`), or a list of
+tags of which any one will do (`[be, ru]`). `compliance.rules.lint` warns where a
+notice lacks one.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeGuard
 from urllib.parse import urlsplit
 
 import pycountry
@@ -15,9 +21,9 @@ from compliance.rules.load.messages import describe, quoted_list, sentences, sug
 from compliance.rules.load.state import Loader, NoticeDraft
 from compliance.rules.load.values import FileReader
 from compliance.rules.model import Link, Location, Notice
-from compliance.rules.yamlstrict import YamlMap, YamlScalar, YamlValue
+from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
-__all__ = ["LINK_KEYS", "NOTICE_KEYS", "check_language", "merge_notices", "read_notices"]
+__all__ = ["LINK_KEYS", "NOTICE_KEYS", "check_language", "merge_notices", "read_notices", "read_required_languages"]
 
 NOTICE_KEYS: Final = (
     "title",
@@ -31,6 +37,7 @@ NOTICE_KEYS: Final = (
     "css",
     "language",
     "languages",
+    "required_languages",
 )
 LINK_KEYS: Final = ("href", "text")
 
@@ -71,11 +78,15 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
         value = reader.optional(node, name)
         if value is None:
             return None
+        if name != "css" and _looks_cut(value):
+            warn_cut(reader, value, name)
         found = reader.text(value, name)
         ok = ok and found is not None
         return found
 
     title_node = reader.required(node, "title", key, what, "title: a short description for reports")
+    if title_node is not None and _looks_cut(title_node):
+        warn_cut(reader, title_node, "title")
     title = reader.text(title_node, "title") if title_node is not None else None
     legal_basis = optional_text("legal_basis")
     owner = optional_text("owner")
@@ -136,6 +147,8 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
                 ok = False
             else:
                 default_language = chosen
+    required = read_required_languages(reader, node)
+    ok = ok and required is not None
     link: Link | None = None
     link_node = reader.optional(node, "link")
     if link_node is not None:
@@ -159,8 +172,19 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
         review_by=review_by,
         css=css,
         location=Location(reader.path, key.line, key.column),
+        required_languages=required or (),
         languages=fixed,
     )
+
+
+def _looks_cut(value: YamlValue) -> TypeGuard[YamlScalar]:
+    """Whether a title, legal basis or owner seems to go on into a comment: `Order #2026/1234`, not `x  # a note`.
+
+    These fields often carry a note for the next reader of the file, written as a
+    comment with a space after the "#"; a "#" followed by the text itself is a number.
+    """
+    comment = value.comment if isinstance(value, YamlScalar) else None
+    return comment is not None and comment[1:2] not in ("", " ", "\t")
 
 
 def warn_cut(reader: FileReader, value: YamlScalar, field_name: str) -> None:
@@ -334,3 +358,47 @@ def check_language(tag: str) -> str | None:
             '"pt-BR".'
         )
     return None
+
+
+_EXAMPLE = "[ru], or [en, [be, ru]] for English and one of Belarusian or Russian"
+
+
+def read_required_languages(reader: FileReader, node: YamlMap) -> tuple[tuple[str, ...], ...] | None:
+    """The field's requirements (each a tuple of alternatives); () where it is absent, None where it is wrong."""
+    value = reader.optional(node, "required_languages")
+    if value is None:
+        return ()
+    if not isinstance(value, YamlList):
+        reader.error(
+            value,
+            "bad-type",
+            f'"required_languages" needs a list, such as {_EXAMPLE}; not {describe(value)}.',
+        )
+        return None
+    found: list[tuple[str, ...]] = []
+    ok = True
+    for item in value:
+        choices = list(item) if isinstance(item, YamlList) else [item]
+        if not choices:
+            reader.error(item, "empty-value", 'An entry of "required_languages" is an empty list; name a language.')
+            ok = False
+            continue
+        tags: list[str] = []
+        for choice in choices:
+            if not isinstance(choice, YamlScalar) or not choice.value:
+                reader.error(
+                    choice,
+                    "bad-type",
+                    f'Each entry of "required_languages" is a language tag or a list of them, such as {_EXAMPLE}; '
+                    f"not {describe(choice)}.",
+                )
+                ok = False
+                continue
+            message = check_language(choice.value)
+            if message is not None:
+                reader.error(choice, "bad-language", message)
+                ok = False
+                continue
+            tags.append(choice.value)
+        found.append(tuple(tags))
+    return tuple(found) if ok else None

@@ -9,7 +9,7 @@ from typing import Final, Literal
 from compliance.rules.load.groups import check_jurisdiction
 from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
 from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
-from compliance.rules.load.notices import warn_cut
+from compliance.rules.load.notices import read_required_languages, warn_cut
 from compliance.rules.load.places import read_placement
 from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, RuleDraft
 from compliance.rules.load.values import FileReader
@@ -38,6 +38,7 @@ RULE_KEYS: Final = (
     "language",
     "languages",
     "form",
+    "required_languages",
 )
 ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
 MODES: Final[tuple[Literal["enforce", "report-only"], ...]] = ("enforce", "report-only")
@@ -189,6 +190,11 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
         )
         draft.valid = False
 
+    required = read_required_languages(reader, node)
+    if required is None:
+        draft.valid = False
+    else:
+        draft.required_languages = required
     for name in ("legal_basis", "reference"):
         value = reader.optional(node, name)
         if value is None:
@@ -376,6 +382,7 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 location=Location(draft.path, draft.node.line, draft.node.column),
                 jurisdictions_written=written[0],
                 except_jurisdictions_written=written[1],
+                required_languages=draft.required_languages,
                 legal_basis=draft.legal_basis,
                 reference=draft.reference,
                 languages=fixed,

@@ -58,6 +58,7 @@ class RuleDraft:
     until_node: YamlValue | None = None
     priority: int = 0
     mode: Literal["enforce", "report-only"] = "enforce"
+    required_languages: tuple[tuple[str, ...], ...] = ()
     legal_basis: str | None = None
     reference: str | None = None
     languages: list[YamlScalar] = field(default_factory=list)
