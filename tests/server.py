@@ -1,14 +1,20 @@
-"""A real uvicorn server on loopback, in a thread, for tests where the wire matters."""
+"""Real servers on loopback for tests where the wire matters: uvicorn in a thread, or any server as a process."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -42,3 +48,56 @@ def serve(app: Any, **options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+#: How each server is started on a loopback port, its own proxy-header handling off
+#: (uvicorn's is on by default; hypercorn, granian and daphne have none unless asked).
+SERVERS: dict[str, list[str]] = {
+    "uvicorn": ["-m", "uvicorn", "--no-proxy-headers", "--lifespan", "off", "--host", "127.0.0.1", "--port", "{port}"],
+    "hypercorn": ["-m", "hypercorn", "--bind", "127.0.0.1:{port}"],
+    "granian": ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}"],
+    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"],
+}
+
+
+@contextlib.contextmanager
+def serve_process(server: str, target: str, ready: str = "/healthz", timeout: float = 60) -> Iterator[str]:
+    """Run `target` ("module:attribute") under `server` as a process of its own; yields the base URL.
+
+    Waits until `ready` answers 200; the server (and any worker it started) is ended afterwards.
+    """
+    port = free_port()
+    args = [arg.format(port=port) for arg in SERVERS[server]]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root}
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, *args, target], cwd=root, env=env, stdout=log, stderr=log, start_new_session=True
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(
+                        f"{server} ended with {process.returncode}: {log.read().decode(errors='replace')}"
+                    )
+                try:
+                    if httpx.get(url + ready, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{server} did not answer on {url} within {timeout} s")
+                time.sleep(0.1)
+            yield url
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

@@ -9,6 +9,8 @@ import pytest
 
 from compliance import ComplianceMiddleware
 from tests.conftest import ROOT, chunked_app, http_scope, rule_file, run_asgi
+from tests.server import SERVERS
+from tests.test_frameworks import FRAMEWORKS
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SECTION = README[README.index("## Placements") : README.index("## Rules")]
@@ -35,3 +37,28 @@ def test_each_html_placement_puts_the_notice_where_the_readme_says(tmp_path: Pat
     body = run_asgi(ComplianceMiddleware(chunked_app([PAGE]), rules=rules), http_scope("/")).body.decode()
     notice = re.search(r"<aside .*?</aside>", body).group(0)  # type: ignore[union-attr]
     assert shown.replace("...", "").replace("[N]", notice) in body
+
+
+def _wraps() -> dict[str, str]:
+    section = README[README.index("The one line for each framework") :]
+    block = section[section.index("```python") : section.index("```\n", 10)]
+    lines = block.splitlines()[1:]
+    return {lines[i][2:].split(",")[0].strip().lower(): lines[i + 1] for i in range(0, len(lines), 2)}
+
+
+def test_the_readme_shows_the_one_line_each_tested_framework_example_uses() -> None:
+    wraps = _wraps()
+    assert sorted(wraps) == sorted(FRAMEWORKS)
+    for name, line in wraps.items():
+        source = (ROOT / "examples" / "frameworks" / f"{name}_app.py").read_text(encoding="utf-8")
+        [used] = [
+            re.sub(r"^[\w.]+ = ", "", code.split("  #")[0].strip().rstrip(","))
+            for code in source.splitlines()
+            if "ComplianceMiddleware" in code and "rules=" in code and "`" not in code
+        ]
+        assert used.replace('rules=RULES, trusted_proxies=["127.0.0.1"]', 'rules="rules/"') in line, name
+
+
+def test_the_readme_names_the_servers_the_suite_runs() -> None:
+    for server in SERVERS:
+        assert f"**{server}**" in README

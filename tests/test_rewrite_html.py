@@ -790,3 +790,14 @@ def test_a_notice_that_would_not_render_is_left_out_and_the_reason_given(page: b
         assert out == page
         assert rewriter.placed == []
         assert rewriter.reason is not None and why in rewriter.reason
+
+
+def test_a_notice_placed_at_its_marker_is_not_said_missed_when_the_page_ends_inside_a_tag() -> None:
+    # The notice replaced its marker, well before the unfinished tag at the end: nothing is left
+    # out, so the rewriter gives no reason for leaving something out (with or without a <style>).
+    for head in (b"", b"{S}"):
+        rewriter = HtmlRewriter([Insertion("n0", (Place("marker", "legal"),), b"{0}")], head, 1 << 18)
+        out = rewriter.feed(b"<!-- legal --></b") + rewriter.close()
+        assert out.replace(b"{S}", b"") == b"{0}</b"
+        assert rewriter.reason is None
+        assert [p.place for p in rewriter.placed] == [Place("marker", "legal")]

@@ -49,7 +49,7 @@ from compliance.rules.classes import ClassTable, EdgeClass
 from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import RuleSet
 from compliance.rules.paths import ANY_HOST, read_host
-from compliance.sources.reload import RuleSource
+from compliance.sources.reload import shared_source
 
 __all__ = ["ComplianceMiddleware"]
 
@@ -101,7 +101,8 @@ class ComplianceMiddleware:
         if isinstance(holdback, bool) or not isinstance(holdback, int) or holdback < 0:
             raise ConfigError(f"holdback must be a whole number of bytes, not {holdback!r}")
         self.app = app
-        self.rules = RuleSource(
+        # One source per rule location in a process, however many instances a framework builds.
+        self.rules = shared_source(
             rules,
             interval=reload_interval,
             cache_dir=bundle_cache_dir,

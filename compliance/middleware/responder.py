@@ -119,6 +119,7 @@ class Responder:
         "chosen",
         "vary_language",
         "audited",
+        "bodiless",
     )
 
     def __init__(
@@ -159,11 +160,16 @@ class Responder:
         self.spent = 0.0
         self.content_language: str | None = None
         self.audited = False
+        #: A HEAD answered with GET's headers: the app's body (without the notices) is not passed on.
+        self.bodiless = False
 
     # -- ASGI send ------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
         if self.passing:
+            if self.bodiless and message["type"] == "http.response.body" and message.get("body"):
+                # Some servers count a HEAD body into Content-Length: it would be the page without the notices.
+                message = {**message, "body": b""}
             await self._send(message)
             return
         kind = message["type"]
@@ -209,6 +215,7 @@ class Responder:
         if reason == _HEAD:
             # A GET would carry the notices: what describes the app's body does not describe that one.
             headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
+            self.bodiless = True
             if self.plan.languages_may_vary:
                 headers = _headers.vary_on(headers, _ACCEPT_LANGUAGE)
         message = {**message, "headers": headers}

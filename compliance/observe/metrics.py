@@ -100,8 +100,14 @@ class _RulesCollector:
             "1 while the latest change to the rules is refused or their server cannot be reached.",
             labels=("source",),
         )
+        # One series per rule location: sources over the same rules with different options
+        # (another reload interval) would otherwise repeat it; the latest loaded is reported.
+        latest: dict[str, RuleSource] = {}
         for source in list(self.sources):
             where = source._origin.display
+            if where not in latest or source.loaded_at > latest[where].loaded_at:
+                latest[where] = source
+        for where, source in latest.items():
             info.add_metric((where, source.version), 1.0)
             loaded.add_metric((where,), source.loaded_at)
             failing.add_metric((where,), 0.0 if source.last_error is None else 1.0)

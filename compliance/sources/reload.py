@@ -22,6 +22,12 @@ The thread holds its source only through a weak reference: it never keeps a
 middleware alive, and ends when the source is closed or collected. `Poller` is
 the same machinery for any other file a server should follow (a GeoIP database
 that `geoipupdate` replaces, for one).
+
+`shared_source` hands every middleware in a process over the same rules (the same
+location and source options) one `RuleSource`: one engine, one watcher thread and one
+set of metrics, however many instances a framework builds (Litestar builds one per
+route handler). The registry holds each source by a weak reference, so a source no
+middleware uses any more is freed, and a closed source is never handed out again.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 from compliance._poll import Poller, reset_after_fork
 from compliance.errors import ConfigError
@@ -41,7 +47,7 @@ from compliance.rules.model import RuleSet
 from compliance.sources.bundle import BundleOrigin, describe, is_url
 from compliance.sources.files import SETTLE, FileOrigin, Origin
 
-__all__ = ["RuleSource"]
+__all__ = ["RuleSource", "shared_source"]
 
 logger = logging.getLogger("compliance")
 
@@ -232,3 +238,74 @@ class RuleSource:
 
     def __repr__(self) -> str:
         return f"RuleSource({self._origin.display!r}, version={self.version[:12]!r})"
+
+
+# --- one source per rule location in a process ---------------------------------------------------
+
+_SHARED: weakref.WeakValueDictionary[Hashable, RuleSource] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_source(
+    rules: str | os.PathLike[str],
+    *,
+    interval: float | None = 1.0,
+    cache_dir: str | os.PathLike[str] | None = None,
+    sha256: str | None = None,
+    hmac_key: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    public_keys: Iterable[str | os.PathLike[str] | bytes] | None = None,
+    allow_http: bool = False,
+) -> RuleSource:
+    """The process's `RuleSource` for these rules and options: made on first use, then shared.
+
+    A source found already in use is checked for a change on disk (one `stat` per file)
+    before it is handed out, so an instance made after the rules changed sees them.
+    Options that cannot be compared (a key list that is not a sequence) get a source
+    of their own.
+    """
+    keys = None if public_keys is None else tuple(public_keys)
+
+    def make() -> RuleSource:
+        return RuleSource(
+            rules,
+            interval=interval,
+            cache_dir=cache_dir,
+            sha256=sha256,
+            hmac_key=hmac_key,
+            headers=headers,
+            public_keys=keys,
+            allow_http=allow_http,
+        )
+
+    try:
+        key: Hashable = (
+            rules if is_url(rules) else os.path.abspath(os.fspath(rules)),
+            interval,
+            None if cache_dir is None else os.path.abspath(os.fspath(cache_dir)),
+            sha256,
+            hmac_key,
+            None if headers is None else tuple(sorted(headers.items())),
+            None if keys is None else tuple(k if isinstance(k, bytes) else os.fspath(k) for k in keys),
+            allow_http,
+        )
+        hash(key)
+    except TypeError:
+        return make()  # the source's own checks say what is wrong with the options
+    with _SHARED_LOCK:
+        source = _SHARED.get(key)
+        if source is None or source._closed:
+            source = _SHARED[key] = make()
+            return source
+    if not is_url(rules):
+        source.poll()
+    return source
+
+
+def _after_fork_in_child() -> None:
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -228,7 +228,7 @@ class HtmlRewriter(ForwardScanner):
             self._open = [slot for slot in self._open if not slot.strict]
             if not self._open:
                 return buf if type(buf) is bytes else bytes(buf)
-        if cur < 0:
+        if cur < 0 and self._open:
             reason = self._end_reason(buf)
             if reason is not None:  # the end of the document would not render a notice: leave it out
                 self.reason = reason

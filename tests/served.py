@@ -1,0 +1,51 @@
+"""The example news site with a streamed page and pages served from files, wrapped as examples/app.py wraps it.
+
+Served by tests/test_servers.py under each server as a process of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from compliance import ComplianceMiddleware
+from examples.news_site import app as site
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = Path(__file__).resolve().parent / "pages"
+#: How long the streamed page waits between its first part and the rest.
+PAUSE = 1.0
+
+
+async def live(request: Request) -> StreamingResponse:
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Live</title></head><body>"
+        yield b"<article><h1>Live: the river port</h1><!-- legal-notice --><p>First update.</p>"
+        await asyncio.sleep(PAUSE)
+        yield b"<p>Second update.</p></article></body></html>"
+
+    # Charset and language in the headers: nothing is left to learn from the first bytes.
+    return StreamingResponse(parts(), media_type="text/html; charset=utf-8", headers={"Content-Language": "en"})
+
+
+async def file_page(request: Request) -> FileResponse:
+    return FileResponse(PAGES / "article.html", media_type="text/html; charset=utf-8")
+
+
+inner = Starlette(
+    routes=[
+        Route("/live/river-port", live),
+        Route("/files/article", file_page),
+        Mount("/pages", StaticFiles(directory=PAGES)),
+        Mount("/", site),
+    ]
+)
+
+app = ComplianceMiddleware(inner, rules=str(ROOT / "rules"), trusted_proxies=["127.0.0.1", "::1"])
