@@ -266,3 +266,14 @@ def test_unique_large_headers_and_paths_do_not_grow_memory_without_bound(tmp_pat
     # Caches bounded by entries alone keep ~120 KB a request here (80 MB); bounded by bytes they
     # stay flat. Generous; the 100,000-request figure is a benchmark row (bench/attacks.py).
     assert grown < 40 * 1024 * 1024, grown
+
+
+def test_a_malformed_forwarded_value_from_the_client_does_not_demote_the_reader(tmp_path: Path) -> None:
+    # The client sends an unreadable Forwarded value; the trusted proxy appends the client's
+    # address after it. The reader is still placed by what the proxy wrote, and the block holds.
+    with attacked(tmp_path, forwarded_header="forwarded") as client:
+        for sent in ('for="unbalanced', "garbage;;=", 'for=_hidden;by="'):
+            headers = {"Forwarded": f"{sent}, for={RU_IP}"}
+            assert client.get("/blocked/x", headers=headers).status_code == 451, sent
+        # Where only the proxy itself is readable, the reader is unknown: not placed by a guess.
+        assert client.get("/blocked/x", headers={"Forwarded": 'for="x, for=127.0.0.1'}).status_code == 200

@@ -204,7 +204,10 @@ def test_forwarding_chain_cache_is_bounded() -> None:
         (_PROXY_NETWORKS, _PEER, [fwd(f"for={_READER};for=10.0.0.2")], (None, True)),
         (_PROXY_NETWORKS, _PEER, [fwd(f'for="{_READER}')], (None, True)),
         (_PROXY_NETWORKS, _PEER, [fwd(f"for={_READER} garbage")], (None, True)),
-        (_PROXY_NETWORKS, _PEER, [fwd(f"garbage, for={_READER}")], (None, True)),
+        # What the client wrote cannot be read; what the trusted proxy appended after it can.
+        (_PROXY_NETWORKS, _PEER, [fwd(f"garbage, for={_READER}")], (_READER, True)),
+        (_PROXY_NETWORKS, _PEER, [fwd(f'for="x, for={_READER}, for=10.0.0.2')], (_READER, True)),
+        (_PROXY_NETWORKS, _PEER, [fwd('for="x, for=10.0.0.2')], (None, True)),
         # Both: they must agree, or a client could have written one of them.
         (_PROXY_NETWORKS, _PEER, [fwd(f"for={_READER}"), xff(_READER)], (_READER, True)),
         (_PROXY_NETWORKS, _PEER, [fwd(f"for={_OTHER}"), xff(_READER)], (None, True)),

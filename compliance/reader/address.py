@@ -261,7 +261,18 @@ def client_address(
 
 def _forwarded_client(forwarded: bytes | None, x_forwarded_for: bytes | None, trusted: TrustedProxies) -> str | None:
     from_xff = _walk(_x_forwarded_for(x_forwarded_for), trusted) if x_forwarded_for is not None else _NO_HOP
-    from_forwarded = _walk(_forwarded_for(forwarded), trusted) if forwarded is not None else _NO_HOP
+    from_forwarded: str | None = _NO_HOP
+    if forwarded is not None:
+        hops = _forwarded_for(forwarded)
+        if hops is not None:
+            from_forwarded = _walk(hops, trusted)
+        else:
+            # What a client wrote can be malformed; what the trusted proxies appended after it is
+            # not: walk the well-formed elements at the right end, and only if every one of them
+            # is a trusted proxy does the reader lie in the part that cannot be read.
+            tail = _forwarded_tail(forwarded)
+            walked = None if tail is None else _walk(tail, trusted)
+            from_forwarded = walked if walked and walked not in trusted else None
     if from_forwarded == _NO_HOP:
         return from_xff
     if from_xff in (_NO_HOP, from_forwarded):
@@ -271,6 +282,29 @@ def _forwarded_client(forwarded: bytes | None, x_forwarded_for: bytes | None, tr
 
 #: What a chain with no hop walks to (normalise_ip never returns an empty string).
 _NO_HOP = ""
+#: How many elements of a Forwarded header that does not parse are read from its right end.
+_MAX_TAIL_HOPS = 32
+
+
+def _forwarded_tail(header: bytes) -> list[str | None] | None:
+    """The hops of the longest well-formed run of elements at the right end of a Forwarded header.
+
+    Tried from the right, one element more each time (at most `_MAX_TAIL_HOPS`), and
+    stopping at the first run that does not parse: bounded work whatever the header.
+    None when not even the last element parses.
+    """
+    found: list[str | None] | None = None
+    end = len(header)
+    for _ in range(_MAX_TAIL_HOPS):
+        comma = header.rfind(b",", 0, end)
+        hops = _forwarded_for(header[comma + 1 :])
+        if hops is None:
+            break
+        found = hops
+        if comma < 0:
+            break
+        end = comma
+    return found
 #: Longest pair of forwarding headers whose walk is cached.
 _MAX_CACHED_CHAIN = 512
 
