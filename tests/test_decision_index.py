@@ -49,12 +49,15 @@ def decide_by_scan(engine: Engine, jurisdiction: Jurisdiction, host: str, path: 
         return NOTHING
     firing.sort(key=lambda c: (-c.rule.priority, c.rule.id))
     block = next((c for c in firing if c.rule.action == "block" and c.rule.mode == "enforce"), None)
-    seen: set[str] = set()
+    # A notice shows once per kind of place (an HTML page's, a JSON response's, a header's).
+    seen: set[tuple[str, str]] = set()
     fired: list[Firing] = []
     for c in firing:
-        if (c.rule.action == "block" and c.rule.mode == "enforce") or c.notice.id in seen:
+        kind = c.rule.placement[0].kind if c.rule.placement else "body-end"
+        key = (c.notice.id, kind if kind in ("json", "header") else "html")
+        if (c.rule.action == "block" and c.rule.mode == "enforce") or key in seen:
             continue
-        seen.add(c.notice.id)
+        seen.add(key)
         fired.append(Firing(c.rule, c.notice))
     return Decision(tuple(fired), None if block is None else Firing(block.rule, block.notice), dependent, True)
 

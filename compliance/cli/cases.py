@@ -48,10 +48,12 @@ REQUEST_KEYS: Final = (
     "headers",
     "at",
     "page_language",
+    "content_type",
 )
 METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,8 @@ class CaseRequest:
     #: The page's own language (its `<html lang>`), as the site would serve it.
     page_language: str | None = None
     anonymity: str | None = None
+    #: The response's media type the rules alone assume (None: `text/html`); the site sends its own.
+    content_type: str | None = None
 
     @property
     def route(self) -> str:
@@ -401,10 +405,33 @@ class _Reader:
                 self.error(page_language_node, "bad-language", problem)
                 ok = False
             page_language = page_language_node.value
+        content_type: str | None = None
+        content_type_node = self.text(node, "content_type", "a request")
+        if content_type_node is not None:
+            media = content_type_node.value.split(";", 1)[0].strip().lower()
+            if not _MEDIA_TYPE.match(media):
+                self.error(
+                    content_type_node,
+                    "bad-content-type",
+                    f'"{content_type_node.value}" is not a media type; write one such as text/html or '
+                    "application/json.",
+                )
+                ok = False
+            content_type = media
         if not ok or path_node is None:
             return None
         return CaseRequest(
-            path_node.value, country, subdivision, ip, host, method, tuple(headers), at, page_language, anonymity
+            path_node.value,
+            country,
+            subdivision,
+            ip,
+            host,
+            method,
+            tuple(headers),
+            at,
+            page_language,
+            anonymity,
+            content_type,
         )
 
     def _anonymity(

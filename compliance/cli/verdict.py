@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from compliance.cli import output
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.results import CaseResult, Mismatch, Observed, TestRun
+from compliance.cli.words import placement_applies
 from compliance.errors import ConfigError
 from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
@@ -37,7 +38,14 @@ def from_decision(case: Case, decision: Decision) -> Observed:
         notice = decision.block.notice
         language = languages_label(notice_languages(decision.block.rule, notice, None, request.page_language, accept))
         return Observed(frozenset({notice.id}), 451, ((notice.id, language),), order=(notice.id,))
-    shown = [f for f in decision.fired if f.enforced and f.rule.action == "notice"]
+    # A notice shows where the response can carry its place: the rules alone assume an HTML page
+    # unless the case gives the response's type.
+    media = request.content_type or "text/html"
+    shown = [
+        f
+        for f in decision.fired
+        if f.enforced and f.rule.action == "notice" and placement_applies(f.rule.placement, media) is None
+    ]
     languages = tuple(
         (f.notice.id, languages_label(notice_languages(f.rule, f.notice, None, request.page_language, accept)))
         for f in shown

@@ -97,6 +97,12 @@ class Decision:
 NOTHING: Final = Decision()
 
 
+def _place_family(rule: Rule) -> str:
+    """The kind of response a rule's notice goes into: `html` (any HTML place), `json` or `header`."""
+    kind = rule.placement[0].kind if rule.placement else "body-end"
+    return kind if kind in ("json", "header") else "html"
+
+
 def _timestamp(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
@@ -160,11 +166,21 @@ class Engine:
         self._dependent = sum(1 << bit for bit, c in enumerate(self._by_bit) if c.dependent)
         # Enforced blocks, and the rules (not enforced blocks) of each notice that more than one brings.
         self._blocking = sum(1 << bit for bit, c in enumerate(self._by_bit) if _blocks(c.rule))
-        bringing: dict[str, int] = {}
+        # A notice shows once per kind of place: an HTML page's rule and a JSON response's rule for
+        # one notice both fire (a response is one or the other); two HTML rules give one notice.
+        bringing: dict[tuple[str, str], int] = {}
         for bit, c in enumerate(self._by_bit):
             if not _blocks(c.rule):
-                bringing[c.notice.id] = bringing.get(c.notice.id, 0) | 1 << bit
-        self._same_notice = {notice: bits for notice, bits in bringing.items() if bits & (bits - 1)}
+                key = (c.notice.id, _place_family(c.rule))
+                bringing[key] = bringing.get(key, 0) | 1 << bit
+        #: bit -> the bits of every rule that brings the same notice to the same kind of place
+        self._same_notice = {
+            bit: bits
+            for bits in bringing.values()
+            if bits & (bits - 1)
+            for bit in range(bits.bit_length())
+            if bits >> bit & 1
+        }
         self._spans: dict[int, _Span] = {}
         self._covering_cache: dict[str | tuple[str, str], int] = {}
         self._decisions: dict[str | tuple[str, str], dict[Jurisdiction, tuple[Decision, float, float]]] = {}
@@ -277,9 +293,10 @@ class Engine:
         by_bit, same_notice = self._by_bit, self._same_notice
         while firing:
             low = firing & -firing
-            c = by_bit[low.bit_length() - 1]
+            index = low.bit_length() - 1
+            c = by_bit[index]
             fired.append(Firing(c.rule, c.notice))
-            shared = same_notice.get(c.notice.id)
+            shared = same_notice.get(index)
             firing ^= low if shared is None else firing & shared
         return Decision(
             fired=tuple(fired),
