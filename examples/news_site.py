@@ -130,6 +130,19 @@ async def about(request: Request) -> HTMLResponse:
     )
 
 
+async def kids(request: Request) -> HTMLResponse:
+    return HTMLResponse(
+        _page(
+            "For young readers",
+            "<h1>Northwind for young readers</h1>\n"
+            '<form action="/kids/quiz" method="post"><label>Your answer <input name="answer"></label>'
+            "<button>Send</button></form>\n"
+            '<form action="/kids/newsletter" method="post"><label>Email <input name="email" type="email"></label>'
+            "<button>Sign up</button></form>",
+        )
+    )
+
+
 async def api_articles(request: Request) -> JSONResponse:
     return JSONResponse({"articles": [{"slug": s, "title": a["title"]} for s, a in ARTICLES.items()]})
 
@@ -145,6 +158,7 @@ app = Starlette(
         Route("/news/{slug}", article),
         Route("/ru/news/{slug}", article),
         Route("/about", about),
+        Route("/kids", kids),
         Route("/api/articles", api_articles),
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.mmdb import write_city_db
@@ -112,9 +113,11 @@ def test_an_address_through_a_geoip_database(tmp_path: Path) -> None:
         "explain", "--rules", "rules", "--ip", "176.114.1.1", "--geoip-db", str(database), "--path", ARTICLE
     )
     lines = result.stdout.splitlines()
-    assert lines[0] == (
+    found, _, built = lines[0].partition(" (the database was built on ")
+    assert found == (
         f"Reader:    UA-43 (Avtonomna Respublika Krym, Ukraine), found for 176.114.1.1 in the GeoIP database {database}"
     )
+    assert built == f"{datetime.now(UTC).date().isoformat()})"
     assert lines[5] == FIRES_IN_RUSSIA[0]
 
 

@@ -150,7 +150,7 @@ def test_every_error_in_every_file_at_once_and_exit_1(warned: Path) -> None:
         'rules/tests/cases.yaml:3:36: error[bad-country]: "RUS" is a three-letter code; rule files use the two-letter '
         'ISO 3166-1 code: "RU" (Russian Federation). A case\'s country is a country code (RU), unknown or anonymous.',
         'rules/tests/cases.yaml:6:37: error[unknown-key]: "colour" is not a field of a request; a request has: path, '
-        "country, subdivision, anonymous, ip, host, method, headers, at, page_language.",
+        "country, subdivision, anonymous, ip, host, method, headers, at, page_language, content_type.",
         'rules/tests/cases.yaml:7:23: error[bad-type]: "notices" needs a list of notice ids, in brackets even for one: '
         "[warning].",
     ]

@@ -150,7 +150,7 @@ def test_the_schemas_know_every_field_the_loaders_know() -> None:
 
 
 def test_the_schemas_offer_the_choices_the_loaders_accept() -> None:
-    from compliance.rules.load.rules import ACTIONS, FORMS, MODES
+    from compliance.rules.load.rules import ACTIONS, FALLBACKS, FORMS, MATCHES, MODES
     from compliance.rules.model import BLOCK_POLICIES
 
     rule = SCHEMAS["rules"]["$defs"]["rule"]["properties"]
@@ -159,4 +159,5 @@ def test_the_schemas_offer_the_choices_the_loaders_accept() -> None:
         list(MODES),
         list(FORMS),
     )
+    assert (rule["fallback"]["enum"], rule["match"]["enum"]) == (list(FALLBACKS), list(MATCHES))
     assert SCHEMAS["rules"]["properties"]["policy"]["properties"]["blocks"]["enum"] == list(BLOCK_POLICIES)

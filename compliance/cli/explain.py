@@ -92,9 +92,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             with JurisdictionResolver(geoip_db=args.geoip_db, anonymous_db=args.anonymous_db) as resolver:
                 jurisdiction = resolver.resolve_ip(args.ip)
+                built = resolver.geoip_built
         except ConfigError as error:
             return _fail(f"{error}.")
         found = _found(args.ip, jurisdiction, args.geoip_db)
+        if built is not None:
+            found += f" (the database was built on {built})"
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return int(ExitCode.UNUSABLE)
@@ -120,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             not_shown = placement_applies(rule.placement, media)
         language = languages_label(notice_languages(rule, notice, None, args.lang, args.accept_language))
-        views.append(FiringView(rule, notice, describe_placement(rule.placement), language, not_shown))
+        views.append(
+            FiringView(rule, notice, describe_placement(rule.placement, rule.fallback, rule.match), language, not_shown)
+        )
     explanation = Explanation(
         jurisdiction=jurisdiction,
         found=found,

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from compliance.cli.audit_summary import Summary
 from compliance.cli.results import CaseResult, TestRun
+from compliance.reader.databases import DEFAULT_GEOIP_MAX_AGE_DAYS
 from compliance.rules.model import RuleSet
 
 __all__ = ["Evidence", "evidence_html", "evidence_markdown", "gather"]
@@ -129,7 +130,13 @@ def _facts(evidence: Evidence) -> list[tuple[str, str]]:
         facts.append(("Git commit", "none: the rules folder is not in a git work tree"))
     if evidence.geoip:
         path, kind, built = evidence.geoip
-        facts.append(("GeoIP database", f"{path}: {kind}, built {_moment(built)}"))
+        days = int((evidence.generated - built).total_seconds() // 86400)
+        old = (
+            f"; {days} days old, more than {DEFAULT_GEOIP_MAX_AGE_DAYS:g}: update it"
+            if days > DEFAULT_GEOIP_MAX_AGE_DAYS
+            else ""
+        )
+        facts.append(("GeoIP database", f"{path}: {kind}, built {_moment(built)}{old}"))
     else:
         facts.append(("GeoIP database", "none given (readers placed by address use the embedded registry table)"))
     if evidence.tests:

@@ -327,7 +327,7 @@ def _rules_html(ruleset: RuleSet) -> str:
         out.append(
             f"<tr><td><code>{_e(rule.id)}</code>{'<br><span class=tag>' + _e(status) + '</span>' if status else ''}"
             f"{basis}</td><td><code>{_e(rule.notice)}</code></td><td>{_e(who)}</td><td>{_e(pages)}</td>"
-            f"<td>{'<br>'.join(_e(p) for p in describe_placement(rule.placement))}</td>"
+            f"<td>{'<br>'.join(_e(p) for p in describe_placement(rule.placement, rule.fallback, rule.match))}</td>"
             f"<td>{_e(' '.join(force) or 'always')}</td><td><code>{_e(rule.location)}</code></td></tr>"
         )
     out.append("</tbody></table>")

@@ -9,7 +9,7 @@ from functools import cache
 import pycountry
 
 from compliance.respond.plan import HTML_TYPES
-from compliance.rules.model import ANONYMOUS, EVERYONE, HTML_PLACES, UNKNOWN, Place, Rule
+from compliance.rules.model import ANONYMOUS, EVERYONE, HTML_PLACES, MAX_MATCHES, UNKNOWN, Place, Rule
 
 __all__ = [
     "rule_facts",
@@ -39,11 +39,16 @@ def describe_place(place: Place) -> str:
     }[place.kind]
 
 
-def describe_placement(placement: Sequence[Place]) -> tuple[str, ...]:
-    """Where a notice goes, in order of preference, with the last resort of an HTML page."""
+def describe_placement(placement: Sequence[Place], fallback: str = "body-end", match: str = "first") -> tuple[str, ...]:
+    """Where a notice goes, in order of preference, with the last resort of an HTML page (`fallback`)."""
     places = [describe_place(p) for p in placement]
-    if placement and placement[0].kind in HTML_PLACES and placement[-1].kind != "body-end":
-        places.append(describe_place(Place("body-end")) + " (always the last resort)")
+    if match == "all" and places:
+        places[0] = places[0].replace("the first element", "each element", 1) + f" (at most {MAX_MATCHES} in a page)"
+    if placement and placement[0].kind in HTML_PLACES and all(p.kind != "body-end" for p in placement):
+        if fallback == "none":
+            places.append("not shown, where the page has none of these places (fallback: none)")
+        else:
+            places.append(describe_place(Place("body-end")) + " (always the last resort)")
     return tuple(places) or (describe_place(Place("body-end")),)
 
 

@@ -35,7 +35,7 @@ from compliance.observe.audit import (
 from compliance.observe.chain import CHAIN, DEFAULT_CHECKPOINT_EVERY, load_signer
 from compliance.observe.metrics import Metrics
 from compliance.reader.chosen import chosen_jurisdiction, chosen_moment
-from compliance.reader.databases import Resolver
+from compliance.reader.databases import DEFAULT_GEOIP_MAX_AGE_DAYS, Resolver
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.reader.token import TokenReader
@@ -96,6 +96,7 @@ class ComplianceMiddleware:
         audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         metrics: Metrics | bool = True,
         class_header: str | None = None,
+        geoip_max_age_days: float | None = DEFAULT_GEOIP_MAX_AGE_DAYS,
     ) -> None:
         if isinstance(holdback, bool) or not isinstance(holdback, int) or holdback < 0:
             raise ConfigError(f"holdback must be a whole number of bytes, not {holdback!r}")
@@ -121,6 +122,7 @@ class ComplianceMiddleware:
             resolver=resolver,
             anonymous_db=anonymous_db,
             reload_interval=reload_interval,
+            geoip_max_age_days=geoip_max_age_days,
         )
         self.vary_headers: tuple[str, ...] = tuple(h for h in (country_header, region_header) if h)
         if class_header is not None and (
@@ -375,6 +377,7 @@ class ComplianceMiddleware:
                 "jurisdiction": jurisdiction_fields(jurisdiction),
                 "network": network_of(ip),
                 "rules": rules,
+                **({} if (built := self.resolver.geoip_built) is None else {"geoip_built": built}),
                 **({} if edge is None else edge.audit_fields()),
                 **({} if rules else {"sample": self.audit_policy.sample_unfired}),
             },

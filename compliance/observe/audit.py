@@ -43,6 +43,8 @@ __all__ = [
 AUDIT_LOGGER: Final = logging.getLogger("compliance.audit")
 #: Faults inside the middleware (the page is served as the app sent it).
 FAULT_LOGGER: Final = logging.getLogger("compliance")
+#: Why a notice of a rule with `fallback: none` was not shown.
+NO_PLACE_ON_PAGE: Final = "none of the rule's places is on the page, and its fallback is none"
 
 
 def audit_enabled() -> bool:
@@ -199,10 +201,15 @@ def rule_outcomes(
             entry.update(outcome="not-applicable", why=f"content type {media or '(none)'}")
         elif missed is not None:
             entry.update(outcome="missed" if missed else "not-applicable", why=missed or "no body")
+        elif notice_id in placed and getattr(placed[notice_id], "missed", False):
+            entry.update(outcome="missed", why=NO_PLACE_ON_PAGE)
         elif notice_id in placed:
             where = placed[notice_id]
             entry["outcome"] = "fallback" if where.fallback else "injected"
             entry["place"] = str(where.place or "end-of-document")
+            count = getattr(where, "count", 0)  # `match: all` in an HTML page
+            if count:
+                entry["count"] = count
         else:
             entry.update(outcome="missed", why=reason or "no place found")
         rules.append(entry)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Final, Protocol
 
 from compliance.errors import ConfigError
 from compliance.reader.address import normalise_ip
@@ -21,9 +23,12 @@ from compliance.reader.jurisdiction import (
     normalise_subdivision,
 )
 
-__all__ = ["EmbeddedResolver", "GeoIP2Resolver", "Resolver", "StaticResolver"]
+__all__ = ["DEFAULT_GEOIP_MAX_AGE_DAYS", "EmbeddedResolver", "GeoIP2Resolver", "Resolver", "StaticResolver"]
 
 logger = logging.getLogger("compliance")
+
+#: A GeoIP database built longer ago than this gives a warning when it is opened.
+DEFAULT_GEOIP_MAX_AGE_DAYS: Final = 45.0
 
 
 class Resolver(Protocol):
@@ -47,6 +52,10 @@ class GeoIP2Resolver:
     used, never `registered_country` (where the network is registered, not where
     the reader is). The subdivision is the country code, `-`, and the most
     specific subdivision's code: `UA` + `43` is `UA-43`.
+
+    `build_date` is when the database was built (its metadata's build epoch), UTC;
+    one built more than `max_age_days` before it is opened (or reopened) gives a
+    warning (None: never).
     """
 
     def __init__(
@@ -55,9 +64,15 @@ class GeoIP2Resolver:
         *,
         interval: float | None = None,
         on_reload: Callable[[], object] | None = None,
+        max_age_days: float | None = DEFAULT_GEOIP_MAX_AGE_DAYS,
     ) -> None:
+        if max_age_days is not None and (
+            isinstance(max_age_days, bool) or not isinstance(max_age_days, int | float) or not max_age_days > 0
+        ):
+            raise ConfigError(f"geoip_max_age_days must be a number of days above 0, or None, not {max_age_days!r}")
         self.path = os.fspath(path)
         self.on_reload = on_reload
+        self.max_age_days = max_age_days
         from compliance._poll import Poller, stamp_files
 
         self._stamp = stamp_files([self.path])
@@ -111,6 +126,20 @@ class GeoIP2Resolver:
             )
         self._reader = reader
         self.database_type: str = database_type
+        self.build_date = datetime.fromtimestamp(int(reader.metadata().build_epoch), UTC)
+        #: Whether the database can tell subdivisions (City and Enterprise databases; not Country).
+        self.subdivisions = "Country" not in database_type
+        age = (time.time() - self.build_date.timestamp()) / 86400
+        if self.max_age_days is not None and age > self.max_age_days:
+            logger.warning(
+                "compliance: the GeoIP database %s was built on %s, %d days ago (more than %s): readers may be "
+                "placed where their addresses were, not where they are; update it (geoipupdate), or set "
+                "geoip_max_age_days",
+                self.path,
+                self.build_date.date().isoformat(),
+                age,
+                f"{self.max_age_days:g}",
+            )
         # The records of all three shapes carry `country` and (City, Enterprise)
         # `subdivisions`. The raw record costs a third of building geoip2's model,
         # and a miss is a None rather than an exception (0.4 against 3 µs).

@@ -30,7 +30,7 @@ from compliance.reader.address import (
     is_public,
     normalise_ip,
 )
-from compliance.reader.databases import EmbeddedResolver, GeoIP2Resolver, Resolver
+from compliance.reader.databases import DEFAULT_GEOIP_MAX_AGE_DAYS, EmbeddedResolver, GeoIP2Resolver, Resolver
 from compliance.reader.edge_headers import COMPOUND_HEADERS, MAX_COMPOUND_LENGTH
 from compliance.reader.jurisdiction import (
     CODE_CACHE_SIZE,
@@ -71,7 +71,8 @@ class JurisdictionResolver:
     headers to believe (none by default), and `cdn_proxies` the CDN's own ranges:
     those headers are believed only from the hop that is the CDN (see
     `believes_cdn`). `cdn_proxies` are trusted proxies too. `resolver` replaces the address sources; otherwise they
-    are the GeoIP database at `geoip_db` (where given), then the embedded table.
+    are the GeoIP database at `geoip_db` (where given), then the embedded table; a
+    database built more than `geoip_max_age_days` ago gives a warning (None: never).
     Answers per address are kept in a cache of `cache_size` entries (0: none).
 
     `resolve()` never raises on anything a request carries.
@@ -90,6 +91,7 @@ class JurisdictionResolver:
         cache_size: int = 65536,
         anonymous_db: str | os.PathLike[str] | None = None,
         reload_interval: float | None = 1.0,
+        geoip_max_age_days: float | None = DEFAULT_GEOIP_MAX_AGE_DAYS,
     ) -> None:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigError(f"cache_size must be a whole number of entries, not {cache_size!r}")
@@ -143,7 +145,9 @@ class JurisdictionResolver:
         if resolver is not None:
             self._resolvers: tuple[Resolver, ...] = (resolver,)
         elif geoip_db is not None:
-            geoip = GeoIP2Resolver(geoip_db, interval=reload_interval, on_reload=self._forget)
+            geoip = GeoIP2Resolver(
+                geoip_db, interval=reload_interval, on_reload=self._forget, max_age_days=geoip_max_age_days
+            )
             self._owned.append(geoip)
             self._resolvers = (geoip, EmbeddedResolver())
         else:
@@ -156,6 +160,11 @@ class JurisdictionResolver:
             from compliance.reader.anonymous import AnonymousIPDatabase
 
             self.anonymous = AnonymousIPDatabase(anonymous_db, interval=reload_interval, on_reload=self._forget)
+
+    @property
+    def geoip_built(self) -> str | None:
+        """The build date (YYYY-MM-DD) of the GeoIP database in force, where one is configured."""
+        return self._owned[0].build_date.date().isoformat() if self._owned else None
 
     def _forget(self) -> None:
         """Empty the per-address cache (a database was replaced)."""

@@ -24,7 +24,10 @@ Matching:
   values are not decoded, and HTML's case-insensitive values (`[type=TEXT]`)
   compare exactly.
 - Only the first element in document order that matches counts (an element
-  inside it that matches too does not).
+  inside it that matches too does not). A matcher for `match: all` (`every`)
+  goes on after each element it matched, at most `MAX_MATCHES` per page: it
+  keeps each place in `hits` and says `HIT`; an element inside one it follows
+  to its end (`after`, `append`) does not count.
 - `prepend` and `append` never match `script`, `style`, `textarea`, `title`
   and the other raw-text elements (a notice would be text there).
 
@@ -68,6 +71,7 @@ from compliance.respond.elements import (
     _Entry,
     _foreign,
 )
+from compliance.rules.model import MAX_MATCHES
 from compliance.rules.selectors import Selector, parse_selector
 
 __all__ = [
@@ -77,7 +81,9 @@ __all__ = [
     "BEFORE",
     "CHANGED",
     "DONE",
+    "HIT",
     "MAX_DEPTH",
+    "MAX_MATCHES",
     "PREPEND",
     "UNCHANGED",
     "SelectorMatcher",
@@ -118,6 +124,8 @@ _KINDS: Final = {"before": BEFORE, "after": AFTER, "prepend": PREPEND, "append":
 UNCHANGED: Final = 0
 CHANGED: Final = 1
 DONE: Final = 2
+#: With CHANGED or DONE: a matcher for `match: all` found more places (in `hits`).
+HIT: Final = 4
 
 # What a matcher wants: start tags, end tags, needles, every tag.
 _Wanted = tuple[frozenset[bytes], frozenset[bytes], tuple[bytes, ...], bool]
@@ -270,6 +278,9 @@ class SelectorMatcher:
         "every_tag",
         "needles",
         "name",
+        "every",
+        "hits",
+        "count",
     )
 
     def __init__(self, kind: str, selector: str) -> None:
@@ -279,8 +290,11 @@ class SelectorMatcher:
         self._start(program)
 
     @classmethod
-    def for_place(cls, kind: str, selector: str) -> SelectorMatcher | None:
-        """A matcher for `kind: selector`, or None where that is not a selector place of the subset."""
+    def for_place(cls, kind: str, selector: str, every: bool = False) -> SelectorMatcher | None:
+        """A matcher for `kind: selector`, or None where that is not a selector place of the subset.
+
+        `every`: each element that matches counts (`match: all`), not only the first.
+        """
         program = _PROGRAMS.get((kind, selector)) or _program(kind, selector)
         if program is None:
             return None
@@ -291,6 +305,9 @@ class SelectorMatcher:
         matcher.done = matcher.dead = False
         matcher.result = -1
         matcher.starts, matcher.ends, matcher.needles, matcher.every_tag = program.initial
+        matcher.every = every
+        matcher.hits = []
+        matcher.count = 0
         return matcher
 
     def _start(self, program: _Program) -> None:
@@ -302,6 +319,9 @@ class SelectorMatcher:
         self.result = -1
         self.name = b""  # the matched element's name
         self.starts, self.ends, self.needles, self.every_tag = program.initial
+        self.every = False
+        self.hits: list[tuple[int, bool]] = []  # `every`: places found and not yet taken, and whether phrasing
+        self.count = 0
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -339,11 +359,15 @@ class SelectorMatcher:
                 self.name = name
                 kind = program.kind
                 if kind == BEFORE:
-                    return self._resolve(pos)
-                if kind != AFTER and name in RAW_TEXT_NAMES:
+                    code |= self._place(pos)
+                    if code & DONE:
+                        return DONE
+                elif kind != AFTER and name in RAW_TEXT_NAMES:
                     states ^= program.subject  # never inside raw text
                 elif kind == PREPEND or name in VOID_NAMES or (closed and _foreign(name)):
-                    return self._resolve(end)
+                    code |= self._place(end)
+                    if code & DONE:
+                        return DONE
                 else:  # `after` or `append`: follow it to its end
                     if not self._push(name, states):
                         return DONE
@@ -390,10 +414,7 @@ class SelectorMatcher:
         index = len(stack) - 1
         subject = self.subject
         if subject is not None and index >= 0 and stack[index] is subject and name == subject[0]:
-            self.result = end if self.program.kind == AFTER else pos  # the usual end of `after`, `append`
-            self.done = True
-            self._clear()
-            return DONE
+            return self._place(end if self.program.kind == AFTER else pos, index)  # the usual end
         if name in HEADINGS:
             while index >= 0 and stack[index][0] not in HEADINGS:
                 index -= 1
@@ -403,7 +424,7 @@ class SelectorMatcher:
         if index >= 0:
             return DONE if self._pop(index, pos, end, True) else CHANGED
         if name in _BODY_ENDS:
-            return self._resolve(pos) if self.subject is not None else UNCHANGED
+            return self._place(pos, 0) if self.subject is not None else UNCHANGED
         if name == b"p" and self.subject is None:  # no `p` open: HTML makes an empty one here
             program = self.program
             top = stack[-1] if stack else None
@@ -411,7 +432,7 @@ class SelectorMatcher:
             states = allowed & program.typed.get(b"p", 0) & ~program.tested
             if states & program.subject and program.kind in (BEFORE, AFTER):
                 self.name = b"p"
-                return self._resolve(pos if program.kind == BEFORE else end)
+                return self._place(pos if program.kind == BEFORE else end)
             return UNCHANGED
         # the end of a parent the matcher does not follow: it ends the outermost element it may hold
         for index, entry in enumerate(stack):
@@ -434,7 +455,7 @@ class SelectorMatcher:
     def finish(self, end: int) -> int:
         """The end of the document: an element still open ends here."""
         if self.subject is not None and not self.done:
-            return self._resolve(end)
+            return self._place(end)
         return UNCHANGED
 
     # --- internals ------------------------------------------------------------------------------
@@ -473,11 +494,27 @@ class SelectorMatcher:
         if subject is not None:
             for at in range(index, len(stack)):
                 if stack[at] is subject:
-                    self._resolve(end if own and at == index and self.program.kind == AFTER else pos)
-                    return True
+                    if self._place(end if own and at == index and self.program.kind == AFTER else pos) & DONE:
+                        return True
+                    self.subject = None
+                    break
         del stack[index:]
         self._update()
         return False
+
+    def _place(self, pos: int, index: int = -1) -> int:
+        """The place is at `pos`: DONE, or for `every` one more hit (DONE at `MAX_MATCHES`); stack[index:] ends."""
+        if not self.every:
+            return self._resolve(pos)
+        self.hits.append((pos, self.phrasing))
+        self.count += 1
+        if self.count >= MAX_MATCHES:
+            return self._resolve(-1)
+        if index >= 0:
+            self.subject = None
+            del self.stack[index:]
+            self._update()
+        return CHANGED | HIT
 
     def _resolve(self, pos: int) -> int:
         self.result = pos

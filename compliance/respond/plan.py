@@ -260,7 +260,10 @@ class Plan:
             inline = b""
             if form == "auto":
                 inline = b"".join(render_notice_html(notice, language, codec, inline=True) for language in notice_shown)
-            insertions.append(Insertion(notice.id, places, markup, inline))
+            rule = firing.rule
+            insertions.append(
+                Insertion(notice.id, places, markup, inline, rule.fallback != "none", rule.match == "all")
+            )
             languages.append((notice.id, notice_shown))
             if notice.css and notice.css not in css:
                 css.append(notice.css)

@@ -21,6 +21,7 @@ __all__ = [
     "UNIDENTIFIED",
     "EVERYONE",
     "HTML_PLACES",
+    "MAX_MATCHES",
     "SELECTOR_PLACES",
     "UNKNOWN",
     "DatedCode",
@@ -45,6 +46,9 @@ UNIDENTIFIED: Final = frozenset({UNKNOWN, ANONYMOUS, *ANONYMITY_KINDS})
 #: `policy: {blocks: ...}`: `as-written` (a block reaches whom its jurisdictions reach) or
 #: `spare-unknown-and-anonymous` (a block reaches `unknown` and anonymous readers only where it names them).
 BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
+
+#: `match: all`: the most elements of a page one rule's notice goes next to.
+MAX_MATCHES: Final = 50
 
 PlaceKind = Literal["body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json"]
 SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
@@ -179,6 +183,12 @@ class Rule:
     #: The notice's form in an HTML page: "auto" (a `<span>` inside phrasing content, else an
     #: `<aside>`), "inline" (always the `<span>`) or "block" (always the `<aside>`).
     form: Literal["auto", "inline", "block"] = "auto"
+    #: Where the notice goes when none of its HTML places is on the page: "body-end" (the default)
+    #: or "none" (it is not shown, and the audit says it was missed and why).
+    fallback: Literal["body-end", "none"] = "body-end"
+    #: "first" (the default): the notice goes at the first element its selector place matches;
+    #: "all": at each element it matches, up to 50 in a page (its placement is one selector place).
+    match: Literal["first", "all"] = "first"
 
     def at(self, now: float) -> Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""

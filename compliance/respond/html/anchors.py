@@ -83,13 +83,19 @@ class Insertion:
     """One notice to place: its id, its HTML places by preference, its markup in the page's charset.
 
     `inline` is its phrasing-content form (`<span>`), used where a selector place turns out to be
-    inside a paragraph, a heading or an inline element; b"": `markup` everywhere.
+    inside a paragraph, a heading or an inline element; b"": `markup` everywhere. `fallback`
+    False (a rule's `fallback: none`): where none of `places` is on the page the notice is not
+    shown (unless body-end is one of them) and `Placed.missed` says so. `every` (a rule's
+    `match: all`, with one selector place): the notice goes at that place of each element
+    that matches, up to `MAX_MATCHES` of them.
     """
 
     key: str
     places: tuple[Place, ...]
     markup: bytes
     inline: bytes = b""
+    fallback: bool = True
+    every: bool = False
 
 
 def markup_at(insertion: Insertion, key: object) -> bytes:
@@ -104,12 +110,16 @@ class Placed:
     """Where a notice went. `place` is None at the end of a document without a usable `</body>`.
 
     `fallback` is True when that is not its first preference (the end of the
-    document counts as `body-end`).
+    document counts as `body-end`). `missed` is True (and `place` None) when none of
+    its places was on the page and it has no fallback: the notice was not shown. `count`:
+    for `Insertion.every`, how many elements it went next to (else 0).
     """
 
     key: str
     place: Place | None
     fallback: bool
+    missed: bool = False
+    count: int = 0
 
 
 _BODY_END: Final = Place("body-end")
@@ -133,17 +143,20 @@ _SELECTOR_KINDS: Final = {
     "append": _KIND_APPEND,
     "before": _KIND_BEFORE,
 }
-_PLACED: dict[tuple[str, int, bool], Placed] = {}
+_PLACED: dict[tuple[str, int, bool, bool, int], Placed] = {}
+#: A `_Slot.outcome` for a notice that had no place on the page and no fallback.
+MISSED: Final = (None, True, True)
+Outcome = tuple[Place | None, bool] | tuple[None, bool, bool]
 
 
-def _make_placed(key: str, place: Place | None, fallback: bool) -> Placed:
+def _make_placed(key: str, place: Place | None, fallback: bool, missed: bool = False, count: int = 0) -> Placed:
     """A `Placed` value, shared between responses (a frozen dataclass costs more to build than to look up)."""
-    cache_key = (key, id(place), fallback)
+    cache_key = (key, id(place), fallback, missed, count)
     hit = _PLACED.get(cache_key)
     if hit is None or hit.place is not place:
         if len(_PLACED) >= 4096:
             _PLACED.clear()
-        hit = _PLACED[cache_key] = Placed(key, place, fallback)
+        hit = _PLACED[cache_key] = Placed(key, place, fallback, missed, count)
     return hit
 
 
@@ -156,10 +169,12 @@ class _Slot:
     best = -1  # index in targets of the best place found so far
     best_pos = 0
     best_end = 0
-    outcome: tuple[Place | None, bool] | None = None  # (place, fallback) once settled
+    outcome: Outcome | None = None  # (place, fallback) once settled, or MISSED
+    strict = False  # no body-end to fall back on: missed where none of its places is found
+    count = 0  # `Insertion.every`: the elements it went next to so far
 
     def __init__(
-        self, index: int, insertion: Insertion, matchers: dict[tuple[str, str], SelectorMatcher] | None = None
+        self, index: int, insertion: Insertion, matchers: dict[tuple[str, str, bool], SelectorMatcher] | None = None
     ) -> None:
         self.index = index
         self.insertion = insertion
@@ -182,15 +197,16 @@ class _Slot:
                 if name and b"<" not in name and b">" not in name and b"--" not in name:
                     targets.append((name, place, rank, _KIND_MARKER))
             elif place.kind in SELECTOR_PLACES and matchers is not None and place.arg:
-                key = (place.kind, place.arg)
+                key = (place.kind, place.arg, insertion.every)
                 matcher = matchers.get(key)
                 if matcher is None:
-                    matcher = SelectorMatcher.for_place(place.kind, place.arg)
+                    matcher = SelectorMatcher.for_place(place.kind, place.arg, insertion.every)
                     if matcher is None:
                         continue  # not a selector of the subset: the next place applies
                     matchers[key] = matcher
                 targets.append((matcher, place, rank, _SELECTOR_KINDS[place.kind]))
         self.targets = tuple(targets)
+        self.strict = not insertion.fallback and self.end_rank == len(places)
 
     def target_index(self, key: TargetKey) -> int:
         for i, target in enumerate(self.targets):

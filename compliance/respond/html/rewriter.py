@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from typing import Final
 
 from compliance.respond.html import tokenizer
-from compliance.respond.html.anchors import TAIL_WINDOW, Insertion, Placed, _last_candidate, _make_placed, _Slot
+from compliance.respond.html.anchors import (
+    MISSED,
+    TAIL_WINDOW,
+    Insertion,
+    Placed,
+    _last_candidate,
+    _make_placed,
+    _Slot,
+)
 from compliance.respond.html.scanner import ForwardScanner
 from compliance.respond.html.tokenizer import _LOOKBEHIND, _TAG_NAME_END, MAX_TAG, end_state
 from compliance.respond.matcher import SelectorMatcher
@@ -45,6 +53,7 @@ class HtmlRewriter(ForwardScanner):
     _prev: bytes | bytearray | memoryview = _NOTHING
     _prev_at = -1
     _more: list[bytes | bytearray | memoryview] | None = None
+    _strict = False  # some notice has no fallback (`fallback: none`)
 
     def __init__(
         self, insertions: Sequence[Insertion], head_markup: bytes = b"", holdback: int = DEFAULT_HOLDBACK
@@ -54,12 +63,14 @@ class HtmlRewriter(ForwardScanner):
         self._slots: list[_Slot] = []
         slots = self._slots
         scan = False
-        matchers: dict[tuple[str, str], SelectorMatcher] = {}  # one per selector place, shared by notices
+        matchers: dict[tuple[str, str, bool], SelectorMatcher] = {}  # one per selector place, shared by notices
         for index, insertion in enumerate(insertions):
             slot = _Slot(index, insertion, matchers)
             slots.append(slot)
-            if slot.targets:
+            if slot.targets or slot.strict:
                 scan = True
+                self._strict = self._strict or slot.strict
+                self._all = self._all or insertion.every
         self._open = slots[:]  # not yet settled
         self._edits: list[tuple[int, int, int, bytes, int]] = []  # (pos, rank, index, markup, skip-to)
         if not slots:
@@ -109,7 +120,11 @@ class HtmlRewriter(ForwardScanner):
         placed = self._placed
         if placed is None:
             slots = self._slots if self._closed or self._passing else self._order
-            placed = [_make_placed(slot.insertion.key, *slot.outcome) for slot in slots if slot.outcome is not None]
+            placed = [
+                _make_placed(slot.insertion.key, o[0], o[1], len(o) == 3, slot.count)
+                for slot in slots
+                if (o := slot.outcome) is not None
+            ]
             self._placed = placed
         return placed
 
@@ -191,11 +206,11 @@ class HtmlRewriter(ForwardScanner):
 
     def _finish(self, buf: bytes | bytearray, end: int) -> bytes:
         self._closed = True
-        if self._cur < 0 and any(slot.best < 0 for slot in self._open):
+        if self._cur < 0 and any(slot.best < 0 and not slot.strict for slot in self._open):
             reason = self._end_reason(buf)
             if reason is not None:  # the end of the document would not render a notice: leave it out
                 self.reason = reason
-                self._open = [slot for slot in self._open if slot.best >= 0]
+                self._open = [slot for slot in self._open if slot.best >= 0 or slot.strict]
         self._settle_all(end)
         out = self._emit(buf, end, True)
         self._placed = None
@@ -206,6 +221,13 @@ class HtmlRewriter(ForwardScanner):
         self._closed = True
         self._placed = None
         self._buf = b""
+        if self._strict:  # notices without a fallback whose places the page did not have
+            for slot in self._open:
+                if slot.strict:
+                    slot.outcome = MISSED
+            self._open = [slot for slot in self._open if not slot.strict]
+            if not self._open:
+                return buf if type(buf) is bytes else bytes(buf)
         if cur < 0 and self._open:
             reason = self._end_reason(buf)
             if reason is not None:  # the end of the document would not render a notice: leave it out

@@ -237,7 +237,7 @@ class ForwardScanner(PlaceSearch):
                         if matcher.every_tag or matcher.needles or name in matcher.starts:
                             code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
                     if code:
-                        if code & DONE:
+                        if code & DONE or self._all:
                             self._matched(code)
                         else:
                             self._set_pattern()
@@ -338,10 +338,14 @@ class ForwardScanner(PlaceSearch):
 
     def _matched(self, code: int) -> None:
         """Selector matchers changed: record the places found, and rebuild the scanner's regex."""
+        if self._all:
+            for matcher in self._active:
+                if matcher.hits:
+                    self._take_hits(matcher)
         if code & DONE:
             found = False
             for matcher in self._active:
-                if matcher.done:
+                if matcher.done and not matcher.every:
                     found = True
                     self._found(matcher, matcher.result, matcher.result)
             if not found:

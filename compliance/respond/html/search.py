@@ -15,6 +15,7 @@ from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import (
     _KIND_BODY_END,
     _KIND_END,
+    MISSED,
     Placed,
     TargetKey,
     _advance_tail,
@@ -80,6 +81,7 @@ class PlaceSearch:
     _sel_every = False
     _sel_wide = False  # every start tag may matter (every tag, or needles)
     _needles: re.Pattern[bytes] | None = None
+    _all = False  # some notice goes at every element its selector matches (`match: all`)
     _switches = 0  # how many times the scanner's regex was chosen
     _patterns: set[_ScannerKey] | None = None  # distinct ones, counted once there were many switches
     # body-end: where to look for candidates from, the last candidate, the current one (the
@@ -109,7 +111,7 @@ class PlaceSearch:
         active: list[SelectorMatcher] = []
         for slot in list(self._open):
             if slot.best < 0:
-                body_end = True
+                body_end = body_end or not (slot.strict or slot.count)
                 targets = slot.targets
             else:
                 targets = slot.targets[: slot.best]
@@ -126,8 +128,15 @@ class PlaceSearch:
                     waiting = True
                     if key not in active:
                         active.append(key)  # type: ignore[arg-type]
-            if slot.best >= 0 and not waiting:  # every better place is ruled out
-                self._settle_forward(slot)
+            if not waiting:
+                if slot.best >= 0:  # every better place is ruled out
+                    self._settle_forward(slot)
+                elif slot.count:  # `match: all`, found at the elements it went next to
+                    self._open.remove(slot)
+                    self._record(slot, slot.targets[0][1], False)
+                elif slot.strict:  # every place is ruled out, and there is no fallback
+                    self._open.remove(slot)
+                    self._record(slot, *MISSED)
         self._want_body = want_body and not self._body_found
         self._wanted_markers = frozenset(markers)
         self._body_end = body_end
@@ -197,14 +206,26 @@ class PlaceSearch:
                 self._settle_forward(slot)
         self._refresh()
 
+    def _take_hits(self, matcher: SelectorMatcher) -> None:
+        """`match: all`: a notice at each place its matcher found since the last time."""
+        hits, matcher.hits = matcher.hits, []
+        for slot in self._open:
+            if slot.targets and slot.targets[0][0] is matcher:
+                insertion, kind = slot.insertion, slot.targets[0][3]
+                inline = insertion.inline
+                for pos, phrasing in hits:
+                    markup = inline if inline and phrasing else insertion.markup
+                    self._edits.append((pos, kind, slot.index, markup, pos))
+                slot.count += len(hits)
+
     def _settle_forward(self, slot: _Slot) -> None:
         key, place, rank, kind = slot.targets[slot.best]
         self._open.remove(slot)
         self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key), slot.best_end))
         self._record(slot, place, rank != 0)
 
-    def _record(self, slot: _Slot, place: Place | None, fallback: bool) -> None:
-        slot.outcome = (place, fallback)
+    def _record(self, slot: _Slot, place: Place | None, fallback: bool, missed: bool = False) -> None:
+        slot.outcome = MISSED if missed else (place, fallback)
         if not self._closed:
             self._order.append(slot)  # type: ignore[union-attr]  # a list whenever places are scanned for
             self._placed = None
@@ -224,10 +245,14 @@ class PlaceSearch:
         cur = self._cur
         at = cur if cur >= 0 else end
         for slot in self._open:
-            if slot.best >= 0:
+            if slot.count:
+                self._record(slot, slot.targets[0][1], False)
+            elif slot.best >= 0:
                 key, place, rank, kind = slot.targets[slot.best]
                 self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key), slot.best_end))
                 self._record(slot, place, rank != 0)
+            elif slot.strict:
+                self._record(slot, *MISSED)
             elif cur >= 0:
                 self._edits.append((at, _KIND_BODY_END, slot.index, slot.insertion.markup, at))
                 self._record(slot, slot.end_place, slot.end_rank != 0)

@@ -13,7 +13,7 @@ from compliance.rules.load.notices import read_required_languages, warn_cut
 from compliance.rules.load.places import read_placement
 from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, RuleDraft
 from compliance.rules.load.values import FileReader
-from compliance.rules.model import DatedCode, Location, PathPattern, Rule
+from compliance.rules.model import SELECTOR_PLACES, DatedCode, Location, PathPattern, Rule
 from compliance.rules.paths import PatternError, normalize_host, path_pattern
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
@@ -39,10 +39,14 @@ RULE_KEYS: Final = (
     "languages",
     "form",
     "required_languages",
+    "fallback",
+    "match",
 )
 ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
 MODES: Final[tuple[Literal["enforce", "report-only"], ...]] = ("enforce", "report-only")
 FORMS: Final[tuple[Literal["inline", "block"], ...]] = ("inline", "block")
+FALLBACKS: Final[tuple[Literal["body-end", "none"], ...]] = ("body-end", "none")
+MATCHES: Final[tuple[Literal["first", "all"], ...]] = ("first", "all")
 DEFAULT_PATHS: Final = ("/**",)
 
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
@@ -172,6 +176,12 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.valid = False
         else:
             draft.form = form
+    fallback_node = reader.optional(node, "fallback")
+    if fallback_node is not None:
+        _read_fallback(reader, draft, fallback_node)
+    match_node = reader.optional(node, "match")
+    if match_node is not None:
+        _read_match(reader, draft, match_node)
 
     start_node = reader.optional(node, "from")
     if start_node is not None:
@@ -379,6 +389,8 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 priority=draft.priority,
                 mode=draft.mode,
                 form=draft.form,
+                fallback=draft.fallback,
+                match=draft.match,
                 location=Location(draft.path, draft.node.line, draft.node.column),
                 jurisdictions_written=written[0],
                 except_jurisdictions_written=written[1],
@@ -390,6 +402,73 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             )
         )
     return rules
+
+
+def _read_fallback(reader: FileReader, draft: RuleDraft, node: YamlValue) -> None:
+    """`fallback`: body-end (the default) or none, for a rule whose HTML places the page may not have."""
+    fallback = reader.choice(node, "fallback", FALLBACKS)
+    if fallback is None:
+        draft.valid = False
+        return
+    draft.fallback = fallback
+    if fallback == "body-end":
+        return
+    kinds = [place.kind for place in draft.placement]
+    if draft.action == "block":
+        reader.warning(
+            node,
+            "fallback-ignored",
+            'A "block" rule answers with a page of its own, so its "fallback" is not used; remove it.',
+        )
+    elif kinds[0] in ("header", "json"):
+        reader.error(
+            node,
+            "bad-fallback",
+            f'"fallback: none" applies to places in an HTML page; a "{kinds[0]}" placement has no fallback. '
+            "Remove the fallback line.",
+        )
+        draft.valid = False
+    elif kinds == ["body-end"] and draft.valid:
+        reader.error(
+            node,
+            "bad-fallback",
+            '"fallback: none" needs a placement that a page may not have, such as placement: {marker: '
+            'comments} or {after: "#comments"}; write that placement, or remove the fallback line.',
+        )
+        draft.valid = False
+    elif "body-end" in kinds:
+        reader.warning(
+            node,
+            "fallback-ignored",
+            '"fallback: none" has no effect while "body-end" is one of the places: the notice goes there '
+            "when the places before it are missing. Remove body-end from the placement, or the fallback line.",
+        )
+
+
+def _read_match(reader: FileReader, draft: RuleDraft, node: YamlValue) -> None:
+    """`match`: first (the default) or all, for a rule placed at one selector place."""
+    match = reader.choice(node, "match", MATCHES)
+    if match is None:
+        draft.valid = False
+        return
+    draft.match = match
+    if match == "first":
+        return
+    if draft.action == "block":
+        reader.warning(
+            node,
+            "match-ignored",
+            'A "block" rule answers with a page of its own, so its "match" is not used; remove it.',
+        )
+    elif draft.valid and (len(draft.placement) != 1 or draft.placement[0].kind not in SELECTOR_PLACES):
+        reader.error(
+            node,
+            "bad-match",
+            '"match: all" puts the notice next to every element one selector matches, so the placement must '
+            "be one selector place, such as placement: {before: form}; write that placement, or remove the "
+            "match line.",
+        )
+        draft.valid = False
 
 
 def _rule_name(name: str | None) -> str:

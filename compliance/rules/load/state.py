@@ -63,6 +63,8 @@ class RuleDraft:
     reference: str | None = None
     languages: list[YamlScalar] = field(default_factory=list)
     form: Literal["auto", "inline", "block"] = "auto"
+    fallback: Literal["body-end", "none"] = "body-end"
+    match: Literal["first", "all"] = "first"
 
 
 class Loader:
