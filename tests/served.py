@@ -11,7 +11,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -35,6 +35,23 @@ async def live(request: Request) -> StreamingResponse:
     return StreamingResponse(parts(), media_type="text/html; charset=utf-8", headers={"Content-Language": "en"})
 
 
+#: A page with no charset in its Content-Type, sent 16 bytes at a time.
+TRICKLED = b"<html lang='en'><head><title>Live</title></head><body><p>First.</p><p>Second.</p></body></html>"
+TRICKLE_PAUSE = 0.25
+
+
+async def trickle(request: Request) -> StreamingResponse:
+    async def parts() -> AsyncIterator[bytes]:
+        for at in range(0, len(TRICKLED), 16):
+            if at and "whole" not in request.query_params:
+                await asyncio.sleep(TRICKLE_PAUSE)
+            yield TRICKLED[at : at + 16]
+
+    if "whole" in request.query_params:
+        return Response(TRICKLED, media_type="text/html")
+    return StreamingResponse(parts(), media_type="text/html")
+
+
 async def file_page(request: Request) -> FileResponse:
     return FileResponse(PAGES / "article.html", media_type="text/html; charset=utf-8")
 
@@ -42,6 +59,7 @@ async def file_page(request: Request) -> FileResponse:
 inner = Starlette(
     routes=[
         Route("/live/river-port", live),
+        Route("/live/trickle", trickle),
         Route("/files/article", file_page),
         Mount("/pages", StaticFiles(directory=PAGES)),
         Mount("/", site),

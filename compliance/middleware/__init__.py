@@ -230,6 +230,8 @@ class ComplianceMiddleware:
         except BaseException:
             responder.app_failed()
             raise
+        if responder.held:
+            await responder.settle()
 
     def _take_token(self, scope: Scope, send: Send) -> tuple[Scope, Send]:
         """The request without its test or preview token; `send` says so where the token was honoured."""

@@ -2,13 +2,15 @@
 
 `Responder` wraps `send` for one covered response: it adds the cache headers, holds
 `http.response.start` until the first body chunk (or until the page's charset is
-known), streams the body through the transform the decision's `Plan` builds, and
-records the audit event at the end. `LazyState` is `scope["state"]` on a page no rule
-covers: the jurisdiction is resolved only when the app reads it.
+known, or for at most `SNIFF_WAIT` seconds), streams the body through the transform
+the decision's `Plan` builds, and records the audit event at the end. `LazyState` is
+`scope["state"]` on a page no rule covers: the jurisdiction is resolved only when the
+app reads it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -53,6 +55,8 @@ SNIFF_WAIT: Final = 0.05
 _CACHE_FIELDS: Final = frozenset({b"cache-control", b"etag", b"last-modified"}) | _cache.SHARED_CACHE_FIELDS
 _ACCEPT_LANGUAGE: Final = ("Accept-Language",)
 _HEAD: Final = "HEAD request: no body"
+#: What the deadline feeds the rewriter: no more bytes, the body goes on.
+_NOTHING_YET: Final[Message] = {"type": "http.response.body", "body": b"", "more_body": True}
 
 
 class LazyState(dict[str, Any]):
@@ -120,6 +124,10 @@ class Responder:
         "vary_language",
         "audited",
         "bodiless",
+        "_timer",
+        "_flushing",
+        "_lock",
+        "_late_error",
     )
 
     def __init__(
@@ -162,10 +170,26 @@ class Responder:
         self.audited = False
         #: A HEAD answered with GET's headers: the app's body (without the notices) is not passed on.
         self.bodiless = False
+        #: The deadline of held first bytes (asyncio only), and the task that sends them when it passes.
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
+        #: Set once a deadline was armed: the deadline's flush and the app's sends then take turns.
+        self._lock: asyncio.Lock | None = None
+        #: What sending at the deadline raised (the client went away...): the app's next send raises it.
+        self._late_error: Exception | None = None
 
     # -- ASGI send ------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
+        if self._lock is None:
+            await self._send_one(message)
+            return
+        async with self._lock:
+            if self._late_error is not None:
+                raise self._late_error
+            await self._send_one(message)
+
+    async def _send_one(self, message: Message) -> None:
         if self.passing:
             if self.bodiless and message["type"] == "http.response.body" and message.get("body"):
                 # Some servers count a HEAD body into Content-Length: it would be the page without the notices.
@@ -235,7 +259,7 @@ class Responder:
         self.start = message
         self.spent += time.perf_counter() - began
 
-    async def _on_body(self, message: Message) -> None:
+    async def _on_body(self, message: Message, deadline: bool = False) -> None:
         body = bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
         unsent = self.start is not None  # nothing of this response has gone out yet
@@ -250,8 +274,11 @@ class Responder:
                         self.held_since = began
                     self.pending.append(plain)
                     self.pending_size += len(plain)
-                if more and self.pending_size < SNIFF_SIZE and not self._may_begin(began):
+                if more and self.pending_size < SNIFF_SIZE and not deadline and not self._may_begin(began):
+                    if self._lock is None and self.pending:
+                        self._arm_deadline()
                     return
+                self._disarm()
                 plain = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
                 self.transform = self._build_transform(plain[:SNIFF_SIZE])
             out = self.transform.feed(plain, last=not more)
@@ -272,12 +299,61 @@ class Responder:
         self.raw_pending = []
         self.spent += time.perf_counter() - began
         if self.start is not None:
-            if not out and more:
+            if not out and more and not deadline:
                 return
             await self._flush_start(more=more, length=len(out), modified=True)
+            if not out and more:
+                return  # the deadline: the response starts, the rewriter still holds every byte it has
         await self._send({"type": "http.response.body", "body": out, "more_body": more})
         if not more:
             self._audit()
+
+    # -- the deadline of held first bytes -------------------------------------------
+
+    def _arm_deadline(self) -> None:
+        """Send the held first bytes `SNIFF_WAIT` seconds after they arrived, even if the app sends nothing more.
+
+        Only under asyncio (uvloop included); elsewhere (trio) the wait is checked when the next piece arrives.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._lock = asyncio.Lock()
+        delay = max(0.0, SNIFF_WAIT - (time.perf_counter() - self.held_since))
+        self._timer = loop.call_later(delay, self._on_deadline, loop)
+
+    def _on_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        self._flushing = loop.create_task(self._flush_held())
+
+    async def _flush_held(self) -> None:
+        assert self._lock is not None
+        try:
+            async with self._lock:
+                # The app's own sends may have begun the body (or given up) while this task waited its turn.
+                if self.start is not None and self.transform is None and self.pending and not self.passing:
+                    await self._on_body(_NOTHING_YET, deadline=True)
+        except Exception as error:
+            self._late_error = error
+        finally:
+            self._flushing = None
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    @property
+    def held(self) -> bool:
+        """Whether a deadline is armed, or its flush is running."""
+        return self._timer is not None or self._flushing is not None
+
+    async def settle(self) -> None:
+        """The app returned: no deadline may send after it; a flush already sending is let finish."""
+        self._disarm()
+        if self._flushing is not None:
+            await self._flushing
 
     # -- helpers --------------------------------------------------------------------
 
@@ -287,7 +363,8 @@ class Responder:
 
         At once where nothing is left to learn from the first bytes (a JSON body; a page whose charset the
         Content-Type gives, and whose notices' language cannot follow `<html lang>`); else once the first
-        bytes have waited `SNIFF_WAIT` seconds for more.
+        bytes have waited `SNIFF_WAIT` seconds for more. Under asyncio a deadline (`_arm_deadline`) sends
+        them then even if the app sends nothing more; elsewhere they go with the next piece after it.
         """
         if not self.pending:
             return False
@@ -355,6 +432,7 @@ class Responder:
         fault in the middle of a stream loses what the rewriter held.
         """
         self.passing = True
+        self._disarm()
         held, self.raw_pending, self.pending = self.raw_pending, [], []
         if body:
             held.append(body)
@@ -372,6 +450,9 @@ class Responder:
 
     def app_failed(self) -> None:
         """The app raised (or was cancelled) before its response ended: the event says so."""
+        self._disarm()
+        if self._flushing is not None:
+            self._flushing.cancel()
         if not self.audited:
             self._audit(missed="the app failed before its response ended")
 
