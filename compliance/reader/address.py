@@ -305,6 +305,8 @@ def _forwarded_tail(header: bytes) -> list[str | None] | None:
             break
         end = comma
     return found
+
+
 #: Longest pair of forwarding headers whose walk is cached.
 _MAX_CACHED_CHAIN = 512
 
