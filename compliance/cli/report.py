@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from compliance.cli import COMMANDS, output
@@ -33,30 +34,20 @@ __all__ = ["add_parser", "run"]
 DEFAULT_NAMES = {"html": "compliance-report.html", "markdown": "compliance-report.md"}
 
 
-@output.register("report", "html")
-def _html(args: tuple[RuleSet, Evidence]) -> str:
-    ruleset, evidence = args
-    ruleset = ruleset.at(evidence.generated.timestamp())  # groups' members as they stand when the report is written
-    return report_html(
-        ruleset,
-        evidence.source,
-        now=evidence.generated,
-        warnings=(*ruleset.warnings, *lint(ruleset)),
-        evidence=evidence,
-    )
+def _written_by(page: Callable[..., str]) -> Callable[[tuple[RuleSet, Evidence]], str]:
+    """The report format that `page` (report_html or report_markdown) writes."""
+
+    def write(args: tuple[RuleSet, Evidence]) -> str:
+        ruleset, evidence = args
+        ruleset = ruleset.at(evidence.generated.timestamp())  # groups' members as they stand when written
+        warnings = (*ruleset.warnings, *lint(ruleset))
+        return page(ruleset, evidence.source, now=evidence.generated, warnings=warnings, evidence=evidence)
+
+    return write
 
 
-@output.register("report", "markdown")
-def _markdown(args: tuple[RuleSet, Evidence]) -> str:
-    ruleset, evidence = args
-    ruleset = ruleset.at(evidence.generated.timestamp())  # groups' members as they stand when the report is written
-    return report_markdown(
-        ruleset,
-        evidence.source,
-        now=evidence.generated,
-        warnings=(*ruleset.warnings, *lint(ruleset)),
-        evidence=evidence,
-    )
+output.register("report", "html")(_written_by(report_html))
+output.register("report", "markdown")(_written_by(report_markdown))
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

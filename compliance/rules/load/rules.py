@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from compliance.rules.load.groups import check_jurisdiction
 from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
@@ -16,6 +17,8 @@ from compliance.rules.load.values import FileReader
 from compliance.rules.model import SELECTOR_PLACES, DatedCode, Location, PathPattern, Rule
 from compliance.rules.paths import PatternError, normalize_host, path_pattern
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
+
+_T = TypeVar("_T")
 
 __all__ = ["ACTIONS", "DEFAULT_PATHS", "MODES", "RULE_KEYS", "merge_rules", "read_rules"]
 
@@ -142,13 +145,9 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
     else:
         draft.hosts = hosts
 
-    action_node = reader.optional(node, "action")
-    if action_node is not None:
-        action = reader.choice(action_node, "action", ACTIONS)
-        if action is None:
-            draft.valid = False
-        else:
-            draft.action = action
+    action = _optional_choice(reader, draft, node, "action", ACTIONS)
+    if action is not None:
+        draft.action = action
     placement_node = reader.optional(node, "placement")
     if placement_node is not None:
         placement = read_placement(reader, placement_node)
@@ -162,20 +161,12 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
                     "placement-ignored",
                     'A "block" rule answers with a page of its own, so its "placement" is not used; remove it.',
                 )
-    mode_node = reader.optional(node, "mode")
-    if mode_node is not None:
-        mode = reader.choice(mode_node, "mode", MODES)
-        if mode is None:
-            draft.valid = False
-        else:
-            draft.mode = mode
-    form_node = reader.optional(node, "form")
-    if form_node is not None:
-        form = reader.choice(form_node, "form", FORMS)
-        if form is None:
-            draft.valid = False
-        else:
-            draft.form = form
+    mode = _optional_choice(reader, draft, node, "mode", MODES)
+    if mode is not None:
+        draft.mode = mode
+    form = _optional_choice(reader, draft, node, "form", FORMS)
+    if form is not None:
+        draft.form = form
     fallback_node = reader.optional(node, "fallback")
     if fallback_node is not None:
         _read_fallback(reader, draft, fallback_node)
@@ -479,3 +470,15 @@ def _when(moment: datetime) -> str:
     if moment.time() == time(0):
         return moment.strftime("%Y-%m-%d")
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _optional_choice(reader: FileReader, draft: RuleDraft, node: YamlMap, key: str, choices: Sequence[_T]) -> _T | None:
+    """An optional field that takes one of `choices`: its value, or None where it is absent or not one
+    of them (which the reader reports, and which makes the draft invalid)."""
+    value_node = reader.optional(node, key)
+    if value_node is None:
+        return None
+    value = reader.choice(value_node, key, choices)
+    if value is None:
+        draft.valid = False
+    return value
