@@ -258,7 +258,8 @@ _values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(
     record=st.dictionaries(
-        st.sampled_from(["event", "time", "request_id", "path", "rules", "chain", "seq", "prev"]) | st.text(max_size=10),
+        st.sampled_from(["event", "time", "request_id", "path", "rules", "chain", "seq", "prev"])
+        | st.text(max_size=10),
         _values,
         max_size=8,
     )
