@@ -25,7 +25,7 @@ from compliance.observe.chain import write_linked
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.respond.plan import Plan, language_outcome
 from compliance.rules.decide import Decision
-from compliance.rules.model import Rule
+from compliance.rules.model import Rule, element_key
 
 __all__ = [
     "AUDIT_LOGGER",
@@ -201,6 +201,8 @@ def rule_outcomes(
             entry.update(outcome="not-applicable", why=f"content type {media or '(none)'}")
         elif missed is not None:
             entry.update(outcome="missed" if missed else "not-applicable", why=missed or "no body")
+        elif firing.rule.action in ("remove", "replace"):
+            entry.update(_element_outcome(firing.rule, placed.get(element_key(firing.rule.id)), reason))
         elif notice_id in placed and getattr(placed[notice_id], "missed", False):
             entry.update(outcome="missed", why=NO_PLACE_ON_PAGE)
         elif notice_id in placed:
@@ -214,6 +216,20 @@ def rule_outcomes(
             entry.update(outcome="missed", why=reason or "no place found")
         rules.append(entry)
     return rules
+
+
+#: Why a rule that removes or replaces elements did nothing.
+NO_ELEMENT: Final = "no element on the page matches the rule's selector"
+
+
+def _element_outcome(rule: Rule, where: Any, reason: str | None) -> dict[str, Any]:
+    """What a rule that removes or replaces elements did: `removed`/`replaced` with how many, or why not."""
+    if where is None:
+        return {"outcome": "missed", "why": reason or "no place found"}
+    if getattr(where, "missed", False):
+        return {"outcome": "not-applicable", "why": NO_ELEMENT}
+    done = "removed" if rule.action == "remove" else "replaced"
+    return {"outcome": done, "place": str(where.place), "count": getattr(where, "count", 0) or 1}
 
 
 def rule_basis(rule: Rule) -> dict[str, str]:

@@ -25,7 +25,7 @@ from compliance.respond.render import (
     sniff_html,
 )
 from compliance.rules.decide import Decision, Firing
-from compliance.rules.model import HTML_PLACES, Notice, Place
+from compliance.rules.model import HTML_PLACES, Notice, Place, element_key
 
 __all__ = [
     "DROPPED_WHEN_CHANGED",
@@ -261,9 +261,15 @@ class Plan:
             if form == "auto":
                 inline = b"".join(render_notice_html(notice, language, codec, inline=True) for language in notice_shown)
             rule = firing.rule
-            insertions.append(
-                Insertion(notice.id, places, markup, inline, rule.fallback != "none", rule.match == "all")
-            )
+            if rule.action == "notice":
+                insertions.append(
+                    Insertion(notice.id, places, markup, inline, rule.fallback != "none", rule.match == "all")
+                )
+            else:  # remove or replace: one per rule (`element_key`), the notice in place of the element
+                if rule.action == "remove":
+                    markup = inline = b""
+                key = element_key(rule.id)
+                insertions.append(Insertion(key, places, markup, inline, False, rule.match == "all", rule.action))
             languages.append((notice.id, notice_shown))
             if notice.css and notice.css not in css:
                 css.append(notice.css)

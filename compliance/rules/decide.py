@@ -99,6 +99,8 @@ NOTHING: Final = Decision()
 
 def _place_family(rule: Rule) -> str:
     """The kind of response a rule's notice goes into: `html` (any HTML place), `json` or `header`."""
+    if rule.action in ("remove", "replace"):
+        return f"element:{rule.id}"  # each acts on its own elements, whatever notice it names
     kind = rule.placement[0].kind if rule.placement else "body-end"
     return kind if kind in ("json", "header") else "html"
 

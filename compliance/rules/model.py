@@ -25,6 +25,7 @@ __all__ = [
     "SELECTOR_PLACES",
     "UNKNOWN",
     "DatedCode",
+    "element_key",
     "Link",
     "Location",
     "Notice",
@@ -49,6 +50,16 @@ BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 
 #: `match: all`: the most elements of a page one rule's notice goes next to.
 MAX_MATCHES: Final = 50
+
+
+def element_key(rule_id: str) -> str:
+    """How a rule that removes or replaces elements is named where it is placed and audited.
+
+    Such a rule acts on its own elements, so it is counted per rule, not per notice; no notice
+    id holds a ":".
+    """
+    return f"rule:{rule_id}"
+
 
 PlaceKind = Literal["body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json"]
 SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
@@ -157,7 +168,9 @@ class Rule:
     hosts: tuple[str, ...]
     #: In order of preference. HTML places only, or one header/json place.
     placement: tuple[Place, ...]
-    action: Literal["notice", "block"]
+    #: "remove"/"replace": the element its one selector place matches is left out (for "replace",
+    #: the notice takes its place).
+    action: Literal["notice", "block", "remove", "replace"]
     start: datetime | None  # `from`, inclusive, aware
     until: datetime | None  # exclusive, aware
     priority: int

@@ -13,6 +13,7 @@ the loader reports about one it cannot read.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -46,7 +47,7 @@ def _word_in(found: bytes, value: bytes) -> bool:
 
 # CSS Selectors 4: `^=`, `$=` and `*=` with an empty value match nothing, as does `~=` with an empty
 # value or one holding whitespace.
-_OPERATORS: Final = {
+_OPERATORS: Final[dict[str, Callable[[bytes, bytes], bool]]] = {
     "^": lambda found, value: bool(value) and found.startswith(value),
     "$": lambda found, value: bool(value) and found.endswith(value),
     "*": lambda found, value: bool(value) and value in found,
