@@ -199,6 +199,8 @@ def explain_text(result: Explanation) -> str:
             lines.append("  result    the page is answered with 451 Unavailable For Legal Reasons, carrying the notice")
         elif view.not_shown:
             lines.append(f"  shown     no: {view.not_shown}")
+        elif view.rule.action in ("remove", "replace"):
+            lines.append(f"  does      {view.places[0]}")
         else:
             lines.append(f"  goes      {view.places[0]}")
             lines.extend(f"            else {place}" for place in view.places[1:])

@@ -117,8 +117,8 @@ def entry_words(rule: Rule, now: datetime, code: Callable[[str], str] = str) -> 
     if rule.action == "block":
         words.append("BLOCKED: the page is answered with 451 Unavailable For Legal Reasons, carrying the notice")
     else:
-        places = describe_placement(rule.placement, rule.fallback, rule.match)
-        words.append("goes " + ", else ".join(places))
+        places = describe_placement(rule.placement, rule.fallback, rule.match, rule.action)
+        words.append(("" if rule.action in ("remove", "replace") else "goes ") + ", else ".join(places))
     words.append("on " + ", ".join(code(p.source) for p in rule.paths))
     if rule.except_paths:
         words.append("except " + ", ".join(code(p.source) for p in rule.except_paths))

@@ -39,8 +39,20 @@ def describe_place(place: Place) -> str:
     }[place.kind]
 
 
-def describe_placement(placement: Sequence[Place], fallback: str = "body-end", match: str = "first") -> tuple[str, ...]:
-    """Where a notice goes, in order of preference, with the last resort of an HTML page (`fallback`)."""
+def describe_placement(
+    placement: Sequence[Place], fallback: str = "body-end", match: str = "first", action: str = "notice"
+) -> tuple[str, ...]:
+    """Where a notice goes, in order of preference, with the last resort of an HTML page (`fallback`).
+
+    For `action` remove or replace, what becomes of the element its one selector place matches.
+    """
+    if action in ("remove", "replace") and placement:
+        which = f"each element (at most {MAX_MATCHES} in a page)" if match == "all" else "the first element"
+        done = "removes" if action == "remove" else "replaces"
+        by = "" if action == "remove" else " by the notice"
+        return (
+            f"{done} {which} matching {placement[0].arg}, with all it holds{by} (where the page has none: nothing)",
+        )
     places = [describe_place(p) for p in placement]
     if match == "all" and places:
         places[0] = places[0].replace("the first element", "each element", 1) + f" (at most {MAX_MATCHES} in a page)"
