@@ -204,7 +204,7 @@ def explain_text(result: Explanation) -> str:
         else:
             lines.append(f"  goes      {view.places[0]}")
             lines.extend(f"            else {place}" for place in view.places[1:])
-        if view.language is not None and not view.not_shown:
+        if view.language is not None and not view.not_shown and view.rule.action != "remove":
             if view.rule.languages:
                 lines.append(f"  language  {view.language} (always: the rule's languages)")
             elif view.notice.languages:

@@ -47,11 +47,12 @@ def describe_placement(
     For `action` remove or replace, what becomes of the element its one selector place matches.
     """
     if action in ("remove", "replace") and placement:
-        which = f"each element (at most {MAX_MATCHES} in a page)" if match == "all" else "the first element"
+        which = "every element" if match == "all" else "the first element"
+        most = f" (at most {MAX_MATCHES} in a page)" if match == "all" else ""
         done = "removes" if action == "remove" else "replaces"
-        by = "" if action == "remove" else " by the notice"
+        by = "" if action == "remove" else ", by the notice"
         return (
-            f"{done} {which} matching {placement[0].arg}, with all it holds{by} (where the page has none: nothing)",
+            f"{done} {which} matching {placement[0].arg}{most}, with all it holds{by}; nothing where there is none",
         )
     places = [describe_place(p) for p in placement]
     if match == "all" and places:
