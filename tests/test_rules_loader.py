@@ -1032,7 +1032,6 @@ def test_supported_selectors(selector: str) -> None:
         ("div > *", 'the universal selector "*"'),
         ("h1, h2", 'a list of selectors (",")'),
         ("[href!=http]", 'the attribute operator "!="'),
-        ("[src^=https://x/]", "the value https://x/ without quotes"),
         ("> article", 'a ">" with no element before it'),
         ("svg|rect", 'a namespace ("|")'),
     ],
@@ -1040,8 +1039,7 @@ def test_supported_selectors(selector: str) -> None:
 def test_unsupported_selectors_name_the_unsupported_part(selector: str, part: str) -> None:
     message = check_selector(selector)
     assert message is not None
-    assert message.startswith(f'The selector "{selector}" uses {part}')
-    assert "which is not supported here." in message
+    assert message.startswith(f'The selector "{selector}" uses {part}, which is not supported here.')
 
 
 def test_a_selector_ending_in_a_combinator_is_refused() -> None:

@@ -28,6 +28,8 @@ _COMBINATOR = re.compile(r"[ \t\n]*>[ \t\n]*|[ \t\n]+")
 _TYPE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _PART = re.compile(rf"#({_IDENT})|\.({_IDENT})|{_ATTRIBUTE}")
 
+# An attribute test whose bare value holds what only a quoted one may (`[src^=https://x/]`).
+_BARE: Final = re.compile(r"(\[[ \t]*[^\s\]=~|^$*\"']+[ \t]*[~|^$*]?=[ \t]*)([^\s\]\"']+)")
 _HTML_SPACE_TOKENS: Final = re.compile(rb"[^\t\n\x0c\r ]+")
 
 _SUPPORTED = (
@@ -204,6 +206,15 @@ def check_selector(selector: str) -> str | None:
 
 
 def _unsupported_message(text: str, position: int) -> str:
+    bare = _BARE.match(text, position)
+    if bare and not re.fullmatch(r"[A-Za-z0-9_-]+", bare.group(2)):
+        value = bare.group(2)
+        quoted = text[: bare.start(2)] + f'"{value}"' + text[bare.end(2) :]
+        return (
+            f'The selector "{text}" has the value {value} without quotes; a value other than letters, digits, '
+            f'"-" and "_" needs them: {quoted} (in YAML, put the whole selector in single quotes: '
+            f"'{quoted}')."
+        )
     extra = " For several places in order of preference, write a list of placements." if text[position] == "," else ""
     part = _unsupported(text, position)
     return f'The selector "{text}" uses {part}, which is not supported here.{extra} {_SUPPORTED}'
@@ -227,12 +238,6 @@ def _unsupported(text: str, position: int) -> str:
     if char == ">":
         return 'a ">" with no element before it'
     if char == "[":
-        bare = re.match(r"\[[ \t]*[^\s\]=~|^$*\"']+[ \t]*[~|^$*]?=[ \t]*([^\s\]\"']+)", rest)
-        if bare and not re.fullmatch(r"[A-Za-z0-9_-]+", bare.group(1)):
-            return (
-                f'the value {bare.group(1)} without quotes (a value other than letters, digits, "-" and "_" '
-                f'needs them: "{bare.group(1)}")'
-            )
         operator = re.match(r"\[[^\]=]*?([^\s\w\]=-]+=)", rest)
         if operator:
             return f'the attribute operator "{operator.group(1)}"'
