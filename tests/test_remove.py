@@ -144,7 +144,6 @@ def test_an_eu_reader_gets_the_page_without_the_rt_embed(tmp_path: Path, caplog:
             "rule": "eu-rt",
             "notice": "sanctioned-embed",
             "mode": "enforce",
-            "language": "en",
             "outcome": "removed",
             "place": 'before: iframe[src^="https://www.rt.com/"]',
             "count": 1,
@@ -213,6 +212,30 @@ def test_a_removal_rule_and_a_notice_rule_of_one_notice_both_apply(
     assert "www.rt.com" not in text
     assert text.index('data-legal-notice="sanctioned-embed"') < text.index("</body>")
     assert sorted(r["outcome"] for r in rules) == ["injected", "removed"]
+
+
+def test_a_remove_rule_may_name_no_notice(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bare = (
+        REMOVE.replace("    notice: sanctioned-embed\n", "") + "    legal_basis: Council Regulation (EU) No 833/2014\n"
+    )
+    text, rules = _get(caplog, _mw(tmp_path, bare), "/page", "DE")
+    assert text == PAGE.replace(RT, "")
+    assert rules == [
+        {
+            "rule": "eu-rt",
+            "mode": "enforce",
+            "legal_basis": "Council Regulation (EU) No 833/2014",
+            "outcome": "removed",
+            "place": 'before: iframe[src^="https://www.rt.com/"]',
+            "count": 1,
+        }
+    ]
+
+
+def test_a_replace_rule_needs_its_notice() -> None:
+    with pytest.raises(RuleFileError) as caught:
+        load_rules_text(RULES + REPLACE.replace("    notice: sanctioned-embed\n", ""), "rules.yaml")
+    assert 'rules.yaml:12:5: error[missing-field]: The rule "eu-rt" has no "notice"' in str(caught.value)
 
 
 # -- the rewriter ----------------------------------------------------------------------------------

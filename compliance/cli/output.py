@@ -194,7 +194,10 @@ def explain_text(result: Explanation) -> str:
         lines.append("")
         verb = "BLOCKS" if view.blocks else "FIRES"
         lines.append(f"{verb}  {view.rule.id}  ({view.rule.location})")
-        lines.append(f"  notice    {view.notice.id}: {view.notice.title}")
+        if view.notice.id:
+            lines.append(f"  notice    {view.notice.id}: {view.notice.title}")
+        else:
+            lines.append("  notice    none: the rule takes elements out and shows nothing")
         if view.blocks:
             lines.append("  result    the page is answered with 451 Unavailable For Legal Reasons, carrying the notice")
         elif view.not_shown:

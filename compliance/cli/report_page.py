@@ -331,9 +331,10 @@ def _rules_html(ruleset: RuleSet) -> str:
             status = f"{status}, report-only" if status else "report-only"
         basis = "".join(f"<br>{_e(line)}" for line in rule_facts(rule))
         places = describe_placement(rule.placement, rule.fallback, rule.match, rule.action)
+        notice = f"<code>{_e(rule.notice)}</code>" if rule.notice else "none"
         out.append(
             f"<tr><td><code>{_e(rule.id)}</code>{'<br><span class=tag>' + _e(status) + '</span>' if status else ''}"
-            f"{basis}</td><td><code>{_e(rule.notice)}</code></td><td>{_e(who)}</td><td>{_e(pages)}</td>"
+            f"{basis}</td><td>{notice}</td><td>{_e(who)}</td><td>{_e(pages)}</td>"
             f"<td>{'<br>'.join(_e(p) for p in places)}</td>"
             f"<td>{_e(' '.join(force) or 'always')}</td><td><code>{_e(rule.location)}</code></td></tr>"
         )

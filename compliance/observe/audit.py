@@ -191,6 +191,8 @@ def rule_outcomes(
         notice_id = firing.notice.id
         known = known_outcomes.get(notice_id, {})
         entry: dict[str, Any] = {"rule": firing.rule.id, "notice": notice_id, "mode": firing.rule.mode}
+        if not notice_id:  # a rule that takes elements out and names no notice
+            del entry["notice"]
         entry.update(rule_basis(firing.rule))
         entry.update((k, v) for k, v in known.items() if k in ("language", "languages"))
         if not firing.enforced:

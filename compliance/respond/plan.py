@@ -251,25 +251,27 @@ class Plan:
         languages: list[tuple[str, tuple[str, ...]]] = []
         css: list[str] = []
         for firing, notice_shown in zip(self.html_due, shown, strict=True):
-            notice = firing.notice
-            places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
-            form = firing.rule.form
+            notice, rule = firing.notice, firing.rule
+            places = tuple(p for p in rule.placement if p.kind in HTML_PLACES)
+            if rule.action == "remove":  # one per rule (`element_key`): the element goes, no notice is shown
+                insertions.append(
+                    Insertion(element_key(rule.id), places, b"", b"", False, rule.match == "all", "remove")
+                )
+                continue
+            form = rule.form
             markup = b"".join(
                 render_notice_html(notice, language, codec, inline=form == "inline") for language in notice_shown
             )
             inline = b""
             if form == "auto":
                 inline = b"".join(render_notice_html(notice, language, codec, inline=True) for language in notice_shown)
-            rule = firing.rule
             if rule.action == "notice":
                 insertions.append(
                     Insertion(notice.id, places, markup, inline, rule.fallback != "none", rule.match == "all")
                 )
-            else:  # remove or replace: one per rule (`element_key`), the notice in place of the element
-                if rule.action == "remove":
-                    markup = inline = b""
+            else:  # replace: one per rule (`element_key`), the notice in place of the element
                 key = element_key(rule.id)
-                insertions.append(Insertion(key, places, markup, inline, False, rule.match == "all", rule.action))
+                insertions.append(Insertion(key, places, markup, inline, False, rule.match == "all", "replace"))
             languages.append((notice.id, notice_shown))
             if notice.css and notice.css not in css:
                 css.append(notice.css)
@@ -279,6 +281,8 @@ class Plan:
 
 def _chosen_per_reader(firing: Firing) -> bool:
     """Whether the notice's language is chosen per reader among several texts (not fixed by a rule)."""
+    if firing.rule.action == "remove":
+        return False  # nothing of its notice is shown
     return len(firing.notice.text) > 1 and not fixed_languages(firing.rule, firing.notice)
 
 

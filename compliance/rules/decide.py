@@ -28,7 +28,7 @@ from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.index import CoverIndex, bits_of
-from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet
+from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet, notice_of
 from compliance.rules.paths import host_matches, normalise_path
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
@@ -143,7 +143,7 @@ class Engine:
         self._rules = tuple(
             _Compiled(
                 rule=rule,
-                notice=ruleset.notices[rule.notice],
+                notice=notice_of(ruleset.notices, rule),
                 start=_timestamp(rule.start),
                 until=_timestamp(rule.until),
                 dependent=EVERYONE not in rule.jurisdictions or bool(rule.except_jurisdictions or rule.dated),

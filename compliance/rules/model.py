@@ -26,6 +26,7 @@ __all__ = [
     "UNKNOWN",
     "DatedCode",
     "element_key",
+    "notice_of",
     "Link",
     "Location",
     "Notice",
@@ -50,6 +51,14 @@ BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 
 #: `match: all`: the most elements of a page one rule's notice goes next to.
 MAX_MATCHES: Final = 50
+
+
+def notice_of(notices: Mapping[str, Notice], rule: Rule) -> Notice:
+    """The notice a rule brings; for an `action: remove` rule that names none (`notice` ""), a stand-in
+    with the id "" and no text, which nothing shows."""
+    if rule.notice:
+        return notices[rule.notice]
+    return Notice(id="", title="(no notice)", text={}, default_language="", location=rule.location)
 
 
 def element_key(rule_id: str) -> str:
@@ -158,6 +167,7 @@ class DatedCode:
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
+    #: The notice's id; "" for an `action: remove` rule that names none (see `notice_of`).
     notice: str
     #: Expanded: country codes, subdivision codes, "unknown", "anonymous", "*".
     jurisdictions: frozenset[str]

@@ -100,14 +100,17 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
     elif rule_id is None:
         draft.valid = False
 
-    notice_node = reader.required(node, "notice", node, what, "notice: the id of a notice")
+    action_node = node.get("action")
+    if node.get("notice") is None and isinstance(action_node, YamlScalar) and action_node.value == "remove":
+        notice_node = None  # a rule that only takes elements out may name no notice: its audit names the rule
+    else:
+        notice_node = reader.required(node, "notice", node, what, "notice: the id of a notice")
+        draft.valid = draft.valid and notice_node is not None
     if notice_node is not None:
         if reader.text(notice_node, "notice") is not None and isinstance(notice_node, YamlScalar):
             draft.notice = notice_node
         else:
             draft.valid = False
-    else:
-        draft.valid = False
 
     jurisdictions_node = reader.required(node, "jurisdictions", node, what, 'jurisdictions: [RU] or ["@EU"]')
     if jurisdictions_node is not None:
@@ -367,12 +370,12 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             fixed = resolve_fixed_languages(
                 loader.sink, draft.path, draft.languages, notice_draft.notice.text, notice_draft.id, draft.name
             )
-        if not draft.valid or fixed is None or draft.id is None or draft.notice is None:
+        if not draft.valid or fixed is None or draft.id is None:
             continue
         rules.append(
             Rule(
                 id=draft.id,
-                notice=draft.notice.value,
+                notice="" if draft.notice is None else draft.notice.value,
                 jurisdictions=expanded[0],
                 except_jurisdictions=expanded[1],
                 paths=draft.paths,
