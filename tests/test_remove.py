@@ -451,3 +451,24 @@ def test_the_corpus_loses_the_element_and_nothing_else(tmp_path: Path) -> None:
     finally:
         loop.close()
     assert changed == []
+
+
+def test_an_element_nested_too_deep_to_find_its_end_is_audited_missed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = "<body><div class=embed>" + "<div>" * 300 + "x" + "</div>" * 301 + "<p>after</p></body>"
+
+    async def deep(request: Request) -> Response:
+        return HTMLResponse(page)
+
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    rule = "  - {id: r, jurisdictions: [DE], placement: {before: div.embed}, action: remove}\n"
+    app = ComplianceMiddleware(Starlette(routes=[Route("/deep", deep)]), rules=write_rules(folder, RULES + rule))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="compliance.audit"):
+        text = fetch(_AsReader(app, "DE"), "/deep").text
+    (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
+    assert text == page  # left as it was, never half removed
+    assert event["rules"][0]["outcome"] == "missed"
+    assert "nested too deep" in event["rules"][0]["why"]

@@ -222,6 +222,8 @@ def rule_outcomes(
 
 #: Why a rule that removes or replaces elements did nothing.
 NO_ELEMENT: Final = "no element on the page matches the rule's selector"
+#: Why one it matched was left in the page (see `compliance.respond.matcher.MAX_DEPTH`).
+GAVE_UP: Final = "an element matched, but holds elements nested too deep to find its end; it was left in the page"
 
 
 def _element_outcome(rule: Rule, where: Any, reason: str | None) -> dict[str, Any]:
@@ -230,6 +232,8 @@ def _element_outcome(rule: Rule, where: Any, reason: str | None) -> dict[str, An
         return {"outcome": "missed", "why": reason or "no place found"}
     if getattr(where, "missed", False):
         return {"outcome": "not-applicable", "why": NO_ELEMENT}
+    if where.place is None:
+        return {"outcome": "missed", "why": GAVE_UP}
     done = "removed" if rule.action == "remove" else "replaced"
     return {"outcome": done, "place": str(where.place), "count": getattr(where, "count", 0) or 1}
 

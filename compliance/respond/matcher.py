@@ -30,6 +30,9 @@ Matching:
   to its end (`after`, `append`) does not count.
 - `prepend` and `append` never match `script`, `style`, `textarea`, `title`
   and the other raw-text elements (a notice would be text there).
+- A matcher for `action: remove`/`replace` (`whole`) follows the element as for
+  `after` and keeps where its start tag begins (`begin`); it never matches `html`,
+  `head` or `body`.
 
 How elements end (tree construction, simplified) is told in `compliance.respond.elements`.
 

@@ -139,7 +139,11 @@ class PlaceSearch:
                     self._record(slot, slot.targets[0][1], False)
                 elif slot.strict:  # every place is ruled out, and there is no fallback
                     self._open.remove(slot)
-                    self._record(slot, *MISSED)
+                    key = slot.targets[0][0] if slot.targets else None
+                    if type(key) is SelectorMatcher and key.whole and key.dead and key.begin >= 0:
+                        self._record(slot, None, True)  # it matched, and gave up inside: not done
+                    else:
+                        self._record(slot, *MISSED)
         self._want_body = want_body and not self._body_found
         self._wanted_markers = frozenset(markers)
         self._body_end = body_end
