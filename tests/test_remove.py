@@ -472,3 +472,21 @@ def test_an_element_nested_too_deep_to_find_its_end_is_audited_missed(
     assert text == page  # left as it was, never half removed
     assert event["rules"][0]["outcome"] == "missed"
     assert "nested too deep" in event["rules"][0]["why"]
+
+
+def test_a_form_on_a_removal_is_a_warning(tmp_path: Path) -> None:
+    ruleset = load_rules(write_rules(tmp_path, RULES + REMOVE + "    form: inline\n"))
+    assert [(w.code, w.line) for w in ruleset.warnings] == [("form-ignored", 18)]
+
+
+def test_against_the_rules_alone_a_replace_rule_shows_its_notice(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path, RULES + REPLACE + REMOVE.replace("eu-rt", "eu-rt-2").replace("sanctioned-embed", "gdpr")
+    )
+    cases = write_rules(
+        tmp_path,
+        "cases:\n  - name: DE\n    request: {path: /a, country: DE}\n    expect: {notices: [sanctioned-embed]}\n",
+        "cases.yaml",
+    )
+    done = _cli("test", str(cases), "--rules", str(rules))
+    assert "PASS  DE" in done.stdout, done.stdout

@@ -499,6 +499,13 @@ def _check_element_action(
         )
         draft.valid = False
         return
+    form = node.get("form")
+    if action == "remove" and form is not None:
+        reader.warning(
+            form,
+            "form-ignored",
+            '"action: remove" shows no notice, so its "form" is not used; remove it, or write "action: replace".',
+        )
     if fallback is not None:
         reader.warning(
             fallback,
