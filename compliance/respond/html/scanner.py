@@ -26,6 +26,7 @@ from compliance.respond.html.tokenizer import (
     _lower_bytes,
     close_raw,
 )
+from compliance.respond.elements import phrasing_before
 from compliance.respond.matcher import DONE, UNCHANGED
 
 __all__ = ["MAX_MARKER_COMMENT", "ForwardScanner"]
@@ -51,6 +52,13 @@ class ForwardScanner(PlaceSearch):
         shift = len(self._recent)
         joined = self._recent + bytes(buf[:n])
         return _enclosed(joined, max(before + shift, q + shift - MAX_TAG, 0), q + shift, n + shift, final)
+
+    def _marker_phrasing(self, buf: bytes | bytearray, q: int) -> bool:
+        """Whether the marker comment at q lies inside phrasing content (see `phrasing_before`)."""
+        before = bytes(buf[max(0, q - MAX_TAG) : q])
+        if q < MAX_TAG and self._recent:
+            before = self._recent + before
+        return phrasing_before(before)
 
     def _scan(self, buf: bytes | bytearray, end: int, final: bool) -> None:
         """Run the forward scanner over buf up to `end`.
@@ -144,6 +152,8 @@ class ForwardScanner(PlaceSearch):
                 i = safe = closed
                 if name and name in self._wanted_markers:
                     self._markers_found = self._markers_found | {name}
+                    if self._marker_phrasing(buf, q):
+                        self._phrasing_markers = self._phrasing_markers | {name}
                     self._found(name, q + base, i + base)
                     pattern = self._fwd
                 continue
