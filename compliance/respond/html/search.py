@@ -222,7 +222,9 @@ class PlaceSearch:
     def _settle_forward(self, slot: _Slot) -> None:
         key, place, rank, kind = slot.targets[slot.best]
         self._open.remove(slot)
-        self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key, self._phrasing_markers), slot.best_end))
+        self._edits.append(
+            (slot.best_pos, kind, slot.index, markup_at(slot.insertion, key, self._phrasing_markers), slot.best_end)
+        )
         self._record(slot, place, rank != 0)
 
     def _record(self, slot: _Slot, place: Place | None, fallback: bool, missed: bool = False) -> None:
@@ -250,7 +252,15 @@ class PlaceSearch:
                 self._record(slot, slot.targets[0][1], False)
             elif slot.best >= 0:
                 key, place, rank, kind = slot.targets[slot.best]
-                self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key, self._phrasing_markers), slot.best_end))
+                self._edits.append(
+                    (
+                        slot.best_pos,
+                        kind,
+                        slot.index,
+                        markup_at(slot.insertion, key, self._phrasing_markers),
+                        slot.best_end,
+                    )
+                )
                 self._record(slot, place, rank != 0)
             elif slot.strict:
                 self._record(slot, *MISSED)
