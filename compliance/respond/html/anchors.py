@@ -129,9 +129,14 @@ class Placed:
     fallback: bool
     missed: bool = False
     count: int = 0
+    #: Why it was missed, where that is not the usual "none of its places is on the page".
+    why: str | None = None
 
 
 _BODY_END: Final = Place("body-end")
+HEAD_PLACE: Final = Place("head")
+#: Why head elements were left out: the page showed no end of its head.
+NO_HEAD: Final = "the page has neither </head> nor <body>, so where its head ends is not known"
 # Target keys: None for `body-start`, a marker's name (bytes), a selector place's matcher.
 _BODY_START: Final = None
 TargetKey = bytes | SelectorMatcher | None

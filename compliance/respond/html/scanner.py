@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from compliance.respond.elements import phrasing_before
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import _BODY_START
 from compliance.respond.html.search import PlaceSearch
@@ -26,7 +27,6 @@ from compliance.respond.html.tokenizer import (
     _lower_bytes,
     close_raw,
 )
-from compliance.respond.elements import phrasing_before
 from compliance.respond.matcher import DONE, UNCHANGED
 
 __all__ = ["MAX_MARKER_COMMENT", "ForwardScanner"]
@@ -254,6 +254,8 @@ class ForwardScanner(PlaceSearch):
                         pattern = self._fwd
             if body:  # (its own attributes are skipped, as before selectors)
                 self._body_found = True
+                if self._head_open and self._heads_pending:  # no `</head>`: the head ends at `<body>`
+                    self._body_tag_pos = q + base
                 self._head_open = False
                 self._found(_BODY_START, e + base, e + base)
                 pattern = self._fwd

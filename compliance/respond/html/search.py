@@ -57,6 +57,14 @@ class PlaceSearch:
     _style_done = True
     _head_open = False  # still looking for `</head`
     _head_pos = -1
+    # `placement: head`: the notices' head elements, their ids, whether they still wait for the
+    # head's end, where `<body` begins where no `</head>` came first, and the outcome (0: none yet,
+    # 1: placed, 2: missed).
+    _heads = b""
+    _head_keys: tuple[str, ...] = ()
+    _heads_pending = False
+    _body_tag_pos = -1
+    _heads_state = 0
     _body_found = False
     _want_body = False  # still looking for `<body`
     _markers_found: frozenset[bytes] = frozenset()
