@@ -18,6 +18,7 @@ import pycountry
 
 from compliance.rules.load.head import read_head
 from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
+from compliance.rules.load.markup import markup_warning
 from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
 from compliance.rules.load.state import Loader, NoticeDraft
 from compliance.rules.load.values import FileReader
@@ -242,6 +243,9 @@ def _read_language_map(reader: FileReader, node: YamlValue, field_name: str, exa
         if text is None:
             ok = False
             continue
+        looks_like_markup = markup_warning(text, f"{field_name}: {tag}")
+        if looks_like_markup is not None:
+            reader.warning(value, "markup-in-text", looks_like_markup)
         found[tag] = text
     return found if ok else None
 
