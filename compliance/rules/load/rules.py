@@ -363,8 +363,8 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             fixed = resolve_fixed_languages(
                 loader.sink, draft.path, draft.languages, notice_draft.notice.text, notice_draft.id, draft.name
             )
-        if notice_draft is not None and notice_draft.notice is not None:
-            draft.valid = check_head_placement(loader.sink, draft, notice_draft) and draft.valid
+        if draft.valid and notice_draft is not None and notice_draft.notice is not None:
+            draft.valid = check_head_placement(loader.sink, draft, notice_draft)
         if not draft.valid or fixed is None or draft.id is None or draft.notice is None:
             continue
         rules.append(
