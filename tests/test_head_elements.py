@@ -289,3 +289,17 @@ def test_the_test_command_counts_a_head_element_only_in_the_head() -> None:
     ):
         response = httpx.Response(200, headers={"content-type": "text/html"}, text=page)
         assert ("consent-manager" in read_response(response, ruleset).notices) is shown, page
+
+
+def test_the_report_lists_the_elements_escaped(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path, RULES.replace('content: "opt-in"', "content: '</code><script>alert(1)</script>'"))
+    run = [sys.executable, "-m", "compliance", "report", "--rules", str(rules), "-o", "-"]
+    page = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
+    assert "In the page&#x27;s head" in page or "In the page's head" in page
+    assert f"&lt;script src=&quot;{SCRIPT}&quot; integrity=&quot;{INTEGRITY}&quot;" in page
+    assert "<script" not in page and "&lt;/code&gt;&lt;script&gt;alert(1)" in page
+    assert "its head elements, in the page&#x27;s &lt;head&gt;" in page or "its head elements, in the page" in page
+    markdown = subprocess.run(
+        [*run, "--format", "markdown"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    ).stdout
+    assert f'- In the page\'s head: `<script src="{SCRIPT}" integrity="{INTEGRITY}"' in markdown

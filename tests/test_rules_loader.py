@@ -389,8 +389,8 @@ def test_a_control_character_is_refused() -> None:
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: bottom\n",
             'x.yaml:9:16: error[bad-placement]: "bottom" is not a placement. A placement is "body-start", "body-end", '
-            "or one of {marker: ...}, {before: ...}, {after: ...}, {prepend: ...}, {append: ...}, {header: ...}, "
-            "{json: ...}.",
+            '"head", or one of {marker: ...}, {before: ...}, {after: ...}, {prepend: ...}, {append: ...}, '
+            "{header: ...}, {json: ...}.",
         ),
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    priority: high\n",
