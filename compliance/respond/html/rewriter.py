@@ -40,7 +40,10 @@ class HtmlRewriter(ForwardScanner):
     `insertions` come sorted in the order they must appear where they share a
     place. `head_markup` (the notices' `<style>`) goes once right before
     `</head>`, or, where no `</head>` comes before `<body` or before the first
-    notice, right before the first notice. `feed` each chunk and send on what it
+    notice, right before the first notice. `heads` (each notice's id and head elements,
+    `placement: head`) go right before `</head>`, or right before `<body` where no
+    `</head>` comes first; on a page with neither they are left out, and `placed` says
+    they were missed and why. `feed` each chunk and send on what it
     returns; `close` returns the rest. `placed` lists where each notice went as
     each is placed; after `close` it is complete and in the order given.
     `feed(data, last=True)` is `feed(data) + close()` in one piece, which saves a
