@@ -389,8 +389,8 @@ def test_a_control_character_is_refused() -> None:
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: bottom\n",
             'x.yaml:9:16: error[bad-placement]: "bottom" is not a placement. A placement is "body-start", "body-end", '
-            "or one of {marker: ...}, {before: ...}, {after: ...}, {prepend: ...}, {append: ...}, {header: ...}, "
-            "{json: ...}.",
+            '"head", or one of {marker: ...}, {before: ...}, {after: ...}, {prepend: ...}, {append: ...}, '
+            "{header: ...}, {json: ...}.",
         ),
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    priority: high\n",
@@ -414,7 +414,7 @@ def test_a_control_character_is_refused() -> None:
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    action: blok\n",
             'x.yaml:9:13: error[bad-action]: "blok" is not a valid "action"; did you mean "block"? It is one of '
-            '"notice", "block".',
+            '"notice", "block", "remove", "replace".',
         ),
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    mode: report_only\n",
@@ -429,8 +429,8 @@ def test_a_control_character_is_refused() -> None:
         (
             'rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {before: "h1:hover"}\n',
             'x.yaml:9:25: error[bad-selector]: The selector "h1:hover" uses the pseudo-class ":hover", which is not '
-            "supported here. Selectors may use a type (article), #id, .class, [attr], [attr=value], and the "
-            'descendant (" ") and child (">") combinators.',
+            "supported here. Selectors may use a type (article), #id, .class, [attr], [attr=value] (also ^=, $=, "
+            '*=, ~= and |=, the value bare or in quotes), and the descendant (" ") and child (">") combinators.',
         ),
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: []\n",
@@ -513,7 +513,7 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
         "description for reports).",
         'a.yaml:5:5: error[unknown-key]: "titel" is not a field of a notice; did you mean "title"? A notice has: '
         "title, legal_basis, source_url, owner, review_by, text, link, default_language, css, language, languages, "
-        "required_languages.",
+        "required_languages, head.",
         'b.yaml:3:13: error[unknown-notice]: There is no notice "warnng" in the rule set; did you mean "warning"? A '
         'rule names the id of a notice defined under "notices:".',
         'b.yaml:4:21: error[undefined-group]: There is no group "@baltic"; did you mean "@baltics"? Groups are '
@@ -1031,7 +1031,7 @@ def test_supported_selectors(selector: str) -> None:
         ("*", 'the universal selector "*"'),
         ("div > *", 'the universal selector "*"'),
         ("h1, h2", 'a list of selectors (",")'),
-        ("[href^=http]", 'the attribute operator "^="'),
+        ("[href!=http]", 'the attribute operator "!="'),
         ("> article", 'a ">" with no element before it'),
         ("svg|rect", 'a namespace ("|")'),
     ],

@@ -46,7 +46,7 @@ from compliance.cli.report_matrix import (
     matrix_markdown,
     rule_status,
 )
-from compliance.cli.words import describe_placement, jurisdiction_name, moment_words, rule_facts
+from compliance.cli.words import describe_placement, head_element_words, jurisdiction_name, moment_words, rule_facts
 from compliance.errors import Problem
 from compliance.respond.render import codec_for, link_text, render_notice_html, render_text
 from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
@@ -54,6 +54,10 @@ from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
 __all__ = ["report_html", "report_markdown"]
 
 # -- map -------------------------------------------------------------------------------------
+
+
+#: How the report tags a rule that does more than add its notice.
+_ACTION_TAGS: Final = {"block": "blocks (451)", "remove": "removes elements", "replace": "replaces elements"}
 
 
 @cache
@@ -270,6 +274,9 @@ def _notice_html(ruleset: RuleSet, notice: Notice, now: datetime) -> str:
                 + " reach get 451 Unavailable For Legal Reasons, a page carrying this notice, not the article",
             )
         )
+    if notice.head:  # `placement: head`: what goes in the page's <head>, never shown
+        elements = "<br>".join(f"<code>{_e(head_element_words(e))}</code>" for e in notice.head)
+        facts.append(("In the page's head", f"{elements} (not shown to readers; the text below says what it is for)"))
     scoped = scoped_css(notice.css, f"#notice-{notice.id} .reader") if notice.css else None
     if notice.css:
         applied = "applied in the previews below" if scoped else "not applied below: its braces do not balance"
@@ -322,12 +329,16 @@ def _rules_html(ruleset: RuleSet) -> str:
             force.append(f"from {moment_words(rule.start)}")
         if rule.until:
             force.append(f"until {moment_words(rule.until)}")
-        status = "blocks (451)" if rule.action == "block" else ("report-only" if rule.mode == "report-only" else "")
+        status = _ACTION_TAGS.get(rule.action, "")
+        if rule.mode == "report-only" and rule.action != "block":
+            status = f"{status}, report-only" if status else "report-only"
         basis = "".join(f"<br>{_e(line)}" for line in rule_facts(rule))
+        places = describe_placement(rule.placement, rule.fallback, rule.match, rule.action)
+        notice = f"<code>{_e(rule.notice)}</code>" if rule.notice else "none"
         out.append(
             f"<tr><td><code>{_e(rule.id)}</code>{'<br><span class=tag>' + _e(status) + '</span>' if status else ''}"
-            f"{basis}</td><td><code>{_e(rule.notice)}</code></td><td>{_e(who)}</td><td>{_e(pages)}</td>"
-            f"<td>{'<br>'.join(_e(p) for p in describe_placement(rule.placement, rule.fallback, rule.match))}</td>"
+            f"{basis}</td><td>{notice}</td><td>{_e(who)}</td><td>{_e(pages)}</td>"
+            f"<td>{'<br>'.join(_e(p) for p in places)}</td>"
             f"<td>{_e(' '.join(force) or 'always')}</td><td><code>{_e(rule.location)}</code></td></tr>"
         )
     out.append("</tbody></table>")
@@ -459,6 +470,8 @@ def report_markdown(
         out.append(f"- Rules: {_md(', '.join(rules) or 'no rule brings it')}")
         if notice.languages:
             out.append(f"- Always shown in: {_md(', '.join(notice.languages))}")
+        for element in notice.head:
+            out.append(f"- In the page's head: {_code(head_element_words(element))}")
         for language in notice.text:
             out += ["", f"As a reader sees it in {_md(language)}:", ""]
             paragraphs = list(render_text(notice, language))

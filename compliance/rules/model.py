@@ -25,6 +25,9 @@ __all__ = [
     "SELECTOR_PLACES",
     "UNKNOWN",
     "DatedCode",
+    "HeadElement",
+    "element_key",
+    "notice_of",
     "Link",
     "Location",
     "Notice",
@@ -50,7 +53,27 @@ BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 #: `match: all`: the most elements of a page one rule's notice goes next to.
 MAX_MATCHES: Final = 50
 
-PlaceKind = Literal["body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json"]
+
+def notice_of(notices: Mapping[str, Notice], rule: Rule) -> Notice:
+    """The notice a rule brings; for an `action: remove` rule that names none (`notice` ""), a stand-in
+    with the id "" and no text, which nothing shows."""
+    if rule.notice:
+        return notices[rule.notice]
+    return Notice(id="", title="(no notice)", text={}, default_language="", location=rule.location)
+
+
+def element_key(rule_id: str) -> str:
+    """How a rule that removes or replaces elements is named where it is placed and audited.
+
+    Such a rule acts on its own elements, so it is counted per rule, not per notice; no notice
+    id holds a ":".
+    """
+    return f"rule:{rule_id}"
+
+
+PlaceKind = Literal[
+    "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json", "head"
+]
 SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
 HTML_PLACES: Final = frozenset({"body-start", "body-end", "marker"}) | SELECTOR_PLACES
 
@@ -74,6 +97,22 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class HeadElement:
+    """An element a notice adds to a page's `<head>` (`placement: head`): never raw HTML.
+
+    `tag` is `meta`, `link` or `script`; `attributes` are its attributes in the order written,
+    each value checked when the rules load (a script's `src` over https with an `integrity`
+    hash) and escaped when rendered; None for a boolean attribute (`async`, `defer`).
+    """
+
+    tag: Literal["meta", "link", "script"]
+    attributes: tuple[tuple[str, str | None], ...]
+
+    def attribute(self, name: str) -> str | None:
+        return next((value for key, value in self.attributes if key == name), None)
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     id: str
     title: str
@@ -90,6 +129,8 @@ class Notice:
     required_languages: tuple[tuple[str, ...], ...] = ()
     #: `language`/`languages`: the texts always shown, in this order (keys of `text`); empty: chosen per reader.
     languages: tuple[str, ...] = ()
+    #: `head`: the elements the notice adds to a page's `<head>` (`placement: head`), in order.
+    head: tuple[HeadElement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +188,7 @@ class DatedCode:
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
+    #: The notice's id; "" for an `action: remove` rule that names none (see `notice_of`).
     notice: str
     #: Expanded: country codes, subdivision codes, "unknown", "anonymous", "*".
     jurisdictions: frozenset[str]
@@ -157,7 +199,9 @@ class Rule:
     hosts: tuple[str, ...]
     #: In order of preference. HTML places only, or one header/json place.
     placement: tuple[Place, ...]
-    action: Literal["notice", "block"]
+    #: "remove"/"replace": the element its one selector place matches is left out (for "replace",
+    #: the notice takes its place).
+    action: Literal["notice", "block", "remove", "replace"]
     start: datetime | None  # `from`, inclusive, aware
     until: datetime | None  # exclusive, aware
     priority: int

@@ -19,7 +19,10 @@ Places (rules-format.md, Placement):
 - `body-start`: right after the first `<body ...>` start tag (its attributes read
   as the HTML tokenizer does, so `<body data-x="a>b">` is one tag);
   `{marker: NAME}`: replaces the first comment `<!-- NAME -->` (any whitespace
-  around NAME, at most `MAX_MARKER_COMMENT` bytes long). These, and `</head>`
+  around NAME, at most `MAX_MARKER_COMMENT` bytes long); a notice whose form follows
+  the place takes the `<span>` form where the tag nearest before the marker (within
+  `MAX_TAG` bytes) opens a paragraph, a heading or an inline element, or closes an
+  inline element (`elements.phrasing_before`). These, and `</head>`
   for the notices' `<style>`, are found by a forward scanner: one regex finds
   only comments and raw-text elements (each skipped to its end) and the tags
   still wanted, and the scan stops as soon as nothing more is wanted.
@@ -87,7 +90,10 @@ class Insertion:
     False (a rule's `fallback: none`): where none of `places` is on the page the notice is not
     shown (unless body-end is one of them) and `Placed.missed` says so. `every` (a rule's
     `match: all`, with one selector place): the notice goes at that place of each element
-    that matches, up to `MAX_MATCHES` of them.
+    that matches, up to `MAX_MATCHES` of them. `action` "remove" or "replace" (with one selector
+    place): the element that matches, with all it holds, is left out of the page, and for
+    "replace" the notice takes its place (`markup` is empty for "remove"); where none matches,
+    nothing is done (`Placed.missed`).
     """
 
     key: str
@@ -96,11 +102,18 @@ class Insertion:
     inline: bytes = b""
     fallback: bool = True
     every: bool = False
+    action: str = "notice"
 
 
-def markup_at(insertion: Insertion, key: object) -> bytes:
-    """The notice's markup for the place found by `key` (its inline form inside phrasing content)."""
-    if insertion.inline and type(key) is SelectorMatcher and key.phrasing:
+def markup_at(insertion: Insertion, key: object, phrasing_markers: frozenset[bytes] = frozenset()) -> bytes:
+    """The notice's markup for the place found by `key` (its inline form inside phrasing content).
+
+    `phrasing_markers`: the markers found inside phrasing content (a paragraph, a heading, an
+    inline element), where a notice whose form follows the place takes the `<span>` form.
+    """
+    if insertion.inline and (
+        (type(key) is SelectorMatcher and key.phrasing) or (type(key) is bytes and key in phrasing_markers)
+    ):
         return insertion.inline
     return insertion.markup
 
@@ -120,9 +133,14 @@ class Placed:
     fallback: bool
     missed: bool = False
     count: int = 0
+    #: Why it was missed, where that is not the usual "none of its places is on the page".
+    why: str | None = None
 
 
 _BODY_END: Final = Place("body-end")
+HEAD_PLACE: Final = Place("head")
+#: Why head elements were left out: the page showed no end of its head.
+NO_HEAD: Final = "the page has neither </head> nor <body>, so where its head ends is not known"
 # Target keys: None for `body-start`, a marker's name (bytes), a selector place's matcher.
 _BODY_START: Final = None
 TargetKey = bytes | SelectorMatcher | None
@@ -174,7 +192,10 @@ class _Slot:
     count = 0  # `Insertion.every`: the elements it went next to so far
 
     def __init__(
-        self, index: int, insertion: Insertion, matchers: dict[tuple[str, str, bool], SelectorMatcher] | None = None
+        self,
+        index: int,
+        insertion: Insertion,
+        matchers: dict[tuple[str, str, bool, bool], SelectorMatcher] | None = None,
     ) -> None:
         self.index = index
         self.insertion = insertion
@@ -186,6 +207,7 @@ class _Slot:
             return
         targets: list[tuple[TargetKey, Place, int, int]] = []
         self.end_rank = len(places)
+        whole = insertion.action != "notice"
         for rank, place in enumerate(places):
             if place.kind == "body-end":
                 self.end_place, self.end_rank = place, rank
@@ -197,16 +219,16 @@ class _Slot:
                 if name and b"<" not in name and b">" not in name and b"--" not in name:
                     targets.append((name, place, rank, _KIND_MARKER))
             elif place.kind in SELECTOR_PLACES and matchers is not None and place.arg:
-                key = (place.kind, place.arg, insertion.every)
+                key = (place.kind, place.arg, insertion.every, whole)
                 matcher = matchers.get(key)
                 if matcher is None:
-                    matcher = SelectorMatcher.for_place(place.kind, place.arg, insertion.every)
+                    matcher = SelectorMatcher.for_place(place.kind, place.arg, insertion.every, whole)
                     if matcher is None:
                         continue  # not a selector of the subset: the next place applies
                     matchers[key] = matcher
-                targets.append((matcher, place, rank, _SELECTOR_KINDS[place.kind]))
+                targets.append((matcher, place, rank, _KIND_BEFORE if whole else _SELECTOR_KINDS[place.kind]))
         self.targets = tuple(targets)
-        self.strict = not insertion.fallback and self.end_rank == len(places)
+        self.strict = (whole or not insertion.fallback) and self.end_rank == len(places)
 
     def target_index(self, key: TargetKey) -> int:
         for i, target in enumerate(self.targets):
