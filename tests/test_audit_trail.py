@@ -246,7 +246,7 @@ _scalars = st.one_of(
     st.integers(-(2**70), 2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
-    st.sampled_from(["\u2028", "a\u2029b", "\u0085", 'q"uote\\', "\x00\x1f", "é", "😀"]),
+    st.sampled_from(["\u2028", "a\u2029b", "\u0085", 'q"uote\\', "\x00\x1f", "\x7f", "é", "😀"]),
 )
 _values = st.recursive(
     _scalars,

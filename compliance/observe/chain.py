@@ -91,7 +91,8 @@ def _fragment(value: Any) -> tuple[str, str]:
     if kind is str:
         if value.isascii():
             text = _ENCODE_ASCII(value)
-            return text, text
+            # The one ASCII character the two encodings write apart: DEL, escaped only in ASCII-only JSON.
+            return (text if "\x7f" not in value else _ENCODE(value)), text
         return _ENCODE(value).translate(LINE_BREAKS), _ENCODE_ASCII(value)
     if kind is int:
         text = int.__repr__(value)
