@@ -10,6 +10,7 @@ import pycountry
 
 from compliance.respond.plan import HTML_TYPES
 from compliance.rules.model import ANONYMOUS, EVERYONE, HTML_PLACES, MAX_MATCHES, UNKNOWN, Place, Rule
+from compliance.rules.when import words as condition_words
 
 __all__ = [
     "rule_facts",
@@ -112,4 +113,6 @@ def rule_facts(rule: Rule) -> list[str]:
         facts.append(f"reference: {rule.reference}")
     if rule.languages:
         facts.append(f"always in: {', '.join(rule.languages)}")
+    if rule.when is not None:
+        facts.append(condition_words(rule.when))
     return facts

@@ -26,6 +26,7 @@ from compliance.reader.jurisdiction import Jurisdiction
 from compliance.respond.plan import Plan, language_outcome
 from compliance.rules.decide import Decision
 from compliance.rules.model import Rule
+from compliance.rules.when import audit_labels
 
 __all__ = [
     "AUDIT_LOGGER",
@@ -192,6 +193,9 @@ def rule_outcomes(
         known = known_outcomes.get(notice_id, {})
         entry: dict[str, Any] = {"rule": firing.rule.id, "notice": notice_id, "mode": firing.rule.mode}
         entry.update(rule_basis(firing.rule))
+        if firing.rule.when is not None:
+            # The rule fired, so its condition held: the audit names what it read (never a cookie's value).
+            entry["when"] = audit_labels(firing.rule.when)
         entry.update((k, v) for k, v in known.items() if k in ("language", "languages"))
         if not firing.enforced:
             entry["outcome"] = "report-only"
