@@ -309,6 +309,10 @@ class ComplianceMiddleware:
         if chosen:
             return _cache.for_one_reader(headers, no_store=True)
         if vary:
+            if edge is not None:
+                vary = (*self._class_vary, *vary)
+            elif jurisdiction.source == "header":
+                vary = (*self.vary_headers, *vary)
             return _cache.for_one_reader(_headers.vary_on(headers, vary))
         if edge is not None:
             return _cache.keyed_on_class(headers, self._class_vary, edge.name)
