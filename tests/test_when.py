@@ -14,6 +14,7 @@ from compliance import ComplianceMiddleware
 from compliance.errors import RuleFileError
 from compliance.reader.jurisdiction import given_jurisdiction
 from compliance.rules import load_rules
+from compliance.rules.classes import ClassTable
 from compliance.rules.decide import Engine
 from tests.conftest import RU_IP, US_IP, fetch, write_rules
 
@@ -294,3 +295,14 @@ rules:
     problems = [str(p) for p in raised.value.problems]
     assert any(said in p for p in problems), problems
     assert all(p.startswith(f"{tmp_path / 'rules.yaml'}:10:") or ":11:" in p for p in problems), problems
+
+
+def test_a_condition_added_to_a_rule_changes_the_class_map_version(tmp_path: Path) -> None:
+    # Copies an edge cached under the old version must never be served once a rule takes a condition.
+    plain = ATTACKED.split("  - id: ru-warning-for-gpc")[0]
+    conditioned = plain + '    when: {headers: {Sec-GPC: "1"}}\n'
+    versions = [
+        ClassTable(Engine(load_rules(write_rules(tmp_path, text, f"{n}.yaml")))).at(0.0).version
+        for n, text in enumerate((plain, conditioned))
+    ]
+    assert versions[0] != versions[1]
