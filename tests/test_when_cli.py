@@ -105,3 +105,26 @@ def test_the_report_lists_the_condition_with_the_rule(tmp_path: Path, capsys: py
     assert (
         "consent-recorded (only when the reader's browser sends Sec-GPC: 1 and the request carries the cookie" in text
     )
+
+
+def test_a_rule_with_a_condition_shadows_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = """
+notices:
+  n:
+    title: N
+    text: {en: n}
+rules:
+  - id: always
+    notice: n
+    jurisdictions: ["*"]
+  - id: with-gpc
+    notice: n
+    jurisdictions: ["*"]
+    priority: 5
+    when: {headers: {Sec-GPC: "1"}}
+"""
+    main(["validate", str(write_rules(tmp_path, text))])
+    assert "shadowed-rule" not in capsys.readouterr().out
+    # The other way round, the rule with the condition never changes what a reader sees: said.
+    main(["validate", str(write_rules(tmp_path, text.replace("priority: 5", "priority: -5")))])
+    assert 'The rule "with-gpc" never changes what a reader sees' in capsys.readouterr().out
