@@ -159,6 +159,12 @@ class Condition:
     headers: tuple[tuple[str, str], ...] = ()
     #: (name, value): the request's Cookie carries the cookie with exactly this value.
     cookies: tuple[tuple[str, str], ...] = ()
+    #: `headers` as a request carries them: (lower-case name, value) in bytes, worked out once.
+    raw_headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        raw = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers)
+        object.__setattr__(self, "raw_headers", raw)
 
     @property
     def vary(self) -> tuple[str, ...]:

@@ -43,6 +43,10 @@ class RequestFacts:
         self._languages: frozenset[str] | None = None
         self._cookies: dict[str, list[str]] | None = None
 
+    @property
+    def headers(self) -> Iterable[tuple[bytes, bytes]]:
+        return self._headers
+
     def values(self, name: bytes) -> list[str]:
         """Every value of header `name` (lower case), trimmed."""
         return [bytes(value).decode("latin-1").strip(" \t") for key, value in self._headers if key == name]
@@ -98,15 +102,21 @@ def holds(condition: Condition, request: RequestFacts) -> bool:
     """Whether every part of `condition` holds for this request."""
     if condition.accept_language and request.languages.isdisjoint(condition.accept_language):
         return False
-    for name, value in condition.headers:
-        found = request.values(name.lower().encode("latin-1"))
-        if not found or any(v != value for v in found):
+    for key, value in condition.raw_headers:
+        sent = False
+        for name, found in request.headers:
+            # Compared as bytes, as sent (latin-1, as the values are read everywhere else), trimmed.
+            if name == key:
+                if found.strip(b" \t") != value:
+                    return False
+                sent = True
+        if not sent:
             return False
     if condition.cookies:
         cookies = request.cookies
-        for name, value in condition.cookies:
-            sent = cookies.get(name)
-            if not sent or any(v != value for v in sent):
+        for cookie, text in condition.cookies:
+            carried = cookies.get(cookie)
+            if not carried or any(v != text for v in carried):
                 return False
     return True
 
