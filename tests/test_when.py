@@ -306,3 +306,25 @@ def test_a_condition_added_to_a_rule_changes_the_class_map_version(tmp_path: Pat
         for n, text in enumerate((plain, conditioned))
     ]
     assert versions[0] != versions[1]
+
+
+def test_when_is_refused_on_rules_that_take_elements_out(tmp_path: Path) -> None:
+    text = """
+notices:
+  n:
+    title: N
+    text: {en: n}
+rules:
+  - id: r
+    notice: n
+    jurisdictions: ["@EU"]
+    action: replace
+    placement: {before: 'iframe[src^="https://www.rt.com/"]'}
+    when: {headers: {Sec-GPC: "1"}}
+"""
+    for action in ("replace", "remove"):
+        with pytest.raises(RuleFileError) as raised:
+            load_rules(write_rules(tmp_path, text.replace("action: replace", f"action: {action}")))
+        (problem,) = raised.value.problems
+        assert (problem.line, problem.column) == (12, 11)
+        assert f'"when" is not allowed on a "{action}" rule' in problem.message

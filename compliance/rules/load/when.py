@@ -38,6 +38,15 @@ def read_when(reader: FileReader, node: YamlValue, action: str) -> Condition | N
             'condition on a notice rule, or remove "when".',
         )
         return None
+    if action != "notice":
+        reader.error(
+            node,
+            "when-on-block",
+            f'"when" is not allowed on a "{action}" rule: whether an element is taken out of a page must not '
+            "depend on what a reader's browser sends, or a reader could keep it by leaving a header out. Put "
+            'the condition on a notice rule, or remove "when".',
+        )
+        return None
     if not isinstance(node, YamlMap) or not node.entries:
         wrong = not isinstance(node, YamlMap) and not _empty(node)
         reader.error(
