@@ -516,6 +516,11 @@ class SelectorMatcher:
             self._update()
         return CHANGED | HIT
 
+    def give_up(self) -> None:
+        """No place of this selector follows on the page (`dead`)."""
+        self.dead = True
+        self._clear()
+
     def _resolve(self, pos: int) -> int:
         self.result = pos
         self.done = True

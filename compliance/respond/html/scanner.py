@@ -26,6 +26,12 @@ from compliance.respond.html.tokenizer import (
     _lower_bytes,
     close_raw,
 )
+from compliance.respond.html.tokenizer import (
+    _PLAINTEXT,
+    FRAMESET_REASON,
+    PLAINTEXT_REASON,
+    STOPS,
+)
 from compliance.respond.matcher import DONE, UNCHANGED
 
 __all__ = ["MAX_MARKER_COMMENT", "ForwardScanner"]
@@ -197,6 +203,17 @@ class ForwardScanner(PlaceSearch):
             selected = bool(self._active) and (self._sel_wide or name in self._sel_starts)
             body = name == b"body" and self._want_body
             if not (selected or body):  # the usual token: a raw-text element to skip
+                if name in STOPS:
+                    stop = self._stop(buf, q, name, name_end, n, final, safe)
+                    if stop < 0:
+                        i = q  # the tag is not complete yet
+                        break
+                    if stop:
+                        i = n
+                        break
+                    if name == _PLAINTEXT:  # text inside another tag, or no tag at all
+                        i = resume
+                        continue
                 i = resume
                 safe = q
                 raw_closer = _CLOSERS.get(name)
@@ -252,6 +269,12 @@ class ForwardScanner(PlaceSearch):
             i = resume
             if not inside:  # (inside another tag, the scan is still in that one)
                 safe = q
+            if name in STOPS:
+                if not inside and self._stop(buf, q, name, name_end, n, True, q) > 0:
+                    i = n
+                    break
+                if name == _PLAINTEXT:  # text inside another tag, or no tag at all
+                    continue
             raw_closer = _CLOSERS.get(name)
             if raw_closer is not None:  # raw text: skip to its end tag
                 if reported and self._active and (name in self._sel_ends or self._sel_every):
@@ -284,6 +307,39 @@ class ForwardScanner(PlaceSearch):
         self._closer = closer
         if self._open:
             self._settle_far()
+
+    def _stop(self, buf: bytes | bytearray, q: int, name: bytes, name_end: int, n: int, final: bool, safe: int) -> int:
+        """A `<plaintext>` or `<frameset>` start tag at q: 1 if no later place renders, 0 if it changes nothing, -1: wait.
+
+        After `<plaintext>` every byte is text; a `<frameset>` that the tree builder takes replaces
+        the body (told by `end_state` over the page up to it, as far as it is remembered). Either
+        way the forward places not yet found are given up, and a `</body>` after it is not the body's end.
+        """
+        tag = _TAG_REST.match(buf, name_end, n)
+        if tag is None:
+            return -1 if not final and n - q < MAX_TAG else 0
+        if tag.end() - q > MAX_TAG:
+            return 0
+        inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, safe >= q - MAX_TAG)
+        if inside:
+            return -1 if inside < 0 else 0  # not complete yet, or text inside another tag
+        if name == _PLAINTEXT:
+            reason: str | None = PLAINTEXT_REASON
+        else:
+            reason = self._end_reason(buf, tag.end())
+            if reason != FRAMESET_REASON:
+                return 0
+        self._stop_at = q + self._base
+        self._stop_reason = reason
+        for matcher in self._active:
+            matcher.give_up()
+        self._head_open = self._want_body = False
+        self._refresh()
+        return 1
+
+    def _end_reason(self, buf: bytes | bytearray, upto: int | None = None) -> str | None:
+        """Why markup at buf[upto] (the end of what was fed: None) would not render, or None (see `end_state`)."""
+        raise NotImplementedError
 
     def _needle(self, buf: bytes | bytearray, lo: int, p: int, n: int, final: bool) -> tuple[int, bool]:
         """A needle at `p`: report the start tag it lies in, if any, looking back no further than `lo`.

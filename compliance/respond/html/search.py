@@ -95,6 +95,10 @@ class PlaceSearch:
     _explore_hi = -1
     _order: tuple[_Slot, ...] | list[_Slot] = ()  # slots in the order they were settled
     _placed: list[Placed] | None = None
+    # Where a `<plaintext>` or a `<frameset>` the tree builder takes begins (-1: none found): no
+    # place from there on renders, and why.
+    _stop_at = -1
+    _stop_reason: str | None = None
     # Set by `HtmlRewriter.__init__`.
     _holdback: int
     _slots: list[_Slot]
@@ -116,7 +120,7 @@ class PlaceSearch:
             else:
                 targets = slot.targets[: slot.best]
             waiting = False
-            for key, _, _, _ in targets:
+            for key, _, _, _ in () if self._stop_at >= 0 else targets:
                 if key is None:
                     if not self._body_found:
                         want_body = waiting = True
