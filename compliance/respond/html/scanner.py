@@ -11,6 +11,7 @@ from typing import Final
 
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import _BODY_START
+from compliance.respond.html.foreign import BREAKOUT, INSIDE, ROOTS, Foreign
 from compliance.respond.html.search import PlaceSearch
 from compliance.respond.html.tokenizer import (
     _EVERY_TAG,
@@ -32,7 +33,7 @@ from compliance.respond.html.tokenizer import (
     PLAINTEXT_REASON,
     STOPS,
 )
-from compliance.respond.matcher import DONE, UNCHANGED
+from compliance.respond.matcher import DONE, UNCHANGED, parse_attributes
 
 __all__ = ["MAX_MARKER_COMMENT", "ForwardScanner"]
 
@@ -189,7 +190,12 @@ class ForwardScanner(PlaceSearch):
                         if not inside:  # (else the tag around it stays the last one read)
                             tag_at, tag_end = q, tag.end()
                             code = UNCHANGED
-                            for matcher in self._active:
+                            if self._in_foreign:
+                                foreign = self._foreign_end(name)
+                                pattern = self._fwd
+                            else:
+                                foreign = False
+                            for matcher in () if foreign else self._active:
                                 if matcher.every_tag or name in matcher.ends:
                                     code |= matcher.end(name, q + base, tag_end + base)
                             if code:
@@ -250,7 +256,10 @@ class ForwardScanner(PlaceSearch):
                     reported = True
                     code = UNCHANGED
                     closed = buf[e - 2] == 0x2F
-                    for matcher in self._active:
+                    if self._in_foreign or name in ROOTS:  # SVG and MathML: see foreign.py
+                        reported = self._foreign_start(name, q + base, buf, name_end, e, closed)
+                        pattern = self._fwd
+                    for matcher in self._active if reported else ():
                         if matcher.every_tag or matcher.needles or name in matcher.starts:
                             code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
                     if code:
@@ -337,6 +346,36 @@ class ForwardScanner(PlaceSearch):
         self._refresh()
         return 1
 
+    def _foreign_start(
+        self, name: bytes, pos: int, buf: bytes | bytearray, name_end: int, e: int, closed: bool
+    ) -> bool:
+        """A start tag at `pos` where foreign content is open or begins: whether to report it to the matchers."""
+        foreign = self._foreign
+        if foreign is None:
+            foreign = self._foreign = Foreign()
+        attributes = parse_attributes(buf, name_end, e) if name == b"font" or name == b"annotation-xml" else None
+        where = foreign.start(name, closed, attributes)
+        if where == INSIDE:
+            return False
+        if where == BREAKOUT:  # the root ends right before this tag, where markup would still be foreign
+            self._foreign_edge = pos
+            self._in_foreign = False
+            self._set_pattern()
+            self._tag_end(foreign.breakout(), pos, pos)
+        elif foreign.open and not self._in_foreign:  # a root opens
+            self._in_foreign = True
+            self._set_pattern()
+        return True
+
+    def _foreign_end(self, name: bytes) -> bool:
+        """An end tag while foreign content is open: True if it lies inside it (not reported)."""
+        assert self._foreign is not None
+        if self._foreign.end(name):
+            return True
+        self._in_foreign = False  # the root's own end tag, reported as an HTML element's
+        self._set_pattern()
+        return False
+
     def _end_reason(self, buf: bytes | bytearray, upto: int | None = None) -> str | None:
         """Why markup at buf[upto] (the end of what was fed: None) would not render, or None (see `end_state`)."""
         raise NotImplementedError
@@ -377,6 +416,8 @@ class ForwardScanner(PlaceSearch):
 
     def _tag_start(self, name: bytes, q: int, name_end: int, e: int, buf: bytes | bytearray, base: int) -> None:
         closed = buf[e - 2] == 0x2F
+        if (self._in_foreign or name in ROOTS) and not self._foreign_start(name, q + base, buf, name_end, e, closed):
+            return
         code = UNCHANGED
         for matcher in self._active:
             if matcher.every_tag or matcher.needles or name in matcher.starts:
@@ -402,6 +443,9 @@ class ForwardScanner(PlaceSearch):
             found = False
             for matcher in self._active:
                 if matcher.done and not matcher.every:
+                    if matcher.result == self._foreign_edge:  # still foreign content: no place
+                        matcher.give_up()
+                        continue
                     found = True
                     self._found(matcher, matcher.result, matcher.result)
             if not found:

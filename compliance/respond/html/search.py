@@ -24,6 +24,7 @@ from compliance.respond.html.anchors import (
     markup_at,
 )
 from compliance.respond.html.tokenizer import _LOOKBEHIND, _NO_NAMES, _forward_pattern, _scanner, _ScannerKey
+from compliance.respond.html.foreign import ROOTS, Foreign
 from compliance.respond.matcher import SelectorMatcher
 from compliance.rules.model import Place
 
@@ -40,6 +41,19 @@ _TAIL_TAGS: Final = tokenizer._TAIL_TAGS
 FALLBACK_WINDOW: Final = 4096
 #: Distinct forward patterns one page may ask for before its scanner reads every tag instead.
 _PATTERNS_PER_PAGE: Final = 24
+
+
+_ROOTED: dict[frozenset[bytes], frozenset[bytes]] = {}
+
+
+def _with_roots(starts: frozenset[bytes]) -> frozenset[bytes]:
+    """starts with `svg` and `math` (the same object each time: scanner regexes are cached by it)."""
+    found = _ROOTED.get(starts)
+    if found is None:
+        if len(_ROOTED) >= 1024:
+            _ROOTED.clear()
+        found = _ROOTED[starts] = starts | ROOTS
+    return found
 
 
 class PlaceSearch:
@@ -99,6 +113,10 @@ class PlaceSearch:
     # place from there on renders, and why.
     _stop_at = -1
     _stop_reason: str | None = None
+    # SVG and MathML open at the scanner's position (see foreign.py): tags inside are no places.
+    _foreign: Foreign | None = None
+    _in_foreign = False
+    _foreign_edge = -1  # where a tag ended foreign content by breaking out of it (markup there is foreign)
     # Set by `HtmlRewriter.__init__`.
     _holdback: int
     _slots: list[_Slot]
@@ -169,6 +187,10 @@ class PlaceSearch:
             ends = frozenset().union(*(m.ends for m in active))
             every = any(m.every_tag for m in active)
             needles = tuple(sorted({needle for m in active for needle in m.needles}))
+        if self._in_foreign:
+            every = True  # every tag, to follow the foreign elements
+        elif not starts >= ROOTS:
+            starts = _with_roots(starts)
         self._sel_starts, self._sel_ends, self._sel_every, self._sel_wide = starts, ends, every, every or needles != ()
         key: _ScannerKey
         if every:  # one regex reads every tag, whatever the names: one key
@@ -218,6 +240,8 @@ class PlaceSearch:
                 insertion, kind = slot.insertion, slot.targets[0][3]
                 inline = insertion.inline
                 for pos, phrasing in hits:
+                    if pos == self._foreign_edge:
+                        continue  # still foreign content: no place
                     markup = inline if inline and phrasing else insertion.markup
                     self._edits.append((pos, kind, slot.index, markup, pos))
                 slot.count += len(hits)
