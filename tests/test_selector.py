@@ -152,7 +152,11 @@ def marked(page: str) -> tuple[bytes, bytes]:
         ("before", "b", "<body><math><mi><b>0</b></mi><mo>+</mo></math>|<b>1</b></body>"),
         ("before", "h1", "<body><svg><style>h1{}</style><title><h1></title></svg>|<h1>t</h1></body>"),
         ("before", "a", "<body><svg><a href=x>0</a></svg>|<a href=y>1</a></body>"),
-        ("before", "p", "<body><math><annotation-xml encoding=text/html><p>0</p></annotation-xml></math>|<p>1</p></body>"),
+        (
+            "before",
+            "p",
+            "<body><math><annotation-xml encoding=text/html><p>0</p></annotation-xml></math>|<p>1</p></body>",
+        ),
         # a tag that breaks out of foreign content: markup right before it would still be foreign
         ("before", "p", "<body><math><annotation-xml><p>0</p></annotation-xml></math><p>1</p>|</body>"),
         ("after", "svg", "<body><svg><path/><p>x</p>|</body>"),

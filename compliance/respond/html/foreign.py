@@ -79,7 +79,7 @@ class Foreign:
         return INSIDE
 
     def end(self, name: bytes) -> bool:
-        """An end tag `name` (lower case): True if it is inside foreign content (not reported), False if it ends the root."""
+        """An end tag `name` (lower case): True if inside foreign content (not reported); False: it ends the root."""
         if self.point:
             if name == self.point:
                 self.depth -= 1

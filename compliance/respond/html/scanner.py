@@ -15,23 +15,21 @@ from compliance.respond.html.foreign import BREAKOUT, INSIDE, ROOTS, Foreign
 from compliance.respond.html.search import PlaceSearch
 from compliance.respond.html.tokenizer import (
     _EVERY_TAG,
+    _PLAINTEXT,
     _START,
     _TEXT,
     _WAIT,
     _WS,
+    FRAMESET_REASON,
     MAX_BODY_TAG,
     MAX_TAG,
+    PLAINTEXT_REASON,
+    STOPS,
     _construct,
     _construct_before,
     _enclosed,
     _lower_bytes,
     close_raw,
-)
-from compliance.respond.html.tokenizer import (
-    _PLAINTEXT,
-    FRAMESET_REASON,
-    PLAINTEXT_REASON,
-    STOPS,
 )
 from compliance.respond.matcher import DONE, UNCHANGED, parse_attributes
 
@@ -318,7 +316,7 @@ class ForwardScanner(PlaceSearch):
             self._settle_far()
 
     def _stop(self, buf: bytes | bytearray, q: int, name: bytes, name_end: int, n: int, final: bool, safe: int) -> int:
-        """A `<plaintext>` or `<frameset>` start tag at q: 1 if no later place renders, 0 if it changes nothing, -1: wait.
+        """A `<plaintext>` or `<frameset>` start tag at q: 1 if no later place renders, 0 if none changes, -1: wait.
 
         After `<plaintext>` every byte is text; a `<frameset>` that the tree builder takes replaces
         the body (told by `end_state` over the page up to it, as far as it is remembered). Either

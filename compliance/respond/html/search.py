@@ -23,8 +23,8 @@ from compliance.respond.html.anchors import (
     _Slot,
     markup_at,
 )
-from compliance.respond.html.tokenizer import _LOOKBEHIND, _NO_NAMES, _forward_pattern, _scanner, _ScannerKey
 from compliance.respond.html.foreign import ROOTS, Foreign
+from compliance.respond.html.tokenizer import _LOOKBEHIND, _NO_NAMES, _forward_pattern, _scanner, _ScannerKey
 from compliance.respond.matcher import SelectorMatcher
 from compliance.rules.model import Place
 

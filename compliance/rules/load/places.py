@@ -179,7 +179,7 @@ def _in_foreign(kind: str, selector: str) -> str | None:
         return None
     name = (root or subject or b"").decode()
     return (
-        f"A notice cannot go inside <{name}> ({{{kind}: \"{selector}\"}}): what is inside it is "
+        f'A notice cannot go inside <{name}> ({{{kind}: "{selector}"}}): what is inside it is '
         f"{'SVG' if name == 'svg' else 'MathML'}, not HTML, and browsers would not show the notice as one. "
         f'Name the element itself, such as {{before: "{name}"}} or {{after: "{name}"}}, or an HTML element of the body.'
     )
