@@ -15,14 +15,20 @@ What the rewriter does not understand, knowingly:
   early. For selector places, a tag inside an attribute value is passed over
   by reading forward from the last token the scanner read (at most `MAX_TAG`
   bytes back); a needle's tag only one level deep.
-- Foreign content: SVG and MathML are not followed by the selector matcher. In
-  `<math><annotation-xml>`, an `<aside>` is a MathML element until a `<p>` breaks
-  out, so `{before: p}` there puts a notice that does not render as one.
+- Foreign content (SVG, MathML) is followed for selector places only (foreign.py):
+  a marker comment inside `<svg>` is replaced as anywhere else, and `<svg><style>`,
+  `<svg><title>` and the like are read as raw text as in HTML.
+- `<plaintext>` and a `<frameset>` the tree builder takes are seen only where the
+  page is read forward (for `body-start`, markers, selector places, `</head>`) and
+  at the end of a document without a usable `</body>` (`end_state`): `body-end`
+  alone does not read the page before its last `</body>`. A frameset's acceptance
+  is read from the chunks still remembered (the whole page when it came in one
+  piece); notices already placed before an accepted `<frameset>` are not taken back.
 - A fake `</body>` in the tail more than `FALLBACK_WINDOW` bytes after the real
   one: the notice then goes at the end of the document.
 - `-->` as plain text after the real `</body>`: read as closing a comment, so the
   notice goes before an earlier `</body>` or at the end of the document.
-- `<plaintext>`, CDATA sections (SVG, MathML, XHTML), `--!>` ending a comment, and
+- CDATA sections (SVG, MathML, XHTML), `--!>` ending a comment, and
   the elements that are raw text only sometimes: `<noscript>` is always taken
   for raw text (as browsers with scripting on read it), `<title>` inside SVG too.
 - A `<body>` start tag longer than `MAX_BODY_TAG` bytes is not taken for one,
