@@ -142,6 +142,7 @@ CORPUS: list[tuple[str, bytes, str]] = [
         _page(b"<math><mi><b>x</b></mi><mtext><p>t</p></mtext></math>" + ARTICLE),
         "text/html",
     ),
+    ("svg element named plaintext", _page(b"<svg><plaintext>a</plaintext></svg>" + ARTICLE), "text/html"),
     ("svg breakout", _page(b"<p>a<svg><path/><b>out</b></svg> tail</p>" + ARTICLE), "text/html"),
     (
         "svg cdata holding markup",

@@ -161,6 +161,7 @@ def marked(page: str) -> tuple[bytes, bytes]:
         ("before", "p", "<body><math><annotation-xml><p>0</p></annotation-xml></math><p>1</p>|</body>"),
         ("after", "svg", "<body><svg><path/><p>x</p>|</body>"),
         ("after", "div", "<body><svg><div>x</div>|</svg></body>"),  # the svg ended at <div>
+        ("before", "p", "<body><svg><plaintext>a</plaintext></svg>|<p>x</p></body>"),  # an SVG element there
         ("after", "div", "<body><div/>x</div>|</body>"),  # `/>` does not end an HTML element
         # nor an unknown one outside SVG and MathML: the article is inside it, not a child of main
         ("after", "main > article", "<body><main><o:p/><article>x</article></main>|</body>"),

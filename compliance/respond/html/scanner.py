@@ -322,6 +322,8 @@ class ForwardScanner(PlaceSearch):
         the body (told by `end_state` over the page up to it, as far as it is remembered). Either
         way the forward places not yet found are given up, and a `</body>` after it is not the body's end.
         """
+        if self._in_foreign:
+            return 0  # an SVG or MathML element of that name: the tokenizer's state stays
         tag = _TAG_REST.match(buf, name_end, n)
         if tag is None:
             return -1 if not final and n - q < MAX_TAG else 0
