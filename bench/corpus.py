@@ -2,7 +2,7 @@
 
 Each page goes through the real middleware in-process, once per placement in `PLACEMENTS`,
 for a reader in Russia; the output and the page as the app sent it are parsed by html5lib
-(the HTML parsing algorithm of the WHATWG spec) and compared. Three counts are the targets
+(the HTML parsing algorithm of the WHATWG spec) and compared. These counts are the targets
 of the benchmark's correctness section (and of tests/test_differential.py), each 0:
 
 - `inside`: a notice's text read as the content of a script, style, title, textarea, comment,
@@ -11,6 +11,8 @@ of the benchmark's correctness section (and of tests/test_differential.py), each
   `<style>`) differs from the page's own;
 - `unrendered`: the audit says `injected` (or `fallback`) where the parser finds no notice
   element in the page's body;
+- `misplaced`: the first notice element is not where the audit says it went (first or last in
+  `body`; next to, first or last in an element of the selector's type);
 - `overmissed`: the audit says `missed` because the page's end would not render a notice
   (inside a comment, a script, a tag; after `<plaintext>`; a frameset), where the parser does
   render a notice added at the very end of the page.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -374,8 +377,66 @@ def _would_render(page: bytes, content_type: str) -> bool:
     )
 
 
+_SUBJECT = re.compile(r"([a-z][a-z0-9-]*)[^ >]*$")
+
+
+def _misplaced(root: Any, place: str) -> str | None:
+    """Where the first notice element is not at `place` (the audit's words for it), or None.
+
+    `before`/`after` an element whose start or end tag HTML lets authors leave out may put the
+    notice last inside an element of the subject's type (compliance/respond/elements.py says when).
+    """
+    parents = {child: parent for parent in root.iter() for child in parent}
+    notice = next((e for e in root.iter() if isinstance(e.tag, str) and _is_notice(e)), None)
+    if notice is None or notice not in parents:
+        return None
+    parent = parents[notice]
+    siblings = [  # elements, but the notices' style (which goes before the first notice where the head has ended)
+        child
+        for child in parent
+        if isinstance(child.tag, str) and not (child.tag == "style" and CSS in (child.text or ""))
+    ]
+    at = siblings.index(notice)
+    before = siblings[at - 1] if at else None
+    after = siblings[at + 1] if at + 1 < len(siblings) else None
+    # no text between the notice and what it is next to
+    text_before = not ((before.tail if before is not None else parent.text) or "").strip()
+    text_after = not (notice.tail or "").strip()
+    first, last = before is None and text_before, after is None and text_after
+    kind, _, selector = place.partition(": ")
+    if kind == "body-start":
+        ok = parent.tag == "body" and first
+    elif kind == "body-end":
+        ok = parent.tag == "body" and last
+    elif kind in ("before", "after", "prepend", "append"):
+        found = _SUBJECT.search(selector)
+        subject = found.group(1) if found else ""
+        last_inside = parent.tag == subject and last
+        if kind == "before":
+            ok = (after is not None and after.tag == subject and text_after) or last_inside
+        elif kind == "after":
+            ok = (before is not None and before.tag == subject and text_before) or last_inside
+        elif kind == "prepend":
+            ok = parent.tag == subject and first
+        else:
+            ok = last_inside
+    else:
+        return None  # a marker: where the site's template put it
+    if ok:
+        return None
+    near = f"after <{before.tag}>" if before is not None else "first"
+    return f"audited {place!r}, found in <{parent.tag}> {near}"
+
+
 def _check(
-    name: str, placement: str, page: bytes, body: bytes, content_type: str, outcome: str, why: str = ""
+    name: str,
+    placement: str,
+    page: bytes,
+    body: bytes,
+    content_type: str,
+    outcome: str,
+    why: str = "",
+    place: str = "",
 ) -> list[Finding]:
     found: list[Finding] = []
     before, after = _parse(page, content_type), _parse(body, content_type)
@@ -404,6 +465,10 @@ def _check(
         found.append(
             Finding(name, placement, "changed", f"at event {at}: {old[at : at + 2]} became {new[at : at + 2]}")
         )
+    if outcome in ("injected", "fallback") and rendered:
+        wrong = _misplaced(after, place)
+        if wrong is not None:
+            found.append(Finding(name, placement, "misplaced", wrong))
     if outcome in ("injected", "fallback") and rendered == 0:
         found.append(Finding(name, placement, "unrendered", f"audited {outcome}, no notice element in the body"))
     if outcome == "missed" and why.startswith(_END_REASONS) and _would_render(page, content_type):
@@ -437,6 +502,7 @@ def run_corpus() -> Result:
                     body = loop.run_until_complete(_call(app))
                     outcomes = [r.get("outcome", "") for e in keep.events for r in e.get("rules", ())]
                     whys = [r.get("why", "") for e in keep.events for r in e.get("rules", ())]
+                    places = [r.get("place") or "" for e in keep.events for r in e.get("rules", ())]
                     result.runs += 1
                     result.findings += _check(
                         name,
@@ -446,6 +512,7 @@ def run_corpus() -> Result:
                         content_type,
                         outcomes[0] if outcomes else "",
                         whys[0] if whys else "",
+                        places[0] if places else "",
                     )
     finally:
         loop.close()
@@ -460,5 +527,6 @@ if __name__ == "__main__":
         print(f"{finding.what:10} {finding.page} | {finding.placement} | {finding.detail}")
     print(
         f"{done.runs} runs: inside {done.count('inside')}, changed {done.count('changed')}, "
-        f"unrendered {done.count('unrendered')}, overmissed {done.count('overmissed')}"
+        f"unrendered {done.count('unrendered')}, overmissed {done.count('overmissed')}, "
+        f"misplaced {done.count('misplaced')}"
     )

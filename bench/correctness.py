@@ -17,6 +17,7 @@ _ROWS = (
     ("changed", "other DOM changed by a placement"),
     ("unrendered", "a notice audited injected that a spec parser does not render"),
     ("overmissed", "a notice audited missed (the page's end) that a spec parser would render there"),
+    ("misplaced", "a notice rendered elsewhere than the audit says"),
 )
 
 
