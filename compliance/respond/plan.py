@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from compliance.respond.head import render_head_elements
 from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.respond.json import JsonInserter, notices_json
 from compliance.respond.languages import fixed_languages, notice_languages
@@ -136,7 +137,7 @@ class Plan:
             if not firing.enforced or not firing.rule.placement:
                 continue
             first = firing.rule.placement[0]
-            if first.kind in HTML_PLACES:
+            if first.kind in HTML_PLACES or first.kind == "head":
                 self.html_due.append(firing)
             elif first.kind == "json" and first.arg:
                 self.json_due.setdefault(first.arg, []).append(firing)
@@ -155,7 +156,7 @@ class Plan:
         #: (charset, each notice's languages, whether one followed Accept-Language) -> the rewriter's inputs
         self.rewriters: dict[
             tuple[str | None, tuple[tuple[str, ...], ...], bool],
-            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...]],
+            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, bytes], ...]],
         ] = {}
         #: (each notice's languages, whether one followed Accept-Language) -> the JSON field's value, and
         #: each notice with its languages
@@ -233,14 +234,14 @@ class Plan:
             if len(self.rewriters) >= PLAN_CACHE_SIZE:
                 self.rewriters.clear()
             built = self.rewriters[key] = self._prepare_rewriter(charset, shown)
-        insertions, head_markup, languages = built
+        insertions, head_markup, languages, heads = built
         for notice_id, notice_shown in languages:
             outcome[notice_id] = language_outcome(notice_shown)
-        return HtmlRewriter(insertions, head_markup, holdback), varies
+        return HtmlRewriter(insertions, head_markup, holdback, heads), varies
 
     def _prepare_rewriter(
         self, charset: str | None, shown: tuple[tuple[str, ...], ...]
-    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...]]:
+    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, bytes], ...]]:
         """The notices' markup for this charset, each notice in the languages `shown` (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
@@ -250,8 +251,12 @@ class Plan:
         insertions: list[Insertion] = []
         languages: list[tuple[str, tuple[str, ...]]] = []
         css: list[str] = []
+        heads: list[tuple[str, bytes]] = []  # `placement: head`: each notice's head elements
         for firing, notice_shown in zip(self.html_due, shown, strict=True):
             notice = firing.notice
+            if firing.rule.placement[0].kind == "head":
+                heads.append((notice.id, render_head_elements(notice, codec)))
+                continue
             places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
             form = firing.rule.form
             markup = b"".join(
@@ -268,11 +273,13 @@ class Plan:
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
-        return tuple(insertions), head_markup, tuple(languages)
+        return tuple(insertions), head_markup, tuple(languages), tuple(heads)
 
 
 def _chosen_per_reader(firing: Firing) -> bool:
     """Whether the notice's language is chosen per reader among several texts (not fixed by a rule)."""
+    if firing.notice.head:  # head elements only: no text is shown
+        return False
     return len(firing.notice.text) > 1 and not fixed_languages(firing.rule, firing.notice)
 
 
