@@ -28,7 +28,7 @@ from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.index import CoverIndex, bits_of
-from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet
+from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet, notice_of
 from compliance.rules.paths import host_matches, normalise_path
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
@@ -99,6 +99,8 @@ NOTHING: Final = Decision()
 
 def _place_family(rule: Rule) -> str:
     """The kind of response a rule's notice goes into: `html` (any HTML place), `json` or `header`."""
+    if rule.action in ("remove", "replace"):
+        return f"element:{rule.id}"  # each acts on its own elements, whatever notice it names
     kind = rule.placement[0].kind if rule.placement else "body-end"
     return kind if kind in ("json", "header") else "html"
 
@@ -141,7 +143,7 @@ class Engine:
         self._rules = tuple(
             _Compiled(
                 rule=rule,
-                notice=ruleset.notices[rule.notice],
+                notice=notice_of(ruleset.notices, rule),
                 start=_timestamp(rule.start),
                 until=_timestamp(rule.until),
                 dependent=EVERYONE not in rule.jurisdictions or bool(rule.except_jurisdictions or rule.dated),

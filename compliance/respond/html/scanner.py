@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from compliance.respond.attributes import parse_attributes
 from compliance.respond.elements import phrasing_before
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import _BODY_START
@@ -32,7 +33,7 @@ from compliance.respond.html.tokenizer import (
     _lower_bytes,
     close_raw,
 )
-from compliance.respond.matcher import DONE, UNCHANGED, parse_attributes
+from compliance.respond.matcher import DONE, UNCHANGED
 
 __all__ = ["MAX_MARKER_COMMENT", "ForwardScanner"]
 
@@ -459,7 +460,10 @@ class ForwardScanner(PlaceSearch):
                         matcher.give_up()
                         continue
                     found = True
-                    self._found(matcher, matcher.result, matcher.result)
+                    if matcher.whole:
+                        self._found_whole(matcher)
+                    else:
+                        self._found(matcher, matcher.result, matcher.result)
             if not found:
                 self._refresh()
         else:
