@@ -456,7 +456,7 @@ class ForwardScanner(PlaceSearch):
             found = False
             for matcher in self._active:
                 if matcher.done and not matcher.every:
-                    if matcher.result == self._foreign_edge:  # still foreign content: no place
+                    if matcher.result == self._foreign_edge and not matcher.whole:  # still foreign: no place
                         matcher.give_up()
                         continue
                     found = True
