@@ -102,6 +102,13 @@ def run_verify(args: argparse.Namespace) -> int:
     for chain, state in sorted(result.chains.items()):
         if state.first > 1:
             lines.append(f"Chain {chain} begins at event {state.first}: the events before it are not in these files.")
+    if result.dropped:
+        lost = sum(count for count, _where in result.dropped)
+        lines.append(
+            f"{lost} event{'s were' if lost != 1 else ' was'} not written because the writer's queue was full, as "
+            f"recorded in the chain at {', '.join(where for _count, where in result.dropped[:5])}"
+            f"{' and more' if len(result.dropped) > 5 else ''}."
+        )
     if result.unchained:
         lines.append(f"{result.unchained} events carry no chain (written before the trail was chained).")
     if result.ok:

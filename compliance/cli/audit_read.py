@@ -24,7 +24,7 @@ from typing import Any
 __all__ = ["AuditLine", "Reading", "parse_line", "read_events", "read_lines", "rotation_order"]
 
 _ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
-_EVENTS = frozenset({"decision", "checkpoint", "preview"})
+_EVENTS = frozenset({"decision", "checkpoint", "preview", "dropped"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,8 @@ class Verification:
     unchained: int = 0
     checkpoints: int = 0
     good_signatures: int = 0
+    #: Events the writer could not queue (its queue was full), as its `dropped` events say: (count, where).
+    dropped: list[tuple[int, str]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     chains: dict[str, _State] = field(default_factory=dict)
 
@@ -74,6 +76,8 @@ def verify(events: Iterable[AuditLine], public_key: bytes | None = None) -> Veri
             result.unchained += 1
             continue
         digest = event_hash(record)
+        if record.get("event") == "dropped" and _seq(record.get("count")) is not None:
+            result.dropped.append((record["count"], item.where))
         if record.get("event") == "checkpoint":
             result.checkpoints += 1
             if public_key is not None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from compliance.errors import ConfigError
+from compliance.observe.audit_file import AuditDropped, AuditFileHandler
 from compliance.observe.chain import audit_line_of, write_linked
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.respond.plan import Plan, language_outcome
@@ -116,6 +117,8 @@ def emit(event: str, fields: Mapping[str, Any]) -> None:
     record = {"event": event, "time": round(time.time(), 3), **fields}
     try:
         write_linked(record, _write)
+    except AuditDropped:
+        pass  # the handler counts it, and records the gap in the chain as soon as it has room
     except Exception:
         global _reported_failure
         if not _reported_failure:
@@ -138,6 +141,13 @@ def _write(record: Mapping[str, Any], line: str) -> None:
     # less looking up the caller's frame: the record names this function.
     logger = AUDIT_LOGGER
     if logger.isEnabledFor(logging.INFO):
+        handlers = logger.handlers
+        if len(handlers) == 1 and not logger.propagate and not logger.filters:
+            handler = handlers[0]
+            if type(handler) is AuditFileHandler and not handler.filters and handler.level <= logging.INFO:
+                # The recommended handler, alone: it takes the line itself, no `LogRecord` is made.
+                handler.put(line)
+                return
         extra = {"compliance": dict(record)}
         logger.handle(
             logger.makeRecord(logger.name, logging.INFO, __file__, _WRITE_LINE, line, (), None, "_write", extra)

@@ -1,0 +1,119 @@
+"""The recommended audit handler: events queued on the request's thread, written in batches, losses recorded."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compliance import ComplianceMiddleware
+from compliance.observe.audit_file import AuditFileHandler
+from compliance.observe.chain import CHAIN
+from tests.conftest import fetch, rule_file
+from tests.test_audit_trail import RU, RULES, US, compliance, page
+
+LOGGER = logging.getLogger("compliance.audit")
+
+
+@pytest.fixture
+def logger_state() -> Iterator[None]:
+    level, propagate, handlers = LOGGER.level, LOGGER.propagate, list(LOGGER.handlers)
+    for handler in handlers:  # pytest's own capture handlers among them
+        LOGGER.removeHandler(handler)
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False
+    try:
+        yield
+    finally:
+        for handler in list(LOGGER.handlers):
+            LOGGER.removeHandler(handler)
+            if isinstance(handler, AuditFileHandler):
+                handler.close()
+        for handler in handlers:
+            LOGGER.addHandler(handler)
+        LOGGER.setLevel(level)
+        LOGGER.propagate = propagate
+        CHAIN.configure(None)
+
+
+def alone(handler: logging.Handler) -> None:
+    """The audit logger with this handler only (pytest adds its capture handlers to loggers that do not
+    propagate while a test runs)."""
+    for other in list(LOGGER.handlers):
+        LOGGER.removeHandler(other)
+    LOGGER.addHandler(handler)
+
+
+def serve(tmp_path: Path, readers: list[str]) -> list[str]:
+    app = ComplianceMiddleware(page, rules=rule_file(tmp_path, RULES), reload_interval=None)  # type: ignore[arg-type]
+    return [fetch(app, f"/news/{n}", client=(ip, 40000)).text for n, ip in enumerate(readers)]
+
+
+def events(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_events_reach_the_file_in_chain_order_and_verify(tmp_path: Path, logger_state: None) -> None:
+    path = tmp_path / "audit.jsonl"
+    handler = AuditFileHandler(path)
+    alone(handler)
+    serve(tmp_path, [RU, US, RU, RU, US, RU])
+    handler.close()  # at shutdown: what is queued is written
+    written = events(path)
+    assert [e["event"] for e in written] == ["decision"] * 4
+    assert [e["seq"] for e in written] == list(range(written[0]["seq"], written[0]["seq"] + 4))  # type: ignore[operator]
+    result = compliance("audit", "verify", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.endswith("No event was removed, changed or reordered.\n")
+
+
+def test_the_writer_thread_writes_without_a_close(tmp_path: Path, logger_state: None) -> None:
+    path = tmp_path / "audit.jsonl"
+    handler = AuditFileHandler(path, flush_interval=0.01)
+    alone(handler)
+    serve(tmp_path, [RU, RU])
+    for _ in range(500):  # the writer flushes every 10 ms; wait for it, up to 5 s
+        if path.stat().st_size and path.read_bytes().count(b"\n") == 2:
+            break
+        handler._wake.wait(0.01)
+    assert [e["event"] for e in events(path)] == ["decision", "decision"]
+
+
+def test_a_full_queue_serves_the_page_and_records_the_gap_in_the_chain(tmp_path: Path, logger_state: None) -> None:
+    path = tmp_path / "audit.jsonl"
+    handler = AuditFileHandler(path, capacity=3)
+    alone(handler)
+    with handler._write_lock:  # the writer is stuck on a slow disk
+        pages = serve(tmp_path, [RU] * 10)
+        assert path.read_bytes() == b""
+    assert all("data-legal-notice" in text for text in pages)  # every reader still got the notice
+    assert handler.dropped == 7
+    handler.close()
+    written = events(path)
+    assert [e["event"] for e in written] == ["decision"] * 3 + ["dropped"]
+    assert written[-1]["count"] == 7
+    assert written[-1]["seq"] == written[2]["seq"] + 1  # type: ignore[operator]  # the chain has no hole
+    result = compliance("audit", "verify", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "7 events were not written because the writer's queue was full, as recorded in the chain at " in (
+        result.stdout
+    )
+    assert f"{path}:4" in result.stdout
+
+
+def test_behind_other_handlers_it_writes_as_any_logging_handler(tmp_path: Path, logger_state: None) -> None:
+    path = tmp_path / "audit.jsonl"
+    handler = AuditFileHandler(path)
+    seen: list[logging.LogRecord] = []
+    other = logging.Handler()
+    other.emit = seen.append  # type: ignore[method-assign]
+    alone(handler)
+    LOGGER.addHandler(other)
+    serve(tmp_path, [RU, RU])
+    handler.close()
+    assert [e["event"] for e in events(path)] == ["decision", "decision"]
+    assert [json.loads(r.getMessage())["seq"] for r in seen] == [e["seq"] for e in events(path)]
+    assert compliance("audit", "verify", str(path), cwd=tmp_path).returncode == 0
