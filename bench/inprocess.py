@@ -22,6 +22,7 @@ from typing import Any
 from starlette.types import ASGIApp, Scope
 
 from compliance.observe.audit import AUDIT_LOGGER
+from compliance.observe.audit_file import AuditFileHandler
 from compliance.respond import encoding
 from compliance.respond.encoding import ACCELERATED, DEFAULT_LEVELS
 
@@ -238,6 +239,7 @@ def run_inprocess(
         Variant("body-end notice, audit events on", audited, news, body_end_check, audit_on, audit_off),
         Variant("body-end notice, Prometheus metrics on", metered, news, body_end_check),
         _as_deployed(metered, http_scope("/styled/estuary-ferry", RU)),
+        _as_deployed(metered, http_scope("/styled/estuary-ferry", RU), stock=True),
         Variant(
             "limit, body-end: rfind + one copy",
             apps.LimitMiddleware(bare, markup, b"</body>", forward=False),
@@ -322,32 +324,54 @@ def run_inprocess(
 
 _NULL = logging.NullHandler()
 
-AS_DEPLOYED = "as deployed: body-end with its CSS, audit events through a QueueHandler, metrics on"
+AS_DEPLOYED = "as deployed: body-end with its CSS, audit events through AuditFileHandler, metrics on"
+STOCK_QUEUE = "as deployed, but the audit through the stock QueueHandler → QueueListener → FileHandler"
 
 
 class _Deployed(Variant):
-    """The audit events go through the handler the operations guide recommends: a `QueueHandler`, and a
-    `QueueListener` thread writing them to a file. The listener's work counts: each batch ends when it
-    has written every event of the batch."""
+    """The audit events go through the handler the operations guide recommends, `AuditFileHandler` (a
+    bounded queue and a writer thread), alone on the audit logger, as the guide sets it up; with `stock`,
+    through logging's own `QueueHandler` and a `QueueListener` thread writing to a `FileHandler`. The
+    writer's work counts: each batch ends when it has written every event of the batch."""
 
-    def __init__(self, app: ASGIApp, scope: Scope) -> None:
-        super().__init__(AS_DEPLOYED, app, scope, _styled_check)
-        self.queue: queue.Queue[logging.LogRecord] = queue.Queue()
+    def __init__(self, app: ASGIApp, scope: Scope, *, stock: bool = False) -> None:
+        super().__init__(STOCK_QUEUE if stock else AS_DEPLOYED, app, scope, _styled_check)
+        self.stock = stock
         self.folder = tempfile.mkdtemp(prefix="compliance-bench-audit-")
-        self.file = logging.FileHandler(f"{self.folder}/audit.jsonl", delay=True)
-        self.file.setFormatter(logging.Formatter("%(message)s"))
-        self.listener = logging.handlers.QueueListener(self.queue, self.file)
-        self.handler = logging.handlers.QueueHandler(self.queue)
+        self.handlers: list[logging.Handler] = []
+        self.listener: logging.handlers.QueueListener | None = None
+        self.file: AuditFileHandler | None = None
 
     def on(self) -> None:
-        self.listener.start()
+        self.handlers, self.propagate = list(AUDIT_LOGGER.handlers), AUDIT_LOGGER.propagate
+        for handler in self.handlers:
+            AUDIT_LOGGER.removeHandler(handler)
+        AUDIT_LOGGER.propagate = False
         AUDIT_LOGGER.setLevel(logging.INFO)
-        AUDIT_LOGGER.addHandler(self.handler)
+        if self.stock:
+            events: queue.Queue[logging.LogRecord] = queue.Queue()
+            to_file = logging.FileHandler(f"{self.folder}/audit.jsonl", delay=True)
+            to_file.setFormatter(logging.Formatter("%(message)s"))
+            self.listener = logging.handlers.QueueListener(events, to_file)
+            self.listener.start()
+            AUDIT_LOGGER.addHandler(logging.handlers.QueueHandler(events))
+        else:
+            self.file = AuditFileHandler(f"{self.folder}/audit.jsonl")
+            AUDIT_LOGGER.addHandler(self.file)
 
     def off(self) -> None:
-        AUDIT_LOGGER.removeHandler(self.handler)
+        for handler in list(AUDIT_LOGGER.handlers):
+            AUDIT_LOGGER.removeHandler(handler)
+        for handler in self.handlers:
+            AUDIT_LOGGER.addHandler(handler)
+        AUDIT_LOGGER.propagate = self.propagate
         AUDIT_LOGGER.setLevel(logging.NOTSET)
-        self.listener.stop()  # writes what is still queued, then ends the thread
+        if self.listener is not None:
+            self.listener.stop()  # writes what is still queued, then ends the thread
+            self.listener = None
+        if self.file is not None:
+            self.file.close()  # the same
+            self.file = None
 
     def timed(self, n: int) -> float:
         self.on()
@@ -366,8 +390,8 @@ class _Deployed(Variant):
             self.off()
 
 
-def _as_deployed(app: ASGIApp, scope: Scope) -> Variant:
-    return _Deployed(app, scope)
+def _as_deployed(app: ASGIApp, scope: Scope, *, stock: bool = False) -> Variant:
+    return _Deployed(app, scope, stock=stock)
 
 
 GZIP_ROW = "gzip page, body-end notice (decoded, changed, encoded again), zlib"

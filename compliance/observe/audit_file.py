@@ -190,4 +190,6 @@ def _restart(ref: weakref.ref[AuditFileHandler]) -> None:
     handler = ref()
     if handler is not None and handler._fd >= 0:
         handler._lines.clear()
+        handler._write_lock = threading.Lock()  # the parent's writer may have held them at the fork
+        handler._gap_lock = threading.Lock()
         handler._start()
