@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import operator
 import os
 import threading
 import uuid
@@ -80,9 +81,16 @@ _ENCODE_ASCII: Final[Callable[[str], str]] = json.encoder.encode_basestring_asci
 #: outcomes, the reader's jurisdiction and network, the method...) repeat.
 _PER_REQUEST: Final = frozenset({"time", "request_id", "path", "seq", "prev"})
 #: (field names in order, repr of the repeating fields) -> the two templates, each a %-format with one
-#: `%s` per per-request field, in the order the template gives them. The values of an event are its
-#: own (str, int, float, bool, None, and lists and dicts of them), which repr tells apart.
-_TEMPLATES: dict[tuple[tuple[str, ...], str], tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {}
+#: `%s` per per-request field: the line's in the order the event gives them, and the canonical form's with,
+#: for each of its `%s`, the index of that field in the line's order. The values of an event are its own
+#: (str, int, float, bool, None, and lists and dicts of them), which repr tells apart.
+_TEMPLATES: dict[tuple[tuple[str, ...], str], tuple[str, tuple[str, ...], str, tuple[int, ...]]] = {}
+#: Field names in order -> what picks the repeating values out of an event with those fields.
+_REPEATING: dict[tuple[str, ...], Callable[[Mapping[str, Any]], Any]] = {}
+
+
+def _no_values(record: Mapping[str, Any]) -> tuple[()]:
+    return ()
 
 
 def _fragment(value: Any) -> tuple[str, str]:
@@ -103,7 +111,7 @@ def _fragment(value: Any) -> tuple[str, str]:
     return _line(value), _canonical_text(value)
 
 
-def _template(names: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
+def _template(names: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, tuple[str, ...], str, tuple[int, ...]]:
     """The line's and the canonical form's %-templates for events with these fields and repeating values."""
     line, line_order, text, text_order = [], [], [], []
     for name in names:
@@ -120,7 +128,8 @@ def _template(names: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, t
             text_order.append(name)
         else:
             text.append(f"{key_text}:" + _fragment(record[name])[1].replace("%", "%%"))
-    return "{" + ",".join(line) + "}", tuple(line_order), "{" + ",".join(text) + "}", tuple(text_order)
+    index = tuple(line_order.index(name) for name in text_order)
+    return "{" + ",".join(line) + "}", tuple(line_order), "{" + ",".join(text) + "}", index
 
 
 def encode_event(record: Mapping[str, Any]) -> tuple[str, bytes]:
@@ -130,19 +139,26 @@ def encode_event(record: Mapping[str, Any]) -> tuple[str, bytes]:
     of the one request (its time, id, path, place in the chain) are encoded anew.
     """
     names = tuple(record)
-    if not all(type(name) is str for name in names):
-        return audit_line_of(record), canonical(record)
-    key = (names, repr([value for name, value in record.items() if name not in _PER_REQUEST]))
+    repeating = _REPEATING.get(names)
+    if repeating is None:
+        if not all(type(name) is str for name in names):
+            return audit_line_of(record), canonical(record)
+        kept = [name for name in names if name not in _PER_REQUEST]
+        repeating = operator.itemgetter(*kept) if kept else _no_values
+        if len(_REPEATING) >= 1024:
+            _REPEATING.clear()
+        _REPEATING[names] = repeating
+    key = (names, repr(repeating(record)))
     found = _TEMPLATES.get(key)
     if found is None:
         found = _template(names, record)
         if len(_TEMPLATES) >= 1024:
             _TEMPLATES.clear()
         _TEMPLATES[key] = found
-    line, line_order, text, text_order = found
-    fragments = {name: _fragment(record[name]) for name in line_order}
-    filled_line = line % tuple([fragments[name][0] for name in line_order])
-    filled_text = text % tuple([fragments[name][1] for name in text_order])
+    line, line_order, text, index = found
+    fragments = [_fragment(record[name]) for name in line_order]
+    filled_line = line % tuple([fragment[0] for fragment in fragments])
+    filled_text = text % tuple([fragments[i][1] for i in index])
     return filled_line, filled_text.encode("ascii")
 
 
