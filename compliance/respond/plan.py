@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from compliance.respond.feed import FEED_TYPES, FeedTransform, feed_text
 from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.respond.json import JsonInserter, notices_json
 from compliance.respond.languages import fixed_languages, notice_languages
@@ -29,6 +30,7 @@ from compliance.rules.model import HTML_PLACES, Notice, Place
 
 __all__ = [
     "DROPPED_WHEN_CHANGED",
+    "FEED_TYPES",
     "HTML_TYPES",
     "PLAN_CACHE_SIZE",
     "JsonTransform",
@@ -119,6 +121,7 @@ class Plan:
         "decision",
         "html_due",
         "json_due",
+        "feed_due",
         "header_due",
         "body_due",
         "multilingual",
@@ -132,6 +135,8 @@ class Plan:
         self.html_due: list[Firing] = []
         self.json_due: dict[str, list[Firing]] = {}
         self.header_due: dict[str, list[Firing]] = {}
+        #: "items" or "channel" -> the firings whose notices go there in a feed
+        self.feed_due: dict[str, list[Firing]] = {}
         for firing in decision.fired:
             if not firing.enforced or not firing.rule.placement:
                 continue
@@ -140,10 +145,12 @@ class Plan:
                 self.html_due.append(firing)
             elif first.kind == "json" and first.arg:
                 self.json_due.setdefault(first.arg, []).append(firing)
+            elif first.kind == "feed" and first.arg:
+                self.feed_due.setdefault(first.arg, []).append(firing)
             elif first.kind == "header" and first.arg:
                 self.header_due.setdefault(first.arg, []).append(firing)
         #: Whether a notice is due in a body (HTML or JSON), where a `Range` would cut it off.
-        self.body_due = bool(self.html_due or self.json_due)
+        self.body_due = bool(self.html_due or self.json_due or self.feed_due)
         #: Whether the page's own language (`<html lang>`) can change which text is shown.
         self.multilingual = any(_chosen_per_reader(f) for f in self.html_due)
         #: Each notice's languages where none is chosen per reader (they depend on nothing a request sends).
@@ -167,8 +174,41 @@ class Plan:
     def languages_may_vary(self) -> bool:
         """Whether a notice due in a body has texts in more than one language (for a HEAD's `Vary`)."""
         return any(_chosen_per_reader(f) for f in self.html_due) or any(
-            _chosen_per_reader(f) for firings in self.json_due.values() for f in firings
+            _chosen_per_reader(f) for due in (self.json_due, self.feed_due) for firings in due.values() for f in firings
         )
+
+    def due_for(self, media: str) -> list[Firing]:
+        """The firings whose notices a response of this media type may carry in its body.
+
+        A feed rule takes a response of a feed's type; where a `{json: ...}` rule also fires, a plain
+        `application/json` response is taken by it (as it was before feeds).
+        """
+        if media in HTML_TYPES:
+            return self.html_due
+        if self.feed_due and media in FEED_TYPES and not (media == "application/json" and self.json_due):
+            return [f for firings in self.feed_due.values() for f in firings]
+        if is_json(media):
+            return [f for firings in self.json_due.values() for f in firings]
+        return []
+
+    def feed_transform(
+        self, media: str, content_language: str | None, accept_language: str | None, outcome: dict[str, dict[str, Any]]
+    ) -> tuple[Transform, bool]:
+        """The `{feed: ...}` transform for these languages; each notice's language goes into `outcome`."""
+        places: list[tuple[str, Any, list[str]]] = []
+        varies = False
+        for where in ("items", "channel"):
+            firings = self.feed_due.get(where)
+            if not firings:
+                continue
+            items: list[tuple[Notice, str]] = []
+            for f in firings:
+                languages = notice_languages(f.rule, f.notice, content_language, None, accept_language)
+                varies = varies or (_chosen_per_reader(f) and follows_accept_language(f.notice, content_language, None))
+                items.extend((f.notice, language) for language in languages)
+                outcome[f.notice.id] = language_outcome(languages)
+            places.append((where, feed_text(items), [f.notice.id for f in firings]))
+        return FeedTransform(places, media), varies
 
     def json_transform(
         self, content_language: str | None, accept_language: str | None, outcome: dict[str, dict[str, Any]]

@@ -98,9 +98,9 @@ NOTHING: Final = Decision()
 
 
 def _place_family(rule: Rule) -> str:
-    """The kind of response a rule's notice goes into: `html` (any HTML place), `json` or `header`."""
+    """The kind of response a rule's notice goes into: `html` (any HTML place), `json`, `header` or `feed`."""
     kind = rule.placement[0].kind if rule.placement else "body-end"
-    return kind if kind in ("json", "header") else "html"
+    return kind if kind in ("json", "header", "feed") else "html"
 
 
 def _timestamp(moment: datetime | None) -> float | None:

@@ -50,7 +50,9 @@ BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 #: `match: all`: the most elements of a page one rule's notice goes next to.
 MAX_MATCHES: Final = 50
 
-PlaceKind = Literal["body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json"]
+PlaceKind = Literal[
+    "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json", "feed"
+]
 SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
 HTML_PLACES: Final = frozenset({"body-start", "body-end", "marker"}) | SELECTOR_PLACES
 

@@ -411,7 +411,7 @@ def _read_fallback(reader: FileReader, draft: RuleDraft, node: YamlValue) -> Non
             "fallback-ignored",
             'A "block" rule answers with a page of its own, so its "fallback" is not used; remove it.',
         )
-    elif kinds[0] in ("header", "json"):
+    elif kinds[0] in ("header", "json", "feed"):
         reader.error(
             node,
             "bad-fallback",
