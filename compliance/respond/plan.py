@@ -14,6 +14,7 @@ from typing import Any, Final, Protocol
 
 from compliance.respond.feed import FEED_TYPES, FeedTransform, feed_text
 from compliance.respond.html import HtmlRewriter, Insertion
+from compliance.respond.html.amp import AmpRewriter, is_amp
 from compliance.respond.json import JsonInserter, notices_json
 from compliance.respond.languages import fixed_languages, notice_languages
 from compliance.respond.render import (
@@ -21,6 +22,7 @@ from compliance.respond.render import (
     charset_from_content_type,
     choose_language,
     codec_for,
+    render_amp_css,
     render_notice_html,
     render_style,
     sniff_html,
@@ -162,7 +164,7 @@ class Plan:
         #: (charset, each notice's languages, whether one followed Accept-Language) -> the rewriter's inputs
         self.rewriters: dict[
             tuple[str | None, tuple[tuple[str, ...], ...], bool],
-            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...]],
+            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], bytes],
         ] = {}
         #: (each notice's languages, whether one followed Accept-Language) -> the JSON field's value, and
         #: each notice with its languages
@@ -273,14 +275,16 @@ class Plan:
             if len(self.rewriters) >= PLAN_CACHE_SIZE:
                 self.rewriters.clear()
             built = self.rewriters[key] = self._prepare_rewriter(charset, shown)
-        insertions, head_markup, languages = built
+        insertions, head_markup, languages, amp_css = built
         for notice_id, notice_shown in languages:
             outcome[notice_id] = language_outcome(notice_shown)
+        if head_markup and is_amp(html_start_tag(head)):  # only pages whose notices carry CSS look
+            return AmpRewriter(HtmlRewriter(insertions, b"", holdback), amp_css, holdback), varies
         return HtmlRewriter(insertions, head_markup, holdback), varies
 
     def _prepare_rewriter(
         self, charset: str | None, shown: tuple[tuple[str, ...], ...]
-    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...]]:
+    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], bytes]:
         """The notices' markup for this charset, each notice in the languages `shown` (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
@@ -308,7 +312,8 @@ class Plan:
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
-        return tuple(insertions), head_markup, tuple(languages)
+        amp_css = render_amp_css(css, codec) if css else b""
+        return tuple(insertions), head_markup, tuple(languages), amp_css
 
 
 def _chosen_per_reader(firing: Firing) -> bool:
