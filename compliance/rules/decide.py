@@ -28,7 +28,7 @@ from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.index import CoverIndex, bits_of
-from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet
+from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet, place_family
 from compliance.rules.paths import host_matches, normalise_path
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
@@ -99,8 +99,7 @@ NOTHING: Final = Decision()
 
 def _place_family(rule: Rule) -> str:
     """The kind of response a rule's notice goes into: `html` (any HTML place), `json`, `header` or `feed`."""
-    kind = rule.placement[0].kind if rule.placement else "body-end"
-    return kind if kind in ("json", "header", "feed") else "html"
+    return place_family(rule.placement)
 
 
 def _timestamp(moment: datetime | None) -> float | None:

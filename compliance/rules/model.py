@@ -30,6 +30,7 @@ __all__ = [
     "Notice",
     "PathMatcher",
     "PathPattern",
+    "place_family",
     "Place",
     "Rule",
     "RuleSet",
@@ -103,6 +104,12 @@ class Place:
 
     def __str__(self) -> str:
         return self.kind if self.arg is None else f"{self.kind}: {self.arg}"
+
+
+def place_family(placement: tuple[Place, ...]) -> str:
+    """The kind of response a placement's notice goes into: `html` (any HTML place), `json`, `header` or `feed`."""
+    kind = placement[0].kind if placement else "body-end"
+    return kind if kind in ("json", "header", "feed") else "html"
 
 
 class PathMatcher(Protocol):

@@ -133,7 +133,7 @@ def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
                 f'"{argument}" is not a place in a feed',
                 hint,
                 "Write {feed: items} for the notice in every item of the feed, or {feed: channel} for it once, "
-                "in the feed's own description",
+                "in the feed's own description.",
             )
     elif kind == "header":
         if not _HTTP_TOKEN.match(argument):
