@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 
 from compliance.respond.feed import FEED_TYPES, FeedTransform, feed_text
 from compliance.respond.html import HtmlRewriter, Insertion
-from compliance.respond.html.amp import AmpRewriter, is_amp
+from compliance.respond.html.amp import AmpRewriter, amp_known
 from compliance.respond.json import JsonInserter, notices_json
 from compliance.respond.languages import fixed_languages, notice_languages
 from compliance.respond.render import (
@@ -103,17 +103,6 @@ def charset_of(content_type: bytes) -> str | None:
             _CHARSETS.clear()
         found = _CHARSETS[content_type] = charset_from_content_type(content_type.decode("latin-1"))
         return found
-
-
-def html_start_tag(head: bytes) -> bytes:
-    """The page's `<html ...>` start tag as written (the language comes from it), or b"" where not found."""
-    start = head.find(b"<html")
-    if start < 0:
-        start = head.lower().find(b"<html")
-        if start < 0:
-            return b""
-    end = head.find(b">", start)
-    return head[start : end + 1] if end > 0 else head[start:]
 
 
 class Plan:
@@ -278,8 +267,10 @@ class Plan:
         insertions, head_markup, languages, amp_css = built
         for notice_id, notice_shown in languages:
             outcome[notice_id] = language_outcome(notice_shown)
-        if head_markup and is_amp(html_start_tag(head)):  # only pages whose notices carry CSS look
-            return AmpRewriter(HtmlRewriter(insertions, b"", holdback), amp_css, holdback), varies
+        if head_markup:  # only pages whose notices carry CSS look for AMP
+            amp = amp_known(head)
+            if amp is not False:
+                return AmpRewriter(insertions, head_markup, amp_css, holdback, amp), varies
         return HtmlRewriter(insertions, head_markup, holdback), varies
 
     def _prepare_rewriter(

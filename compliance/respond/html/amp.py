@@ -11,7 +11,9 @@ hold-back gets no CSS (a second `<style>` would break the page; the notices are
 still shown, unstyled).
 
 Whether a page is AMP is read from its `<html>` start tag (`<html ⚡>` or
-`<html amp>`), only on pages whose notices carry CSS.
+`<html amp>`), only on pages whose notices carry CSS: from the first bytes the
+rewriter is built with, or, where they end before that tag, from the first
+`SNIFF_SIZE` bytes of the page.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from compliance.respond.html.anchors import Insertion
 from compliance.respond.html.rewriter import HtmlRewriter
 
-__all__ = ["AmpRewriter", "is_amp"]
+__all__ = ["SNIFF_SIZE", "AmpRewriter", "html_start_tag", "is_amp"]
+
+#: How far into a page its `<html>` start tag is looked for.
+SNIFF_SIZE: Final = 1024
 
 _ATTRIBUTE: Final = re.compile(rb"""\s([^\s=/>"']+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"']*))?""")
 _AMP_NAMES: Final = frozenset({b"amp", "⚡".encode()})
@@ -32,23 +38,52 @@ _TOKEN: Final = re.compile(
 _CUSTOM: Final = re.compile(rb"""(?:^|\s)amp-custom(?:[\s=/]|$)""", re.I)
 
 
+def html_start_tag(head: bytes) -> bytes:
+    """The page's `<html ...>` start tag as written, or b"" where not found (cut short where the tag is)."""
+    start = head.find(b"<html")
+    if start < 0:
+        start = head.lower().find(b"<html")
+        if start < 0:
+            return b""
+    end = head.find(b">", start)
+    return head[start : end + 1] if end > 0 else head[start:]
+
+
+def amp_known(head: bytes) -> bool | None:
+    """Whether these first bytes of a page say it is AMP; None where they end before its `<html>` tag."""
+    tag = html_start_tag(head)
+    if tag.endswith(b">"):
+        return is_amp(tag)
+    return None if len(head) < SNIFF_SIZE else False
+
+
 def is_amp(html_tag: bytes) -> bool:
     """Whether an `<html ...>` start tag (as written) marks an AMP page: an attribute `⚡` or `amp`."""
     return any(m.group(1).lower() in _AMP_NAMES for m in _ATTRIBUTE.finditer(html_tag, 5))
 
 
 class AmpRewriter:
-    """The notices' CSS merged into an AMP page's head, then `inner` (an `HtmlRewriter` with no style) runs."""
+    """The notices' CSS merged into an AMP page's head, then an `HtmlRewriter` with no style of its own runs.
 
-    __slots__ = ("inner", "css", "limit", "_buf", "_at", "_merged", "styled")
+    With `amp` None, the page's first bytes did not reach its `<html>` tag: they are held until
+    they do (at most `SNIFF_SIZE` bytes); a page that is not AMP then gets the rewriter with
+    `style` (the notices' `<style>`), as any page.
+    """
 
-    def __init__(self, inner: HtmlRewriter, css: bytes, limit: int) -> None:
-        self.inner = inner
+    __slots__ = ("inner", "insertions", "style", "css", "limit", "_buf", "_at", "_merged", "_amp", "styled")
+
+    def __init__(
+        self, insertions: tuple[Insertion, ...], style: bytes, css: bytes, limit: int, amp: bool | None = True
+    ) -> None:
+        self.insertions = insertions
+        self.style = style
         self.css = css  # the CSS text, already encoded for the page
         self.limit = limit
+        self._amp = amp
+        self.inner = HtmlRewriter(insertions, style if amp is False else b"", limit)
         self._buf = bytearray()
         self._at = 0  # where the head scan goes on
-        self._merged = False
+        self._merged = amp is False
         #: Whether the notices' CSS went into the page (False when its head was too long to hold).
         self.styled = False
 
@@ -64,6 +99,17 @@ class AmpRewriter:
         if self._merged:
             return self.inner.feed(data, last)
         self._buf += data
+        if self._amp is None:
+            self._amp = amp_known(bytes(self._buf[:SNIFF_SIZE]))
+            if self._amp is None and last:
+                self._amp = False
+            if self._amp is None:
+                return b""
+            if not self._amp:  # (a rewriter has not begun: the one with the style takes its place)
+                self.inner = HtmlRewriter(self.insertions, self.style, self.limit)
+                self._merged = True
+                held, self._buf = bytes(self._buf), bytearray()
+                return self.inner.feed(held, last)
         if not self._merge() and not last and len(self._buf) <= self.limit:
             return b""
         self._merged = True
