@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +94,11 @@ def test_an_amp_page_whose_head_never_ends_within_the_holdback_gets_no_css(tmp_p
     out = run_asgi(app, http_scope("/amp")).body
     _, everywhere = styles(out)
     assert everywhere == [] and b'data-legal-notice="warning"' in out
+
+
+def test_validate_warns_of_css_that_amp_forbids(tmp_path: Path) -> None:
+    rule_file(tmp_path, RULES, CSS_NOTICE)
+    result = subprocess.run(
+        [sys.executable, "-m", "compliance", "validate", "rules.yaml"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.stdout.startswith('rules.yaml:5:10: warning[css-not-amp]: The CSS uses "!important"')

@@ -6,6 +6,8 @@ import gzip
 import html
 import json
 import logging
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -248,3 +250,67 @@ def test_the_channel_placement_goes_once_into_each_kind_of_feeds_description(tmp
     atom = ET.fromstring(fetch(app, "/feed.atom").content)
     assert atom.findtext(f"{ATOM}subtitle") == "Readers here: take care.\n\nWhy?: https://example.org/why"
     assert fetch(app, "/feed.json").json()["description"].startswith("Readers here: take care.")
+
+
+# -- the rule language -------------------------------------------------------------------------------
+
+
+def compliance(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "compliance", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_validate_points_at_feed_mistakes_with_file_line_and_column(tmp_path: Path) -> None:
+    rule_file(
+        tmp_path,
+        """
+rules:
+  - {id: a, notice: warning, jurisdictions: [RU], placement: {feed: item}}
+  - id: b
+    notice: warning
+    jurisdictions: [RU]
+    placement: {feed: channel}
+    fallback: none
+""",
+    )
+    result = compliance("validate", "rules.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[:2] == [
+        'rules.yaml:10:69: error[bad-placement]: "item" is not a place in a feed; did you mean "items"? Write '
+        "{feed: items} for the notice in every item of the feed, or {feed: channel} for it once, in the feed's "
+        "own description.",
+        'rules.yaml:15:15: error[bad-fallback]: "fallback: none" applies to places in an HTML page; a "feed" '
+        "placement has no fallback. Remove the fallback line.",
+    ]
+
+
+def test_a_feed_rule_and_a_page_rule_for_one_notice_each_serve_their_responses(tmp_path: Path) -> None:
+    rules = ITEMS + "  - {id: page-label, notice: warning, jurisdictions: [RU], placement: body-end}\n"
+    rule_file(tmp_path, rules)
+    assert compliance("validate", "rules.yaml", cwd=tmp_path).stdout == "0 errors, 0 warnings in 1 file\n"
+    app = wrapped(tmp_path, site, rules)
+    assert ASIDE.encode() in fetch(app, "/news/river-port-reopens").content
+    assert fetch(app, "/feed.json").json()["items"][0]["content_html"].startswith(ASIDE)
+
+
+def test_explain_and_rules_only_cases_know_a_feed_by_its_type(tmp_path: Path) -> None:
+    rule_file(tmp_path, ITEMS)
+    explained = compliance(
+        "explain", "--rules", "rules.yaml", "--country", "RU", "--path", "/feed", "--content-type",
+        "application/atom+xml", cwd=tmp_path,
+    )  # fmt: skip
+    assert (
+        "goes      at the top of every item of a feed (RSS, Atom or JSON Feed; at most 200 items)" in explained.stdout
+    )
+    page = compliance("explain", "--rules", "rules.yaml", "--country", "RU", "--path", "/feed", cwd=tmp_path)
+    assert "shown     no: the response is text/html, which is not a feed" in page.stdout
+    (tmp_path / "cases.yaml").write_text(
+        "cases:\n"
+        "  - name: The feed carries it\n"
+        "    request: {path: /feed, country: RU, content_type: application/rss+xml}\n"
+        "    expect: {notices: [warning]}\n"
+        "  - name: A page does not\n"
+        "    request: {path: /feed, country: RU}\n"
+        "    expect: {notices: []}\n"
+    )
+    tested = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
+    assert tested.returncode == 0 and "2 passed, 0 failed" in tested.stdout

@@ -113,6 +113,8 @@ class Plan:
         "html_due",
         "json_due",
         "feed_due",
+        "feed_firings",
+        "json_firings",
         "header_due",
         "body_due",
         "multilingual",
@@ -142,6 +144,8 @@ class Plan:
                 self.header_due.setdefault(first.arg, []).append(firing)
         #: Whether a notice is due in a body (HTML or JSON), where a `Range` would cut it off.
         self.body_due = bool(self.html_due or self.json_due or self.feed_due)
+        self.feed_firings = [f for firings in self.feed_due.values() for f in firings]
+        self.json_firings = [f for firings in self.json_due.values() for f in firings]
         #: Whether the page's own language (`<html lang>`) can change which text is shown.
         self.multilingual = any(_chosen_per_reader(f) for f in self.html_due)
         #: Each notice's languages where none is chosen per reader (they depend on nothing a request sends).
@@ -176,10 +180,10 @@ class Plan:
         """
         if media in HTML_TYPES:
             return self.html_due
-        if self.feed_due and media in FEED_TYPES and not (media == "application/json" and self.json_due):
-            return [f for firings in self.feed_due.values() for f in firings]
-        if is_json(media):
-            return [f for firings in self.json_due.values() for f in firings]
+        if self.feed_firings and media in FEED_TYPES and not (media == "application/json" and self.json_due):
+            return self.feed_firings
+        if self.json_firings and is_json(media):
+            return self.json_firings
         return []
 
     def feed_transform(
