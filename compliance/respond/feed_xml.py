@@ -59,8 +59,6 @@ class XmlFeedResult:
     count: int = 0
     #: Why nothing was placed, or None.
     reason: str | None = None
-    #: Whether the body is not a feed at all (the rule does not apply to it).
-    not_a_feed: bool = False
     edits: list[tuple[int, int, bytes]] = field(default_factory=list)
 
 
