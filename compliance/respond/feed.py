@@ -27,7 +27,7 @@ from compliance.respond.feed_xml import MAX_ITEMS, FeedText, feed_root, rewrite_
 from compliance.respond.render import _safe_href, link_text, render_notice_html, render_text
 from compliance.rules.model import Notice, Place
 
-__all__ = ["FEED_TYPES", "MAX_FEED", "FeedPlaced", "FeedTransform", "feed_text"]
+__all__ = ["FEED_TYPES", "MAX_FEED", "FeedPlaced", "FeedText", "FeedTransform", "feed_text"]
 
 #: Media types a feed may be served as; the last three are feeds only where the body says so.
 FEED_TYPES: Final = frozenset(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from compliance.respond.feed import FEED_TYPES, FeedTransform, feed_text
+from compliance.respond.feed import FEED_TYPES, FeedText, FeedTransform, feed_text
 from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.respond.html.amp import AmpRewriter, amp_known
 from compliance.respond.json import JsonInserter, notices_json
@@ -121,6 +121,7 @@ class Plan:
         "fixed_shown",
         "rewriters",
         "json_values",
+        "feed_texts",
     )
 
     def __init__(self, decision: Decision) -> None:
@@ -165,6 +166,9 @@ class Plan:
             tuple[tuple[tuple[str, ...], ...], bool], tuple[bytes, list[tuple[Notice, tuple[str, ...]]], bool]
         ] = {}
 
+        #: (where, each notice's languages) -> the notices' text in a feed
+        self.feed_texts: dict[tuple[str, tuple[tuple[str, ...], ...]], FeedText] = {}
+
     @property
     def languages_may_vary(self) -> bool:
         """Whether a notice due in a body has texts in more than one language (for a HEAD's `Vary`)."""
@@ -190,7 +194,7 @@ class Plan:
         self, media: str, content_language: str | None, accept_language: str | None, outcome: dict[str, dict[str, Any]]
     ) -> tuple[Transform, bool]:
         """The `{feed: ...}` transform for these languages; each notice's language goes into `outcome`."""
-        places: list[tuple[str, Any, list[str]]] = []
+        places: list[tuple[str, FeedText, list[str]]] = []
         varies = False
         for where in ("items", "channel"):
             firings = self.feed_due.get(where)
