@@ -30,7 +30,8 @@ __all__ = ["SNIFF_SIZE", "AmpRewriter", "html_start_tag", "is_amp"]
 SNIFF_SIZE: Final = 1024
 
 _ATTRIBUTE: Final = re.compile(rb"""\s([^\s=/>"']+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"']*))?""")
-_AMP_NAMES: Final = frozenset({b"amp", "⚡".encode()})
+_AMP_BYTES: Final = "⚡".encode()
+_AMP_NAMES: Final = frozenset({b"amp", _AMP_BYTES})
 #: What the head scan stops at: a comment, a raw-text element's start tag, the end of the head, the body.
 _TOKEN: Final = re.compile(
     rb"<!--|<(script|style|title|textarea)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>|</head\s*>|<body[\s>/]", re.I
@@ -53,6 +54,8 @@ def amp_known(head: bytes) -> bool | None:
     """Whether these first bytes of a page say it is AMP; None where they end before its `<html>` tag."""
     tag = html_start_tag(head)
     if tag.endswith(b">"):
+        if _AMP_BYTES not in tag and b"amp" not in tag and b"AMP" not in tag:
+            return False  # most pages: no attribute could be the mark
         return is_amp(tag)
     return None if len(head) < SNIFF_SIZE else False
 
