@@ -314,3 +314,11 @@ def test_explain_and_rules_only_cases_know_a_feed_by_its_type(tmp_path: Path) ->
     )
     tested = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
     assert tested.returncode == 0 and "2 passed, 0 failed" in tested.stdout
+
+
+def test_the_report_says_where_a_feed_notice_goes(tmp_path: Path) -> None:
+    rule_file(tmp_path, CHANNEL)
+    result = compliance("report", "--rules", "rules.yaml", "--format", "markdown", "-o", "report.md", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "once, at the top of the feed's own description (RSS, Atom or JSON Feed)" in report
