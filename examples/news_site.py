@@ -2,7 +2,8 @@
 
 `app` is the bare site. `examples/app.py` wraps it with ComplianceMiddleware in one line.
 The article template carries a `<!-- legal-notice -->` marker where the site wants
-notices to go; the rules decide whether anything goes there.
+notices to go, and a `<!-- banned-organization -->` marker right after the first mention
+of an organization an article names as one; the rules decide whether anything goes there.
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ ARTICLES: dict[str, dict[str, str | list[str]]] = {
             "The report counts fines, blocked websites and lawsuits brought against newsrooms, and notes "
             "that several outlets now publish from abroad.",
             "Our newsroom is among those listed. We continue to report for all our readers, wherever they are.",
+        ],
+    },
+    "charity-appeal-hearing": {
+        "title": "Court hears charity's appeal over frozen accounts",
+        "date": "2026-03-12",
+        # The template writes <!-- banned-organization --> right after the first mention of this name.
+        "mentions": "Eastwind Foundation",
+        "body": [
+            "Lawyers for the Eastwind Foundation told the appeal court on Thursday that the freezing of its "
+            "accounts had left forty staff unpaid since January.",
+            "The foundation, which funds rural libraries, says it was given no reason for the order. A "
+            "ruling is expected next month.",
         ],
     },
 }
@@ -109,6 +122,9 @@ async def article(request: Request) -> Response:
     if found is None:
         return HTMLResponse(_page("Not found", "<h1>Not found</h1><p>No such article.</p>"), status_code=404)
     paragraphs = "\n".join(f"<p>{escape(p)}</p>" for p in found["body"])
+    mention = found.get("mentions")
+    if isinstance(mention, str):  # the marker after the first mention, for an annotation in the sentence
+        paragraphs = paragraphs.replace(escape(mention), f"{escape(mention)}<!-- banned-organization -->", 1)
     main = f"""<article>
 <h1>{escape(str(found["title"]))}</h1>
 <p class="byline"><time>{found["date"]}</time></p>

@@ -389,8 +389,8 @@ def test_a_control_character_is_refused() -> None:
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: bottom\n",
             'x.yaml:9:16: error[bad-placement]: "bottom" is not a placement. A placement is "body-start", "body-end", '
-            "or one of {marker: ...}, {before: ...}, {after: ...}, {prepend: ...}, {append: ...}, {header: ...}, "
-            "{json: ...}, {feed: ...}.",
+            '"head", or one of {marker: ...}, {before: ...}, {after: ...}, {prepend: ...}, {append: ...}, '
+            "{header: ...}, {json: ...}, {feed: ...}.",
         ),
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    priority: high\n",
@@ -513,7 +513,7 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
         "description for reports).",
         'a.yaml:5:5: error[unknown-key]: "titel" is not a field of a notice; did you mean "title"? A notice has: '
         "title, legal_basis, source_url, owner, review_by, text, link, default_language, css, language, languages, "
-        "required_languages.",
+        "required_languages, head.",
         'b.yaml:3:13: error[unknown-notice]: There is no notice "warnng" in the rule set; did you mean "warning"? A '
         'rule names the id of a notice defined under "notices:".',
         'b.yaml:4:21: error[undefined-group]: There is no group "@baltic"; did you mean "@baltics"? Groups are '

@@ -122,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
             not_shown = "the rule is a block rule"
         else:
             not_shown = placement_applies(rule.placement, media)
-        language = languages_label(notice_languages(rule, notice, None, args.lang, args.accept_language))
+        language = (
+            None
+            if notice.head
+            else languages_label(notice_languages(rule, notice, None, args.lang, args.accept_language))
+        )
         views.append(
             FiringView(rule, notice, describe_placement(rule.placement, rule.fallback, rule.match), language, not_shown)
         )

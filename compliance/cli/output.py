@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
 from compliance.cli.results import Explanation, ValidateResult
+from compliance.cli.words import head_element_words
 from compliance.errors import Problem
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.lint import WARNING_KINDS, warning_rank
@@ -202,6 +203,7 @@ def explain_text(result: Explanation) -> str:
         else:
             lines.append(f"  goes      {view.places[0]}")
             lines.extend(f"            else {place}" for place in view.places[1:])
+            lines.extend(f"  element   {head_element_words(element)}" for element in view.notice.head)
         if view.language is not None and not view.not_shown:
             if view.rule.languages:
                 lines.append(f"  language  {view.language} (always: the rule's languages)")

@@ -46,7 +46,7 @@ from compliance.cli.report_matrix import (
     matrix_markdown,
     rule_status,
 )
-from compliance.cli.words import describe_placement, jurisdiction_name, moment_words, rule_facts
+from compliance.cli.words import describe_placement, head_element_words, jurisdiction_name, moment_words, rule_facts
 from compliance.errors import Problem
 from compliance.respond.render import codec_for, link_text, render_notice_html, render_text
 from compliance.rules.model import EVERYONE, Notice, Rule, RuleSet
@@ -270,6 +270,9 @@ def _notice_html(ruleset: RuleSet, notice: Notice, now: datetime) -> str:
                 + " reach get 451 Unavailable For Legal Reasons, a page carrying this notice, not the article",
             )
         )
+    if notice.head:  # `placement: head`: what goes in the page's <head>, never shown
+        elements = "<br>".join(f"<code>{_e(head_element_words(e))}</code>" for e in notice.head)
+        facts.append(("In the page's head", f"{elements} (not shown to readers; the text below says what it is for)"))
     scoped = scoped_css(notice.css, f"#notice-{notice.id} .reader") if notice.css else None
     if notice.css:
         applied = "applied in the previews below" if scoped else "not applied below: its braces do not balance"
@@ -459,6 +462,8 @@ def report_markdown(
         out.append(f"- Rules: {_md(', '.join(rules) or 'no rule brings it')}")
         if notice.languages:
             out.append(f"- Always shown in: {_md(', '.join(notice.languages))}")
+        for element in notice.head:
+            out.append(f"- In the page's head: {_code(head_element_words(element))}")
         for language in notice.text:
             out += ["", f"As a reader sees it in {_md(language)}:", ""]
             paragraphs = list(render_text(notice, language))

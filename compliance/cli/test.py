@@ -221,19 +221,34 @@ class _Unusable(Exception):
 # -- end to end ----------------------------------------------------------------------------------
 
 
+#: Start tags that may stand in a page's head; any other ends it (as `</head>` and `<body>` do).
+_IN_HEAD = frozenset({"html", "head", "meta", "link", "script", "style", "title", "base", "noscript", "template"})
+#: The elements a notice's `head` adds.
+_HEAD_ELEMENTS = frozenset({"meta", "link", "script"})
+
+
 class _NoticeFinder(HTMLParser):
+    """The notices a page shows: a head element (`placement: head`) counts only inside the head."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: list[tuple[str, str | None]] = []
         self.page_language: str | None = None
+        self.head_ended = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         if tag == "html" and self.page_language is None:
             self.page_language = values.get("lang") or None
+        if tag not in _IN_HEAD:
+            self.head_ended = True
         notice = values.get("data-legal-notice")
-        if notice:
+        if notice and not (tag in _HEAD_ELEMENTS and self.head_ended):
             self.found.append((notice, values.get("lang")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self.head_ended = True
 
 
 def _shown_in(notices: dict[str, str | None], notice_id: str, language: str | None) -> None:

@@ -9,12 +9,22 @@ from functools import cache
 import pycountry
 
 from compliance.respond.plan import FEED_TYPES, HTML_TYPES
-from compliance.rules.model import ANONYMOUS, EVERYONE, HTML_PLACES, MAX_MATCHES, UNKNOWN, Place, Rule
+from compliance.rules.model import (
+    ANONYMOUS,
+    EVERYONE,
+    HTML_PLACES,
+    MAX_MATCHES,
+    UNKNOWN,
+    HeadElement,
+    Place,
+    Rule,
+)
 
 __all__ = [
     "rule_facts",
     "describe_place",
     "describe_placement",
+    "head_element_words",
     "jurisdiction_name",
     "moment_words",
     "placement_applies",
@@ -41,7 +51,14 @@ def describe_place(place: Place) -> str:
             if arg == "items"
             else "once, at the top of the feed's own description (RSS, Atom or JSON Feed)"
         ),
+        "head": "its head elements, in the page's <head>: right before </head> (else right before <body>)",
     }[place.kind]
+
+
+def head_element_words(element: HeadElement) -> str:
+    """A notice's head element as the page gets it (without its `data-legal-notice`)."""
+    attributes = "".join(f" {name}" if value is None else f' {name}="{value}"' for name, value in element.attributes)
+    return f"<{element.tag}{attributes}>" + ("</script>" if element.tag == "script" else "")
 
 
 def describe_placement(placement: Sequence[Place], fallback: str = "body-end", match: str = "first") -> tuple[str, ...]:

@@ -206,7 +206,7 @@ def rule_outcomes(
         elif notice_id in placed and getattr(placed[notice_id], "inapplicable", None):
             entry.update(outcome="not-applicable", why=placed[notice_id].inapplicable)
         elif notice_id in placed and getattr(placed[notice_id], "missed", False):
-            entry.update(outcome="missed", why=NO_PLACE_ON_PAGE)
+            entry.update(outcome="missed", why=getattr(placed[notice_id], "why", None) or NO_PLACE_ON_PAGE)
         elif notice_id in placed:
             where = placed[notice_id]
             entry["outcome"] = "fallback" if where.fallback else "injected"

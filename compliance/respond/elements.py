@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["HEADINGS", "RAW_TEXT_NAMES", "VOID_NAMES"]
+__all__ = ["HEADINGS", "RAW_TEXT_NAMES", "VOID_NAMES", "phrasing_before"]
 
 
 def _names(text: str) -> frozenset[bytes]:
@@ -261,3 +261,35 @@ def _closed_by_start(stack: list[_Entry], name: bytes) -> int:
                 cut = index
                 break
     return cut
+
+
+_TAG_NAME_START: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NAME_STOP: Final = frozenset(b" \t\n\r\f/>")
+
+
+def phrasing_before(data: bytes) -> bool:
+    """Whether a marker comment at the end of `data` lies inside phrasing content.
+
+    Read from the nearest tag before it: a start tag of a paragraph, a heading or an inline
+    element (`<p>`, `<h2>`, `<b>`, `<a href=...>`, `<br>`), or an end tag of an inline element
+    (`</a>`), says the marker is in running text, where a notice takes the `<span>` form.
+    Comments and a `<` that opens no tag are passed over; no tag at all in `data` says no.
+    """
+    at = len(data)
+    while True:
+        at = data.rfind(b"<", 0, at)
+        if at < 0:
+            return False
+        end = at + 1
+        closing = data[end : end + 1] == b"/"
+        if closing:
+            end += 1
+        if end >= len(data) or data[end] not in _TAG_NAME_START:
+            continue  # `<!--`, `< 3`: no tag
+        stop = end
+        while stop < len(data) and data[stop] not in _NAME_STOP:
+            stop += 1
+        name = data[end:stop].lower()
+        if closing:
+            return name in PHRASING and name not in VOID_NAMES
+        return name in PHRASING_CONTAINERS or name in PHRASING

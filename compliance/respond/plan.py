@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from compliance.respond.feed import FEED_TYPES, FeedText, FeedTransform, feed_text
+from compliance.respond.head import render_head_elements
 from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.respond.html.amp import AmpRewriter, amp_known
 from compliance.respond.json import JsonInserter, notices_json
@@ -135,7 +136,7 @@ class Plan:
             if not firing.enforced or not firing.rule.placement:
                 continue
             first = firing.rule.placement[0]
-            if first.kind in HTML_PLACES:
+            if first.kind in HTML_PLACES or first.kind == "head":
                 self.html_due.append(firing)
             elif first.kind == "json" and first.arg:
                 self.json_due.setdefault(first.arg, []).append(firing)
@@ -158,7 +159,13 @@ class Plan:
         #: (charset, each notice's languages, whether one followed Accept-Language) -> the rewriter's inputs
         self.rewriters: dict[
             tuple[str | None, tuple[tuple[str, ...], ...], bool],
-            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], bytes],
+            tuple[
+                tuple[Insertion, ...],
+                bytes,
+                tuple[tuple[str, tuple[str, ...]], ...],
+                tuple[tuple[str, bytes], ...],
+                bytes,
+            ],
         ] = {}
         #: (each notice's languages, whether one followed Accept-Language) -> the JSON field's value, and
         #: each notice with its languages
@@ -272,18 +279,20 @@ class Plan:
             if len(self.rewriters) >= PLAN_CACHE_SIZE:
                 self.rewriters.clear()
             built = self.rewriters[key] = self._prepare_rewriter(charset, shown)
-        insertions, head_markup, languages, amp_css = built
+        insertions, head_markup, languages, heads, amp_css = built
         for notice_id, notice_shown in languages:
             outcome[notice_id] = language_outcome(notice_shown)
         if head_markup:  # only pages whose notices carry CSS look for AMP
             amp = amp_known(head)
             if amp is not False:
-                return AmpRewriter(insertions, head_markup, amp_css, holdback, amp), varies
-        return HtmlRewriter(insertions, head_markup, holdback), varies
+                return AmpRewriter(insertions, head_markup, amp_css, holdback, amp, heads), varies
+        return HtmlRewriter(insertions, head_markup, holdback, heads), varies
 
     def _prepare_rewriter(
         self, charset: str | None, shown: tuple[tuple[str, ...], ...]
-    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], bytes]:
+    ) -> tuple[
+        tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, bytes], ...], bytes
+    ]:
         """The notices' markup for this charset, each notice in the languages `shown` (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
@@ -293,8 +302,12 @@ class Plan:
         insertions: list[Insertion] = []
         languages: list[tuple[str, tuple[str, ...]]] = []
         css: list[str] = []
+        heads: list[tuple[str, bytes]] = []  # `placement: head`: each notice's head elements
         for firing, notice_shown in zip(self.html_due, shown, strict=True):
             notice = firing.notice
+            if firing.rule.placement[0].kind == "head":
+                heads.append((notice.id, render_head_elements(notice, codec)))
+                continue
             places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
             form = firing.rule.form
             markup = b"".join(
@@ -312,11 +325,13 @@ class Plan:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
         amp_css = render_amp_css(css, codec) if css else b""
-        return tuple(insertions), head_markup, tuple(languages), amp_css
+        return tuple(insertions), head_markup, tuple(languages), tuple(heads), amp_css
 
 
 def _chosen_per_reader(firing: Firing) -> bool:
     """Whether the notice's language is chosen per reader among several texts (not fixed by a rule)."""
+    if firing.notice.head:  # head elements only: no text is shown
+        return False
     return len(firing.notice.text) > 1 and not fixed_languages(firing.rule, firing.notice)
 
 

@@ -37,6 +37,7 @@ WARNING_KINDS: dict[str, str] = {
     "review-overdue": "a notice is past its review date",
     "missing-language": "a notice lacks a language its readers require",
     "text-cut-by-comment": "a text is cut short by a YAML comment",
+    "markup-in-text": "a notice's text holds HTML, which readers see as literal text",
     "block-reaches-anonymous": "a block also reaches readers through a VPN or proxy exit",
     "policy-spares": "a block the policy keeps from unknown and anonymous readers",
     "shadowed-rule": "a rule never changes what a reader sees",

@@ -25,6 +25,7 @@ __all__ = [
     "SELECTOR_PLACES",
     "UNKNOWN",
     "DatedCode",
+    "HeadElement",
     "Link",
     "Location",
     "Notice",
@@ -52,7 +53,7 @@ BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 MAX_MATCHES: Final = 50
 
 PlaceKind = Literal[
-    "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json", "feed"
+    "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json", "head", "feed"
 ]
 SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
 HTML_PLACES: Final = frozenset({"body-start", "body-end", "marker"}) | SELECTOR_PLACES
@@ -77,6 +78,22 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class HeadElement:
+    """An element a notice adds to a page's `<head>` (`placement: head`): never raw HTML.
+
+    `tag` is `meta`, `link` or `script`; `attributes` are its attributes in the order written,
+    each value checked when the rules load (a script's `src` over https with an `integrity`
+    hash) and escaped when rendered; None for a boolean attribute (`async`, `defer`).
+    """
+
+    tag: Literal["meta", "link", "script"]
+    attributes: tuple[tuple[str, str | None], ...]
+
+    def attribute(self, name: str) -> str | None:
+        return next((value for key, value in self.attributes if key == name), None)
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     id: str
     title: str
@@ -93,6 +110,8 @@ class Notice:
     required_languages: tuple[tuple[str, ...], ...] = ()
     #: `language`/`languages`: the texts always shown, in this order (keys of `text`); empty: chosen per reader.
     languages: tuple[str, ...] = ()
+    #: `head`: the elements the notice adds to a page's `<head>` (`placement: head`), in order.
+    head: tuple[HeadElement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,17 +73,24 @@ class AmpRewriter:
     `style` (the notices' `<style>`), as any page.
     """
 
-    __slots__ = ("inner", "insertions", "style", "css", "limit", "_buf", "_at", "_merged", "_amp", "styled")
+    __slots__ = ("inner", "insertions", "style", "css", "limit", "heads", "_buf", "_at", "_merged", "_amp", "styled")
 
     def __init__(
-        self, insertions: tuple[Insertion, ...], style: bytes, css: bytes, limit: int, amp: bool | None = True
+        self,
+        insertions: tuple[Insertion, ...],
+        style: bytes,
+        css: bytes,
+        limit: int,
+        amp: bool | None = True,
+        heads: tuple[tuple[str, bytes], ...] = (),
     ) -> None:
         self.insertions = insertions
+        self.heads = heads  # the notices' head elements (`placement: head`), placed by the rewriter
         self.style = style
         self.css = css  # the CSS text, already encoded for the page
         self.limit = limit
         self._amp = amp
-        self.inner = HtmlRewriter(insertions, style if amp is False else b"", limit)
+        self.inner = HtmlRewriter(insertions, style if amp is False else b"", limit, heads)
         self._buf = bytearray()
         self._at = 0  # where the head scan goes on
         self._merged = amp is False
@@ -109,7 +116,7 @@ class AmpRewriter:
             if self._amp is None:
                 return b""
             if not self._amp:  # (a rewriter has not begun: the one with the style takes its place)
-                self.inner = HtmlRewriter(self.insertions, self.style, self.limit)
+                self.inner = HtmlRewriter(self.insertions, self.style, self.limit, self.heads)
                 self._merged = True
                 held, self._buf = bytes(self._buf), bytearray()
                 return self.inner.feed(held, last)

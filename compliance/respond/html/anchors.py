@@ -19,7 +19,10 @@ Places (rules-format.md, Placement):
 - `body-start`: right after the first `<body ...>` start tag (its attributes read
   as the HTML tokenizer does, so `<body data-x="a>b">` is one tag);
   `{marker: NAME}`: replaces the first comment `<!-- NAME -->` (any whitespace
-  around NAME, at most `MAX_MARKER_COMMENT` bytes long). These, and `</head>`
+  around NAME, at most `MAX_MARKER_COMMENT` bytes long); a notice whose form follows
+  the place takes the `<span>` form where the tag nearest before the marker (within
+  `MAX_TAG` bytes) opens a paragraph, a heading or an inline element, or closes an
+  inline element (`elements.phrasing_before`). These, and `</head>`
   for the notices' `<style>`, are found by a forward scanner: one regex finds
   only comments and raw-text elements (each skipped to its end) and the tags
   still wanted, and the scan stops as soon as nothing more is wanted.
@@ -98,9 +101,15 @@ class Insertion:
     every: bool = False
 
 
-def markup_at(insertion: Insertion, key: object) -> bytes:
-    """The notice's markup for the place found by `key` (its inline form inside phrasing content)."""
-    if insertion.inline and type(key) is SelectorMatcher and key.phrasing:
+def markup_at(insertion: Insertion, key: object, phrasing_markers: frozenset[bytes] = frozenset()) -> bytes:
+    """The notice's markup for the place found by `key` (its inline form inside phrasing content).
+
+    `phrasing_markers`: the markers found inside phrasing content (a paragraph, a heading, an
+    inline element), where a notice whose form follows the place takes the `<span>` form.
+    """
+    if insertion.inline and (
+        (type(key) is SelectorMatcher and key.phrasing) or (type(key) is bytes and key in phrasing_markers)
+    ):
         return insertion.inline
     return insertion.markup
 
@@ -120,9 +129,14 @@ class Placed:
     fallback: bool
     missed: bool = False
     count: int = 0
+    #: Why it was missed, where that is not the usual "none of its places is on the page".
+    why: str | None = None
 
 
 _BODY_END: Final = Place("body-end")
+HEAD_PLACE: Final = Place("head")
+#: Why head elements were left out: the page showed no end of its head.
+NO_HEAD: Final = "the page has neither </head> nor <body>, so where its head ends is not known"
 # Target keys: None for `body-start`, a marker's name (bytes), a selector place's matcher.
 _BODY_START: Final = None
 TargetKey = bytes | SelectorMatcher | None

@@ -7,7 +7,9 @@ from typing import Final
 
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import (
+    HEAD_PLACE,
     MISSED,
+    NO_HEAD,
     TAIL_WINDOW,
     Insertion,
     Placed,
@@ -38,7 +40,10 @@ class HtmlRewriter(ForwardScanner):
     `insertions` come sorted in the order they must appear where they share a
     place. `head_markup` (the notices' `<style>`) goes once right before
     `</head>`, or, where no `</head>` comes before `<body` or before the first
-    notice, right before the first notice. `feed` each chunk and send on what it
+    notice, right before the first notice. `heads` (each notice's id and head elements,
+    `placement: head`) go right before `</head>`, or right before `<body` where no
+    `</head>` comes first; on a page with neither they are left out, and `placed` says
+    they were missed and why. `feed` each chunk and send on what it
     returns; `close` returns the rest. `placed` lists where each notice went as
     each is placed; after `close` it is complete and in the order given.
     `feed(data, last=True)` is `feed(data) + close()` in one piece, which saves a
@@ -56,7 +61,11 @@ class HtmlRewriter(ForwardScanner):
     _strict = False  # some notice has no fallback (`fallback: none`)
 
     def __init__(
-        self, insertions: Sequence[Insertion], head_markup: bytes = b"", holdback: int = DEFAULT_HOLDBACK
+        self,
+        insertions: Sequence[Insertion],
+        head_markup: bytes = b"",
+        holdback: int = DEFAULT_HOLDBACK,
+        heads: Sequence[tuple[str, bytes]] = (),
     ) -> None:
         assert holdback >= 0, "holdback must not be negative"
         self._holdback = holdback
@@ -73,14 +82,18 @@ class HtmlRewriter(ForwardScanner):
                 self._all = self._all or insertion.every
         self._open = slots[:]  # not yet settled
         self._edits: list[tuple[int, int, int, bytes, int]] = []  # (pos, rank, index, markup, skip-to)
-        if not slots:
+        if not slots and not heads:
             self._passing = True
             return
+        if heads:
+            self._heads = b"".join(markup for _, markup in heads)
+            self._head_keys = tuple(key for key, _ in heads)
+            self._heads_pending = self._head_open = True
         if head_markup:
             self._style = bytes(head_markup)
             self._style_done = False
             self._head_open = True
-        elif not scan:
+        elif not scan and not heads:
             self._body_end = True  # what _refresh would find, in the common case
             return
         self._order = []
@@ -116,7 +129,10 @@ class HtmlRewriter(ForwardScanner):
 
     @property
     def placed(self) -> list[Placed]:
-        """Where each notice went, as each is placed; after `close`, every notice in the order given."""
+        """Where each notice went, as each is placed; after `close`, every notice in the order given.
+
+        The notices of `heads` come last: at `head`, or missed with the reason.
+        """
         placed = self._placed
         if placed is None:
             slots = self._slots if self._closed or self._passing else self._order
@@ -125,6 +141,10 @@ class HtmlRewriter(ForwardScanner):
                 for slot in slots
                 if (o := slot.outcome) is not None
             ]
+            if self._heads_state == 1:
+                placed.extend(Placed(key, HEAD_PLACE, False) for key in self._head_keys)
+            elif self._heads_state == 2:
+                placed.extend(Placed(key, None, True, True, why=NO_HEAD) for key in self._head_keys)
             self._placed = placed
         return placed
 
@@ -213,6 +233,9 @@ class HtmlRewriter(ForwardScanner):
                 self._open = [slot for slot in self._open if slot.best >= 0 or slot.strict]
         self._settle_all(end)
         out = self._emit(buf, end, True)
+        if self._heads_pending:  # neither `</head>` nor `<body>`: where the head ends is not known
+            self._heads_pending = False
+            self._heads_state = 2
         self._placed = None
         return out
 
@@ -271,7 +294,7 @@ class HtmlRewriter(ForwardScanner):
         return end_state(buf, 0, len(buf))
 
     def _after_emit(self) -> None:
-        self._fast = self._fwd is None and self._style_done and not self._edits
+        self._fast = self._fwd is None and self._style_done and not self._edits and not self._heads_pending
         if self._fast and not self._open and not self._buf:
             self._passing = True
             self._placed = None
@@ -314,6 +337,16 @@ class HtmlRewriter(ForwardScanner):
                 (ready if edit[0] < limit else keep).append(edit)
             self._edits = keep
             ready.sort()
+        if self._heads_pending:  # right before `</head>`, else right before `<body>`
+            at = self._head_pos if self._head_pos >= 0 else self._body_tag_pos
+            if 0 <= at < (hold + 1 if final else hold):
+                ready.append((at, -2, -1, self._heads, at))
+                ready.sort()
+                self._heads_pending = False
+                self._heads_state = 1
+                if self._style_done and self._head_open:
+                    self._head_open = False
+                    self._refresh()
         if not self._style_done:
             head = self._head_pos
             if 0 <= head < hold and (not ready or head < ready[0][0]):
@@ -323,7 +356,7 @@ class HtmlRewriter(ForwardScanner):
                 pos, rank, index, markup, stop = ready[0]
                 ready[0] = (pos, rank, index, self._style + markup, stop)
                 self._style_done = True
-            if self._style_done and self._head_open:
+            if self._style_done and self._head_open and not self._heads_pending:
                 self._head_open = False
                 self._refresh()
         if not ready:

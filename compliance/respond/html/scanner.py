@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from compliance.respond.elements import phrasing_before
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import _BODY_START
 from compliance.respond.html.search import PlaceSearch
@@ -51,6 +52,13 @@ class ForwardScanner(PlaceSearch):
         shift = len(self._recent)
         joined = self._recent + bytes(buf[:n])
         return _enclosed(joined, max(before + shift, q + shift - MAX_TAG, 0), q + shift, n + shift, final)
+
+    def _marker_phrasing(self, buf: bytes | bytearray, q: int) -> bool:
+        """Whether the marker comment at q lies inside phrasing content (see `phrasing_before`)."""
+        before = bytes(buf[max(0, q - MAX_TAG) : q])
+        if q < MAX_TAG and self._recent:
+            before = self._recent + before
+        return phrasing_before(before)
 
     def _scan(self, buf: bytes | bytearray, end: int, final: bool) -> None:
         """Run the forward scanner over buf up to `end`.
@@ -144,6 +152,8 @@ class ForwardScanner(PlaceSearch):
                 i = safe = closed
                 if name and name in self._wanted_markers:
                     self._markers_found = self._markers_found | {name}
+                    if self._marker_phrasing(buf, q):
+                        self._phrasing_markers = self._phrasing_markers | {name}
                     self._found(name, q + base, i + base)
                     pattern = self._fwd
                 continue
@@ -244,6 +254,8 @@ class ForwardScanner(PlaceSearch):
                         pattern = self._fwd
             if body:  # (its own attributes are skipped, as before selectors)
                 self._body_found = True
+                if self._head_open and self._heads_pending:  # no `</head>`: the head ends at `<body>`
+                    self._body_tag_pos = q + base
                 self._head_open = False
                 self._found(_BODY_START, e + base, e + base)
                 pattern = self._fwd

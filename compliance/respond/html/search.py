@@ -57,9 +57,18 @@ class PlaceSearch:
     _style_done = True
     _head_open = False  # still looking for `</head`
     _head_pos = -1
+    # `placement: head`: the notices' head elements, their ids, whether they still wait for the
+    # head's end, where `<body` begins where no `</head>` came first, and the outcome (0: none yet,
+    # 1: placed, 2: missed).
+    _heads = b""
+    _head_keys: tuple[str, ...] = ()
+    _heads_pending = False
+    _body_tag_pos = -1
+    _heads_state = 0
     _body_found = False
     _want_body = False  # still looking for `<body`
     _markers_found: frozenset[bytes] = frozenset()
+    _phrasing_markers: frozenset[bytes] = frozenset()  # markers found inside phrasing content
     _wanted_markers: frozenset[bytes] = frozenset()
     # The forward scanner: its regex (None: stopped), how far before the end of a chunk a token
     # may start, resume position, the closer it awaits (and the raw-text element it ends, where
@@ -221,7 +230,9 @@ class PlaceSearch:
     def _settle_forward(self, slot: _Slot) -> None:
         key, place, rank, kind = slot.targets[slot.best]
         self._open.remove(slot)
-        self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key), slot.best_end))
+        self._edits.append(
+            (slot.best_pos, kind, slot.index, markup_at(slot.insertion, key, self._phrasing_markers), slot.best_end)
+        )
         self._record(slot, place, rank != 0)
 
     def _record(self, slot: _Slot, place: Place | None, fallback: bool, missed: bool = False) -> None:
@@ -249,7 +260,15 @@ class PlaceSearch:
                 self._record(slot, slot.targets[0][1], False)
             elif slot.best >= 0:
                 key, place, rank, kind = slot.targets[slot.best]
-                self._edits.append((slot.best_pos, kind, slot.index, markup_at(slot.insertion, key), slot.best_end))
+                self._edits.append(
+                    (
+                        slot.best_pos,
+                        kind,
+                        slot.index,
+                        markup_at(slot.insertion, key, self._phrasing_markers),
+                        slot.best_end,
+                    )
+                )
                 self._record(slot, place, rank != 0)
             elif slot.strict:
                 self._record(slot, *MISSED)

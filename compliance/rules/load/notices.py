@@ -16,11 +16,13 @@ from urllib.parse import urlsplit
 
 import pycountry
 
+from compliance.rules.load.head import read_head
 from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
+from compliance.rules.load.markup import markup_warning
 from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
 from compliance.rules.load.state import Loader, NoticeDraft
 from compliance.rules.load.values import FileReader
-from compliance.rules.model import Link, Location, Notice
+from compliance.rules.model import HeadElement, Link, Location, Notice
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
 __all__ = ["LINK_KEYS", "NOTICE_KEYS", "check_language", "merge_notices", "read_notices", "read_required_languages"]
@@ -38,6 +40,7 @@ NOTICE_KEYS: Final = (
     "language",
     "languages",
     "required_languages",
+    "head",
 )
 LINK_KEYS: Final = ("href", "text")
 
@@ -162,12 +165,18 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
     if link_node is not None:
         link = _read_link(reader, link_node, texts, default_language)
         ok = ok and link is not None
+    head: tuple[HeadElement, ...] | None = ()
+    head_node = reader.optional(node, "head")
+    if head_node is not None:
+        head = read_head(reader, head_node)
+        ok = ok and head is not None
     fixed_tags, fixed_ok = read_fixed_languages(reader, node)
     fixed: tuple[str, ...] | None = ()
     if fixed_tags and texts is not None:
         fixed = resolve_fixed_languages(reader.loader.sink, reader.path, fixed_tags, texts, notice_id, None)
     if not ok or not fixed_ok or fixed is None or title is None or texts is None or default_language is None:
         return None
+    assert head is not None
     return Notice(
         id=notice_id,
         title=title,
@@ -182,6 +191,7 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
         location=Location(reader.path, key.line, key.column),
         required_languages=required or (),
         languages=fixed,
+        head=head,
     )
 
 
@@ -241,6 +251,9 @@ def _read_language_map(reader: FileReader, node: YamlValue, field_name: str, exa
         if text is None:
             ok = False
             continue
+        looks_like_markup = markup_warning(text, f"{field_name}: {tag}")
+        if looks_like_markup is not None:
+            reader.warning(value, "markup-in-text", looks_like_markup)
         found[tag] = text
     return found if ok else None
 

@@ -13,7 +13,7 @@ from compliance.rules.yamlstrict import YamlList, YamlScalar, YamlValue
 
 __all__ = ["PLACE_KEYS", "PLACE_WORDS", "read_placement"]
 
-PLACE_WORDS: Final = ("body-start", "body-end")
+PLACE_WORDS: Final = ("body-start", "body-end", "head")
 PLACE_KEYS: Final = ("marker", "before", "after", "prepend", "append", "header", "json", "feed")
 #: Where a notice goes in a feed (RSS, Atom, JSON Feed): in every item, or once for the whole feed.
 FEED_PLACES: Final = ("items", "channel")
@@ -63,11 +63,11 @@ def read_placement(reader: FileReader, node: YamlValue) -> tuple[Place, ...] | N
             place = _read_place(reader, item)
             if place is None:
                 continue
-            if place.kind in ("header", "json", "feed"):
+            if place.kind in ("header", "json", "head", "feed"):
                 reader.error(
                     item,
                     "bad-placement",
-                    f'A "{place.kind}" placement stands alone; a list holds places in an HTML page only '
+                    f'A "{place.kind}" placement stands alone; a list holds places in an HTML page\'s body only '
                     "(body-start, body-end, marker, before, after, prepend, append).",
                 )
                 continue
@@ -82,7 +82,7 @@ def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
     if isinstance(node, YamlScalar):
         word = node.value
         if word in PLACE_WORDS:
-            return Place("body-start" if word == "body-start" else "body-end")
+            return Place("body-start" if word == "body-start" else "head" if word == "head" else "body-end")
         if word in PLACE_KEYS:
             reader.error(
                 node,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time
 from typing import Final, Literal, TypeVar
 
 from compliance.rules.load.groups import check_jurisdiction
+from compliance.rules.load.head import check_head_placement
 from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
 from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
 from compliance.rules.load.notices import read_required_languages, warn_cut
@@ -362,6 +363,8 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             fixed = resolve_fixed_languages(
                 loader.sink, draft.path, draft.languages, notice_draft.notice.text, notice_draft.id, draft.name
             )
+        if draft.valid and notice_draft is not None and notice_draft.notice is not None:
+            draft.valid = check_head_placement(loader.sink, draft, notice_draft)
         if not draft.valid or fixed is None or draft.id is None or draft.notice is None:
             continue
         rules.append(
@@ -411,7 +414,7 @@ def _read_fallback(reader: FileReader, draft: RuleDraft, node: YamlValue) -> Non
             "fallback-ignored",
             'A "block" rule answers with a page of its own, so its "fallback" is not used; remove it.',
         )
-    elif kinds[0] in ("header", "json", "feed"):
+    elif kinds[0] in ("header", "json", "head", "feed"):
         reader.error(
             node,
             "bad-fallback",
