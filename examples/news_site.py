@@ -69,6 +69,30 @@ ARTICLES: dict[str, dict[str, str | list[str]]] = {
 }
 
 
+#: Articles with embedded video, served like the others but not listed on the home page; one
+#: embed is from a broadcaster under EU sanctions.
+WITH_EMBEDS: dict[str, dict[str, str | list[str]]] = {
+    "gas-talks-stall": {
+        "title": "Gas talks stall as both delegations walk out",
+        "date": "2026-03-11",
+        "body": [
+            "Talks on next winter's gas deliveries broke off on Wednesday when both delegations left the "
+            "conference hall within minutes of each other.",
+            "State television broadcast the walkout live; the clips below show it as it was aired and the "
+            "press conference that followed.",
+        ],
+        "embeds": [
+            '<figure class="embed"><iframe src="https://www.rt.com/embed/gas-talks-walkout" width="560" '
+            'height="315" title="The walkout, as broadcast">Your browser does not show embedded video.</iframe>'
+            "<figcaption>The walkout, as broadcast</figcaption></figure>",
+            '<figure class="embed"><iframe src="https://video.example.net/embed/press-conference" width="560" '
+            'height="315" title="The press conference"></iframe><figcaption>The press conference</figcaption>'
+            "</figure>",
+        ],
+    },
+}
+
+
 RUSSIAN_EDITION = {
     "doklad-o-svobode-pressy": {
         "title": "Ассоциация журналистов опубликовала ежегодный доклад о свободе прессы",
@@ -118,10 +142,11 @@ async def news_index(request: Request) -> HTMLResponse:
 async def article(request: Request) -> Response:
     slug = request.path_params["slug"]
     russian = request.url.path.startswith("/ru/")
-    found = (RUSSIAN_EDITION if russian else ARTICLES).get(slug)
+    found = (RUSSIAN_EDITION if russian else ARTICLES).get(slug) or (None if russian else WITH_EMBEDS.get(slug))
     if found is None:
         return HTMLResponse(_page("Not found", "<h1>Not found</h1><p>No such article.</p>"), status_code=404)
     paragraphs = "\n".join(f"<p>{escape(p)}</p>" for p in found["body"])
+    paragraphs += "".join(f"\n{embed}" for embed in found.get("embeds", ()))  # the site's own markup
     mention = found.get("mentions")
     if isinstance(mention, str):  # the marker after the first mention, for an annotation in the sentence
         paragraphs = paragraphs.replace(escape(mention), f"{escape(mention)}<!-- banned-organization -->", 1)

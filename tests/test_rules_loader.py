@@ -414,7 +414,7 @@ def test_a_control_character_is_refused() -> None:
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    action: blok\n",
             'x.yaml:9:13: error[bad-action]: "blok" is not a valid "action"; did you mean "block"? It is one of '
-            '"notice", "block".',
+            '"notice", "block", "remove", "replace".',
         ),
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    mode: report_only\n",
@@ -429,8 +429,8 @@ def test_a_control_character_is_refused() -> None:
         (
             'rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {before: "h1:hover"}\n',
             'x.yaml:9:25: error[bad-selector]: The selector "h1:hover" uses the pseudo-class ":hover", which is not '
-            "supported here. Selectors may use a type (article), #id, .class, [attr], [attr=value], and the "
-            'descendant (" ") and child (">") combinators.',
+            "supported here. Selectors may use a type (article), #id, .class, [attr], [attr=value] (also ^=, $=, "
+            '*=, ~= and |=, the value bare or in quotes), and the descendant (" ") and child (">") combinators.',
         ),
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: []\n",
@@ -1036,7 +1036,7 @@ def test_supported_selectors(selector: str) -> None:
         ("*", 'the universal selector "*"'),
         ("div > *", 'the universal selector "*"'),
         ("h1, h2", 'a list of selectors (",")'),
-        ("[href^=http]", 'the attribute operator "^="'),
+        ("[href!=http]", 'the attribute operator "!="'),
         ("> article", 'a ">" with no element before it'),
         ("svg|rect", 'a namespace ("|")'),
     ],

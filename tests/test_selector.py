@@ -28,6 +28,13 @@ from compliance.rules.selectors import Compound, check_selector, parse_selector
         ('[data-x="]"]', [Compound(None, attributes=((b"data-x", b"]"),))], ()),
         ('[lang=""]', [Compound(None, attributes=((b"lang", b""),))], ()),
         (".été", [Compound(None, classes=("été".encode(),))], ()),
+        (
+            'iframe[src^="https://www.rt.com/"]',
+            [Compound(b"iframe", operators=((b"src", "^", b"https://www.rt.com/"),))],
+            (),
+        ),
+        ("[SRC$='.mp4'][x*=y]", [Compound(None, operators=((b"src", "$", b".mp4"), (b"x", "*", b"y")))], ()),
+        ("[class~=ad][lang|=en]", [Compound(None, operators=((b"class", "~", b"ad"), (b"lang", "|", b"en")))], ()),
         ("article h1", [Compound(b"article"), Compound(b"h1")], (False,)),
         ("main > article", [Compound(b"main"), Compound(b"article")], (True,)),
         ("main>article  h1", [Compound(b"main"), Compound(b"article"), Compound(b"h1")], (True, False)),
@@ -45,7 +52,7 @@ def test_parse(text: str, compounds: list[Compound], child: tuple[bool, ...]) ->
     "text",
     [
         "", " ", "*", "p, div", "p:first-child", "p::before", "a + b", "a ~ b", "a >", "> a", "a > > b",
-        "[href^=x]", "[href~=x]", "[href]x", "#1a", ".", "#", "[", "[]", "a[href=x y]", "ns|a", "a\\:b",
+        "[href!=x]", "[href^=https://x]", "[href]x", "#1a", ".", "#", "[", "[]", "a[href=x y]", "ns|a", "a\\:b",
         "a\rb", "[x='a\\'b']",
     ],
 )  # fmt: skip

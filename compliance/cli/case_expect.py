@@ -8,6 +8,7 @@
       status: 200
       language: en
       contains: ["What this means for you"]
+      lacks: ["https://www.rt.com/"]          # the page's text (its HTML) holds none of these
 
 Read by `compliance.cli.cases` with the same strict reader; every problem is
 reported with its file, line and column.
@@ -26,7 +27,7 @@ from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
 __all__ = ["EXPECT_KEYS", "Expect", "describe", "read_expect"]
 
-EXPECT_KEYS: Final = ("notices", "includes", "excludes", "order", "status", "language", "contains")
+EXPECT_KEYS: Final = ("notices", "includes", "excludes", "order", "status", "language", "contains", "lacks")
 #: The fields that name notices, each a list of notice ids.
 _ID_LISTS: Final = ("notices", "includes", "excludes", "order")
 
@@ -49,6 +50,7 @@ class Expect:
     includes: frozenset[str] = frozenset()
     excludes: frozenset[str] = frozenset()
     order: tuple[str, ...] = ()
+    lacks: tuple[str, ...] = ()
 
 
 def describe(value: YamlValue) -> str:
@@ -181,21 +183,24 @@ def read_expect(node: YamlMap, what: str, path: str, error: Report) -> Expect | 
     if tags:
         # A notice shown in several languages (a rule's `languages: [ru, en]`) reads as "ru, en", in order.
         language = ", ".join(tag.value for tag in tags)
-    contains: list[str] = []
-    contains_node = node.get("contains")
-    if contains_node is not None:
-        if isinstance(contains_node, YamlScalar) and not contains_node.is_empty:
-            contains.append(contains_node.value)
-        elif isinstance(contains_node, YamlList):
-            for item in contains_node:
+    texts: dict[str, list[str]] = {"contains": [], "lacks": []}
+    for key, what_of in (("contains", "must contain"), ("lacks", "must not contain")):
+        texts_node = node.get(key)
+        if texts_node is None:
+            continue
+        if isinstance(texts_node, YamlScalar) and not texts_node.is_empty:
+            texts[key].append(texts_node.value)
+        elif isinstance(texts_node, YamlList):
+            for item in texts_node:
                 if isinstance(item, YamlScalar) and item.value:
-                    contains.append(item.value)
+                    texts[key].append(item.value)
                 else:
-                    error(item, "bad-type", 'Each entry of "contains" is the text the page must contain.')
+                    error(item, "bad-type", f'Each entry of "{key}" is the text the page {what_of}.')
                     ok = False
         else:
-            error(contains_node, "bad-type", '"contains" needs a list of texts the page must contain.')
+            error(texts_node, "bad-type", f'"{key}" needs a list of texts the page {what_of}.')
             ok = False
     if not ok:
         return None
-    return Expect(notices, status, language, tuple(contains), tuple(where), includes, excludes, order)
+    contains, lacks = tuple(texts["contains"]), tuple(texts["lacks"])
+    return Expect(notices, status, language, contains, tuple(where), includes, excludes, order, lacks)

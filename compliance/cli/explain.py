@@ -128,7 +128,13 @@ def run(args: argparse.Namespace) -> int:
             else languages_label(notice_languages(rule, notice, None, args.lang, args.accept_language))
         )
         views.append(
-            FiringView(rule, notice, describe_placement(rule.placement, rule.fallback, rule.match), language, not_shown)
+            FiringView(
+                rule,
+                notice,
+                describe_placement(rule.placement, rule.fallback, rule.match, rule.action),
+                language,
+                not_shown,
+            )
         )
     explanation = Explanation(
         jurisdiction=jurisdiction,

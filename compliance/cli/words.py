@@ -61,8 +61,21 @@ def head_element_words(element: HeadElement) -> str:
     return f"<{element.tag}{attributes}>" + ("</script>" if element.tag == "script" else "")
 
 
-def describe_placement(placement: Sequence[Place], fallback: str = "body-end", match: str = "first") -> tuple[str, ...]:
-    """Where a notice goes, in order of preference, with the last resort of an HTML page (`fallback`)."""
+def describe_placement(
+    placement: Sequence[Place], fallback: str = "body-end", match: str = "first", action: str = "notice"
+) -> tuple[str, ...]:
+    """Where a notice goes, in order of preference, with the last resort of an HTML page (`fallback`).
+
+    For `action` remove or replace, what becomes of the element its one selector place matches.
+    """
+    if action in ("remove", "replace") and placement:
+        which = "every element" if match == "all" else "the first element"
+        most = f" (at most {MAX_MATCHES} in a page)" if match == "all" else ""
+        done = "removes" if action == "remove" else "replaces"
+        by = "" if action == "remove" else ", by the notice"
+        return (
+            f"{done} {which} matching {placement[0].arg}{most}, with all it holds{by}; nothing where there is none",
+        )
     places = [describe_place(p) for p in placement]
     if match == "all" and places:
         places[0] = places[0].replace("the first element", "each element", 1) + f" (at most {MAX_MATCHES} in a page)"

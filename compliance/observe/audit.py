@@ -25,7 +25,7 @@ from compliance.observe.chain import write_linked
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.respond.plan import FEED_TYPES, Plan, language_outcome
 from compliance.rules.decide import Decision
-from compliance.rules.model import Rule
+from compliance.rules.model import Rule, element_key
 
 __all__ = [
     "AUDIT_LOGGER",
@@ -193,6 +193,8 @@ def rule_outcomes(
         notice_id = firing.notice.id
         known = known_outcomes.get(notice_id, {})
         entry: dict[str, Any] = {"rule": firing.rule.id, "notice": notice_id, "mode": firing.rule.mode}
+        if not notice_id:  # a rule that takes elements out and names no notice
+            del entry["notice"]
         entry.update(rule_basis(firing.rule))
         entry.update((k, v) for k, v in known.items() if k in ("language", "languages"))
         if not firing.enforced:
@@ -203,6 +205,8 @@ def rule_outcomes(
             entry.update(outcome="not-applicable", why=f"content type {media or '(none)'}")
         elif missed is not None:
             entry.update(outcome="missed" if missed else "not-applicable", why=missed or "no body")
+        elif firing.rule.action in ("remove", "replace"):
+            entry.update(_element_outcome(firing.rule, placed.get(element_key(firing.rule.id)), reason))
         elif notice_id in placed and getattr(placed[notice_id], "inapplicable", None):
             entry.update(outcome="not-applicable", why=placed[notice_id].inapplicable)
         elif notice_id in placed and getattr(placed[notice_id], "missed", False):
@@ -218,6 +222,24 @@ def rule_outcomes(
             entry.update(outcome="missed", why=reason or "no place found")
         rules.append(entry)
     return rules
+
+
+#: Why a rule that removes or replaces elements did nothing.
+NO_ELEMENT: Final = "no element on the page matches the rule's selector"
+#: Why one it matched was left in the page (see `compliance.respond.matcher.MAX_DEPTH`).
+GAVE_UP: Final = "an element matched, but holds elements nested too deep to find its end; it was left in the page"
+
+
+def _element_outcome(rule: Rule, where: Any, reason: str | None) -> dict[str, Any]:
+    """What a rule that removes or replaces elements did: `removed`/`replaced` with how many, or why not."""
+    if where is None:
+        return {"outcome": "missed", "why": reason or "no place found"}
+    if getattr(where, "missed", False):
+        return {"outcome": "not-applicable", "why": NO_ELEMENT}
+    if where.place is None:
+        return {"outcome": "missed", "why": GAVE_UP}
+    done = "removed" if rule.action == "remove" else "replaced"
+    return {"outcome": done, "place": str(where.place), "count": getattr(where, "count", 0) or 1}
 
 
 def rule_basis(rule: Rule) -> dict[str, str]:

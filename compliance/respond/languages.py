@@ -29,6 +29,8 @@ def notice_languages(
     accept_language: str | None,
 ) -> tuple[str, ...]:
     """The keys of `notice.text` to show, in order: the fixed ones, else the one chosen for this reader."""
+    if not notice.text:  # no notice (an `action: remove` rule that names none)
+        return ()
     fixed = fixed_languages(rule, notice)
     if fixed:
         return fixed

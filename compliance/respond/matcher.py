@@ -30,6 +30,9 @@ Matching:
   to its end (`after`, `append`) does not count.
 - `prepend` and `append` never match `script`, `style`, `textarea`, `title`
   and the other raw-text elements (a notice would be text there).
+- A matcher for `action: remove`/`replace` (`whole`) follows the element as for
+  `after` and keeps where its start tag begins (`begin`); it never matches `html`,
+  `head` or `body`.
 
 How elements end (tree construction, simplified) is told in `compliance.respond.elements`.
 
@@ -50,10 +53,10 @@ the tag.
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from compliance.respond import elements
+from compliance.respond.attributes import parse_attributes
 from compliance.respond.elements import (
     _BODY_ENDS,
     _CLOSING_STARTS,
@@ -89,22 +92,6 @@ __all__ = [
     "SelectorMatcher",
 ]
 
-_ATTRIBUTES: Final = re.compile(
-    rb"""([^\t\n\x0c\r />][^\t\n\x0c\r />=]*)"""
-    rb"""(?:[\t\n\x0c\r ]*=[\t\n\x0c\r ]*(?:"([^"]*)"|'([^']*)'|([^\t\n\x0c\r >]*)))?"""
-)
-
-
-def parse_attributes(buf: bytes | bytearray, start: int, end: int) -> dict[bytes, bytes]:
-    """The attributes of a tag whose name ends at `start` and whose `>` is at `end` - 1; names lower case."""
-    attributes: dict[bytes, bytes] = {}
-    for match in _ATTRIBUTES.finditer(buf, start, end - 1):
-        name, double, single, bare = match.groups()
-        value = double if double is not None else single if single is not None else bare
-        attributes.setdefault(name.lower(), value if value is not None else b"")
-    return attributes
-
-
 # Bound by assignment, not imported by name: CPython 3.11 compiles a method call on a name that an
 # import binds (`_CONTRIBUTION.get(...)`) to an attribute load that builds a bound method on every call.
 _CONTRIBUTION: Final = elements._CONTRIBUTION
@@ -118,6 +105,7 @@ AFTER: Final = 1
 PREPEND: Final = 2
 APPEND: Final = 3
 _KINDS: Final = {"before": BEFORE, "after": AFTER, "prepend": PREPEND, "append": APPEND}
+_NEVER_WHOLE: Final = frozenset({b"html", b"head", b"body"})
 
 #: What `SelectorMatcher.start` and `end` return: nothing changed, what it wants changed, it wants nothing
 #: more (the place is known, or it gave up).
@@ -281,6 +269,8 @@ class SelectorMatcher:
         "every",
         "hits",
         "count",
+        "whole",
+        "begin",
     )
 
     def __init__(self, kind: str, selector: str) -> None:
@@ -290,11 +280,16 @@ class SelectorMatcher:
         self._start(program)
 
     @classmethod
-    def for_place(cls, kind: str, selector: str, every: bool = False) -> SelectorMatcher | None:
+    def for_place(cls, kind: str, selector: str, every: bool = False, whole: bool = False) -> SelectorMatcher | None:
         """A matcher for `kind: selector`, or None where that is not a selector place of the subset.
 
-        `every`: each element that matches counts (`match: all`), not only the first.
+        `every`: each element that matches counts (`match: all`), not only the first. `whole`: the
+        matched element itself is wanted (`action: remove`/`replace`), whatever `kind`: it is
+        followed to its end as for `after`, and `begin` holds where its start tag begins; `html`,
+        `head` and `body` never match.
         """
+        if whole:
+            kind = "after"
         program = _PROGRAMS.get((kind, selector)) or _program(kind, selector)
         if program is None:
             return None
@@ -308,6 +303,8 @@ class SelectorMatcher:
         matcher.every = every
         matcher.hits = []
         matcher.count = 0
+        matcher.whole = whole
+        matcher.begin = -1
         return matcher
 
     def _start(self, program: _Program) -> None:
@@ -320,8 +317,11 @@ class SelectorMatcher:
         self.name = b""  # the matched element's name
         self.starts, self.ends, self.needles, self.every_tag = program.initial
         self.every = False
-        self.hits: list[tuple[int, bool]] = []  # `every`: places found and not yet taken, and whether phrasing
+        # `every`: places found and not yet taken, whether phrasing, and where the element began
+        self.hits: list[tuple[int, bool, int]] = []
         self.count = 0
+        self.whole = False
+        self.begin = -1  # where the matched element's start tag begins
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -355,8 +355,11 @@ class SelectorMatcher:
                     if not compounds[low.bit_length() - 1].matches(attributes):
                         states ^= low
                     tested ^= low
+            if states & program.subject and self.whole and name in _NEVER_WHOLE:
+                states ^= program.subject  # removing these would break the page
             if states & program.subject:
                 self.name = name
+                self.begin = pos
                 kind = program.kind
                 if kind == BEFORE:
                     code |= self._place(pos)
@@ -432,6 +435,7 @@ class SelectorMatcher:
             states = allowed & program.typed.get(b"p", 0) & ~program.tested
             if states & program.subject and program.kind in (BEFORE, AFTER):
                 self.name = b"p"
+                self.begin = pos
                 return self._place(pos if program.kind == BEFORE else end)
             return UNCHANGED
         # the end of a parent the matcher does not follow: it ends the outermost element it may hold
@@ -506,7 +510,7 @@ class SelectorMatcher:
         """The place is at `pos`: DONE, or for `every` one more hit (DONE at `MAX_MATCHES`); stack[index:] ends."""
         if not self.every:
             return self._resolve(pos)
-        self.hits.append((pos, self.phrasing))
+        self.hits.append((pos, self.phrasing, self.begin))
         self.count += 1
         if self.count >= MAX_MATCHES:
             return self._resolve(-1)

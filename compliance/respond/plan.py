@@ -29,7 +29,7 @@ from compliance.respond.render import (
     sniff_html,
 )
 from compliance.rules.decide import Decision, Firing
-from compliance.rules.model import HTML_PLACES, Notice, Place
+from compliance.rules.model import HTML_PLACES, Notice, Place, element_key
 
 __all__ = [
     "DROPPED_WHEN_CHANGED",
@@ -304,22 +304,30 @@ class Plan:
         css: list[str] = []
         heads: list[tuple[str, bytes]] = []  # `placement: head`: each notice's head elements
         for firing, notice_shown in zip(self.html_due, shown, strict=True):
-            notice = firing.notice
-            if firing.rule.placement[0].kind == "head":
+            notice, rule = firing.notice, firing.rule
+            if rule.placement[0].kind == "head":
                 heads.append((notice.id, render_head_elements(notice, codec)))
                 continue
-            places = tuple(p for p in firing.rule.placement if p.kind in HTML_PLACES)
-            form = firing.rule.form
+            places = tuple(p for p in rule.placement if p.kind in HTML_PLACES)
+            if rule.action == "remove":  # one per rule (`element_key`): the element goes, no notice is shown
+                insertions.append(
+                    Insertion(element_key(rule.id), places, b"", b"", False, rule.match == "all", "remove")
+                )
+                continue
+            form = rule.form
             markup = b"".join(
                 render_notice_html(notice, language, codec, inline=form == "inline") for language in notice_shown
             )
             inline = b""
             if form == "auto":
                 inline = b"".join(render_notice_html(notice, language, codec, inline=True) for language in notice_shown)
-            rule = firing.rule
-            insertions.append(
-                Insertion(notice.id, places, markup, inline, rule.fallback != "none", rule.match == "all")
-            )
+            if rule.action == "notice":
+                insertions.append(
+                    Insertion(notice.id, places, markup, inline, rule.fallback != "none", rule.match == "all")
+                )
+            else:  # replace: one per rule (`element_key`), the notice in place of the element
+                key = element_key(rule.id)
+                insertions.append(Insertion(key, places, markup, inline, False, rule.match == "all", "replace"))
             languages.append((notice.id, notice_shown))
             if notice.css and notice.css not in css:
                 css.append(notice.css)
@@ -330,6 +338,8 @@ class Plan:
 
 def _chosen_per_reader(firing: Firing) -> bool:
     """Whether the notice's language is chosen per reader among several texts (not fixed by a rule)."""
+    if firing.rule.action == "remove":
+        return False  # nothing of its notice is shown
     if firing.notice.head:  # head elements only: no text is shown
         return False
     return len(firing.notice.text) > 1 and not fixed_languages(firing.rule, firing.notice)

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from compliance.reader.jurisdiction import Jurisdiction, country_codes
 from compliance.rules.decide import Engine, reaches
-from compliance.rules.model import ANONYMOUS, UNKNOWN, Rule, RuleSet
+from compliance.rules.model import ANONYMOUS, UNKNOWN, Rule, RuleSet, notice_of
 
 __all__ = [
     "DEFAULT_CLASS_HEADER",
@@ -105,7 +105,7 @@ def _class_name(rule_ids: frozenset[str]) -> str:
 
 def _content(rule: Rule, ruleset: RuleSet) -> list[Any]:
     """What of a rule and its notice a reader can see (not where it was written, nor its period)."""
-    notice = ruleset.notices[rule.notice]
+    notice = notice_of(ruleset.notices, rule)
     return [
         rule.id,
         rule.notice,

@@ -28,7 +28,17 @@ from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.index import CoverIndex, bits_of
-from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet, place_family
+from compliance.rules.model import (
+    ANONYMOUS,
+    EVERYONE,
+    UNIDENTIFIED,
+    UNKNOWN,
+    Notice,
+    Rule,
+    RuleSet,
+    notice_of,
+    place_family,
+)
 from compliance.rules.paths import host_matches, normalise_path
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
@@ -98,7 +108,10 @@ NOTHING: Final = Decision()
 
 
 def _place_family(rule: Rule) -> str:
-    """The kind of response a rule's notice goes into: `html` (any HTML place), `json`, `header` or `feed`."""
+    """The kind of response a rule's notice goes into: `html` (any HTML place), `json`, `header` or `feed`;
+    a remove or replace rule acts on its own elements."""
+    if rule.action in ("remove", "replace"):
+        return f"element:{rule.id}"  # each acts on its own elements, whatever notice it names
     return place_family(rule.placement)
 
 
@@ -140,7 +153,7 @@ class Engine:
         self._rules = tuple(
             _Compiled(
                 rule=rule,
-                notice=ruleset.notices[rule.notice],
+                notice=notice_of(ruleset.notices, rule),
                 start=_timestamp(rule.start),
                 until=_timestamp(rule.until),
                 dependent=EVERYONE not in rule.jurisdictions or bool(rule.except_jurisdictions or rule.dated),

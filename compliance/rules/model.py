@@ -26,6 +26,8 @@ __all__ = [
     "UNKNOWN",
     "DatedCode",
     "HeadElement",
+    "element_key",
+    "notice_of",
     "Link",
     "Location",
     "Notice",
@@ -51,6 +53,24 @@ BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 
 #: `match: all`: the most elements of a page one rule's notice goes next to.
 MAX_MATCHES: Final = 50
+
+
+def notice_of(notices: Mapping[str, Notice], rule: Rule) -> Notice:
+    """The notice a rule brings; for an `action: remove` rule that names none (`notice` ""), a stand-in
+    with the id "" and no text, which nothing shows."""
+    if rule.notice:
+        return notices[rule.notice]
+    return Notice(id="", title="(no notice)", text={}, default_language="", location=rule.location)
+
+
+def element_key(rule_id: str) -> str:
+    """How a rule that removes or replaces elements is named where it is placed and audited.
+
+    Such a rule acts on its own elements, so it is counted per rule, not per notice; no notice
+    id holds a ":".
+    """
+    return f"rule:{rule_id}"
+
 
 PlaceKind = Literal[
     "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json", "head", "feed"
@@ -175,6 +195,7 @@ class DatedCode:
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
+    #: The notice's id; "" for an `action: remove` rule that names none (see `notice_of`).
     notice: str
     #: Expanded: country codes, subdivision codes, "unknown", "anonymous", "*".
     jurisdictions: frozenset[str]
@@ -185,7 +206,9 @@ class Rule:
     hosts: tuple[str, ...]
     #: In order of preference. HTML places only, or one header/json place.
     placement: tuple[Place, ...]
-    action: Literal["notice", "block"]
+    #: "remove"/"replace": the element its one selector place matches is left out (for "replace",
+    #: the notice takes its place).
+    action: Literal["notice", "block", "remove", "replace"]
     start: datetime | None  # `from`, inclusive, aware
     until: datetime | None  # exclusive, aware
     priority: int

@@ -1,7 +1,10 @@
 """The CSS selector subset of the rule format: one grammar, read by the loader and by the matcher.
 
-A type (`article`), `#id`, `.class`, `[attr]`, `[attr=value]` (the value quoted
-or bare), compounds of these (`div.story-body`, `a[href].x`), the descendant
+A type (`article`), `#id`, `.class`, `[attr]`, `[attr=value]`, and the
+operators `[attr^=value]` (starts with), `[attr$=value]` (ends with),
+`[attr*=value]` (contains), `[attr~=value]` (one of its whitespace-separated
+words) and `[attr|=value]` (exactly, or followed by `-`), each value quoted
+(`"..."`, `'...'`) or bare, compounds of these (`div.story-body`, `a[href].x`), the descendant
 combinator (`article h1`) and the child combinator (`main > article`).
 `parse_selector` reads a selector into `Selector`; `check_selector` says what
 the loader reports about one it cannot read.
@@ -10,13 +13,14 @@ the loader reports about one it cannot read.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 __all__ = ["Compound", "Selector", "check_selector", "parse_selector"]
 
 _IDENT = r"-?(?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z0-9_-]|[^\x00-\x7f])*"
-_ATTRIBUTE = rf"""\[[ \t]*({_IDENT})[ \t]*(?:=[ \t]*(?:"([^"\\]*)"|'([^'\\]*)'|([A-Za-z0-9_-]+))[ \t]*)?\]"""
+_ATTRIBUTE = rf"""\[[ \t]*({_IDENT})[ \t]*(?:([~|^$*]?)=[ \t]*(?:"([^"\\]*)"|'([^'\\]*)'|([A-Za-z0-9_-]+))[ \t]*)?\]"""
 _COMPOUND = re.compile(
     rf"(?:[A-Za-z][A-Za-z0-9-]*(?:#{_IDENT}|\.{_IDENT}|{_ATTRIBUTE})*|(?:#{_IDENT}|\.{_IDENT}|{_ATTRIBUTE})+)"
 )
@@ -24,16 +28,34 @@ _COMBINATOR = re.compile(r"[ \t\n]*>[ \t\n]*|[ \t\n]+")
 _TYPE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _PART = re.compile(rf"#({_IDENT})|\.({_IDENT})|{_ATTRIBUTE}")
 
+# An attribute test whose bare value holds what only a quoted one may (`[src^=https://x/]`).
+_BARE: Final = re.compile(r"(\[[ \t]*[^\s\]=~|^$*\"']+[ \t]*[~|^$*]?=[ \t]*)([^\s\]\"']+)")
 _HTML_SPACE_TOKENS: Final = re.compile(rb"[^\t\n\x0c\r ]+")
 
 _SUPPORTED = (
-    'Selectors may use a type (article), #id, .class, [attr], [attr=value], and the descendant (" ") and '
-    'child (">") combinators.'
+    "Selectors may use a type (article), #id, .class, [attr], [attr=value] (also ^=, $=, *=, ~= and |=, "
+    'the value bare or in quotes), and the descendant (" ") and child (">") combinators.'
 )
 
 
 def _any_case(word: bytes) -> bytes:
     return b"".join(b"[%c%c]" % (c, c ^ 0x20) if 0x61 <= c <= 0x7A else re.escape(bytes([c])) for c in word)
+
+
+def _word_in(found: bytes, value: bytes) -> bool:
+    words = _HTML_SPACE_TOKENS.findall(found)
+    return bool(value) and _HTML_SPACE_TOKENS.fullmatch(value) is not None and value in words
+
+
+# CSS Selectors 4: `^=`, `$=` and `*=` with an empty value match nothing, as does `~=` with an empty
+# value or one holding whitespace.
+_OPERATORS: Final[dict[str, Callable[[bytes, bytes], bool]]] = {
+    "^": lambda found, value: bool(value) and found.startswith(value),
+    "$": lambda found, value: bool(value) and found.endswith(value),
+    "*": lambda found, value: bool(value) and value in found,
+    "~": _word_in,
+    "|": lambda found, value: found == value or found.startswith(value + b"-"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +66,25 @@ class Compound:
     ids: tuple[bytes, ...] = ()
     classes: tuple[bytes, ...] = ()
     attributes: tuple[tuple[bytes, bytes | None], ...] = ()  # (lower-case name, value or None)
+    operators: tuple[tuple[bytes, str, bytes], ...] = ()  # (lower-case name, "^" "$" "*" "~" or "|", value)
 
     @property
     def tests_attributes(self) -> bool:
         """Whether there is more to match than the type."""
-        return bool(self.ids or self.classes or self.attributes)
+        return bool(self.ids or self.classes or self.attributes or self.operators)
 
     def needle(self) -> bytes:
         """A regex for bytes every start tag this compound matches contains (for compounds without a type)."""
-        values = [*self.ids, *self.classes, *(value for _, value in self.attributes if value)]
+        values = [
+            *self.ids,
+            *self.classes,
+            *(value for _, value in self.attributes if value),
+            *(value for _, _, value in self.operators if value),
+        ]
         if values:
             return re.escape(max(values, key=len))
-        return _any_case(max((name for name, _ in self.attributes), key=len))
+        names = [*(name for name, _ in self.attributes), *(name for name, _, _ in self.operators)]
+        return _any_case(max(names, key=len))
 
     def matches(self, attributes: dict[bytes, bytes]) -> bool:
         """Whether a start tag with these attributes (names lower case) passes the non-type tests."""
@@ -70,6 +99,10 @@ class Compound:
         for name, value in self.attributes:
             found = attributes.get(name)
             if found is None or (value is not None and found != value):
+                return False
+        for name, operator, value in self.operators:
+            found = attributes.get(name)
+            if found is None or not _OPERATORS[operator](found, value):
                 return False
         return True
 
@@ -143,16 +176,20 @@ def _compound(text: str) -> Compound:
     ids: list[bytes] = []
     classes: list[bytes] = []
     attributes: list[tuple[bytes, bytes | None]] = []
+    operators: list[tuple[bytes, str, bytes]] = []
     for part in _PART.finditer(text, position):
-        id_, class_, name, double, single, bare = part.groups()
+        id_, class_, name, operator, double, single, bare = part.groups()
         if id_ is not None:
             ids.append(id_.encode("utf-8"))
         elif class_ is not None:
             classes.append(class_.encode("utf-8"))
         else:
             value = double if double is not None else single if single is not None else bare
-            attributes.append((name.encode("utf-8").lower(), None if value is None else value.encode("utf-8")))
-    return Compound(tag, tuple(ids), tuple(classes), tuple(attributes))
+            if operator:
+                operators.append((name.encode("utf-8").lower(), operator, value.encode("utf-8")))
+            else:
+                attributes.append((name.encode("utf-8").lower(), None if value is None else value.encode("utf-8")))
+    return Compound(tag, tuple(ids), tuple(classes), tuple(attributes), tuple(operators))
 
 
 def check_selector(selector: str) -> str | None:
@@ -169,6 +206,15 @@ def check_selector(selector: str) -> str | None:
 
 
 def _unsupported_message(text: str, position: int) -> str:
+    bare = _BARE.match(text, position)
+    if bare and not re.fullmatch(r"[A-Za-z0-9_-]+", bare.group(2)):
+        value = bare.group(2)
+        quoted = text[: bare.start(2)] + f'"{value}"' + text[bare.end(2) :]
+        return (
+            f'The selector "{text}" has the value {value} without quotes; a value other than letters, digits, '
+            f'"-" and "_" needs them: {quoted} (in YAML, put the whole selector in single quotes: '
+            f"'{quoted}')."
+        )
     extra = " For several places in order of preference, write a list of placements." if text[position] == "," else ""
     part = _unsupported(text, position)
     return f'The selector "{text}" uses {part}, which is not supported here.{extra} {_SUPPORTED}'
@@ -192,7 +238,7 @@ def _unsupported(text: str, position: int) -> str:
     if char == ">":
         return 'a ">" with no element before it'
     if char == "[":
-        operator = re.match(r"\[[^\]=~|^$*]*([~|^$*]=)", rest)
+        operator = re.match(r"\[[^\]=]*?([^\s\w\]=-]+=)", rest)
         if operator:
             return f'the attribute operator "{operator.group(1)}"'
         return f'the attribute selector "{rest.split("]", 1)[0]}]"'

@@ -90,7 +90,10 @@ class Insertion:
     False (a rule's `fallback: none`): where none of `places` is on the page the notice is not
     shown (unless body-end is one of them) and `Placed.missed` says so. `every` (a rule's
     `match: all`, with one selector place): the notice goes at that place of each element
-    that matches, up to `MAX_MATCHES` of them.
+    that matches, up to `MAX_MATCHES` of them. `action` "remove" or "replace" (with one selector
+    place): the element that matches, with all it holds, is left out of the page, and for
+    "replace" the notice takes its place (`markup` is empty for "remove"); where none matches,
+    nothing is done (`Placed.missed`).
     """
 
     key: str
@@ -99,6 +102,7 @@ class Insertion:
     inline: bytes = b""
     fallback: bool = True
     every: bool = False
+    action: str = "notice"
 
 
 def markup_at(insertion: Insertion, key: object, phrasing_markers: frozenset[bytes] = frozenset()) -> bytes:
@@ -188,7 +192,10 @@ class _Slot:
     count = 0  # `Insertion.every`: the elements it went next to so far
 
     def __init__(
-        self, index: int, insertion: Insertion, matchers: dict[tuple[str, str, bool], SelectorMatcher] | None = None
+        self,
+        index: int,
+        insertion: Insertion,
+        matchers: dict[tuple[str, str, bool, bool], SelectorMatcher] | None = None,
     ) -> None:
         self.index = index
         self.insertion = insertion
@@ -200,6 +207,7 @@ class _Slot:
             return
         targets: list[tuple[TargetKey, Place, int, int]] = []
         self.end_rank = len(places)
+        whole = insertion.action != "notice"
         for rank, place in enumerate(places):
             if place.kind == "body-end":
                 self.end_place, self.end_rank = place, rank
@@ -211,16 +219,16 @@ class _Slot:
                 if name and b"<" not in name and b">" not in name and b"--" not in name:
                     targets.append((name, place, rank, _KIND_MARKER))
             elif place.kind in SELECTOR_PLACES and matchers is not None and place.arg:
-                key = (place.kind, place.arg, insertion.every)
+                key = (place.kind, place.arg, insertion.every, whole)
                 matcher = matchers.get(key)
                 if matcher is None:
-                    matcher = SelectorMatcher.for_place(place.kind, place.arg, insertion.every)
+                    matcher = SelectorMatcher.for_place(place.kind, place.arg, insertion.every, whole)
                     if matcher is None:
                         continue  # not a selector of the subset: the next place applies
                     matchers[key] = matcher
-                targets.append((matcher, place, rank, _SELECTOR_KINDS[place.kind]))
+                targets.append((matcher, place, rank, _KIND_BEFORE if whole else _SELECTOR_KINDS[place.kind]))
         self.targets = tuple(targets)
-        self.strict = not insertion.fallback and self.end_rank == len(places)
+        self.strict = (whole or not insertion.fallback) and self.end_rank == len(places)
 
     def target_index(self, key: TargetKey) -> int:
         for i, target in enumerate(self.targets):

@@ -72,7 +72,7 @@ class HtmlRewriter(ForwardScanner):
         self._slots: list[_Slot] = []
         slots = self._slots
         scan = False
-        matchers: dict[tuple[str, str, bool], SelectorMatcher] = {}  # one per selector place, shared by notices
+        matchers: dict[tuple[str, str, bool, bool], SelectorMatcher] = {}  # one per selector place, shared
         for index, insertion in enumerate(insertions):
             slot = _Slot(index, insertion, matchers)
             slots.append(slot)
@@ -80,6 +80,8 @@ class HtmlRewriter(ForwardScanner):
                 scan = True
                 self._strict = self._strict or slot.strict
                 self._all = self._all or insertion.every
+                if insertion.action != "notice" and self._cuts is None:
+                    self._cuts = {}
         self._open = slots[:]  # not yet settled
         self._edits: list[tuple[int, int, int, bytes, int]] = []  # (pos, rank, index, markup, skip-to)
         if not slots and not heads:
@@ -220,6 +222,8 @@ class HtmlRewriter(ForwardScanner):
         hold = self._hold(buf, end)
         if fresh_chunk and self._last >= self._base and hold < end:
             hold = self._base  # the page is ending: keep the chunk whole, as in _feed_fast
+        if self._cuts is not None:
+            self._cut_open(hold)
         out = self._emit(buf, hold, False)
         self._after_emit()
         return out
@@ -307,6 +311,11 @@ class HtmlRewriter(ForwardScanner):
         for slot in self._open:
             if slot.best >= 0 and slot.best_pos < hold:
                 hold = slot.best_pos
+        if self._cuts is not None:  # an element being removed is held whole up to `holdback` bytes
+            for matcher in self._active:
+                begin = matcher.begin
+                if matcher.whole and matcher.subject is not None and begin < hold and end - begin <= self._holdback:
+                    hold = begin if self._cut_from(matcher) == begin else hold
         if self._body_end:
             hold = min(hold, self._body_end_hold(end))
             base = self._base

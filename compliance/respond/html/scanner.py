@@ -359,7 +359,10 @@ class ForwardScanner(PlaceSearch):
             for matcher in self._active:
                 if matcher.done and not matcher.every:
                     found = True
-                    self._found(matcher, matcher.result, matcher.result)
+                    if matcher.whole:
+                        self._found_whole(matcher)
+                    else:
+                        self._found(matcher, matcher.result, matcher.result)
             if not found:
                 self._refresh()
         else:

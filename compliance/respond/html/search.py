@@ -91,6 +91,9 @@ class PlaceSearch:
     _sel_wide = False  # every start tag may matter (every tag, or needles)
     _needles: re.Pattern[bytes] | None = None
     _all = False  # some notice goes at every element its selector matches (`match: all`)
+    # Elements being removed (`action: remove`/`replace`) whose held bytes were left out before
+    # their end was known: matcher -> (where the element begins, where what is still held of it begins).
+    _cuts: dict[SelectorMatcher, tuple[int, int]] | None = None
     _switches = 0  # how many times the scanner's regex was chosen
     _patterns: set[_ScannerKey] | None = None  # distinct ones, counted once there were many switches
     # body-end: where to look for candidates from, the last candidate, the current one (the
@@ -145,7 +148,11 @@ class PlaceSearch:
                     self._record(slot, slot.targets[0][1], False)
                 elif slot.strict:  # every place is ruled out, and there is no fallback
                     self._open.remove(slot)
-                    self._record(slot, *MISSED)
+                    key = slot.targets[0][0] if slot.targets else None
+                    if type(key) is SelectorMatcher and key.whole and key.dead and key.begin >= 0:
+                        self._record(slot, None, True)  # it matched, and gave up inside: not done
+                    else:
+                        self._record(slot, *MISSED)
         self._want_body = want_body and not self._body_found
         self._wanted_markers = frozenset(markers)
         self._body_end = body_end
@@ -218,21 +225,61 @@ class PlaceSearch:
     def _take_hits(self, matcher: SelectorMatcher) -> None:
         """`match: all`: a notice at each place its matcher found since the last time."""
         hits, matcher.hits = matcher.hits, []
+        whole = matcher.whole
+        cuts = self._cuts
         for slot in self._open:
             if slot.targets and slot.targets[0][0] is matcher:
                 insertion, kind = slot.insertion, slot.targets[0][3]
                 inline = insertion.inline
-                for pos, phrasing in hits:
+                for pos, phrasing, begin in hits:
                     markup = inline if inline and phrasing else insertion.markup
-                    self._edits.append((pos, kind, slot.index, markup, pos))
+                    if not whole:
+                        self._edits.append((pos, kind, slot.index, markup, pos))
+                        continue
+                    cut = cuts.get(matcher) if cuts is not None else None
+                    at = cut[1] if cut is not None and cut[0] == begin else begin
+                    self._edits.append((at, kind, slot.index, markup if at == begin else b"", pos))
                 slot.count += len(hits)
+        if whole and cuts is not None:
+            cuts.pop(matcher, None)
+
+    def _cut_from(self, matcher: SelectorMatcher) -> int:
+        """Where what is still held of the element `matcher` follows begins (its start, unless cut)."""
+        cut = self._cuts.get(matcher) if self._cuts is not None else None
+        return cut[1] if cut is not None and cut[0] == matcher.begin else matcher.begin
+
+    def _cut_open(self, hold: int) -> None:
+        """Leave out what goes before `hold` of elements being removed whose end is not known yet.
+
+        All of it lies inside the element, so it need not be held: an element longer than
+        `holdback` costs no more memory than that. The notice of "replace" goes where it began.
+        """
+        cuts = self._cuts
+        assert cuts is not None
+        for matcher in self._active:
+            if not matcher.whole or matcher.subject is None:
+                continue
+            begin = matcher.begin
+            at = self._cut_from(matcher)
+            if at >= hold:
+                continue
+            for slot in self._open:
+                if slot.targets and slot.targets[0][0] is matcher:
+                    markup = markup_at(slot.insertion, matcher) if at == begin else b""
+                    self._edits.append((at, slot.targets[0][3], slot.index, markup, hold))
+            cuts[matcher] = (begin, hold)
+
+    def _found_whole(self, matcher: SelectorMatcher) -> None:
+        """The element `matcher` follows ends at `matcher.result`: it is left out (from what is still held)."""
+        self._found(matcher, self._cut_from(matcher), matcher.result)
 
     def _settle_forward(self, slot: _Slot) -> None:
         key, place, rank, kind = slot.targets[slot.best]
         self._open.remove(slot)
-        self._edits.append(
-            (slot.best_pos, kind, slot.index, markup_at(slot.insertion, key, self._phrasing_markers), slot.best_end)
-        )
+        markup = markup_at(slot.insertion, key, self._phrasing_markers)
+        if type(key) is SelectorMatcher and key.whole and slot.best_pos != key.begin:
+            markup = b""  # the element was cut before its end was known: the notice went where it began
+        self._edits.append((slot.best_pos, kind, slot.index, markup, slot.best_end))
         self._record(slot, place, rank != 0)
 
     def _record(self, slot: _Slot, place: Place | None, fallback: bool, missed: bool = False) -> None:

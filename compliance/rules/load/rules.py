@@ -17,6 +17,7 @@ from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, Rul
 from compliance.rules.load.values import FileReader
 from compliance.rules.model import SELECTOR_PLACES, DatedCode, Location, PathPattern, Rule
 from compliance.rules.paths import PatternError, normalize_host, path_pattern
+from compliance.rules.selectors import parse_selector
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
 _T = TypeVar("_T")
@@ -46,7 +47,9 @@ RULE_KEYS: Final = (
     "fallback",
     "match",
 )
-ACTIONS: Final[tuple[Literal["notice", "block"], ...]] = ("notice", "block")
+ACTIONS: Final[tuple[Literal["notice", "block", "remove", "replace"], ...]] = ("notice", "block", "remove", "replace")
+#: The actions on the element a selector place matches.
+ELEMENT_ACTIONS: Final = ("remove", "replace")
 MODES: Final[tuple[Literal["enforce", "report-only"], ...]] = ("enforce", "report-only")
 FORMS: Final[tuple[Literal["inline", "block"], ...]] = ("inline", "block")
 FALLBACKS: Final[tuple[Literal["body-end", "none"], ...]] = ("body-end", "none")
@@ -98,14 +101,17 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
     elif rule_id is None:
         draft.valid = False
 
-    notice_node = reader.required(node, "notice", node, what, "notice: the id of a notice")
+    action_node = node.get("action")
+    if node.get("notice") is None and isinstance(action_node, YamlScalar) and action_node.value == "remove":
+        notice_node = None  # a rule that only takes elements out may name no notice: its audit names the rule
+    else:
+        notice_node = reader.required(node, "notice", node, what, "notice: the id of a notice")
+        draft.valid = draft.valid and notice_node is not None
     if notice_node is not None:
         if reader.text(notice_node, "notice") is not None and isinstance(notice_node, YamlScalar):
             draft.notice = notice_node
         else:
             draft.valid = False
-    else:
-        draft.valid = False
 
     jurisdictions_node = reader.required(node, "jurisdictions", node, what, 'jurisdictions: [RU] or ["@EU"]')
     if jurisdictions_node is not None:
@@ -174,6 +180,8 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
     match_node = reader.optional(node, "match")
     if match_node is not None:
         _read_match(reader, draft, match_node)
+    if draft.action in ELEMENT_ACTIONS:
+        _check_element_action(reader, draft, node, placement_node, fallback_node)
 
     start_node = reader.optional(node, "from")
     if start_node is not None:
@@ -365,12 +373,12 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             )
         if draft.valid and notice_draft is not None and notice_draft.notice is not None:
             draft.valid = check_head_placement(loader.sink, draft, notice_draft)
-        if not draft.valid or fixed is None or draft.id is None or draft.notice is None:
+        if not draft.valid or fixed is None or draft.id is None:
             continue
         rules.append(
             Rule(
                 id=draft.id,
-                notice=draft.notice.value,
+                notice="" if draft.notice is None else draft.notice.value,
                 jurisdictions=expanded[0],
                 except_jurisdictions=expanded[1],
                 paths=draft.paths,
@@ -463,6 +471,51 @@ def _read_match(reader: FileReader, draft: RuleDraft, node: YamlValue) -> None:
             "match line.",
         )
         draft.valid = False
+
+
+def _check_element_action(
+    reader: FileReader, draft: RuleDraft, node: YamlMap, placement: YamlValue | None, fallback: YamlValue | None
+) -> None:
+    """`action: remove`/`replace` acts on the element one selector place matches."""
+    action = draft.action
+    where = placement if placement is not None else reader.optional(node, "action") or node
+    if not draft.valid:
+        return
+    if len(draft.placement) != 1 or draft.placement[0].kind not in SELECTOR_PLACES:
+        reader.error(
+            where,
+            "bad-action-placement",
+            f'"action: {action}" acts on the element a selector matches, so the placement must be one selector '
+            f"place, such as placement: {{before: 'iframe[src^=\"https://www.rt.com/\"]'}} (before, after, "
+            "prepend and append all name the element itself here).",
+        )
+        draft.valid = False
+        return
+    parsed = parse_selector(draft.placement[0].arg or "")
+    if parsed is not None and parsed.compounds[-1].tag == b"body":
+        reader.error(
+            where,
+            "bad-action-placement",
+            f'"action: {action}" at body would leave the whole page out. Name the element to {action} inside '
+            "the body, such as {before: 'iframe[src^=\"https://www.rt.com/\"]'}; to keep readers from a page, "
+            'write "action: block".',
+        )
+        draft.valid = False
+        return
+    form = node.get("form")
+    if action == "remove" and form is not None:
+        reader.warning(
+            form,
+            "form-ignored",
+            '"action: remove" shows no notice, so its "form" is not used; remove it, or write "action: replace".',
+        )
+    if fallback is not None:
+        reader.warning(
+            fallback,
+            "fallback-ignored",
+            f'"action: {action}" has nothing to do on a page without the element, so its "fallback" is not '
+            "used; remove it.",
+        )
 
 
 def _rule_name(name: str | None) -> str:

@@ -52,7 +52,7 @@ class RuleDraft:
     except_paths: tuple[PathPattern, ...] = ()
     hosts: tuple[str, ...] = ()
     placement: tuple[Place, ...] = DEFAULT_PLACEMENT
-    action: Literal["notice", "block"] = "notice"
+    action: Literal["notice", "block", "remove", "replace"] = "notice"
     start: datetime | None = None
     until: datetime | None = None
     until_node: YamlValue | None = None
