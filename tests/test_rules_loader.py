@@ -364,7 +364,7 @@ def test_a_control_character_is_refused() -> None:
             'x.yaml:9:5: error[unknown-key]: "jurisdiction" is not a field of a rule; did you mean "jurisdictions"? A '
             "rule has: id, notice, jurisdictions, except_jurisdictions, paths, hosts, except_paths, placement, action, "
             "from, until, priority, mode, legal_basis, reference, language, languages, form, required_languages, "
-            "fallback, match.",
+            "fallback, match, when.",
         ),
         (
             'rules:\n  - id: r\n    notice: warning\n    jurisdictions: ["@eu"]\n',

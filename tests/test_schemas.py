@@ -103,6 +103,11 @@ def test_the_mistakes_of_the_guide_are_caught_as_they_are_typed() -> None:
         ),
         ("cases:\n  - {name: a, request: {path: /, country: RU}, expect: {notice: [n]}}\n", "cases/0/expect"),
         ("cases:\n  - {name: a, request: {path: news}, expect: {notices: []}}\n", "cases/0/request/path"),
+        ("rules:\n  - {id: r, notice: n, jurisdictions: [RU], when: {header: {Sec-GPC: '1'}}}\n", "rules/0/when"),
+        (
+            "rules:\n  - {id: r, notice: n, jurisdictions: [RU], when: {accept_language: [ru-RU]}}\n",
+            "rules/0/when/accept_language/0",
+        ),
         ("imprint: {}\n", ""),
     ],
 )

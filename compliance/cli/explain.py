@@ -25,6 +25,7 @@ from compliance.rules.classes import ClassTable
 from compliance.rules.decide import Engine
 from compliance.rules.groups import check_code, is_country, is_subdivision
 from compliance.rules.model import ANONYMOUS, UNKNOWN
+from compliance.rules.when import raw_headers
 
 __all__ = ["add_parser", "run"]
 
@@ -58,6 +59,20 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--lang", metavar="TAG", help="the page's language (<html lang> or Content-Language)")
     parser.add_argument("--accept-language", metavar="VALUE", help="what the reader's browser asks for, such as ru")
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="a header the reader's browser sends, such as Sec-GPC:1, for rules with when: (repeatable)",
+    )
+    parser.add_argument(
+        "--cookie",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a cookie the request carries, for rules with when: (repeatable)",
+    )
     parser.add_argument(
         "--at", type=moment, metavar="WHEN", help="decide at this date or ISO 8601 time (UTC unless given; default now)"
     )
@@ -98,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
         found = _found(args.ip, jurisdiction, args.geoip_db)
         if built is not None:
             found += f" (the database was built on {built})"
+    request = _request_headers(args.header, args.cookie, args.accept_language)
+    if isinstance(request, str):
+        return _fail(request)
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return int(ExitCode.UNUSABLE)
@@ -105,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(ruleset)
     # As on the site: the query string (and a fragment) is never part of a decision.
     path = args.path.partition("#")[0].partition("?")[0]
-    decision = engine.explain(jurisdiction, args.host.lower(), path, at.timestamp())
+    decision = engine.explain(jurisdiction, args.host.lower(), path, at.timestamp(), raw_headers(request))
     media = args.content_type.split(";")[0].strip().lower()
     views: list[FiringView] = []
     if decision.block is not None:
@@ -147,12 +165,46 @@ def run(args: argparse.Namespace) -> int:
         accept_language=args.accept_language,
         decision=decision,
         firing=tuple(views),
+        request_headers=tuple((name, value) for name, value in request if name != "Accept-Language"),
     )
     text = output.get("explain", args.format)(explanation)
     print(text, end="")
     if args.format == "text":
         print(_class_line(engine, jurisdiction, at.timestamp()))
+        if decision.vary:
+            print(
+                f"Cache: a rule with when: applies here, so the response varies by {', '.join(decision.vary)} "
+                "and is private (for this reader's own cache), whatever the class."
+            )
     return int(explanation.exit_code)
+
+
+def _request_headers(
+    headers: list[str], cookies: list[str], accept_language: str | None
+) -> list[tuple[str, str]] | str:
+    """The request's headers as given on the command line, or why one cannot be read."""
+    found: list[tuple[str, str]] = []
+    if accept_language is not None:
+        found.append(("Accept-Language", accept_language))
+    for given in headers:
+        name, colon, value = given.partition(":")
+        name = name.strip()
+        if not colon or not name or any(c in name for c in ' \t()<>@,;="/[]?{}'):
+            return f"--header {given!r} is not NAME:VALUE, such as --header Sec-GPC:1."
+        if name.lower() == "cookie":
+            return "a cookie is given with --cookie NAME=VALUE."
+        if name.lower() == "accept-language":
+            return "the reader's languages are given with --accept-language."
+        found.append((name, value.strip()))
+    pairs = []
+    for given in cookies:
+        name, equals, value = given.partition("=")
+        if not equals or not name.strip() or ";" in given:
+            return f"--cookie {given!r} is not NAME=VALUE, such as --cookie consent=yes."
+        pairs.append(f"{name.strip()}={value.strip()}")
+    if pairs:
+        found.append(("Cookie", "; ".join(pairs)))
+    return found
 
 
 def _class_line(engine: Engine, jurisdiction: Jurisdiction, now: float) -> str:

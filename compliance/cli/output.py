@@ -27,6 +27,7 @@ from compliance.errors import Problem
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.lint import WARNING_KINDS, warning_rank
 from compliance.rules.model import Rule
+from compliance.rules.when import words as condition_words
 
 __all__ = ["Outputter", "describe_jurisdiction", "formats", "get", "plural", "register", "warning_kinds"]
 
@@ -191,6 +192,8 @@ def explain_text(result: Explanation) -> str:
         if result.accept_language:
             said.append(f"the browser asks for {result.accept_language}")
         lines.append(f"Language:  {', '.join(said)}")
+    if result.request_headers:
+        lines.append(f"Request:   {', '.join(f'{name}: {value}' for name, value in result.request_headers)}")
     for view in result.firing:
         lines.append("")
         verb = "BLOCKS" if view.blocks else "FIRES"
@@ -217,6 +220,8 @@ def explain_text(result: Explanation) -> str:
             else:
                 others = ", ".join(view.notice.text)
                 lines.append(f"  language  {view.language} (the notice is written in {others})")
+        if view.rule.when is not None:
+            lines.append(f"  when      {condition_words(view.rule.when)}, and this request does")
         if view.rule.legal_basis:
             lines.append(f"  basis     {view.rule.legal_basis}")
         if view.rule.reference:
@@ -284,6 +289,7 @@ def explain_json(result: Explanation) -> str:
                 "language": v.language,
                 "legal_basis": v.rule.legal_basis,
                 "reference": v.rule.reference,
+                "when": None if v.rule.when is None else condition_words(v.rule.when),
                 "shown": v.not_shown is None,
                 "not_shown": v.not_shown,
             }

@@ -32,6 +32,7 @@ from compliance.rules.classes import (
 )
 from compliance.rules.decide import Engine, reaches
 from compliance.rules.model import ANONYMOUS, UNKNOWN, Rule, RuleSet
+from compliance.rules.when import words as condition_words
 
 __all__ = [
     "ClassRow",
@@ -128,6 +129,8 @@ def entry_words(rule: Rule, now: datetime, code: Callable[[str], str] = str) -> 
         words.append(f"from {moment_words(rule.start)}")
     if rule.until:
         words.append(f"until {moment_words(rule.until)}")
+    if rule.when is not None:
+        words.append(condition_words(rule.when))
     status = rule_status(rule, now)
     if status:
         words.append(status)

@@ -162,6 +162,8 @@ class Explanation:
     accept_language: str | None
     decision: Decision
     firing: tuple[FiringView, ...] = field(default_factory=tuple)
+    #: The request headers given (`--header`, `--cookie` as one Cookie), as written.
+    request_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def exit_code(self) -> ExitCode:

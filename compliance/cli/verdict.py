@@ -26,6 +26,7 @@ from compliance.reader.resolve import JurisdictionResolver
 from compliance.respond.languages import fixed_languages, languages_label, notice_languages
 from compliance.rules.decide import Decision, Engine
 from compliance.rules.model import RuleSet
+from compliance.rules.when import raw_headers
 
 __all__ = ["compare", "from_decision", "judge", "run_rules_only"]
 
@@ -185,6 +186,9 @@ def judge(
         jurisdiction = _jurisdiction(case, resolver)
         at = case.request.at.timestamp() if case.request.at is not None else now
         decision = engine.decide(jurisdiction, case.request.host or "", case.request.route, at)
+        if decision.vary:
+            # Rules with `when:`: the case's own headers (Accept-Language, Sec-GPC, Cookie...) decide.
+            decision = engine.narrow(decision, raw_headers(case.request.headers))
         if seen is None:
             seen = from_decision(case, decision)
         if index in unhonoured:

@@ -19,6 +19,7 @@ from compliance.rules.model import (
     Place,
     Rule,
 )
+from compliance.rules.when import words as condition_words
 
 __all__ = [
     "rule_facts",
@@ -151,4 +152,6 @@ def rule_facts(rule: Rule) -> list[str]:
         facts.append(f"reference: {rule.reference}")
     if rule.languages:
         facts.append(f"always in: {', '.join(rule.languages)}")
+    if rule.when is not None:
+        facts.append(condition_words(rule.when))
     return facts

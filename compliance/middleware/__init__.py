@@ -193,10 +193,13 @@ class ComplianceMiddleware:
                     scope["state"] = state = {}
                 state["jurisdiction"] = jurisdiction
                 decision = engine.decide(reader, host, scope["path"], now)
-                if decision.dependent:
+                if decision.vary:
+                    # Rules with `when:` reach this reader here: keep those whose condition the request meets.
+                    decision = engine.narrow(decision, scope.get("headers") or ())
+                if decision.dependent or decision.vary:
                     request_headers = _cache.conditional_request(
                         scope.get("headers") or (),
-                        None if edge is None else edge.name,
+                        None if edge is None or decision.vary else edge.name,
                         bool(decision.fired) and self.plan(decision).body_due,
                     )
                     if request_headers is not None:
@@ -215,7 +218,9 @@ class ComplianceMiddleware:
             return
         if not decision.fired and not began and not self.audit_policy.sample_unfired:
             # A covered page and a reader who gets nothing: only the cache headers change.
-            await self.app(scope, receive, self._cache_headers_only(send, jurisdiction, edge, chosen is not None))
+            await self.app(
+                scope, receive, self._cache_headers_only(send, jurisdiction, edge, chosen is not None, decision.vary)
+            )
             return
         responder = Responder(self, scope, send, decision, jurisdiction, edge, chosen is not None)
         if began:
@@ -291,26 +296,37 @@ class ComplianceMiddleware:
         jurisdiction: Jurisdiction,
         edge: EdgeClass | None = None,
         chosen: bool = False,
+        vary: tuple[str, ...] = (),
     ) -> list[tuple[bytes, bytes]]:
         """The cache headers of a jurisdiction-dependent response (`compliance.respond.cache`).
 
         Keyed on the edge's class where it sent one; `Vary` on the CDN header where
         that was the source; else for this reader only (`private`, and `no-store`
-        for a request decided by a test token).
+        for a request decided by a test token). Where a rule with `when:` could apply
+        (`vary`: the request headers its condition reads), for this reader only, with
+        `Vary` on those headers: not every shared cache keys on `Vary`.
         """
         if chosen:
             return _cache.for_one_reader(headers, no_store=True)
+        if vary:
+            if edge is not None:
+                vary = (*self._class_vary, *vary)
+            elif jurisdiction.source == "header":
+                vary = (*self.vary_headers, *vary)
+            return _cache.for_one_reader(_headers.vary_on(headers, vary))
         if edge is not None:
             return _cache.keyed_on_class(headers, self._class_vary, edge.name)
         if jurisdiction.source == "header" and self.vary_headers:
             return _cache.varied_on_headers(headers, self.vary_headers)
         return _cache.for_one_reader(headers)
 
-    def _cache_headers_only(self, send: Send, jurisdiction: Jurisdiction, edge: EdgeClass | None, chosen: bool) -> Send:
+    def _cache_headers_only(
+        self, send: Send, jurisdiction: Jurisdiction, edge: EdgeClass | None, chosen: bool, vary: tuple[str, ...] = ()
+    ) -> Send:
         async def send_with_cache_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
-                message = {**message, "headers": self.cache_headers(headers, jurisdiction, edge, chosen)}
+                message = {**message, "headers": self.cache_headers(headers, jurisdiction, edge, chosen, vary)}
             await send(message)
 
         return send_with_cache_headers

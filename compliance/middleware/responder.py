@@ -225,9 +225,10 @@ class Responder:
             elif key in _CACHE_FIELDS or key.endswith(b"cdn-cache-control"):
                 cache_fields = True
             headers.append((key, bytes(value)))
-        if self.decision.dependent:
-            if cache_fields or self.edge is not None or self.chosen or self.jurisdiction.source == "header":
-                headers = self.mw.cache_headers(headers, self.jurisdiction, self.edge, self.chosen)
+        vary = self.decision.vary
+        if self.decision.dependent or vary:
+            if cache_fields or vary or self.edge is not None or self.chosen or self.jurisdiction.source == "header":
+                headers = self.mw.cache_headers(headers, self.jurisdiction, self.edge, self.chosen, vary)
             else:
                 headers.append((b"cache-control", b"private"))  # what for_one_reader gives, without the scan
         status = int(message["status"])

@@ -26,6 +26,7 @@ from compliance.reader.jurisdiction import Jurisdiction
 from compliance.respond.plan import FEED_TYPES, Plan, language_outcome
 from compliance.rules.decide import Decision
 from compliance.rules.model import Rule, element_key
+from compliance.rules.when import audit_labels
 
 __all__ = [
     "AUDIT_LOGGER",
@@ -196,6 +197,9 @@ def rule_outcomes(
         if not notice_id:  # a rule that takes elements out and names no notice
             del entry["notice"]
         entry.update(rule_basis(firing.rule))
+        if firing.rule.when is not None:
+            # The rule fired, so its condition held: the audit names what it read (never a cookie's value).
+            entry["when"] = audit_labels(firing.rule.when)
         entry.update((k, v) for k, v in known.items() if k in ("language", "languages"))
         if not firing.enforced:
             entry["outcome"] = "report-only"

@@ -28,10 +28,21 @@ from typing import Any, Final
 
 from compliance.errors import ConfigError
 
-__all__ = ["FORWARDING_HEADERS", "TrustedProxies", "client_address", "forwarding_chain", "normalise_ip"]
+__all__ = [
+    "CLIENT_IP_HEADERS",
+    "FORWARDING_HEADERS",
+    "TrustedProxies",
+    "client_address",
+    "forwarding_chain",
+    "normalise_ip",
+    "single_client",
+]
 
 #: The forwarding headers a proxy may write, by the name `forwarded_header` takes.
 FORWARDING_HEADERS: Final = ("x-forwarded-for", "forwarded")
+#: Headers in which a CDN sends the one address the client connected to it from (no chain of
+#: hops), also named in `forwarded_header`: Fastly's `Fastly-Client-IP`.
+CLIENT_IP_HEADERS: Final = ("fastly-client-ip",)
 
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -247,6 +258,12 @@ def client_address(
     peer = client[0] if client else None
     if peer not in trusted:
         return normalise_ip(peer), False
+    if header is not None and header.decode("latin-1") in CLIENT_IP_HEADERS:
+        sent: bytes | None = None
+        for name, value in scope.get("headers") or ():
+            if name == header:
+                sent = value if sent is None else sent + b"," + value
+        return (normalise_ip(peer) if sent is None else single_client(sent)), True
     forwarded: bytes | None = None
     x_forwarded_for: bytes | None = None
     for name, value in scope.get("headers") or ():
@@ -257,6 +274,22 @@ def client_address(
         elif name == b"forwarded":
             forwarded = value if forwarded is None else forwarded + b"," + value
     return trusted.client_of(peer, forwarded, x_forwarded_for), True
+
+
+def single_client(value: bytes) -> str | None:
+    """The address a CDN's client-address header (`Fastly-Client-IP`) names; its instances joined with commas.
+
+    One address, or the same address in every instance; anything else (a list of
+    different addresses, text that is not an address) leaves the client unknown,
+    as an entry of a forwarding chain that is not an address does.
+    """
+    found: str | None = None
+    for part in value.decode("latin-1").split(",", 8)[:8]:
+        address = normalise_ip(part.strip())
+        if address is None or (found is not None and address != found):
+            return None
+        found = address
+    return found if value.count(b",") < 8 else None
 
 
 def _forwarded_client(forwarded: bytes | None, x_forwarded_for: bytes | None, trusted: TrustedProxies) -> str | None:

@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from compliance.errors import ConfigError
 from compliance.reader.address import (
+    CLIENT_IP_HEADERS,
     FORWARDING_HEADERS,
     TrustedProxies,
     client_address,
     forwarding_chain,
     is_public,
     normalise_ip,
+    single_client,
 )
 from compliance.reader.databases import DEFAULT_GEOIP_MAX_AGE_DAYS, EmbeddedResolver, GeoIP2Resolver, Resolver
 from compliance.reader.edge_headers import COMPOUND_HEADERS, MAX_COMPOUND_LENGTH
@@ -67,7 +69,8 @@ class JurisdictionResolver:
     `trusted_proxies` are the peers whose forwarding header is believed:
     `forwarded_header` names the one the proxies write (`x-forwarded-for`, the
     default, or `forwarded`); the other is ignored, so a client cannot send it to
-    contradict the proxies. `country_header` / `region_header` name the CDN
+    contradict the proxies. `fastly-client-ip` reads instead the one address Fastly
+    sends in `Fastly-Client-IP`, again only from a trusted peer. `country_header` / `region_header` name the CDN
     headers to believe (none by default), and `cdn_proxies` the CDN's own ranges:
     those headers are believed only from the hop that is the CDN (see
     `believes_cdn`). `cdn_proxies` are trusted proxies too. `resolver` replaces the address sources; otherwise they
@@ -100,15 +103,23 @@ class JurisdictionResolver:
         self.trusted = (
             trusted_proxies if isinstance(trusted_proxies, TrustedProxies) else TrustedProxies(trusted_proxies)
         )
-        if not isinstance(forwarded_header, str) or forwarded_header.strip().lower() not in FORWARDING_HEADERS:
+        choices = (*FORWARDING_HEADERS, *CLIENT_IP_HEADERS)
+        if not isinstance(forwarded_header, str) or forwarded_header.strip().lower() not in choices:
             raise ConfigError(
-                f"forwarded_header {forwarded_header!r} is not one of {', '.join(FORWARDING_HEADERS)}: "
+                f"forwarded_header {forwarded_header!r} is not one of {', '.join(choices)}: "
                 "name the one header your proxies write"
             )
         self.forwarded_header = forwarded_header.strip().lower()
-        #: The forwarding header read, and the one ignored.
+        #: The forwarding header read, and the one ignored (none beside a CDN's client-address header,
+        #: whose CDN writes X-Forwarded-For as well: it is not read, and says nothing worth a warning).
         self.chain_key = self.forwarded_header.encode("latin-1")
-        self._other_key = next(h for h in FORWARDING_HEADERS if h != self.forwarded_header).encode("latin-1")
+        #: The header read names one address (`Fastly-Client-IP`), not a chain of hops.
+        self._single = self.forwarded_header in CLIENT_IP_HEADERS
+        self._other_key = (
+            b"\x00none"
+            if self._single
+            else next(h for h in FORWARDING_HEADERS if h != self.forwarded_header).encode("latin-1")
+        )
         self.cdn: TrustedProxies | None = None
         if cdn_proxies is not None:
             self.cdn = TrustedProxies(cdn_proxies)
@@ -232,6 +243,8 @@ class JurisdictionResolver:
                         return answer
                 if chain is None:
                     ip = normalise_ip(peer)
+                elif self._single:
+                    ip = single_client(chain)
                 elif self.chain_key == b"forwarded":
                     ip = trusted.client_of(peer, chain, None)
                 else:
@@ -270,7 +283,8 @@ class JurisdictionResolver:
     def _from_cdn(self, peer: str | None, chain: bytes | None) -> bool:
         assert self.cdn is not None
         hop = normalise_ip(peer)
-        hops = forwarding_chain(self.chain_key, chain) if chain is not None else []
+        # A client-address header names no hops: the hop the client connected to is the peer.
+        hops = forwarding_chain(self.chain_key, chain) if chain is not None and not self._single else []
         for entry in reversed(hops or ()):
             address = normalise_ip(entry) if entry is not None else None
             if address is None or address not in self.trusted:

@@ -121,6 +121,13 @@ def _content(rule: Rule, ruleset: RuleSet) -> list[Any]:
         notice.default_language,
         None if notice.link is None else [notice.link.href, sorted(notice.link.text.items())],
         notice.css,
+        # A condition on the request changes what a reader sees; left out where there is none, so the
+        # versions of rule sets without `when:` stay as they were.
+        *(
+            []
+            if rule.when is None
+            else [["when", list(rule.when.accept_language), rule.when.headers, rule.when.cookies]]
+        ),
     ]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal
@@ -40,11 +41,12 @@ from compliance.rules.model import (
     place_family,
 )
 from compliance.rules.paths import host_matches, normalise_path
+from compliance.rules.when import RequestFacts, holds, words
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
 
 SkipCode = Literal[
-    "host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended", "policy"
+    "host", "path", "excluded-path", "jurisdiction", "excluded-jurisdiction", "not-yet", "ended", "policy", "condition"
 ]
 
 _CACHE_SIZE: Final = 8192
@@ -94,6 +96,11 @@ class Decision:
     covered: bool = False
     #: Every rule that does not fire, with the reason; filled only by `Engine.explain`.
     skipped: tuple[Skip, ...] = ()
+    #: The request headers the response varies by, where a rule with `when:` covers this page and
+    #: reaches this reader (its condition is checked per request by `Engine.narrow`); else empty.
+    vary: tuple[str, ...] = ()
+    #: True once `Engine.narrow` has kept, of the rules with `when:`, only those whose condition holds.
+    narrowed: bool = False
 
     @property
     def enforced(self) -> tuple[Firing, ...]:
@@ -178,11 +185,15 @@ class Engine:
         self._dependent = sum(1 << bit for bit, c in enumerate(self._by_bit) if c.dependent)
         # Enforced blocks, and the rules (not enforced blocks) of each notice that more than one brings.
         self._blocking = sum(1 << bit for bit, c in enumerate(self._by_bit) if _blocks(c.rule))
+        # Rules with `when:` (notice rules only): each fires on its own in the cached decision, and
+        # `narrow` keeps those whose condition holds for the request.
+        self._conditional = sum(1 << bit for bit, c in enumerate(self._by_bit) if c.rule.when is not None)
+        self._narrowed: dict[tuple[int, int], tuple[Decision, Decision]] = {}
         # A notice shows once per kind of place: an HTML page's rule and a JSON response's rule for
         # one notice both fire (a response is one or the other); two HTML rules give one notice.
         bringing: dict[tuple[str, str], int] = {}
         for bit, c in enumerate(self._by_bit):
-            if not _blocks(c.rule):
+            if not _blocks(c.rule) and c.rule.when is None:
                 key = (c.notice.id, _place_family(c.rule))
                 bringing[key] = bringing.get(key, 0) | 1 << bit
         #: bit -> the bits of every rule that brings the same notice to the same kind of place
@@ -264,8 +275,16 @@ class Engine:
         per_reader[jurisdiction] = (decision, valid_from, valid_until)
         return decision
 
-    def explain(self, jurisdiction: Jurisdiction, host: str, path: str, now: float) -> Decision:
-        """Like `decide`, with the reason why each rule of the set does not fire."""
+    def explain(
+        self,
+        jurisdiction: Jurisdiction,
+        host: str,
+        path: str,
+        now: float,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> Decision:
+        """Like `decide` then `narrow` for a request with these `headers`, with the reason why each rule
+        of the set does not fire."""
         skipped: list[Skip] = []
         path = normalise_path(path)
         for c in self._rules:
@@ -273,7 +292,63 @@ class Engine:
             if skip is not None:
                 skipped.append(skip)
         decision = self._decide(self._covering(host, path), jurisdiction, now)
-        return Decision(decision.fired, decision.block, decision.dependent, decision.covered, tuple(skipped))
+        request = RequestFacts(headers)
+        skipped.extend(
+            Skip(f.rule, "condition", f"{words(f.rule.when)}, and this request does not")
+            for f in decision.fired
+            if f.rule.when is not None and not holds(f.rule.when, request)
+        )
+        decision = self.narrow(decision, headers)
+        return Decision(
+            decision.fired,
+            decision.block,
+            decision.dependent,
+            decision.covered,
+            tuple(skipped),
+            decision.vary,
+            decision.narrowed,
+        )
+
+    def narrow(self, decision: Decision, headers: Iterable[tuple[bytes, bytes]]) -> Decision:
+        """The decision for this request: of the rules with `when:`, those whose condition holds.
+
+        Only a decision with `vary` has such rules; any other comes back as it is. A notice that
+        several rules bring goes once, with the first rule that still fires. The result is kept per
+        decision and set of conditions that held, so a page's plan is worked out once per variant.
+        """
+        if not decision.vary or decision.narrowed:
+            return decision
+        request = RequestFacts(headers)
+        held = 0
+        for position, firing in enumerate(decision.fired):
+            if firing.rule.when is not None and holds(firing.rule.when, request):
+                held |= 1 << position
+        key = (id(decision), held)
+        kept = self._narrowed.get(key)
+        if kept is not None and kept[0] is decision:
+            return kept[1]
+        fired: list[Firing] = []
+        seen: set[tuple[str, str]] = set()
+        for position, firing in enumerate(decision.fired):
+            if firing.rule.when is not None and not held >> position & 1:
+                continue
+            family = (firing.notice.id, _place_family(firing.rule))
+            if family not in seen:
+                seen.add(family)
+                fired.append(firing)
+        narrowed = Decision(
+            tuple(fired),
+            decision.block,
+            decision.dependent,
+            decision.covered,
+            decision.skipped,
+            decision.vary,
+            narrowed=True,
+        )
+        if len(self._narrowed) >= _CACHE_SIZE:
+            self._narrowed.clear()
+        self._narrowed[key] = (decision, narrowed)
+        return narrowed
 
     def _window(self, now: float) -> tuple[float, float]:
         """The span around `now` in which no rule starts or ends."""
@@ -310,12 +385,23 @@ class Engine:
             fired.append(Firing(c.rule, c.notice))
             shared = same_notice.get(index)
             firing ^= low if shared is None else firing & shared
+        conditional = live & span.reaching(jurisdiction) & self._conditional
         return Decision(
             fired=tuple(fired),
             block=None if block is None else Firing(block.rule, block.notice),
             dependent=bool(live & self._dependent),
             covered=True,
+            vary=self._vary(conditional) if conditional else (),
         )
+
+    def _vary(self, conditional: int) -> tuple[str, ...]:
+        """The request headers the rules `conditional` (bits) read, each once, in the order notices go."""
+        names: dict[str, str] = {}
+        for bit in bits_of(conditional):
+            when = self._by_bit[bit].rule.when
+            for name in () if when is None else when.vary:
+                names.setdefault(name.lower(), name)
+        return tuple(names.values())
 
 
 class _Span:

@@ -127,8 +127,8 @@ def _shadowed(ruleset: RuleSet) -> list[Problem]:
     index = _CoverIndex(ruleset.rules)
     for rule in ruleset.rules:
         for other in index.candidates(rule):
-            if other is rule or not _covers(other, rule):
-                continue
+            if other is rule or other.when is not None or not _covers(other, rule):
+                continue  # a rule with `when:` fires for some requests only: it shadows nothing
             if other.action == "block" and other.mode == "enforce" and rule.action == "notice":
                 why = f'the rule "{other.id}" blocks every page this rule covers, so its notice is never shown'
             elif (

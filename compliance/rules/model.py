@@ -18,6 +18,7 @@ __all__ = [
     "ANONYMITY_KINDS",
     "ANONYMOUS",
     "BLOCK_POLICIES",
+    "Condition",
     "UNIDENTIFIED",
     "EVERYONE",
     "HTML_PLACES",
@@ -193,6 +194,37 @@ class DatedCode:
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """`when:` on a rule: what the reader's request must carry for the rule to fire. Every part must hold.
+
+    A condition only narrows a rule: the rule's jurisdictions, paths and dates still decide whom it
+    may reach, and a reader whose request does not meet it gets what the other rules give.
+    """
+
+    #: Primary language subtags, lower case: the reader's Accept-Language lists one of them (q > 0).
+    accept_language: tuple[str, ...] = ()
+    #: (name as written, value): the request carries the header with exactly this value.
+    headers: tuple[tuple[str, str], ...] = ()
+    #: (name, value): the request's Cookie carries the cookie with exactly this value.
+    cookies: tuple[tuple[str, str], ...] = ()
+    #: `headers` as a request carries them: (lower-case name, value) in bytes, worked out once.
+    raw_headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        raw = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers)
+        object.__setattr__(self, "raw_headers", raw)
+
+    @property
+    def vary(self) -> tuple[str, ...]:
+        """The request headers a response decided under this condition varies by."""
+        return (
+            *(("Accept-Language",) if self.accept_language else ()),
+            *(name for name, _ in self.headers),
+            *(("Cookie",) if self.cookies else ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     id: str
     #: The notice's id; "" for an `action: remove` rule that names none (see `notice_of`).
@@ -240,6 +272,8 @@ class Rule:
     #: "first" (the default): the notice goes at the first element its selector place matches;
     #: "all": at each element it matches, up to 50 in a page (its placement is one selector place).
     match: Literal["first", "all"] = "first"
+    #: `when:`: what the reader's request must carry for the rule to fire (notice rules only); None: always.
+    when: Condition | None = None
 
     def at(self, now: float) -> Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""

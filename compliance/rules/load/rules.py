@@ -15,6 +15,7 @@ from compliance.rules.load.notices import read_required_languages, warn_cut
 from compliance.rules.load.places import read_placement
 from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, RuleDraft
 from compliance.rules.load.values import FileReader
+from compliance.rules.load.when import read_when
 from compliance.rules.model import SELECTOR_PLACES, DatedCode, Location, PathPattern, Rule
 from compliance.rules.paths import PatternError, normalize_host, path_pattern
 from compliance.rules.selectors import parse_selector
@@ -46,6 +47,7 @@ RULE_KEYS: Final = (
     "required_languages",
     "fallback",
     "match",
+    "when",
 )
 ACTIONS: Final[tuple[Literal["notice", "block", "remove", "replace"], ...]] = ("notice", "block", "remove", "replace")
 #: The actions on the element a selector place matches.
@@ -182,6 +184,10 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
         _read_match(reader, draft, match_node)
     if draft.action in ELEMENT_ACTIONS:
         _check_element_action(reader, draft, node, placement_node, fallback_node)
+    when_node = reader.optional(node, "when")
+    if when_node is not None:
+        draft.when = read_when(reader, when_node, draft.action)
+        draft.valid = draft.valid and draft.when is not None
 
     start_node = reader.optional(node, "from")
     if start_node is not None:
@@ -393,6 +399,7 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 form=draft.form,
                 fallback=draft.fallback,
                 match=draft.match,
+                when=draft.when,
                 location=Location(draft.path, draft.node.line, draft.node.column),
                 jurisdictions_written=written[0],
                 except_jurisdictions_written=written[1],

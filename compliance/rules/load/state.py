@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Final, Literal
 
 from compliance.rules.load.messages import Sink
-from compliance.rules.model import Location, Notice, PathPattern, Place
+from compliance.rules.model import Condition, Location, Notice, PathPattern, Place
 from compliance.rules.yamlstrict import YamlMap, YamlScalar, YamlValue
 
 __all__ = ["ALWAYS", "DEFAULT_PLACEMENT", "Period", "GroupDraft", "Loader", "NoticeDraft", "RuleDraft"]
@@ -65,6 +65,7 @@ class RuleDraft:
     form: Literal["auto", "inline", "block"] = "auto"
     fallback: Literal["body-end", "none"] = "body-end"
     match: Literal["first", "all"] = "first"
+    when: Condition | None = None
 
 
 class Loader:
