@@ -2,7 +2,7 @@
 
 Each page goes through the real middleware in-process, once per placement in `PLACEMENTS`,
 for a reader in Russia; the output and the page as the app sent it are parsed by html5lib
-(the HTML parsing algorithm of the WHATWG spec) and compared. Three counts are the targets
+(the HTML parsing algorithm of the WHATWG spec) and compared. These counts are the targets
 of the benchmark's correctness section (and of tests/test_differential.py), each 0:
 
 - `inside`: a notice's text read as the content of a script, style, title, textarea, comment,
@@ -10,7 +10,12 @@ of the benchmark's correctness section (and of tests/test_differential.py), each
 - `changed`: the rest of the page's DOM (everything but the notice elements and the notices'
   `<style>`) differs from the page's own;
 - `unrendered`: the audit says `injected` (or `fallback`) where the parser finds no notice
-  element in the page's body.
+  element in the page's body;
+- `misplaced`: the first notice element is not where the audit says it went (first or last in
+  `body`; next to, first or last in an element of the selector's type);
+- `overmissed`: the audit says `missed` because the page's end would not render a notice
+  (inside a comment, a script, a tag; after `<plaintext>`; a frameset), where the parser does
+  render a notice added at the very end of the page.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +34,7 @@ import html5lib
 
 from compliance import ComplianceMiddleware
 from compliance.reader.databases import StaticResolver
+from compliance.respond.html.tokenizer import FRAMESET_REASON, PLAINTEXT_REASON
 
 __all__ = ["CORPUS", "KNOWN", "PLACEMENTS", "Finding", "run_corpus"]
 
@@ -92,6 +99,66 @@ CORPUS: list[tuple[str, bytes, str]] = [
         "text/html",
     ),
     ("plaintext", HEAD + b"<body><p>x</p><plaintext><p>y</p>", "text/html"),
+    # `<plaintext>` before the page's `</body>`: that `</body>` and every later tag are text
+    (
+        "plaintext before the end of the body",
+        _page(b"<main><article><PlainText><h1>T</h1><p>x</p></article></main>"),
+        "text/html",
+    ),
+    ("plaintext inside an attribute", _page(b"<a title='<plaintext>'>a</a>" + ARTICLE), "text/html"),
+    (
+        "frameset then a body",
+        b"<html><head><title>F</title></head><frameset><frame src=a></frameset><body>" + ARTICLE + b"</body></html>",
+        "text/html",
+    ),
+    ("frameset after body text", _page(b"text<frameset><frame src=a></frameset>" + ARTICLE), "text/html"),
+    (
+        "frameset after an element with no text",
+        b"<html><head></head><div></div><frameset><frame src=a></frameset><noframes><p>x</p></noframes></html>",
+        "text/html",
+    ),
+    (
+        "raw text elements holding markup",
+        _page(
+            b"<xmp><p>x</p></xmp><iframe><p>y</p></iframe><noembed><p>z</p></noembed>"
+            b"<noframes><p>w</p></noframes><noscript><h1>n</h1></noscript>" + ARTICLE
+        ),
+        "text/html",
+    ),
+    ("ends inside an unclosed xmp", HEAD + b"<body>" + ARTICLE + b"<xmp><p>", "text/html"),
+    ("ends inside an unclosed title", HEAD + b"<body>" + ARTICLE + b"<title><p>", "text/html"),
+    (
+        "svg with foreignObject",
+        _page(
+            b"<svg><foreignObject><main><article><h1>i</h1><p>in svg</p></article></main></foreignObject></svg>"
+            + ARTICLE
+        ),
+        "text/html",
+    ),
+    (
+        "mathml html integration point",
+        _page(b"<math><annotation-xml encoding='text/html'><p>in math</p><li>l</li></annotation-xml></math>" + ARTICLE),
+        "text/html",
+    ),
+    (
+        "mathml text integration point",
+        _page(b"<math><mi><b>x</b></mi><mtext><p>t</p></mtext></math>" + ARTICLE),
+        "text/html",
+    ),
+    ("svg element named plaintext", _page(b"<svg><plaintext>a</plaintext></svg>" + ARTICLE), "text/html"),
+    ("svg breakout", _page(b"<p>a<svg><path/><b>out</b></svg> tail</p>" + ARTICLE), "text/html"),
+    (
+        "svg cdata holding markup",
+        _page(b"<svg><![CDATA[ <i>not a tag</i> ]]><desc>d</desc></svg>" + ARTICLE),
+        "text/html",
+    ),
+    (
+        "inline svg icons",
+        _page(
+            b"<main><article><h1><svg class=icon><use href=#i /></svg>T</h1><p>x<svg><g/></svg></p></article></main>"
+        ),
+        "text/html",
+    ),
     (
         "attributes holding markup",
         _page(b"<p title='<p>x</p><h1>'>a <b data-x=\"</p><b>\">b</b></p>" + ARTICLE),
@@ -135,6 +202,11 @@ CORPUS: list[tuple[str, bytes, str]] = [
         b"\xff\xfe" + _page(ARTICLE).replace(b"<meta charset=utf-8>", b"").decode().encode("utf-16-le"),
         "text/html",
     ),
+    (
+        "utf-16 big endian with bom",
+        b"\xfe\xff" + _page(ARTICLE).replace(b"<meta charset=utf-8>", b"").decode().encode("utf-16-be"),
+        "text/html",
+    ),
     ("marker comment", _page(b"<main><article><h1>T</h1><!-- legal --><p>x</p></article></main>"), "text/html"),
     ("marker inside a script", _page(b"<script>/* <!-- legal --> */</script>" + ARTICLE), "text/html"),
     ("paragraph with inline elements only", _page(b"<p>Read <i>this</i> <span>now</span></p>"), "text/html"),
@@ -149,9 +221,10 @@ CORPUS: list[tuple[str, bytes, str]] = [
 #: Findings the rewriter knowingly gets wrong (tokenizer.py lists why): (page, placement).
 KNOWN: frozenset[tuple[str, str]] = frozenset(
     {
-        # MathML's annotation-xml: the matcher does not follow foreign content, where an
-        # <aside> is a MathML element until a <p> breaks out of it
-        ("svg and mathml with scripts and cdata", "{before: p}"),
+        # body-end alone never reads the page before its last `</body>` (that would read every
+        # byte of every page): a `<plaintext>` or a `<frameset>` there is not seen
+        ("plaintext before the end of the body", "body-end"),
+        ("frameset then a body", "body-end"),
     }
 )
 
@@ -286,7 +359,85 @@ def _walk(element: Any, ancestors: tuple[str, ...] = ()) -> Iterator[tuple[Any, 
 _TEXT_ONLY = ("script", "style", "title", "textarea", "xmp", "noscript", "plaintext", "iframe")
 
 
-def _check(name: str, placement: str, page: bytes, body: bytes, content_type: str, outcome: str) -> list[Finding]:
+#: The rewriter's reasons for leaving a notice out because the page's end would not render it.
+_END_REASONS = ("the document ends inside", PLAINTEXT_REASON, FRAMESET_REASON)
+_PROBE = b'<aside class="legal-notice" data-legal-notice="probe">NOTICE7F3</aside>'
+
+
+def _would_render(page: bytes, content_type: str) -> bool:
+    """Whether a notice added at the very end of the page would be rendered (what a missed notice is judged by)."""
+    encoding = "utf-16-le" if page.startswith(b"\xff\xfe") else "utf-16-be" if page.startswith(b"\xfe\xff") else ""
+    probe = _PROBE.decode().encode(encoding) if encoding else _PROBE
+    return any(
+        element.tag == "aside"
+        and element.get("data-legal-notice") == "probe"
+        and "body" in ancestors
+        and "template" not in ancestors
+        for element, ancestors in _walk(_parse(page + probe, content_type))
+    )
+
+
+_SUBJECT = re.compile(r"([a-z][a-z0-9-]*)[^ >]*$")
+
+
+def _misplaced(root: Any, place: str) -> str | None:
+    """Where the first notice element is not at `place` (the audit's words for it), or None.
+
+    `before`/`after` an element whose start or end tag HTML lets authors leave out may put the
+    notice last inside an element of the subject's type (compliance/respond/elements.py says when).
+    """
+    parents = {child: parent for parent in root.iter() for child in parent}
+    notice = next((e for e in root.iter() if isinstance(e.tag, str) and _is_notice(e)), None)
+    if notice is None or notice not in parents:
+        return None
+    parent = parents[notice]
+    siblings = [  # elements, but the notices' style (which goes before the first notice where the head has ended)
+        child
+        for child in parent
+        if isinstance(child.tag, str) and not (child.tag == "style" and CSS in (child.text or ""))
+    ]
+    at = siblings.index(notice)
+    before = siblings[at - 1] if at else None
+    after = siblings[at + 1] if at + 1 < len(siblings) else None
+    # no text between the notice and what it is next to
+    text_before = not ((before.tail if before is not None else parent.text) or "").strip()
+    text_after = not (notice.tail or "").strip()
+    first, last = before is None and text_before, after is None and text_after
+    kind, _, selector = place.partition(": ")
+    if kind == "body-start":
+        ok = parent.tag == "body" and first
+    elif kind == "body-end":
+        ok = parent.tag == "body" and last
+    elif kind in ("before", "after", "prepend", "append"):
+        found = _SUBJECT.search(selector)
+        subject = found.group(1) if found else ""
+        last_inside = parent.tag == subject and last
+        if kind == "before":
+            ok = (after is not None and after.tag == subject and text_after) or last_inside
+        elif kind == "after":
+            ok = (before is not None and before.tag == subject and text_before) or last_inside
+        elif kind == "prepend":
+            ok = parent.tag == subject and first
+        else:
+            ok = last_inside
+    else:
+        return None  # a marker: where the site's template put it
+    if ok:
+        return None
+    near = f"after <{before.tag}>" if before is not None else "first"
+    return f"audited {place!r}, found in <{parent.tag}> {near}"
+
+
+def _check(
+    name: str,
+    placement: str,
+    page: bytes,
+    body: bytes,
+    content_type: str,
+    outcome: str,
+    why: str = "",
+    place: str = "",
+) -> list[Finding]:
     found: list[Finding] = []
     before, after = _parse(page, content_type), _parse(body, content_type)
     rendered = 0
@@ -314,8 +465,14 @@ def _check(name: str, placement: str, page: bytes, body: bytes, content_type: st
         found.append(
             Finding(name, placement, "changed", f"at event {at}: {old[at : at + 2]} became {new[at : at + 2]}")
         )
+    if outcome in ("injected", "fallback") and rendered:
+        wrong = _misplaced(after, place)
+        if wrong is not None:
+            found.append(Finding(name, placement, "misplaced", wrong))
     if outcome in ("injected", "fallback") and rendered == 0:
         found.append(Finding(name, placement, "unrendered", f"audited {outcome}, no notice element in the body"))
+    if outcome == "missed" and why.startswith(_END_REASONS) and _would_render(page, content_type):
+        found.append(Finding(name, placement, "overmissed", f"audited missed ({why}), but the end of the page renders"))
     return found
 
 
@@ -344,9 +501,18 @@ def run_corpus() -> Result:
                     keep.events.clear()
                     body = loop.run_until_complete(_call(app))
                     outcomes = [r.get("outcome", "") for e in keep.events for r in e.get("rules", ())]
+                    whys = [r.get("why", "") for e in keep.events for r in e.get("rules", ())]
+                    places = [r.get("place") or "" for e in keep.events for r in e.get("rules", ())]
                     result.runs += 1
                     result.findings += _check(
-                        name, placement, page, body, content_type, outcomes[0] if outcomes else ""
+                        name,
+                        placement,
+                        page,
+                        body,
+                        content_type,
+                        outcomes[0] if outcomes else "",
+                        whys[0] if whys else "",
+                        places[0] if places else "",
                     )
     finally:
         loop.close()
@@ -361,5 +527,6 @@ if __name__ == "__main__":
         print(f"{finding.what:10} {finding.page} | {finding.placement} | {finding.detail}")
     print(
         f"{done.runs} runs: inside {done.count('inside')}, changed {done.count('changed')}, "
-        f"unrendered {done.count('unrendered')}"
+        f"unrendered {done.count('unrendered')}, overmissed {done.count('overmissed')}, "
+        f"misplaced {done.count('misplaced')}"
     )

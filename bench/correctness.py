@@ -16,6 +16,8 @@ _ROWS = (
     ("inside", "a notice inside a script, style, title, textarea, comment or attribute"),
     ("changed", "other DOM changed by a placement"),
     ("unrendered", "a notice audited injected that a spec parser does not render"),
+    ("overmissed", "a notice audited missed (the page's end) that a spec parser would render there"),
+    ("misplaced", "a notice rendered elsewhere than the audit says"),
 )
 
 
@@ -44,7 +46,7 @@ def run_correctness(checks: Checks) -> Section:
     checks.expect(not unexpected, f"corpus: no findings beyond the {len(KNOWN)} known limitations")
     if result.findings:
         section.notes.append(
-            "Known limitation behind the findings: the selector matcher does not follow MathML/SVG foreign"
-            " content (tokenizer.py)."
+            "Known limitation behind the findings: body-end alone does not read the page before its last"
+            " </body>, so a <plaintext> or a <frameset> there is not seen (tokenizer.py)."
         )
     return section

@@ -5,10 +5,10 @@ Served by tests/test_servers.py under each server as a process of its own.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
@@ -28,7 +28,7 @@ async def live(request: Request) -> StreamingResponse:
     async def parts() -> AsyncIterator[bytes]:
         yield b"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Live</title></head><body>"
         yield b"<article><h1>Live: the river port</h1><!-- legal-notice --><p>First update.</p>"
-        await asyncio.sleep(PAUSE)
+        await anyio.sleep(PAUSE)
         yield b"<p>Second update.</p></article></body></html>"
 
     # Charset and language in the headers: nothing is left to learn from the first bytes.
@@ -44,7 +44,7 @@ async def trickle(request: Request) -> StreamingResponse:
     async def parts() -> AsyncIterator[bytes]:
         for at in range(0, len(TRICKLED), 16):
             if at and "whole" not in request.query_params:
-                await asyncio.sleep(TRICKLE_PAUSE)
+                await anyio.sleep(TRICKLE_PAUSE)
             yield TRICKLED[at : at + 16]
 
     if "whole" in request.query_params:

@@ -55,6 +55,7 @@ def serve(app: Any, **options: Any) -> Iterator[str]:
 SERVERS: dict[str, list[str]] = {
     "uvicorn": ["-m", "uvicorn", "--no-proxy-headers", "--lifespan", "off", "--host", "127.0.0.1", "--port", "{port}"],
     "hypercorn": ["-m", "hypercorn", "--bind", "127.0.0.1:{port}"],
+    "hypercorn-trio": ["-m", "hypercorn", "--worker-class", "trio", "--bind", "127.0.0.1:{port}"],
     "granian": ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}"],
     "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"],
 }

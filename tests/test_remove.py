@@ -382,7 +382,24 @@ cases:
 
 #: Elements the matcher knowingly finds where html5lib does not: inside `<template>`, which it
 #: matches as if not inert (see compliance/respond/matcher.py).
-KNOWN_CORPUS = frozenset({("p", "template"), ("li", "template")})
+KNOWN_CORPUS = frozenset(
+    {
+        ("p", "template"),
+        ("li", "template"),
+        # an element that holds a <plaintext> runs to the end of the document: it is not removed
+        ("article", "plaintext before the end of the body"),
+    }
+)
+
+
+def _in_no_place(element: Any, parents: dict[Any, Any]) -> bool:
+    """Whether the element lies inside SVG or MathML, or inside a <noscript> (text, as browsers read it)."""
+    parent = parents.get(element)
+    while parent is not None:
+        if isinstance(parent.tag, str) and ("}" in parent.tag or parent.tag == "noscript"):
+            return True
+        parent = parents.get(parent)
+    return False
 
 
 def _drop_first(tree: Any, tag: str) -> bool:
@@ -392,7 +409,12 @@ def _drop_first(tree: Any, tag: str) -> bool:
         return False
     parents = {child: parent for parent in tree.iter() for child in parent}
     for element in body.iter():
-        if element is not body and isinstance(element.tag, str) and element.tag.rpartition("}")[2] == tag:
+        if (
+            element is not body
+            and isinstance(element.tag, str)
+            and element.tag.rpartition("}")[2] == tag
+            and not _in_no_place(element, parents)
+        ):
             parent = parents[element]
             index = list(parent).index(element)
             if element.tail:
@@ -437,7 +459,7 @@ def test_the_corpus_loses_the_element_and_nothing_else(tmp_path: Path) -> None:
                     metrics=False,
                 )
                 body = loop.run_until_complete(_call(app))
-                if name == "utf-16 with bom":
+                if name.startswith("utf-16"):
                     assert body == page  # a UTF-16 page is never rewritten (audited missed)
                     continue
                 expected, got = _parse(page, content_type), _parse(body, content_type)

@@ -792,6 +792,74 @@ def test_a_notice_that_would_not_render_is_left_out_and_the_reason_given(page: b
         assert rewriter.reason is not None and why in rewriter.reason
 
 
+@pytest.mark.parametrize(
+    "places",
+    [
+        (Place("before", "p"),),
+        (Place("after", "h1"),),
+        (Place("append", "article"),),
+        (marker("legal"),),
+        (Place("before", "p"), marker("legal"), BODY_END),
+    ],
+)
+@pytest.mark.parametrize(
+    ("page", "why"),
+    [
+        # `<plaintext>` mid-page: its `</body>` and every later tag are text
+        (b"<body><main><article><PlainText ><h1>T</h1><!-- legal --><p>x</p></article></main></body>", "<plaintext>"),
+        (b"<head><plaintext></head><body><h1>T</h1><p>x</p></body>", "<plaintext>"),
+        # a frameset the tree builder takes: the body after it is not shown
+        (b"<head><title>F</title></head><frameset><frame></frameset><body><h1>T</h1><p>x</p></body>", "frameset"),
+        (b"<head></head><div></div><frameset><frame></frameset><body><h1>T</h1><p>x</p></body>", "frameset"),
+    ],
+)  # fmt: skip
+def test_no_place_after_plaintext_or_a_frameset_is_used(page: bytes, why: str, places: tuple[Place, ...]) -> None:
+    for chunk in (None, 1, 7):
+        rewriter = HtmlRewriter([notice("n", *places)], b"{S}")
+        if chunk is None:
+            out = rewriter.feed(page, last=True)
+        else:
+            out = b"".join(rewriter.feed(page[i : i + chunk]) for i in range(0, len(page), chunk)) + rewriter.close()
+        assert b"[n]" not in out
+        assert rewriter.placed == []
+        assert rewriter.reason is not None and why in rewriter.reason, chunk
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<body><a title='<plaintext>'>a</a><h1>T</h1><p>x</p></body>",  # text in an attribute
+        b"<body><script>'<plaintext>'</script><!-- <frameset> --><h1>T</h1><p>x</p></body>",
+        b"<body>text<frameset><frame></frameset><h1>T</h1><p>x</p></body>",  # text makes the frameset ignored
+        b"<body><frameset><frame></frameset><h1>T</h1><p>x</p></body>",  # and so does a <body> tag
+        b"<head></head><img src=a><frameset></frameset><h1>T</h1><p>x</p>",  # and an <img>
+    ],
+)
+def test_plaintext_and_framesets_that_change_nothing_leave_the_places(page: bytes) -> None:
+    out = rewrite_every_way(page, [notice("n", Place("before", "p"))])
+    assert out == page.replace(b"<p>", b"[n]<p>")
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<head><plaintext></head><body><p>x</p></body>",
+        b"<head><title>F</title></head><frameset><frame></frameset><body><p>x</p></body>",
+    ],
+)
+def test_no_body_start_after_plaintext_or_a_frameset(page: bytes) -> None:
+    rewriter = HtmlRewriter([notice("n", BODY_START)])
+    assert rewriter.feed(page, last=True) == page
+    assert rewriter.reason is not None
+
+
+def test_a_place_before_plaintext_is_still_used() -> None:
+    page = b"<body><p>x</p><plaintext><p>y</p></body>"
+    for places in ((Place("before", "p"),), (Place("append", "p"),), (Place("before", "plaintext"),)):
+        out = rewrite_every_way(page, [notice("n", *places)])
+        assert out.index(b"[n]") < out.index(b"<plaintext>")
+
+
 def test_a_notice_placed_at_its_marker_is_not_said_missed_when_the_page_ends_inside_a_tag() -> None:
     # The notice replaced its marker, well before the unfinished tag at the end: nothing is left
     # out, so the rewriter gives no reason for leaving something out (with or without a <style>).

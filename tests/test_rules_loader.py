@@ -1160,6 +1160,24 @@ def test_a_notice_in_the_head_is_refused_with_what_to_write_instead(placement: s
 
 
 @pytest.mark.parametrize(
+    "placement",
+    ["{prepend: svg}", "{append: math}", '{after: "svg path"}', '{before: "math mi"}', '{append: "svg > g"}'],
+)
+def test_a_notice_inside_svg_or_mathml_is_refused_with_what_to_write_instead(placement: str) -> None:
+    error = one_error(
+        rules(f"rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {placement}\n")
+    )
+    assert "error[bad-selector]: A notice cannot go inside <" in error
+    assert "not HTML" in error
+    assert "{before: " in error
+
+
+@pytest.mark.parametrize("placement", ["{before: svg}", "{after: math}", '{after: "p svg"}'])
+def test_a_notice_next_to_svg_or_mathml_is_accepted(placement: str) -> None:
+    load(rules(f"rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {placement}\n"))
+
+
+@pytest.mark.parametrize(
     "placement", ['{after: "body script"}', "{before: main}", "{after: header}", '{prepend: "body"}']
 )
 def test_places_in_the_body_are_not_taken_for_the_head(placement: str) -> None:

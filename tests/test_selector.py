@@ -149,7 +149,26 @@ def marked(page: str) -> tuple[bytes, bytes]:
         ("after", "img", "<body><p><img src=a>|x</p></body>"),
         ("prepend", "br", "<body>a<br/>|b</body>"),
         ("append", "input.x", "<body><input class=x>|</body>"),
-        ("after", "svg path", "<body><svg><path d=a/>|<path/></svg></body>"),
+        # foreign content: SVG and MathML elements are no places; the svg and math elements are, from outside
+        ("after", "svg path", "<body><svg><path d=a/><path/></svg>|</body>"),
+        ("before", "svg", "<body><p>x</p>|<svg><path/></svg></body>"),
+        ("after", "svg", "<body><svg><g><path/></g><svg></svg></svg>|<p>x</p></body>"),
+        ("prepend", ".icon", "<body><svg class=icon><path/></svg><p class=icon>|x</p></body>"),
+        ("append", "math", "<body><math><mi>x</mi></math>|</body>"),
+        ("before", "p", "<body><svg><foreignObject><p>0</p></foreignObject></svg>|<p>1</p></body>"),
+        ("before", "b", "<body><math><mi><b>0</b></mi><mo>+</mo></math>|<b>1</b></body>"),
+        ("before", "h1", "<body><svg><style>h1{}</style><title><h1></title></svg>|<h1>t</h1></body>"),
+        ("before", "a", "<body><svg><a href=x>0</a></svg>|<a href=y>1</a></body>"),
+        (
+            "before",
+            "p",
+            "<body><math><annotation-xml encoding=text/html><p>0</p></annotation-xml></math>|<p>1</p></body>",
+        ),
+        # a tag that breaks out of foreign content: markup right before it would still be foreign
+        ("before", "p", "<body><math><annotation-xml><p>0</p></annotation-xml></math><p>1</p>|</body>"),
+        ("after", "svg", "<body><svg><path/><p>x</p>|</body>"),
+        ("after", "div", "<body><svg><div>x</div>|</svg></body>"),  # the svg ended at <div>
+        ("before", "p", "<body><svg><plaintext>a</plaintext></svg>|<p>x</p></body>"),  # an SVG element there
         ("after", "div", "<body><div/>x</div>|</body>"),  # `/>` does not end an HTML element
         # nor an unknown one outside SVG and MathML: the article is inside it, not a child of main
         ("after", "main > article", "<body><main><o:p/><article>x</article></main>|</body>"),

@@ -1,17 +1,17 @@
 """The first bytes of a page whose charset is not yet known wait at most `SNIFF_WAIT`, even when the app pauses.
 
-Over a real server (uvicorn, on asyncio and on uvloop) and in-process; the other
-servers run the same page in tests/test_servers.py.
+Over a real server (uvicorn, on asyncio and on uvloop) and in-process, on asyncio and on trio; the
+other servers (hypercorn on trio among them) run the same page in tests/test_servers.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -43,7 +43,7 @@ def trickle(content_type: bytes, extra: list[tuple[bytes, bytes]] | None = None)
             return
         for at in range(0, len(PAGE), PIECE):
             if at:
-                await asyncio.sleep(PAUSE)
+                await anyio.sleep(PAUSE)
             await send({"type": "http.response.body", "body": PAGE[at : at + PIECE], "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -78,9 +78,13 @@ def test_a_page_streamed_in_small_pieces_reaches_the_reader_at_once(
 
 
 def _run(
-    app: Any, path: str = "/", client_waits: float = 0.0, out: list[tuple[float, dict[str, Any]]] | None = None
+    app: Any,
+    path: str = "/",
+    client_waits: float = 0.0,
+    out: list[tuple[float, dict[str, Any]]] | None = None,
+    backend: str = "asyncio",
 ) -> list[tuple[float, dict[str, Any]]]:
-    """Call `app` in-process; every message it sends with the time it was sent (into `out` if given)."""
+    """Call `app` in-process on `backend`; every message it sends with the time it was sent (into `out` if given)."""
     sent: list[tuple[float, dict[str, Any]]] = [] if out is None else out
 
     async def receive() -> dict[str, Any]:
@@ -95,9 +99,9 @@ def _run(
         try:
             await app(http_scope(path), receive, send)
         finally:
-            await asyncio.sleep(client_waits)  # the client stays a while after the app ended
+            await anyio.sleep(client_waits)  # the client stays a while after the app ended
 
-    asyncio.run(main())
+    anyio.run(main, backend=backend)
     return sent
 
 
@@ -105,10 +109,11 @@ def _body(out: list[tuple[float, dict[str, Any]]]) -> bytes:
     return b"".join(m.get("body", b"") for _, m in out if m["type"] == "http.response.body")
 
 
-def test_the_deadline_gives_the_bytes_one_message_gives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_deadline_gives_the_bytes_one_message_gives(tmp_path: Path, backend: str) -> None:
     mw = ComplianceMiddleware(trickle(b"text/html"), rules=rule_file(tmp_path, RULES))
     whole = run_asgi(mw, http_scope("/whole"))
-    out = _run(mw)
+    out = _run(mw, backend=backend)
     start_at, start = out[0]
     assert start["type"] == "http.response.start"
     assert start_at < SNIFF_WAIT + 0.2 and out[1][0] < SNIFF_WAIT + 0.2
@@ -133,8 +138,9 @@ def test_a_page_sent_in_one_message_or_with_its_charset_arms_no_deadline(
     assert armed == [True]  # once per response, not once per held piece
 
 
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
 @pytest.mark.parametrize("fails", [True, False])
-def test_nothing_is_sent_after_the_app_ended(tmp_path: Path, fails: bool) -> None:
+def test_nothing_is_sent_after_the_app_ended(tmp_path: Path, fails: bool, backend: str) -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
         await send({"type": "http.response.body", "body": PAGE[:PIECE], "more_body": True})
@@ -145,14 +151,14 @@ def test_nothing_is_sent_after_the_app_ended(tmp_path: Path, fails: bool) -> Non
     mw = ComplianceMiddleware(app, rules=rule_file(tmp_path, RULES))
     if fails:
         with pytest.raises(RuntimeError):
-            _run(mw, client_waits=SNIFF_WAIT * 3, out=out)
+            _run(mw, client_waits=SNIFF_WAIT * 3, out=out, backend=backend)
     else:
-        _run(mw, client_waits=SNIFF_WAIT * 3, out=out)
+        _run(mw, client_waits=SNIFF_WAIT * 3, out=out, backend=backend)
     assert out == []
 
 
-def test_without_an_asyncio_loop_the_wait_ends_with_the_next_piece(tmp_path: Path) -> None:
-    """Under another event loop (trio) no deadline is armed: the first bytes go with a later piece."""
+def test_without_an_event_loop_it_knows_the_wait_ends_with_the_next_piece(tmp_path: Path) -> None:
+    """Under an event loop neither asyncio nor trio no deadline is armed: the first bytes go with a later piece."""
     out: list[dict[str, Any]] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -199,7 +205,7 @@ def test_a_compressed_page_is_flushed_at_the_deadline_and_stays_whole(tmp_path: 
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         for i, piece in enumerate(pieces):
             if i:
-                await asyncio.sleep(PAUSE / 2)
+                await anyio.sleep(PAUSE / 2)
             await send({"type": "http.response.body", "body": piece, "more_body": i < len(pieces) - 1})
 
     rules = rule_file(tmp_path, RULES)

@@ -11,7 +11,9 @@ app reads it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import sys
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
@@ -45,6 +47,35 @@ if TYPE_CHECKING:
     from compliance.middleware import ComplianceMiddleware
 
 __all__ = ["LazyState", "Responder", "header_text"]
+
+
+class _TrioTask:
+    """The deadline's task under trio, as an asyncio task is used: cancelled, waited for."""
+
+    __slots__ = ("scope", "done")
+
+    def __init__(self, trio: Any) -> None:
+        self.scope = trio.CancelScope()
+        self.done = trio.Event()
+
+    def cancel(self) -> None:
+        self.scope.cancel()
+
+    async def wait(self) -> None:
+        await self.done.wait()
+
+
+def _running_trio() -> Any:
+    """The `trio` module where this code runs in a trio task, else None (trio is never imported here)."""
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return None
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return None
+    return trio
+
 
 #: Bytes of the body read before choosing the charset and language (the HTML prescan size).
 SNIFF_SIZE: Final = 1024
@@ -169,11 +200,12 @@ class Responder:
         self.audited = False
         #: A HEAD answered with GET's headers: the app's body (without the notices) is not passed on.
         self.bodiless = False
-        #: The deadline of held first bytes (asyncio only), and the task that sends them when it passes.
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushing: asyncio.Task[None] | None = None
+        #: The deadline of held first bytes (an asyncio timer, or a trio cancel scope), and the task
+        #: that sends them when it passes (an asyncio task, or a trio event set when it is over).
+        self._timer: asyncio.TimerHandle | Any = None
+        self._flushing: asyncio.Task[None] | _TrioTask | None = None
         #: Set once a deadline was armed: the deadline's flush and the app's sends then take turns.
-        self._lock: asyncio.Lock | None = None
+        self._lock: asyncio.Lock | Any = None
         #: What sending at the deadline raised (the client went away...): the app's next send raises it.
         self._late_error: Exception | None = None
 
@@ -313,15 +345,37 @@ class Responder:
     def _arm_deadline(self) -> None:
         """Send the held first bytes `SNIFF_WAIT` seconds after they arrived, even if the app sends nothing more.
 
-        Only under asyncio (uvloop included); elsewhere (trio) the wait is checked when the next piece arrives.
+        Under asyncio (uvloop included) a timer of the loop; under trio, which has no timer callbacks
+        (and the middleware no nursery of the request's), a system task that sleeps in a cancel scope.
+        Under any other event loop the wait is checked when the next piece arrives.
         """
+        delay = max(0.0, SNIFF_WAIT - (time.perf_counter() - self.held_since))
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            trio = _running_trio()
+            if trio is not None:
+                self._lock = trio.Lock()
+                self._timer = timer = trio.CancelScope()
+                self._flushing = task = _TrioTask(trio)
+                context = contextvars.copy_context()
+                trio.lowlevel.spawn_system_task(self._trio_deadline, trio, delay, timer, task, context=context)
             return
         self._lock = asyncio.Lock()
-        delay = max(0.0, SNIFF_WAIT - (time.perf_counter() - self.held_since))
         self._timer = loop.call_later(delay, self._on_deadline, loop)
+
+    async def _trio_deadline(self, trio: Any, delay: float, timer: Any, task: _TrioTask) -> None:
+        """The deadline under trio: `timer` is cancelled where the wait ends otherwise, `task` where the app failed."""
+        try:
+            with task.scope:
+                with timer:
+                    await trio.sleep(delay)
+                if not timer.cancelled_caught:
+                    self._timer = None
+                    await self._flush_held()
+        finally:
+            self._flushing = None
+            task.done.set()
 
     def _on_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
@@ -352,8 +406,11 @@ class Responder:
     async def settle(self) -> None:
         """The app returned: no deadline may send after it; a flush already sending is let finish."""
         self._disarm()
-        if self._flushing is not None:
-            await self._flushing
+        flushing = self._flushing
+        if isinstance(flushing, asyncio.Task):
+            await flushing
+        elif flushing is not None:  # trio's: set when the deadline's task is over
+            await flushing.wait()
 
     # -- helpers --------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["HEADINGS", "RAW_TEXT_NAMES", "VOID_NAMES", "phrasing_before"]
+__all__ = ["HEADINGS", "NO_NOTICE_INSIDE", "RAW_TEXT_NAMES", "VOID_NAMES", "phrasing_before"]
 
 
 def _names(text: str) -> frozenset[bytes]:
@@ -56,6 +56,8 @@ VOID_NAMES: Final = _names(
 )
 #: Elements whose content is raw text, as the scanner skips it (`noscript` as with scripting on).
 RAW_TEXT_NAMES: Final = _names("script style textarea title xmp iframe noembed noframes noscript template")
+#: Elements no notice goes inside (`prepend`, `append`): raw text, and SVG and MathML (foreign content).
+NO_NOTICE_INSIDE: Final = RAW_TEXT_NAMES | _names("plaintext svg math")
 HEADINGS: Final = _names("h1 h2 h3 h4 h5 h6")
 #: Phrasing content (HTML's inline elements): a notice right before or after one is taken to be
 #: inside a paragraph or a heading, and takes the `<span>` form.

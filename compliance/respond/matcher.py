@@ -29,7 +29,9 @@ Matching:
   keeps each place in `hits` and says `HIT`; an element inside one it follows
   to its end (`after`, `append`) does not count.
 - `prepend` and `append` never match `script`, `style`, `textarea`, `title`
-  and the other raw-text elements (a notice would be text there).
+  and the other raw-text elements (a notice would be text there), nor `svg` and
+  `math` (it would be an SVG or MathML element); no element inside SVG or MathML
+  is reported to a matcher (`compliance.respond.html.foreign`).
 - A matcher for `action: remove`/`replace` (`whole`) follows the element as for
   `after` and keeps where its start tag begins (`begin`); it never matches `html`,
   `head` or `body`.
@@ -65,9 +67,9 @@ from compliance.respond.elements import (
     _TABLE,
     _TABLE_CONTEXT,
     HEADINGS,
+    NO_NOTICE_INSIDE,
     PHRASING,
     PHRASING_CONTAINERS,
-    RAW_TEXT_NAMES,
     VOID_NAMES,
     _closed_by_start,
     _contribution,
@@ -365,8 +367,8 @@ class SelectorMatcher:
                     code |= self._place(pos)
                     if code & DONE:
                         return DONE
-                elif kind != AFTER and name in RAW_TEXT_NAMES:
-                    states ^= program.subject  # never inside raw text
+                elif kind != AFTER and name in NO_NOTICE_INSIDE:
+                    states ^= program.subject  # never inside raw text or foreign content
                 elif kind == PREPEND or name in VOID_NAMES or (closed and _foreign(name)):
                     code |= self._place(end)
                     if code & DONE:
@@ -519,6 +521,12 @@ class SelectorMatcher:
             del self.stack[index:]
             self._update()
         return CHANGED | HIT
+
+    def give_up(self) -> None:
+        """No place of this selector is on the page (`dead`), though it may have found one."""
+        self.dead = True
+        self.done = False
+        self._clear()
 
     def _resolve(self, pos: int) -> int:
         self.result = pos

@@ -146,7 +146,8 @@ class HtmlRewriter(ForwardScanner):
             if self._heads_state == 1:
                 placed.extend(Placed(key, HEAD_PLACE, False) for key in self._head_keys)
             elif self._heads_state == 2:
-                placed.extend(Placed(key, None, True, True, why=NO_HEAD) for key in self._head_keys)
+                why = self._stop_reason or NO_HEAD  # (`<plaintext>` in the head: its `</head>` is text)
+                placed.extend(Placed(key, None, True, True, why=why) for key in self._head_keys)
             self._placed = placed
         return placed
 
@@ -230,6 +231,8 @@ class HtmlRewriter(ForwardScanner):
 
     def _finish(self, buf: bytes | bytearray, end: int) -> bytes:
         self._closed = True
+        if 0 <= self._stop_at <= self._cur:  # a `</body>` after `<plaintext>` or a frameset is text, or not shown
+            self._cur = -1
         if self._cur < 0 and any(slot.best < 0 and not slot.strict for slot in self._open):
             reason = self._end_reason(buf)
             if reason is not None:  # the end of the document would not render a notice: leave it out
@@ -255,6 +258,8 @@ class HtmlRewriter(ForwardScanner):
             self._open = [slot for slot in self._open if not slot.strict]
             if not self._open:
                 return buf if type(buf) is bytes else bytes(buf)
+        if 0 <= self._stop_at <= cur:  # a `</body>` after `<plaintext>` or a frameset is text, or not shown
+            cur = -1
         if cur < 0 and self._open:
             reason = self._end_reason(buf)
             if reason is not None:  # the end of the document would not render a notice: leave it out
@@ -283,19 +288,23 @@ class HtmlRewriter(ForwardScanner):
             self._prev_at += len(more[0])
             del more[0]
 
-    def _end_reason(self, buf: bytes | bytearray) -> str | None:
-        """Why a notice at the end of the document would not render, or None.
+    def _end_reason(self, buf: bytes | bytearray, upto: int | None = None) -> str | None:
+        """Why a notice at buf[upto] (None: at the end of the document) would not render, or None.
 
         Read from the start of the chunks remembered (the whole page when it came in one piece,
         else at least the last `END_WINDOW` bytes, taken to begin in the data state): what of
-        them was already sent on, then what is still held.
+        them was already sent on, then what is still held. After a `<plaintext>` or a
+        `<frameset>` that the forward scanner found, nothing renders.
         """
+        if self._stop_reason is not None and (upto is None or upto + self._base > self._stop_at):
+            return self._stop_reason
+        stop = len(buf) if upto is None else upto
         base, prev_at = self._base, self._prev_at
         chunks = self._more or [self._prev]
         if 0 <= prev_at < base:
             sent = memoryview(b"".join(chunks))[: base - prev_at]
-            return end_state(b"".join((sent, buf)), 0, len(sent) + len(buf))
-        return end_state(buf, 0, len(buf))
+            return end_state(b"".join((sent, buf[:stop])), 0, len(sent) + stop)
+        return end_state(buf, 0, stop)
 
     def _after_emit(self) -> None:
         self._fast = self._fwd is None and self._style_done and not self._edits and not self._heads_pending

@@ -9,18 +9,24 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from compliance.respond.attributes import parse_attributes
 from compliance.respond.elements import phrasing_before
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import _BODY_START
+from compliance.respond.html.foreign import BREAKOUT, INSIDE, ROOTS, Foreign
 from compliance.respond.html.search import PlaceSearch
 from compliance.respond.html.tokenizer import (
     _EVERY_TAG,
+    _PLAINTEXT,
     _START,
     _TEXT,
     _WAIT,
     _WS,
+    FRAMESET_REASON,
     MAX_BODY_TAG,
     MAX_TAG,
+    PLAINTEXT_REASON,
+    STOPS,
     _construct,
     _construct_before,
     _enclosed,
@@ -193,7 +199,12 @@ class ForwardScanner(PlaceSearch):
                         if not inside:  # (else the tag around it stays the last one read)
                             tag_at, tag_end = q, tag.end()
                             code = UNCHANGED
-                            for matcher in self._active:
+                            if self._in_foreign:
+                                foreign = self._foreign_end(name)
+                                pattern = self._fwd
+                            else:
+                                foreign = False
+                            for matcher in () if foreign else self._active:
                                 if matcher.every_tag or name in matcher.ends:
                                     code |= matcher.end(name, q + base, tag_end + base)
                             if code:
@@ -207,6 +218,17 @@ class ForwardScanner(PlaceSearch):
             selected = bool(self._active) and (self._sel_wide or name in self._sel_starts)
             body = name == b"body" and self._want_body
             if not (selected or body):  # the usual token: a raw-text element to skip
+                if name in STOPS:
+                    stop = self._stop(buf, q, name, name_end, n, final, safe)
+                    if stop < 0:
+                        i = q  # the tag is not complete yet
+                        break
+                    if stop:
+                        i = n
+                        break
+                    if name == _PLAINTEXT:  # text inside another tag, or no tag at all
+                        i = resume
+                        continue
                 i = resume
                 safe = q
                 raw_closer = _CLOSERS.get(name)
@@ -243,7 +265,10 @@ class ForwardScanner(PlaceSearch):
                     reported = True
                     code = UNCHANGED
                     closed = buf[e - 2] == 0x2F
-                    for matcher in self._active:
+                    if self._in_foreign or name in ROOTS:  # SVG and MathML: see foreign.py
+                        reported = self._foreign_start(name, q + base, buf, name_end, e, closed)
+                        pattern = self._fwd
+                    for matcher in self._active if reported else ():
                         if matcher.every_tag or matcher.needles or name in matcher.starts:
                             code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
                     if code:
@@ -264,6 +289,12 @@ class ForwardScanner(PlaceSearch):
             i = resume
             if not inside:  # (inside another tag, the scan is still in that one)
                 safe = q
+            if name in STOPS:
+                if not inside and self._stop(buf, q, name, name_end, n, True, q) > 0:
+                    i = n
+                    break
+                if name == _PLAINTEXT:  # text inside another tag, or no tag at all
+                    continue
             raw_closer = _CLOSERS.get(name)
             if raw_closer is not None:  # raw text: skip to its end tag
                 if reported and self._active and (name in self._sel_ends or self._sel_every):
@@ -296,6 +327,71 @@ class ForwardScanner(PlaceSearch):
         self._closer = closer
         if self._open:
             self._settle_far()
+
+    def _stop(self, buf: bytes | bytearray, q: int, name: bytes, name_end: int, n: int, final: bool, safe: int) -> int:
+        """A `<plaintext>` or `<frameset>` start tag at q: 1 if no later place renders, 0 if none changes, -1: wait.
+
+        After `<plaintext>` every byte is text; a `<frameset>` that the tree builder takes replaces
+        the body (told by `end_state` over the page up to it, as far as it is remembered). Either
+        way the forward places not yet found are given up, and a `</body>` after it is not the body's end.
+        """
+        if self._in_foreign:
+            return 0  # an SVG or MathML element of that name: the tokenizer's state stays
+        tag = _TAG_REST.match(buf, name_end, n)
+        if tag is None:
+            return -1 if not final and n - q < MAX_TAG else 0
+        if tag.end() - q > MAX_TAG:
+            return 0
+        inside = _enclosed(buf, max(safe, q - MAX_TAG, 0), q, n, final, safe >= q - MAX_TAG)
+        if inside:
+            return -1 if inside < 0 else 0  # not complete yet, or text inside another tag
+        if name == _PLAINTEXT:
+            reason: str | None = PLAINTEXT_REASON
+        else:
+            reason = self._end_reason(buf, tag.end())
+            if reason != FRAMESET_REASON:
+                return 0
+        self._stop_at = q + self._base
+        self._stop_reason = reason
+        for matcher in self._active:
+            matcher.give_up()
+        self._head_open = self._want_body = False
+        self._refresh()
+        return 1
+
+    def _foreign_start(
+        self, name: bytes, pos: int, buf: bytes | bytearray, name_end: int, e: int, closed: bool
+    ) -> bool:
+        """A start tag at `pos` where foreign content is open or begins: whether to report it to the matchers."""
+        foreign = self._foreign
+        if foreign is None:
+            foreign = self._foreign = Foreign()
+        attributes = parse_attributes(buf, name_end, e) if name == b"font" or name == b"annotation-xml" else None
+        where = foreign.start(name, closed, attributes)
+        if where == INSIDE:
+            return False
+        if where == BREAKOUT:  # the root ends right before this tag, where markup would still be foreign
+            self._foreign_edge = pos
+            self._in_foreign = False
+            self._set_pattern()
+            self._tag_end(foreign.breakout(), pos, pos)
+        elif foreign.open and not self._in_foreign:  # a root opens
+            self._in_foreign = True
+            self._set_pattern()
+        return True
+
+    def _foreign_end(self, name: bytes) -> bool:
+        """An end tag while foreign content is open: True if it lies inside it (not reported)."""
+        assert self._foreign is not None
+        if self._foreign.end(name):
+            return True
+        self._in_foreign = False  # the root's own end tag, reported as an HTML element's
+        self._set_pattern()
+        return False
+
+    def _end_reason(self, buf: bytes | bytearray, upto: int | None = None) -> str | None:
+        """Why markup at buf[upto] (the end of what was fed: None) would not render, or None (see `end_state`)."""
+        raise NotImplementedError
 
     def _needle(self, buf: bytes | bytearray, lo: int, p: int, n: int, final: bool) -> tuple[int, bool]:
         """A needle at `p`: report the start tag it lies in, if any, looking back no further than `lo`.
@@ -333,6 +429,8 @@ class ForwardScanner(PlaceSearch):
 
     def _tag_start(self, name: bytes, q: int, name_end: int, e: int, buf: bytes | bytearray, base: int) -> None:
         closed = buf[e - 2] == 0x2F
+        if (self._in_foreign or name in ROOTS) and not self._foreign_start(name, q + base, buf, name_end, e, closed):
+            return
         code = UNCHANGED
         for matcher in self._active:
             if matcher.every_tag or matcher.needles or name in matcher.starts:
@@ -358,6 +456,9 @@ class ForwardScanner(PlaceSearch):
             found = False
             for matcher in self._active:
                 if matcher.done and not matcher.every:
+                    if matcher.result == self._foreign_edge and not matcher.whole:  # still foreign: no place
+                        matcher.give_up()
+                        continue
                     found = True
                     if matcher.whole:
                         self._found_whole(matcher)

@@ -23,6 +23,7 @@ from compliance.respond.html.anchors import (
     _Slot,
     markup_at,
 )
+from compliance.respond.html.foreign import ROOTS, Foreign
 from compliance.respond.html.tokenizer import _LOOKBEHIND, _NO_NAMES, _forward_pattern, _scanner, _ScannerKey
 from compliance.respond.matcher import SelectorMatcher
 from compliance.rules.model import Place
@@ -40,6 +41,19 @@ _TAIL_TAGS: Final = tokenizer._TAIL_TAGS
 FALLBACK_WINDOW: Final = 4096
 #: Distinct forward patterns one page may ask for before its scanner reads every tag instead.
 _PATTERNS_PER_PAGE: Final = 24
+
+
+_ROOTED: dict[frozenset[bytes], frozenset[bytes]] = {}
+
+
+def _with_roots(starts: frozenset[bytes]) -> frozenset[bytes]:
+    """starts with `svg` and `math` (the same object each time: scanner regexes are cached by it)."""
+    found = _ROOTED.get(starts)
+    if found is None:
+        if len(_ROOTED) >= 1024:
+            _ROOTED.clear()
+        found = _ROOTED[starts] = starts | ROOTS
+    return found
 
 
 class PlaceSearch:
@@ -107,6 +121,14 @@ class PlaceSearch:
     _explore_hi = -1
     _order: tuple[_Slot, ...] | list[_Slot] = ()  # slots in the order they were settled
     _placed: list[Placed] | None = None
+    # Where a `<plaintext>` or a `<frameset>` the tree builder takes begins (-1: none found): no
+    # place from there on renders, and why.
+    _stop_at = -1
+    _stop_reason: str | None = None
+    # SVG and MathML open at the scanner's position (see foreign.py): tags inside are no places.
+    _foreign: Foreign | None = None
+    _in_foreign = False
+    _foreign_edge = -1  # where a tag ended foreign content by breaking out of it (markup there is foreign)
     # Set by `HtmlRewriter.__init__`.
     _holdback: int
     _slots: list[_Slot]
@@ -128,7 +150,7 @@ class PlaceSearch:
             else:
                 targets = slot.targets[: slot.best]
             waiting = False
-            for key, _, _, _ in targets:
+            for key, _, _, _ in () if self._stop_at >= 0 else targets:
                 if key is None:
                     if not self._body_found:
                         want_body = waiting = True
@@ -181,6 +203,10 @@ class PlaceSearch:
             ends = frozenset().union(*(m.ends for m in active))
             every = any(m.every_tag for m in active)
             needles = tuple(sorted({needle for m in active for needle in m.needles}))
+        if self._in_foreign:
+            every = True  # every tag, to follow the foreign elements
+        elif not starts >= ROOTS:
+            starts = _with_roots(starts)
         self._sel_starts, self._sel_ends, self._sel_every, self._sel_wide = starts, ends, every, every or needles != ()
         key: _ScannerKey
         if every:  # one regex reads every tag, whatever the names: one key
@@ -232,6 +258,8 @@ class PlaceSearch:
                 insertion, kind = slot.insertion, slot.targets[0][3]
                 inline = insertion.inline
                 for pos, phrasing, begin in hits:
+                    if pos == self._foreign_edge:
+                        continue  # still foreign content: no place
                     markup = inline if inline and phrasing else insertion.markup
                     if not whole:
                         self._edits.append((pos, kind, slot.index, markup, pos))

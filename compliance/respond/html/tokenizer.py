@@ -15,14 +15,20 @@ What the rewriter does not understand, knowingly:
   early. For selector places, a tag inside an attribute value is passed over
   by reading forward from the last token the scanner read (at most `MAX_TAG`
   bytes back); a needle's tag only one level deep.
-- Foreign content: SVG and MathML are not followed by the selector matcher. In
-  `<math><annotation-xml>`, an `<aside>` is a MathML element until a `<p>` breaks
-  out, so `{before: p}` there puts a notice that does not render as one.
+- Foreign content (SVG, MathML) is followed for selector places only (foreign.py):
+  a marker comment inside `<svg>` is replaced as anywhere else, and `<svg><style>`,
+  `<svg><title>` and the like are read as raw text as in HTML.
+- `<plaintext>` and a `<frameset>` the tree builder takes are seen only where the
+  page is read forward (for `body-start`, markers, selector places, `</head>`) and
+  at the end of a document without a usable `</body>` (`end_state`): `body-end`
+  alone does not read the page before its last `</body>`. A frameset's acceptance
+  is read from the chunks still remembered (the whole page when it came in one
+  piece); notices already placed before an accepted `<frameset>` are not taken back.
 - A fake `</body>` in the tail more than `FALLBACK_WINDOW` bytes after the real
   one: the notice then goes at the end of the document.
 - `-->` as plain text after the real `</body>`: read as closing a comment, so the
   notice goes before an earlier `</body>` or at the end of the document.
-- `<plaintext>`, CDATA sections (SVG, MathML, XHTML), `--!>` ending a comment, and
+- CDATA sections (SVG, MathML, XHTML), `--!>` ending a comment, and
   the elements that are raw text only sometimes: `<noscript>` is always taken
   for raw text (as browsers with scripting on read it), `<title>` inside SVG too.
 - A `<body>` start tag longer than `MAX_BODY_TAG` bytes is not taken for one,
@@ -45,14 +51,15 @@ MAX_BODY_TAG: Final = 16 * 1024
 #: The longest start or end tag that a selector place reads as one.
 MAX_TAG: Final = 16 * 1024
 
-# The longest token searched for (`</noframes` plus the byte after it) less one: a token
+# The longest token searched for (`</plaintext` plus the byte after it) less one: a token
 # that starts in the last bytes of a chunk is looked for again with the next chunk.
-_LOOKBEHIND: Final = 10
+_LOOKBEHIND: Final = 11
 _WS: Final = b"\t\n\x0c\r "
 _TAG_NAME_END: Final = frozenset(b"\t\n\x0c\r />")
 _END: Final = rb"(?=[\t\n\x0c\r />])"
 
-#: Elements whose content is text up to their end tag, never markup.
+#: Elements whose content is text up to their end tag, never markup (`plaintext`: up to the end of
+#: the document; nothing ends it).
 RAW_TEXT_ELEMENTS: Final = (
     "script",
     "style",
@@ -64,6 +71,7 @@ RAW_TEXT_ELEMENTS: Final = (
     "noframes",
     "noscript",
     "template",
+    "plaintext",
 )
 _RAW_NAMES: Final = tuple(name.encode() for name in RAW_TEXT_ELEMENTS)
 
@@ -116,6 +124,8 @@ def _tags(names: Sequence[bytes], prefix: bytes = b"") -> re.Pattern[bytes]:
 
 
 _CLOSERS: Final = {name: re.compile(rb"</" + _any_case(name) + _END) for name in _RAW_NAMES}
+# Nothing ends `<plaintext>`: everything after its start tag is text (the PLAINTEXT state).
+_CLOSERS[b"plaintext"] = re.compile(rb"(?!)")
 _COMMENT_END: Final = re.compile(rb"-->")
 _CANDIDATE: Final = re.compile(rb"</" + _any_case(b"body") + _END)
 # The tail after a `</body` candidate is tokenised with these (and `-->`, searched on its own:
@@ -131,6 +141,10 @@ _TAG_REST: Final = re.compile(
     rb"""(?>[\t\n\x0c\r ]*+=[\t\n\x0c\r ]*+(?:"[^"]*+"|'[^']*+'|(?!["'])[^\t\n\x0c\r >]*+)|(?![\t\n\x0c\r ]*+=)))*+>"""
 )
 _NO_NAMES: Final[frozenset[bytes]] = frozenset()
+_PLAINTEXT: Final = b"plaintext"
+_FRAMESET: Final = b"frameset"
+#: Start tags after which no later place of a page renders (a `<frameset>` only where the tree builder takes it).
+STOPS: Final = frozenset({_PLAINTEXT, _FRAMESET})
 #: A whole start or end tag, or a bogus comment, as `_construct` reads them (the tag's name and
 #: attributes as the HTML tokenizer reads them; `[^>]` up to the first `>` for the rest).
 _CONSTRUCT: Final = re.compile(
@@ -154,7 +168,7 @@ def _forward_pattern(
     key = (body, head, starts, ends)
     found = _FORWARD.get(key)
     if found is None:
-        start_names = set(_RAW_NAMES) | starts | ({b"body"} if body else set())
+        start_names = set(_RAW_NAMES) | starts | {_FRAMESET} | ({b"body"} if body else set())
         end_names = set(ends) | ({b"head"} if head else set())
         firsts = {0x21} | {name[0] for name in start_names} | ({0x2F} if end_names else set())
         lookahead = b"[" + _byte_class(firsts) + b"]"
@@ -351,8 +365,15 @@ def script_end(buf: bytes | bytearray, i: int, n: int, state: int, final: bool) 
 
 _END_SCAN: Final = re.compile(rb"<(?:!--|[!?/][^-]|/?[A-Za-z])|<!-?$")
 _COMMENT_CLOSE: Final = re.compile(rb"--!?>")
-_PLAINTEXT: Final = b"plaintext"
-_FRAMESET: Final = b"frameset"
+_NOT_SPACE: Final = re.compile(rb"[^\t\n\x0c\r ]")
+#: Start tags after which the HTML tree builder no longer lets a `<frameset>` replace the body
+#: (its "frameset-ok" flag is "not ok"), as non-whitespace text in the body does.
+_FRAMESET_NOT_OK: Final = frozenset(
+    b"body pre listing li dd dt button applet marquee object table area br embed img image keygen wbr input hr"
+    b" textarea xmp iframe select".split()
+)
+PLAINTEXT_REASON: Final = "the page has a <plaintext> element: everything after it is text"
+FRAMESET_REASON: Final = "the page is a frameset: it has no body to show a notice in"
 
 
 def end_state(buf: bytes | bytearray, lo: int, n: int) -> str | None:
@@ -360,11 +381,15 @@ def end_state(buf: bytes | bytearray, lo: int, n: int) -> str | None:
 
     Reads as the HTML tokenizer does, far enough to tell: comments (and bogus ones), raw text
     and RCDATA elements with the script states, start and end tags with their attributes,
-    `<plaintext>` and a `<frameset>`.
+    `<plaintext>`, and a `<frameset>` where the tree builder takes it (before a `<body>` tag,
+    non-whitespace text or the start tags that make it "not ok"; a `<frameset>` after them is ignored).
     """
-    i = lo
+    i = lo + 3 if lo == 0 and buf.startswith(b"\xef\xbb\xbf") else lo
+    frameset_ok = True
     while True:
         m = _END_SCAN.search(buf, i, n)
+        if frameset_ok and _NOT_SPACE.search(buf, i, n if m is None else m.start()) is not None:
+            frameset_ok = False  # text in the body
         if m is None:
             return None
         q = m.start()
@@ -392,24 +417,33 @@ def end_state(buf: bytes | bytearray, lo: int, n: int) -> str | None:
         if tag is None:
             return "the document ends inside a tag"
         i = tag.end()
-        if second == 0x2F:
-            continue
         name = bytes(buf[name_at:name_end]).lower()
+        if second == 0x2F:
+            if name == b"br":  # `</br>` is read as `<br>`
+                frameset_ok = False
+            continue
         if name == _PLAINTEXT:
-            return "the page has a <plaintext> element: everything after it is text"
-        if name == _FRAMESET:
-            return "the page is a frameset: it has no body to show a notice in"
+            return PLAINTEXT_REASON
+        if name == _FRAMESET and frameset_ok:
+            return FRAMESET_REASON
+        if name in _FRAMESET_NOT_OK and (name != b"input" or b"hidden" not in bytes(buf[name_end:i]).lower()):
+            frameset_ok = False
         if name == b"script":
             at, i, _ = script_end(buf, i, n, SCRIPT_DATA, True)
             if at < 0:
                 return "the document ends inside a <script>"
-            continue
-        closer = _CLOSERS.get(name)
-        if closer is not None:
+        else:
+            closer = _CLOSERS.get(name)
+            if closer is None:
+                continue
             k = closer.search(buf, i, n)
             if k is None:
                 return f"the document ends inside a <{name.decode('latin-1')}>"
             i = k.end()
+        tag = _TAG_REST.match(buf, i, n)  # the rest of the end tag
+        if tag is None:
+            return "the document ends inside a tag"
+        i = tag.end()
 
 
 _SCRIPT_STATE_OF: Final = {

@@ -125,7 +125,7 @@ def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
             f"holds it as <!-- NAME -->."
         )
     elif kind in SELECTOR_PLACES:
-        problem = check_selector(argument) or _in_head(kind, argument)
+        problem = check_selector(argument) or _in_head(kind, argument) or _in_foreign(kind, argument)
     elif kind == "feed":
         if argument not in FEED_PLACES:
             hint = suggest(argument, FEED_PLACES)
@@ -172,6 +172,27 @@ def _in_head(kind: str, selector: str) -> str | None:
         f'A notice cannot go {where} ({{{kind}: "{selector}"}}): browsers would end the head there and '
         "move what follows into the body. Write body-start for the top of the page, or name an element "
         'of the body, such as {before: "main"} or {prepend: "article"}.'
+    )
+
+
+#: Elements whose content is SVG or MathML (foreign content): a notice's markup inside them is not HTML.
+FOREIGN_ROOTS: Final = frozenset({b"svg", b"math"})
+
+
+def _in_foreign(kind: str, selector: str) -> str | None:
+    """Why a notice cannot go at this selector place (it would land inside SVG or MathML), or None."""
+    parsed = parse_selector(selector)
+    if parsed is None:
+        return None
+    subject = parsed.compounds[-1].tag
+    root = next((c.tag for c in parsed.compounds[:-1] if c.tag in FOREIGN_ROOTS), None)
+    if root is None and not (subject in FOREIGN_ROOTS and kind in ("prepend", "append")):
+        return None
+    name = (root or subject or b"").decode()
+    return (
+        f'A notice cannot go inside <{name}> ({{{kind}: "{selector}"}}): what is inside it is '
+        f"{'SVG' if name == 'svg' else 'MathML'}, not HTML, and browsers would not show the notice as one. "
+        f'Name the element itself, such as {{before: "{name}"}} or {{after: "{name}"}}, or an HTML element of the body.'
     )
 
 
