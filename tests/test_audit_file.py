@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 from compliance import ComplianceMiddleware
 from compliance.observe.audit_file import AuditFileHandler
 from compliance.observe.chain import CHAIN
-from tests.conftest import fetch, rule_file
+from tests.conftest import ROOT, fetch, rule_file
 from tests.test_audit_trail import RU, RULES, US, compliance, page
 
 LOGGER = logging.getLogger("compliance.audit")
@@ -117,3 +120,39 @@ def test_behind_other_handlers_it_writes_as_any_logging_handler(tmp_path: Path, 
     assert [e["event"] for e in events(path)] == ["decision", "decision"]
     assert [json.loads(r.getMessage())["seq"] for r in seen] == [e["seq"] for e in events(path)]
     assert compliance("audit", "verify", str(path), cwd=tmp_path).returncode == 0
+
+
+def test_a_forked_worker_writes_its_own_chain_and_no_line_twice(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import logging, os
+        from pathlib import Path
+        from compliance.observe.audit_file import AuditFileHandler
+        from tests.test_audit_file import serve
+        from tests.test_audit_trail import RU
+        handler = AuditFileHandler({str(path)!r}, flush_interval=60)  # nothing written before the fork
+        logger = logging.getLogger("compliance.audit")
+        logger.addHandler(handler); logger.setLevel(logging.INFO); logger.propagate = False
+        serve(Path({str(tmp_path)!r}), [RU, RU])
+        child = os.fork()
+        if child == 0:
+            serve(Path({str(tmp_path)!r}), [RU, RU, RU])
+            logging.shutdown()  # as a worker's exit does
+            os._exit(0)
+        os.waitpid(child, 0)
+        serve(Path({str(tmp_path)!r}), [RU])
+        """
+    )
+    subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", script], cwd=ROOT, check=True, timeout=120
+    )
+    written = events(path)
+    chains: dict[object, list[object]] = {}
+    for event in written:
+        chains.setdefault(event["chain"], []).append(event["seq"])
+    assert sorted(len(seqs) for seqs in chains.values()) == [3, 3]  # the parent's 2 + 1, the child's 3
+    assert all(seqs == list(range(1, 4)) for seqs in chains.values())
+    result = compliance("audit", "verify", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ": 2 chains, " in result.stdout
