@@ -276,3 +276,33 @@ def test_values_that_compare_equal_but_encode_apart_are_not_confused() -> None:
     # True == 1 == 1.0 as dict keys would be one entry: kept fragments must tell them apart.
     for value in ([1], [True], [1.0], {"a": 1}, {"a": True}, {"a": 1.0}, ["1"], [[1]]):
         assert encode_event({"v": value}) == (audit_line({"v": value}), canonical({"v": value}))
+
+
+_per_request = st.fixed_dictionaries(
+    {
+        "time": st.floats(allow_nan=False, allow_infinity=False),
+        "request_id": st.text(max_size=12),
+        "path": st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+        "seq": st.integers(1, 2**40),
+        "prev": st.text(max_size=8),
+    }
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    repeating=st.dictionaries(st.sampled_from(["event", "method", "rules", "chain", "network"]), _values, max_size=5),
+    first=_per_request,
+    second=_per_request,
+)
+def test_events_filled_into_one_kept_template_are_encoded_as_json_dumps_writes_them(
+    repeating: dict[str, object], first: dict[str, object], second: dict[str, object]
+) -> None:
+    """Two events whose repeating fields are the same, told so by a key: the second is filled into the
+    first one's template, and both read as json.dumps writes them."""
+    same = ("property", repr(repeating))
+    for fields in (first, second, first):
+        record = {**repeating, **fields}
+        line, text = encode_event(record, same)
+        assert line == audit_line(record)
+        assert text == canonical(record)

@@ -384,19 +384,39 @@ class ComplianceMiddleware:
         headers = scope.get("headers") or ()
         request_id = request_id_of(header_text(headers, self.request_id_header))
         ip = self.resolver.client_ip(scope)
+        event = "preview" if jurisdiction.source == "preview" else "decision"
+        method = scope.get("method")
+        network = network_of(ip)
+        built = self.resolver.geoip_built
+        edge_fields = None if edge is None else edge.audit_fields()
+        sample = None if rules else self.audit_policy.sample_unfired
+        j = jurisdiction
+        # What the event repeats from one response to the next with the same plan and outcomes: its
+        # template (line and chain bytes) is encoded once, and only time, request id and path are added.
+        same = (
+            event,
+            method,
+            (j.country, j.subdivision, j.anonymous, j.source, tuple(sorted(j.kinds)) if j.kinds else None),
+            network,
+            built,
+            None if edge_fields is None else tuple(edge_fields.items()),
+            sample,
+            repr(rules),
+        )
         emit(
-            "preview" if jurisdiction.source == "preview" else "decision",
+            event,
             {
                 "request_id": request_id,
-                "method": scope.get("method"),
+                "method": method,
                 "path": scope.get("path"),
                 "jurisdiction": jurisdiction_fields(jurisdiction),
-                "network": network_of(ip),
+                "network": network,
                 "rules": rules,
-                **({} if (built := self.resolver.geoip_built) is None else {"geoip_built": built}),
-                **({} if edge is None else edge.audit_fields()),
-                **({} if rules else {"sample": self.audit_policy.sample_unfired}),
+                **({} if built is None else {"geoip_built": built}),
+                **({} if edge_fields is None else edge_fields),
+                **({} if sample is None else {"sample": sample}),
             },
+            same,
         )
 
 

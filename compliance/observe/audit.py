@@ -15,7 +15,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -111,12 +111,15 @@ def jurisdiction_fields(j: Jurisdiction) -> dict[str, Any]:
 _reported_failure = False
 
 
-def emit(event: str, fields: Mapping[str, Any]) -> None:
+def emit(event: str, fields: Mapping[str, Any], same: Hashable = None) -> None:
     """Writes one event. A logging handler or filter that raises never reaches the response:
-    it is reported once on the `compliance` logger, and the chain links past the lost event."""
+    it is reported once on the `compliance` logger, and the chain links past the lost event.
+
+    `same`, where given, is equal for two events only where all their fields but `time`,
+    `request_id` and `path` are: their line is then filled into the first one's template."""
     record = {"event": event, "time": round(time.time(), 3), **fields}
     try:
-        write_linked(record, _write)
+        write_linked(record, _write, same)
     except AuditDropped:
         pass  # the handler counts it, and records the gap in the chain as soon as it has room
     except Exception:

@@ -30,7 +30,7 @@ import operator
 import os
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Final, Protocol
 
 from compliance.errors import ConfigError
@@ -84,7 +84,7 @@ _PER_REQUEST: Final = frozenset({"time", "request_id", "path", "seq", "prev"})
 #: `%s` per per-request field: the line's in the order the event gives them, and the canonical form's with,
 #: for each of its `%s`, the index of that field in the line's order. The values of an event are its own
 #: (str, int, float, bool, None, and lists and dicts of them), which repr tells apart.
-_TEMPLATES: dict[tuple[tuple[str, ...], str], tuple[str, tuple[str, ...], str, tuple[int, ...]]] = {}
+_TEMPLATES: dict[tuple[Any, ...], tuple[str, tuple[str, ...], str, tuple[int, ...]]] = {}
 #: Field names in order -> what picks the repeating values out of an event with those fields.
 _REPEATING: dict[tuple[str, ...], Callable[[Mapping[str, Any]], Any]] = {}
 
@@ -132,23 +132,28 @@ def _template(names: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, t
     return "{" + ",".join(line) + "}", tuple(line_order), "{" + ",".join(text) + "}", index
 
 
-def encode_event(record: Mapping[str, Any]) -> tuple[str, bytes]:
+def encode_event(record: Mapping[str, Any], same: Hashable = None) -> tuple[str, bytes]:
     """The event's line (as `audit.audit_line` writes it) and its canonical bytes (as `canonical`), at once.
 
     From a template per set of repeating values (the rules' outcomes, the reader...): only the fields
-    of the one request (its time, id, path, place in the chain) are encoded anew.
+    of the one request (its time, id, path, place in the chain) are encoded anew. `same`, where the
+    caller gives one, stands for the repeating values other than the chain's id: equal for two events
+    only where those are equal (the middleware's key of a plan's outcomes), so they are not read again.
     """
     names = tuple(record)
-    repeating = _REPEATING.get(names)
-    if repeating is None:
-        if not all(type(name) is str for name in names):
-            return audit_line_of(record), canonical(record)
-        kept = [name for name in names if name not in _PER_REQUEST]
-        repeating = operator.itemgetter(*kept) if kept else _no_values
-        if len(_REPEATING) >= 1024:
-            _REPEATING.clear()
-        _REPEATING[names] = repeating
-    key = (names, repr(repeating(record)))
+    if same is not None:
+        key: tuple[Any, ...] = (names, repr(record.get("chain")), same)
+    else:
+        repeating = _REPEATING.get(names)
+        if repeating is None:
+            if not all(type(name) is str for name in names):
+                return audit_line_of(record), canonical(record)
+            kept = [name for name in names if name not in _PER_REQUEST]
+            repeating = operator.itemgetter(*kept) if kept else _no_values
+            if len(_REPEATING) >= 1024:
+                _REPEATING.clear()
+            _REPEATING[names] = repeating
+        key = (names, repr(repeating(record)))
     found = _TEMPLATES.get(key)
     if found is None:
         found = _template(names, record)
@@ -260,7 +265,12 @@ class Chain:
             self.checkpoint_every = checkpoint_every
 
     def append(
-        self, record: dict[str, Any], write: Callable[[dict[str, Any], str], None], *, sign: bool = False
+        self,
+        record: dict[str, Any],
+        write: Callable[[dict[str, Any], str], None],
+        *,
+        sign: bool = False,
+        same: Hashable = None,
     ) -> None:
         """Writes `record` as the next link (hold `lock`): `write(record, line)` gets it and its JSON line. An
         event that fails to be written leaves the chain as it was, so the next one links to the last event
@@ -273,7 +283,7 @@ class Chain:
         record["prev"] = self.last
         if sign and self.signer is not None:
             record["signature"] = base64.b64encode(self.signer.sign(canonical(record))).decode("ascii")
-        line, text = encode_event(record)
+        line, text = encode_event(record, same)
         digest = hashlib.sha256(text).hexdigest()[:HASH_DIGITS]
         write(record, line)
         self.seq += 1
@@ -287,12 +297,12 @@ class Chain:
 CHAIN: Final = Chain()
 
 
-def write_linked(record: dict[str, Any], write: Callable[[dict[str, Any], str], None]) -> None:
+def write_linked(record: dict[str, Any], write: Callable[[dict[str, Any], str], None], same: Hashable = None) -> None:
     """Writes `record` as the next link of this process's chain, then the signed checkpoint where one is due.
 
-    `write(record, line)` gets each event and its JSON line."""
+    `write(record, line)` gets each event and its JSON line; `same` as `encode_event` takes it."""
     with CHAIN.lock:
-        CHAIN.append(record, write)
+        CHAIN.append(record, write, same=same)
         if CHAIN.checkpoint_due():
             assert CHAIN.signer is not None
             checkpoint = {"event": "checkpoint", "time": record.get("time"), "key": CHAIN.signer.key_id}
