@@ -219,14 +219,7 @@ CORPUS: list[tuple[str, bytes, str]] = [
 
 
 #: Findings the rewriter knowingly gets wrong (tokenizer.py lists why): (page, placement).
-KNOWN: frozenset[tuple[str, str]] = frozenset(
-    {
-        # body-end alone never reads the page before its last `</body>` (that would read every
-        # byte of every page): a `<plaintext>` or a `<frameset>` there is not seen
-        ("plaintext before the end of the body", "body-end"),
-        ("frameset then a body", "body-end"),
-    }
-)
+KNOWN: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass

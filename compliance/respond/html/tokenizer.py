@@ -44,6 +44,8 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
+from compliance.respond.html.foreign import BREAKOUT, INSIDE, ROOTS, Foreign
+
 __all__ = ["MAX_BODY_TAG", "MAX_TAG", "RAW_TEXT_ELEMENTS"]
 
 #: The longest `<body ...>` start tag that counts as one.
@@ -386,6 +388,7 @@ def end_state(buf: bytes | bytearray, lo: int, n: int) -> str | None:
     """
     i = lo + 3 if lo == 0 and buf.startswith(b"\xef\xbb\xbf") else lo
     frameset_ok = True
+    foreign: Foreign | None = None
     while True:
         m = _END_SCAN.search(buf, i, n)
         if frameset_ok and _NOT_SPACE.search(buf, i, n if m is None else m.start()) is not None:
@@ -421,10 +424,23 @@ def end_state(buf: bytes | bytearray, lo: int, n: int) -> str | None:
         if second == 0x2F:
             if name == b"br":  # `</br>` is read as `<br>`
                 frameset_ok = False
+            elif foreign is not None and foreign.open:
+                foreign.end(name)
             continue
+        if foreign is not None and foreign.open or name in ROOTS:  # SVG and MathML, as foreign.py follows them
+            if foreign is None:
+                foreign = Foreign()
+            kind = foreign.start(name, buf[i - 2] == 0x2F, None)  # (a `font` breaks out only by its name here)
+            if kind == BREAKOUT:
+                foreign.breakout()
+            inside = kind == INSIDE
+        else:
+            inside = False
         if name == _PLAINTEXT:
+            if inside:
+                continue  # an SVG or MathML element of that name: its content is markup
             return PLAINTEXT_REASON
-        if name == _FRAMESET and frameset_ok:
+        if name == _FRAMESET and frameset_ok and not inside:
             return FRAMESET_REASON
         if name in _FRAMESET_NOT_OK and (name != b"input" or b"hidden" not in bytes(buf[name_end:i]).lower()):
             frameset_ok = False
