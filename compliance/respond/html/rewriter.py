@@ -133,7 +133,10 @@ class HtmlRewriter(ForwardScanner):
                 or (self._edge and _SUSPECT(bytes(self._edge) + bytes(data[:_SUSPECT_EDGE])) is not None)
             ):
                 self._suspect = True
-            self._edge = data[-_SUSPECT_EDGE:]
+            if len(data) >= _SUSPECT_EDGE:
+                self._edge = data[-_SUSPECT_EDGE:]
+            elif data:  # the last bytes fed, over several small chunks
+                self._edge = (bytes(self._edge) + bytes(data))[-_SUSPECT_EDGE:]
         if self._fast and not self._buf:
             return self._feed_fast(data if type(data) is bytes else bytes(data), last)
         return self._process(data, last)
