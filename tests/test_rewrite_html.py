@@ -315,7 +315,7 @@ def at(page: bytes, before: bytes, after: bytes = b"") -> bytes:
         (Place("append", "p"), at(STORY, b"one", b"<p>two")),
         (Place("after", "main p"), at(STORY, b"one", b"<p>two")),
         (Place("before", "main > p"), at(STORY, b"</main>", b"</body>")),  # no match: body-end
-        (Place("after", "title"), at(STORY, b"</title>", b"</head>")),
+        (Place("after", "title"), at(STORY, b"</main>", b"</body>")),  # no element in the head is a place
         (Place("prepend", "title"), at(STORY, b"</main>", b"</body>")),  # never inside raw text
     ],
 )

@@ -18,6 +18,7 @@ from compliance.respond.html.anchors import (
     _make_placed,
     _Slot,
 )
+from compliance.respond.html.headend import HeadReader
 from compliance.respond.html.scanner import ForwardScanner
 from compliance.respond.html.tokenizer import _LOOKBEHIND, _TAG_NAME_END, MAX_TAG, end_state
 from compliance.respond.matcher import SelectorMatcher
@@ -96,6 +97,10 @@ class HtmlRewriter(ForwardScanner):
                 if insertion.action != "notice" and self._cuts is None:
                     self._cuts = {}
         self._open = slots[:]  # not yet settled
+        gated = _gated_matchers(slots)
+        if gated:
+            self._gated = gated
+            self._head_reader = HeadReader()
         self._edits: list[tuple[int, int, int, bytes, int]] = []  # (pos, rank, index, markup, skip-to)
         if not slots and not heads:
             self._passing = True
@@ -446,3 +451,12 @@ class HtmlRewriter(ForwardScanner):
             self._buf = bytearray(memoryview(buf)[size:])
         self._base = hold
         return out
+
+
+def _gated_matchers(slots: Sequence[_Slot]) -> frozenset[SelectorMatcher]:
+    """The selector matchers, none of which an element in the head may match.
+
+    A notice there would end the head early; a removal matches in the body only too (a selector
+    naming `head` is refused at load for every action, so none reaches into the head).
+    """
+    return frozenset(key for slot in slots for key, _, _, _ in slot.targets if type(key) is SelectorMatcher)
