@@ -301,7 +301,7 @@ class HtmlRewriter(ForwardScanner):
             if reason is not None:  # the end of the document would not render a notice: leave it out
                 self.reason = reason
                 return buf if type(buf) is bytes else bytes(buf)
-        elif self._suspect and self._open and cur >= end - len(buf):  # was a `<plaintext>` or a frameset before that `</body>`?
+        elif self._suspect and self._open and cur >= end - len(buf):  # `<plaintext>` or a frameset before it?
             reason = self._end_reason(buf, cur - end + len(buf))
             if reason is not None:
                 self.reason = reason
