@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +126,40 @@ def test_a_removal_matches_in_the_body_only(tmp_path: Path, caplog: pytest.LogCa
     assert '<script src="/static/analytics.js">' in text and "/static/player.js" not in text
     assert _head(text) == _head(PAGE)
     assert audited["outcome"] == "removed"
+
+
+@pytest.mark.parametrize(
+    ("placement", "more", "says"),
+    [
+        ("{before: script}", "", "right before the first element matching script (elements in the head are never"),
+        ('{after: ".x"}', "", "right after the first element matching .x (elements in the head are never places"),
+        (
+            "{before: script}",
+            "    action: remove\n",
+            "removes the first element matching script in the body (elements in the head are never places",
+        ),
+    ],
+)
+def test_explain_says_elements_in_the_head_are_never_places(
+    tmp_path: Path, placement: str, more: str, says: str
+) -> None:
+    rules = write_rules(tmp_path, RULES.format(placement=placement, more=more))
+    done = subprocess.run(
+        [sys.executable, "-m", "compliance", "explain", "--rules", str(rules), "--country", "RU", "--path", "/a"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert says in done.stdout
+
+
+def test_explain_says_nothing_of_the_head_for_elements_only_the_body_has(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path, RULES.format(placement="{after: 'article h1'}", more=""))
+    done = subprocess.run(
+        [sys.executable, "-m", "compliance", "explain", "--rules", str(rules), "--country", "RU", "--path", "/a"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "right after the first element matching article h1\n" in done.stdout
+    assert "head" not in done.stdout

@@ -18,12 +18,15 @@ What the rewriter does not understand, knowingly:
 - Foreign content (SVG, MathML) is followed for selector places only (foreign.py):
   a marker comment inside `<svg>` is replaced as anywhere else, and `<svg><style>`,
   `<svg><title>` and the like are read as raw text as in HTML.
-- `<plaintext>` and a `<frameset>` the tree builder takes are seen only where the
-  page is read forward (for `body-start`, markers, selector places, `</head>`) and
-  at the end of a document without a usable `</body>` (`end_state`): `body-end`
-  alone does not read the page before its last `</body>`. A frameset's acceptance
-  is read from the chunks still remembered (the whole page when it came in one
-  piece); notices already placed before an accepted `<frameset>` are not taken back.
+- `<plaintext>` and a `<frameset>` the tree builder takes are found where the page
+  is read forward (for `body-start`, markers, selector places, `</head>`); the rest
+  of the page is only looked through for the words `<plaintext` and `<frameset`, and
+  where one is there, read by `end_state` up to the body-end place. That read, and a
+  frameset's acceptance, cover the chunks still remembered (the whole page when it
+  came in one piece, else the last `END_WINDOW` bytes, taken to begin in the data
+  state); notices already placed before an accepted `<frameset>` are not taken back.
+- Elements in the head are never selector places (headend.py); what begins the body
+  is read from the tags, text and end tags before it, with `<noscript>` as raw text.
 - A fake `</body>` in the tail more than `FALLBACK_WINDOW` bytes after the real
   one: the notice then goes at the end of the document.
 - `-->` as plain text after the real `</body>`: read as closing a comment, so the
