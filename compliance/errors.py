@@ -68,6 +68,10 @@ class RuleFileError(ComplianceError):
         more = f" (and {count - 1} more)" if count > 1 else ""
         super().__init__(f"{first}{more}")
 
+    def __reduce__(self) -> tuple[type[RuleFileError], tuple[tuple[Problem, ...]]]:
+        # Pickled with its problems (a reload read in another process), not with its message alone.
+        return RuleFileError, (self.problems,)
+
     @property
     def errors(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.severity == "error")

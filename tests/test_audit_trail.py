@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compliance import ComplianceMiddleware
-from compliance.observe.chain import CHAIN
+from compliance.observe.audit import audit_line
+from compliance.observe.chain import CHAIN, canonical, encode_event
 from tests.conftest import ROOT, fetch, rule_file
 
 RULES = """\
@@ -233,3 +236,43 @@ def test_the_report_holds_what_readers_were_shown(tmp_path: Path, audit_file: Pa
     assert missing.stderr == (
         'compliance report: there is no file "nothing.jsonl"; check the path to the audit log; no report was written.\n'
     )
+
+
+# --- the encoding of an event: from kept fragments, as json.dumps writes it ---------------------------
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+    st.sampled_from(["\u2028", "a\u2029b", "\u0085", 'q"uote\\', "\x00\x1f", "\x7f", "é", "😀"]),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    record=st.dictionaries(
+        st.sampled_from(["event", "time", "request_id", "path", "rules", "chain", "seq", "prev"])
+        | st.text(max_size=10),
+        _values,
+        max_size=8,
+    )
+)
+def test_an_event_is_encoded_as_json_dumps_writes_it(record: dict[str, object]) -> None:
+    """The line and the bytes the chain hashes are those of json.dumps, whatever the values, kept or not."""
+    for _ in range(2):  # the second time from the kept template
+        line, text = encode_event(record)
+        assert line == audit_line(record)
+        assert text == canonical(record)
+
+
+def test_values_that_compare_equal_but_encode_apart_are_not_confused() -> None:
+    # True == 1 == 1.0 as dict keys would be one entry: kept fragments must tell them apart.
+    for value in ([1], [True], [1.0], {"a": 1}, {"a": True}, {"a": 1.0}, ["1"], [[1]]):
+        assert encode_event({"v": value}) == (audit_line({"v": value}), canonical({"v": value}))

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from compliance import ConfigError
 from compliance.observe.audit import AuditPolicy
-from compliance.observe.metrics import BUCKETS, Metrics
+from compliance.observe.metrics import BUCKETS, DECISIONS, DISAGREEMENTS, MIDDLEWARE_SECONDS, Metrics
 from compliance.sources.reload import RuleSource
 from tests.conftest import ROOT
 from tests.test_reload import rules_text
@@ -103,6 +106,109 @@ def test_without_prometheus_client_metrics_are_a_no_op() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+OBSERVED = [
+    ([("ru-warning", "RU", "injected"), ("ru-imprint", "RU", "report-only")], 0.000004),
+    ([("ru-warning", "RU", "injected")], 0.000003),
+    ([("ru-warning", "unknown", "missed")], 0.02),
+    ([], 0.0000005),
+    ([("ua-notice", "UA", "fallback")], 0.0003),
+]
+
+
+def _without_times(exposition: bytes) -> str:
+    """The exposition with the `_created` timestamps (the moment a series began) left out."""
+    return re.sub(r"^(\w+_created(?:\{[^}]*\})?) \S+$", r"\1 T", exposition.decode(), flags=re.M)
+
+
+def test_the_exposition_is_the_one_of_prometheus_clients_own_counter_and_histogram() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    reference = CollectorRegistry()
+    decisions = Counter(
+        DECISIONS,
+        "Rules that fired on a response, by rule id, reader's jurisdiction and outcome.",
+        ("rule", "jurisdiction", "outcome"),
+        registry=reference,
+    )
+    seconds = Histogram(
+        MIDDLEWARE_SECONDS,
+        "The compliance middleware's own time per response, the app's time not included.",
+        buckets=BUCKETS,
+        registry=reference,
+    )
+    disagreements = Counter(
+        DISAGREEMENTS,
+        "Responses where the edge's jurisdiction class differed from the middleware's own resolution "
+        "(the edge's class was used).",
+        registry=reference,
+    )
+    for rules, spent in OBSERVED:
+        metrics.observe(rules, spent)
+        for key in rules:
+            decisions.labels(*key).inc()
+        seconds.observe(spent)
+    metrics.disagreed()
+    disagreements.inc()
+    ours = generate_latest(registry)
+    rules_part = ours.index(b"# HELP compliance_rules_info")  # the rule-version gauges: a test of their own
+    assert _without_times(ours[:rules_part]) == _without_times(generate_latest(reference))
+    assert b'compliance_decisions_total{jurisdiction="unknown",outcome="missed",rule="ru-warning"} 1.0' in ours
+
+
+def test_counts_from_many_threads_add_up_and_a_scrape_meanwhile_sees_whole_responses() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    threads, each = 8, 4000
+    start = threading.Barrier(threads + 1)
+
+    def serve() -> None:
+        start.wait()
+        for i in range(each):
+            metrics.observe([("r", "RU", "injected"), ("r2", "RU", "fallback" if i % 2 else "injected")], 3e-6)
+
+    workers = [threading.Thread(target=serve) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    seen = []
+    while any(w.is_alive() for w in workers):
+        samples = {(s.name, s.labels.get("le")): s.value for family in registry.collect() for s in family.samples}
+        count = samples["compliance_middleware_seconds_count", None]
+        assert count == samples["compliance_middleware_seconds_bucket", "+Inf"]
+        assert count == samples["compliance_middleware_seconds_bucket", "5e-06"]
+        seen.append(count)
+    for worker in workers:
+        worker.join()
+    value = registry.get_sample_value
+    assert seen == sorted(seen), "a later scrape never shows fewer responses"
+    total = threads * each
+    assert value("compliance_middleware_seconds_count") == total
+    assert value("compliance_middleware_seconds_sum") == pytest.approx(total * 3e-6)
+    labels = {"rule": "r", "jurisdiction": "RU", "outcome": "injected"}
+    assert value("compliance_decisions_total", labels) == total
+    labels = {"rule": "r2", "jurisdiction": "RU", "outcome": "fallback"}
+    assert value("compliance_decisions_total", labels) == total / 2
+
+
+def test_in_multiprocess_mode_the_counts_reach_the_shared_files(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+        from compliance.observe.metrics import Metrics
+        Metrics(CollectorRegistry()).observe([("r", "RU", "injected")], 0.000004)
+        Metrics(CollectorRegistry()).observe([("r", "RU", "injected")], 0.000004)
+        scrape = CollectorRegistry()
+        multiprocess.MultiProcessCollector(scrape)
+        sys.stdout.write(generate_latest(scrape).decode())
+        """
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert 'compliance_decisions_total{jurisdiction="RU",outcome="injected",rule="r"} 2.0' in done.stdout
+    assert "compliance_middleware_seconds_count 2.0" in done.stdout
 
 
 # --- audit volume -------------------------------------------------------------------------------

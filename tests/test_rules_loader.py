@@ -1177,3 +1177,27 @@ def test_a_notice_next_to_svg_or_mathml_is_accepted(placement: str) -> None:
 )
 def test_places_in_the_body_are_not_taken_for_the_head(placement: str) -> None:
     load(rules(f"rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: {placement}\n"))
+
+
+def test_a_load_leaves_no_cycles_behind(tmp_path: Path) -> None:
+    """What a load read is freed when it ends: no cyclic collection has to walk a whole rule set's YAML."""
+    import gc
+
+    (tmp_path / "groups.yaml").write_text(
+        "groups:\n  inner: [RU, BY]\n  outer: [KZ, '@inner']\n  outmost: ['@outer', '@EU']\n", encoding="utf-8"
+    )
+    (tmp_path / "rules.yaml").write_text(
+        "notices:\n  n:\n    title: N\n    text: {en: N.}\nrules:\n  - id: r\n    notice: n\n"
+        "    jurisdictions: ['@outmost']\n",
+        encoding="utf-8",
+    )
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        ruleset = load_rules(tmp_path)
+        assert "RU" in ruleset.rules[0].jurisdictions
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()

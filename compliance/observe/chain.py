@@ -34,12 +34,27 @@ from typing import Any, Final, Protocol
 
 from compliance.errors import ConfigError
 
-__all__ = ["CHAIN", "Chain", "Signer", "canonical", "event_hash", "load_signer", "verify_signature", "write_linked"]
+__all__ = [
+    "CHAIN",
+    "LINE_BREAKS",
+    "Chain",
+    "Signer",
+    "canonical",
+    "encode_event",
+    "event_hash",
+    "load_signer",
+    "verify_signature",
+    "write_linked",
+]
 
 HASH_DIGITS: Final = 32
 DEFAULT_CHECKPOINT_EVERY: Final = 1000
 #: The fields the chain adds to an event, and the checkpoint's own.
 CHAIN_FIELDS: Final = ("chain", "seq", "prev")
+
+
+#: Characters that JSON leaves raw but that some line splitters treat as line ends.
+LINE_BREAKS: Final = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:
@@ -49,6 +64,91 @@ def canonical(record: Mapping[str, Any]) -> bytes:
 
 def event_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(record)).hexdigest()[:HASH_DIGITS]
+
+
+def _line(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).translate(LINE_BREAKS)
+
+
+def _canonical_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str)
+
+
+_ENCODE: Final[Callable[[str], str]] = json.encoder.encode_basestring
+_ENCODE_ASCII: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
+#: The fields of an event that change from request to request; the others (the rules and their
+#: outcomes, the reader's jurisdiction and network, the method...) repeat.
+_PER_REQUEST: Final = frozenset({"time", "request_id", "path", "seq", "prev"})
+#: (field names in order, repr of the repeating fields) -> the two templates, each a %-format with one
+#: `%s` per per-request field, in the order the template gives them. The values of an event are its
+#: own (str, int, float, bool, None, and lists and dicts of them), which repr tells apart.
+_TEMPLATES: dict[tuple[tuple[str, ...], str], tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {}
+
+
+def _fragment(value: Any) -> tuple[str, str]:
+    """A value's encoding in the line and in the canonical form."""
+    kind = type(value)
+    if kind is str:
+        if value.isascii():
+            text = _ENCODE_ASCII(value)
+            # The one ASCII character the two encodings write apart: DEL, escaped only in ASCII-only JSON.
+            return (text if "\x7f" not in value else _ENCODE(value)), text
+        return _ENCODE(value).translate(LINE_BREAKS), _ENCODE_ASCII(value)
+    if kind is int:
+        text = int.__repr__(value)
+        return text, text
+    if kind is float and value - value == 0:  # finite: as json writes it
+        text = float.__repr__(value)
+        return text, text
+    return _line(value), _canonical_text(value)
+
+
+def _template(names: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
+    """The line's and the canonical form's %-templates for events with these fields and repeating values."""
+    line, line_order, text, text_order = [], [], [], []
+    for name in names:
+        key_line = _fragment(name)[0].replace("%", "%%")
+        if name in _PER_REQUEST:
+            line.append(f"{key_line}:%s")
+            line_order.append(name)
+        else:
+            line.append(f"{key_line}:" + _fragment(record[name])[0].replace("%", "%%"))
+    for name in sorted(names):
+        key_text = _fragment(name)[1].replace("%", "%%")
+        if name in _PER_REQUEST:
+            text.append(f"{key_text}:%s")
+            text_order.append(name)
+        else:
+            text.append(f"{key_text}:" + _fragment(record[name])[1].replace("%", "%%"))
+    return "{" + ",".join(line) + "}", tuple(line_order), "{" + ",".join(text) + "}", tuple(text_order)
+
+
+def encode_event(record: Mapping[str, Any]) -> tuple[str, bytes]:
+    """The event's line (as `audit.audit_line` writes it) and its canonical bytes (as `canonical`), at once.
+
+    From a template per set of repeating values (the rules' outcomes, the reader...): only the fields
+    of the one request (its time, id, path, place in the chain) are encoded anew.
+    """
+    names = tuple(record)
+    if not all(type(name) is str for name in names):
+        return audit_line_of(record), canonical(record)
+    key = (names, repr([value for name, value in record.items() if name not in _PER_REQUEST]))
+    found = _TEMPLATES.get(key)
+    if found is None:
+        found = _template(names, record)
+        if len(_TEMPLATES) >= 1024:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = found
+    line, line_order, text, text_order = found
+    fragments = {name: _fragment(record[name]) for name in line_order}
+    filled_line = line % tuple([fragments[name][0] for name in line_order])
+    filled_text = text % tuple([fragments[name][1] for name in text_order])
+    return filled_line, filled_text.encode("ascii")
+
+
+def audit_line_of(record: Mapping[str, Any]) -> str:
+    """The event as one JSON line: no character in it that any line splitter reads as a line end."""
+    return _line(record)
 
 
 class Signer(Protocol):
@@ -143,9 +243,12 @@ class Chain:
             self.signer = signer
             self.checkpoint_every = checkpoint_every
 
-    def append(self, record: dict[str, Any], write: Callable[[dict[str, Any]], None], *, sign: bool = False) -> None:
-        """Writes `record` as the next link (hold `lock`); an event that fails to be written leaves the chain as
-        it was, so the next one links to the last event that was."""
+    def append(
+        self, record: dict[str, Any], write: Callable[[dict[str, Any], str], None], *, sign: bool = False
+    ) -> None:
+        """Writes `record` as the next link (hold `lock`): `write(record, line)` gets it and its JSON line. An
+        event that fails to be written leaves the chain as it was, so the next one links to the last event
+        that was."""
         pid = os.getpid()
         if pid != self._pid:  # a new process (or a fork): a chain of its own
             self._pid, self.id, self.seq, self.last = pid, uuid.uuid4().hex[:16], 0, ""
@@ -154,8 +257,9 @@ class Chain:
         record["prev"] = self.last
         if sign and self.signer is not None:
             record["signature"] = base64.b64encode(self.signer.sign(canonical(record))).decode("ascii")
-        digest = event_hash(record)
-        write(record)
+        line, text = encode_event(record)
+        digest = hashlib.sha256(text).hexdigest()[:HASH_DIGITS]
+        write(record, line)
         self.seq += 1
         self.last = digest
 
@@ -167,8 +271,10 @@ class Chain:
 CHAIN: Final = Chain()
 
 
-def write_linked(record: dict[str, Any], write: Callable[[dict[str, Any]], None]) -> None:
-    """Writes `record` as the next link of this process's chain, then the signed checkpoint where one is due."""
+def write_linked(record: dict[str, Any], write: Callable[[dict[str, Any], str], None]) -> None:
+    """Writes `record` as the next link of this process's chain, then the signed checkpoint where one is due.
+
+    `write(record, line)` gets each event and its JSON line."""
     with CHAIN.lock:
         CHAIN.append(record, write)
         if CHAIN.checkpoint_due():

@@ -275,6 +275,10 @@ class _Linear:
     def __repr__(self) -> str:
         return f"_Linear({self.pattern!r})"
 
+    def __reduce__(self) -> tuple[type[_Linear], tuple[str]]:
+        # Compiled again where it is unpickled (a reload read in another process).
+        return _Linear, (self.pattern,)
+
 
 _ANCHOR_BOTH: Any = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
 

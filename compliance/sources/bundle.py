@@ -47,6 +47,7 @@ import httpx
 
 from compliance.errors import ConfigError, RuleFileError
 from compliance.rules.model import RuleSet
+from compliance.sources.elsewhere import load_bundle_elsewhere
 from compliance.sources.fetch import DEADLINE, FetchError, get
 from compliance.sources.signed import SIGNATURE_SUFFIX, SignatureError, Verifier
 from compliance.sources.unpack import MAX_FILES, MAX_UNPACKED_BYTES, BundleError, load_bundle
@@ -235,7 +236,7 @@ class BundleOrigin:
         if bundle.digest == self.seen and bundle.detached == self._seen_detached and self.standing_error is not None:
             self.etag = bundle.etag
             return None
-        ruleset = self._examine(bundle)
+        ruleset = self._examine(bundle, elsewhere=True)
         self.write_cache(bundle)
         return ruleset, bundle.digest
 
@@ -334,12 +335,14 @@ class BundleOrigin:
             self.revision = self._verifier.check(bundle.detached, bundle.digest).revision
             self.revision_digest = bundle.digest
 
-    def _examine(self, bundle: Bundle) -> RuleSet:
-        """Verify and load; remember the bundle as examined either way."""
+    def _examine(self, bundle: Bundle, elsewhere: bool = False) -> RuleSet:
+        """Verify and load (`elsewhere`: in the helper process, for a reload); remember the bundle as examined
+        either way."""
         self.etag, self.seen, self._seen_detached = bundle.etag, bundle.digest, bundle.detached
         try:
             self.verify(bundle)
-            ruleset = load_bundle(bundle.data, self.name, bundle.content_type)
+            load = load_bundle_elsewhere if elsewhere else load_bundle
+            ruleset = load(bundle.data, self.name, bundle.content_type)
         except (BundleError, RuleFileError) as exc:
             self.standing_error = exc
             raise

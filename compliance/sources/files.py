@@ -12,6 +12,7 @@ from compliance._poll import Stamp, stamp_files
 from compliance.rules import load_rules
 from compliance.rules.load.files import read_rule_file
 from compliance.rules.model import RuleSet
+from compliance.sources.elsewhere import load_rules_elsewhere
 
 __all__ = ["SETTLE", "FileOrigin", "Origin", "rule_paths"]
 
@@ -128,7 +129,7 @@ class FileOrigin:
             self._stamp, self._racy, self._seen = stamp, _is_racy(stamp), digest
             return None
         try:
-            ruleset = load_rules(self.path)
+            ruleset = load_rules_elsewhere(self.path)  # a reload: read in the helper process
         except Exception as exc:
             if self._snapshot()[0] != stamp:
                 return None  # changed while loading: look again next time

@@ -115,10 +115,13 @@ class RuleSource:
                 raise ConfigError(f"{', '.join(given)} apply to a rules URL only, and the rules are at {rules!r}")
             settle = SETTLE if self.interval is None else min(SETTLE, self.interval)
             self._origin = FileOrigin(os.fspath(rules), settle)
-        ruleset, version, error = self._origin.initial()
+        # Loading and compiling with the collector paused, and frozen before it resumes: its first
+        # pass would otherwise walk every object the build made. (A reload, below, lets the collector
+        # run first: what serving threads left meanwhile is collected, not frozen.)
         with collector.collector_paused():
+            ruleset, version, error = self._origin.initial()
             self.engine = Engine(ruleset)
-        collector.settle()
+            collector.settle()
         self.version: str = version
         self.loaded_at: float = time.time()
         self.last_error: Exception | None = error

@@ -150,15 +150,20 @@ def merge_groups(loader: Loader) -> dict[str, frozenset[str]]:
                         "contain itself, directly or through other groups.",
                     )
             elif ref in defined:
-                for code, periods in expand(ref).items():
+                for code, periods in recurse[0](ref).items():
                     for inner in periods:
                         add_period(codes, code, within(inner, period))
         visiting.pop()
         expanded[name] = codes
         return codes
 
+    # `expand` reaches itself through this list, emptied at the end: a function that named itself in its
+    # closure would be a cycle keeping the loader, and every YAML node it read, alive until a cyclic
+    # collection (a pass over the whole new rule set); without one they go as soon as the load ends.
+    recurse = [expand]
     for name in defined:
         expand(name)
+    recurse.clear()
     loader.defined_groups = defined
     loader.group_periods = expanded
     # Every code that ever belongs to the group, for reports.
