@@ -188,6 +188,90 @@ async def api_articles(request: Request) -> JSONResponse:
     return JSONResponse({"articles": [{"slug": s, "title": a["title"]} for s, a in ARTICLES.items()]})
 
 
+SITE = "https://news.example"
+
+
+def _item_html(found: dict[str, str | list[str]]) -> str:
+    return "".join(f"<p>{escape(p)}</p>" for p in found["body"])
+
+
+async def feed_rss(request: Request) -> Response:
+    """RSS 2.0: each item's HTML in a CDATA section, as most publishing systems write it."""
+    items = "".join(
+        f"<item><title>{escape(str(a['title']))}</title><link>{SITE}/news/{slug}</link>"
+        f"<guid>{SITE}/news/{slug}</guid><description><![CDATA[{_item_html(a)}]]></description></item>"
+        for slug, a in ARTICLES.items()
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Northwind News</title>'
+        f"<link>{SITE}/</link><description>Independent reporting since 1998.</description>{items}</channel></rss>"
+    )
+    return Response(body, media_type="application/rss+xml; charset=utf-8")
+
+
+async def feed_atom(request: Request) -> Response:
+    """Atom: each entry's HTML escaped as text (type="html")."""
+    entries = "".join(
+        f"<entry><title>{escape(str(a['title']))}</title><id>{SITE}/news/{slug}</id>"
+        f'<updated>{a["date"]}T08:00:00Z</updated><link href="{SITE}/news/{slug}"/>'
+        f'<content type="html">{escape(_item_html(a), quote=False)}</content></entry>'
+        for slug, a in ARTICLES.items()
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>Northwind News</title><id>{SITE}/</id><updated>2026-03-09T08:00:00Z</updated>"
+        f"<author><name>Northwind News</name></author>{entries}</feed>"
+    )
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+async def feed_json(request: Request) -> JSONResponse:
+    """JSON Feed 1.1."""
+    items = [
+        {"id": f"{SITE}/news/{slug}", "url": f"{SITE}/news/{slug}", "title": a["title"], "content_html": _item_html(a)}
+        for slug, a in ARTICLES.items()
+    ]
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Northwind News", "items": items}
+    return JSONResponse(feed, media_type="application/feed+json")
+
+
+_AMP_BOILERPLATE = (
+    "<style amp-boilerplate>body{-webkit-animation:-amp-start 8s steps(1,end) 0s 1 normal both;"
+    "animation:-amp-start 8s steps(1,end) 0s 1 normal both}@keyframes -amp-start{from{visibility:hidden}"
+    "to{visibility:visible}}</style><noscript><style amp-boilerplate>body{-webkit-animation:none;"
+    "animation:none}</style></noscript>"
+)
+
+
+async def amp_article(request: Request) -> HTMLResponse:
+    """The article as an AMP page: one `<style amp-custom>` in its head, as AMP requires."""
+    found = ARTICLES.get(request.path_params["slug"])
+    if found is None:
+        return HTMLResponse("<!doctype html><html amp><head></head><body>Not found</body></html>", status_code=404)
+    slug = request.path_params["slug"]
+    page = f"""<!doctype html>
+<html ⚡ lang="en">
+<head>
+<meta charset="utf-8">
+<script async src="https://cdn.ampproject.org/v0.js"></script>
+<title>{escape(str(found["title"]))} | Northwind News</title>
+<link rel="canonical" href="{SITE}/news/{slug}">
+<meta name="viewport" content="width=device-width">
+{_AMP_BOILERPLATE}
+<style amp-custom>article{{max-width:40em;margin:auto}}</style>
+</head>
+<body>
+<article>
+<h1>{escape(str(found["title"]))}</h1>
+{_item_html(found)}
+<!-- legal-notice -->
+</article>
+</body>
+</html>
+"""
+    return HTMLResponse(page)
+
+
 async def healthz(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -202,6 +286,10 @@ app = Starlette(
         Route("/kids", kids),
         Route("/api/articles", api_articles),
         Route("/healthz", healthz),
+        Route("/feed.rss", feed_rss),
+        Route("/feed.atom", feed_atom),
+        Route("/feed.json", feed_json),
+        Route("/amp/news/{slug}", amp_article),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +58,15 @@ def fetch(
             return await http.request(method, path, headers=headers)
 
     return asyncio.run(go())
+
+
+def fetch_audited(caplog: pytest.LogCaptureFixture, app: Any, path: str) -> tuple[str, list[Any]]:
+    """A reader in Russia's page at path, and the rules of the one audit event it made."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="compliance.audit"):
+        text = fetch(app, path, client=(RU_IP, 1)).text
+    (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
+    return text, event["rules"]
 
 
 @dataclass

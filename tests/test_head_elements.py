@@ -21,7 +21,7 @@ from compliance import ComplianceMiddleware, RuleFileError
 from compliance.cli.test import read_response
 from compliance.rules.load import load_rules_text
 from examples.news_site import app as site
-from tests.conftest import RU_IP, fetch, write_rules
+from tests.conftest import RU_IP, fetch, fetch_audited, write_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "{http://www.w3.org/1999/xhtml}"
@@ -51,14 +51,6 @@ ELEMENTS = (
 )
 
 
-def _audited(caplog: pytest.LogCaptureFixture, app: Any, path: str) -> tuple[str, list[Any]]:
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="compliance.audit"):
-        text = fetch(app, path, client=(RU_IP, 1)).text
-    (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
-    return text, event["rules"]
-
-
 def _tree(text: str) -> Any:
     return html5lib.parse(text)
 
@@ -78,7 +70,7 @@ def test_the_elements_land_in_the_head_and_nothing_else_changes(
 ) -> None:
     app = ComplianceMiddleware(site, rules=write_rules(tmp_path, RULES))
     bare = fetch(site, "/news/river-port-reopens").text
-    text, rules = _audited(caplog, app, "/news/river-port-reopens")
+    text, rules = fetch_audited(caplog, app, "/news/river-port-reopens")
     assert text == bare.replace("</head>", ELEMENTS + "</head>", 1)
     head = _tree(text).find(f"{NS}head")
     added = [e for e in head if e.get("data-legal-notice") == "consent-manager"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from starlette.routing import Route
 
 from compliance import ComplianceMiddleware
 from examples.news_site import app as site
-from tests.conftest import RU_IP, fetch, write_rules
+from tests.conftest import RU_IP, fetch, fetch_audited, write_rules
 
 NS = "{http://www.w3.org/1999/xhtml}"
 RULES = """\
@@ -39,14 +37,6 @@ SENTENCE = (
 )
 
 
-def _audited(caplog: pytest.LogCaptureFixture, app: Any, path: str) -> tuple[str, list[Any]]:
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="compliance.audit"):
-        text = fetch(app, path, client=(RU_IP, 1)).text
-    (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
-    return text, event["rules"]
-
-
 def _paragraph_with(text: str, words: str) -> Any:
     tree = html5lib.parse(text)
     (found,) = [p for p in tree.iter(f"{NS}p") if words in "".join(p.itertext())]
@@ -58,7 +48,7 @@ def test_the_annotation_goes_inside_the_sentence_right_after_the_mention(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, form: str
 ) -> None:
     app = ComplianceMiddleware(site, rules=write_rules(tmp_path, RULES + form))
-    text, rules = _audited(caplog, app, "/news/charity-appeal-hearing")
+    text, rules = fetch_audited(caplog, app, "/news/charity-appeal-hearing")
     assert '<span class="legal-notice" data-legal-notice="banned-organization"' in text
     assert "<aside" not in text
     paragraph = _paragraph_with(text, "Eastwind Foundation")
@@ -87,7 +77,7 @@ def test_without_the_marker_the_page_gets_nothing_and_the_audit_says_why(
 ) -> None:
     app = ComplianceMiddleware(site, rules=write_rules(tmp_path, RULES))
     bare = fetch(site, "/news/river-port-reopens").text
-    text, rules = _audited(caplog, app, "/news/river-port-reopens")
+    text, rules = fetch_audited(caplog, app, "/news/river-port-reopens")
     assert text == bare
     assert rules[0]["outcome"] == "missed"
     assert rules[0]["why"] == "none of the rule's places is on the page, and its fallback is none"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 import subprocess
 import sys
@@ -20,7 +18,7 @@ from compliance import ComplianceMiddleware, RuleFileError
 from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.rules.load import load_rules_text
 from compliance.rules.model import Place
-from tests.conftest import RU_IP, fetch, write_rules
+from tests.conftest import RU_IP, fetch, fetch_audited, write_rules
 
 WITH_COMMENTS = (
     '<!DOCTYPE html><html lang="en"><head><title>t</title></head><body><h1>Story</h1>'
@@ -64,14 +62,6 @@ def _mw(tmp_path: Path, rules: str) -> ComplianceMiddleware:
     return ComplianceMiddleware(_app(), rules=write_rules(tmp_path, NOTICES + rules))
 
 
-def _audited(caplog: pytest.LogCaptureFixture, app: ComplianceMiddleware, path: str) -> tuple[str, list[Any]]:
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="compliance.audit"):
-        text = fetch(app, path, client=(RU_IP, 1)).text
-    (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
-    return text, event["rules"]
-
-
 # -- 4: fallback: none -------------------------------------------------------------------------
 
 STRICT = """
@@ -92,11 +82,11 @@ def test_a_notice_without_fallback_is_shown_only_where_its_place_is(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = _mw(tmp_path, STRICT)
-    text, rules = _audited(caplog, app, "/with")
+    text, rules = fetch_audited(caplog, app, "/with")
     assert text.index('data-legal-notice="comments-law"') < text.index('id="comments"')
     assert [r["outcome"] for r in rules] == ["injected", "injected"]
     for path in ("/without", "/streamed"):
-        text, rules = _audited(caplog, app, path)
+        text, rules = fetch_audited(caplog, app, path)
         assert 'data-legal-notice="comments-law"' not in text, path
         assert text.index('data-legal-notice="imprint"') < text.index("</body>"), path  # the default: body-end
         by_rule = {r["rule"]: r for r in rules}
@@ -113,7 +103,7 @@ def test_a_marker_without_fallback_is_missed_on_a_page_without_it(
         "\nrules:\n  - {id: m, notice: comments-law, jurisdictions: [RU], placement: {marker: mention},"
         " fallback: none}\n",
     )
-    text, rules = _audited(caplog, app, "/without")
+    text, rules = fetch_audited(caplog, app, "/without")
     assert text == WITHOUT_COMMENTS
     assert rules[0]["outcome"] == "missed"
 
@@ -275,7 +265,7 @@ def test_match_all_end_to_end_with_the_count_in_the_audit(tmp_path: Path, caplog
         return HTMLResponse(FORMS)
 
     app = ComplianceMiddleware(Starlette(routes=[Route("/forms", forms)]), rules=write_rules(tmp_path, NOTICES + COPPA))
-    text, rules = _audited(caplog, app, "/forms")
+    text, rules = fetch_audited(caplog, app, "/forms")
     assert text.count('data-legal-notice="comments-law"') == 3
     assert rules[0]["outcome"] == "injected" and rules[0]["count"] == 3
 

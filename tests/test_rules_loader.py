@@ -390,7 +390,7 @@ def test_a_control_character_is_refused() -> None:
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    placement: bottom\n",
             'x.yaml:9:16: error[bad-placement]: "bottom" is not a placement. A placement is "body-start", "body-end", '
             '"head", or one of {marker: ...}, {before: ...}, {after: ...}, {prepend: ...}, {append: ...}, '
-            "{header: ...}, {json: ...}.",
+            "{header: ...}, {json: ...}, {feed: ...}.",
         ),
         (
             "rules:\n  - id: r\n    notice: warning\n    jurisdictions: [RU]\n    priority: high\n",
@@ -953,6 +953,8 @@ def test_paths_may_not_be_an_empty_list() -> None:
         ("{append: '#main'}", (Place("append", "#main"),)),
         ("{header: X-Legal-Notices}", (Place("header", "X-Legal-Notices"),)),
         ("{json: legal_notices}", (Place("json", "legal_notices"),)),
+        ("{feed: items}", (Place("feed", "items"),)),
+        ("{feed: channel}", (Place("feed", "channel"),)),
         (
             "[{marker: notice_1.a}, {before: 'article[data-kind=news] h1'}, body-start, body-end]",
             (
@@ -977,6 +979,9 @@ def test_placements(written: str, expected: tuple[Place, ...]) -> None:
         ("[]", 16, '"placement" is an empty list'),
         ("[body-end, {header: X-Notices}]", 27, 'A "header" placement stands alone'),
         ("[{json: notices}]", 17, 'A "json" placement stands alone'),
+        ("[{feed: items}, body-end]", 17, 'A "feed" placement stands alone'),
+        ("{feed: item}", 23, '"item" is not a place in a feed; did you mean "items"? Write {feed: items}'),
+        ("{feed: top}", 23, '"top" is not a place in a feed. Write {feed: items} for the notice in every item'),
         ("{before: h1, after: h2}", 16, "A placement mapping has exactly one key"),
         ("{under: h1}", 17, '"under" is not a kind of placement.'),
         ("{befor: h1}", 17, '"befor" is not a kind of placement; did you mean "before"?'),

@@ -96,6 +96,7 @@ def test_the_mistakes_of_the_guide_are_caught_as_they_are_typed() -> None:
         ("rules:\n  - {id: r, notice: n, jurisdiction: [RU]}\n", "rules/0"),
         ("notices:\n  n: {title: N, text: {en: A.}, review: 2027-01-01}\n", "notices/n"),
         ("rules:\n  - {id: r, notice: n, jurisdictions: [RU], placement: {under: footer}}\n", "rules/0/placement"),
+        ("rules:\n  - {id: r, notice: n, jurisdictions: [RU], placement: {feed: item}}\n", "rules/0/placement"),
         (
             "notices:\n  n: {title: N, text: {en: A.}, required_languages: [russian]}\n",
             "notices/n/required_languages/0",

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import importlib
 import json
 import os
@@ -53,6 +54,8 @@ from compliance.reader.chosen import TEST_AT_EXTENSION, TEST_EXTENSION
 from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
 from compliance.reader.token import check_secret, mint, scope_for
+from compliance.respond.feed import FEED_TYPES
+from compliance.respond.render import render_text
 from compliance.rules.decide import Engine
 from compliance.rules.model import RuleSet
 
@@ -274,6 +277,9 @@ def read_response(response: httpx.Response, ruleset: RuleSet) -> Observed:
         page_language = finder.page_language
         for notice_id, language in finder.found:
             _shown_in(notices, notice_id, language)
+    if media in FEED_TYPES and _places(ruleset, "feed"):
+        for notice_id, language in _feed_notices(text, media, ruleset):
+            _shown_in(notices, notice_id, language)
     for name in _places(ruleset, "header"):
         for value in response.headers.get_list(name):
             for notice_id in value.split(","):
@@ -297,6 +303,35 @@ def read_response(response: httpx.Response, ruleset: RuleSet) -> Observed:
                 _shown_in(notices, block["id"], language if isinstance(language, str) else None)
     languages = tuple((n, lang) for n, lang in notices.items() if lang is not None)
     return Observed(frozenset(notices), response.status_code, languages, text, tuple(notices), page_language)
+
+
+def _feed_notices(text: str, media: str, ruleset: RuleSet) -> list[tuple[str, str | None]]:
+    """The notices a feed shows: HTML asides in its items (escaped, in CDATA or in a JSON Feed's
+    `content_html`), and notices whose text it carries as plain text (a feed's description)."""
+    if media.endswith("json"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return []
+        if not isinstance(document, dict):
+            return []
+        listed = document.get("items")
+        items: list[Any] = listed if isinstance(listed, list) else []
+        markup = "".join(str(i.get("content_html", "")) for i in items if isinstance(i, dict))
+        plain = "\n".join(str(v) for v in (document.get("description"), *items) if v is not None)
+    else:
+        markup = plain = html.unescape(text.replace("<![CDATA[", "").replace("]]>", ""))
+    finder = _NoticeFinder()
+    finder.feed(markup)
+    finder.close()
+    found = list(finder.found)
+    seen = {notice_id for notice_id, _ in found}
+    for notice in ruleset.notices.values():
+        for language in notice.text:
+            paragraphs = render_text(notice, language)
+            if notice.id not in seen and paragraphs and paragraphs[0] in plain:
+                found.append((notice.id, language))
+    return found
 
 
 def _import_app(spec: str) -> Any:

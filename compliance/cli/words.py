@@ -8,7 +8,7 @@ from functools import cache
 
 import pycountry
 
-from compliance.respond.plan import HTML_TYPES
+from compliance.respond.plan import FEED_TYPES, HTML_TYPES
 from compliance.rules.model import (
     ANONYMOUS,
     EVERYONE,
@@ -49,6 +49,11 @@ def describe_place(place: Place) -> str:
         "append": f"last thing inside the first element matching {arg}",
         "header": f"in the response header {arg} (the notice ids)",
         "json": f'in the field "{arg}" of a JSON response',
+        "feed": (
+            "at the top of every item of a feed (RSS, Atom or JSON Feed; at most 200 items)"
+            if arg == "items"
+            else "once, at the top of the feed's own description (RSS, Atom or JSON Feed)"
+        ),
         "head": "its head elements, in the page's <head>: right before </head> (else right before <body>)",
     }[place.kind]
     if place.kind in SELECTOR_PLACES and _head_too(arg):
@@ -110,6 +115,10 @@ def placement_applies(placement: Sequence[Place], media_type: str) -> str | None
         if media_type == "application/json" or media_type.endswith("+json"):
             return None
         return f"the response is {media_type}, which has no JSON field to carry it"
+    if kind == "feed":
+        if media_type in FEED_TYPES:
+            return None
+        return f"the response is {media_type}, which is not a feed"
     if media_type in HTML_TYPES:
         return None
     return f"the response is {media_type}, which takes no HTML notice"

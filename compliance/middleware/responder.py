@@ -36,7 +36,6 @@ from compliance.respond.plan import (
     Skipped,
     Transform,
     charset_of,
-    is_json,
     media_type,
     rewritable_status,
 )
@@ -437,7 +436,7 @@ class Responder:
 
     def _why_untouched(self, status: int) -> str | None:
         """Why this body takes no notice, or None when it is to be rewritten ("" for: nothing due)."""
-        due = self.html_due if self.media in HTML_TYPES else self.json_due if is_json(self.media) else None
+        due = self.html_due if self.media in HTML_TYPES else self.plan.due_for(self.media)
         if not due:
             return ""
         if self.scope.get("method") == "HEAD":
@@ -457,6 +456,11 @@ class Responder:
 
     def _build_transform(self, head: bytes) -> Transform:
         accept_language = bounded_accept_language(header_text(self.scope.get("headers") or (), b"accept-language"))
+        if self.media not in HTML_TYPES and self.plan.due_for(self.media)[0].rule.placement[0].kind == "feed":
+            transform, self.vary_language = self.plan.feed_transform(
+                self.media, self.content_language, accept_language, self.outcome
+            )
+            return transform
         if self.media not in HTML_TYPES:
             transform, self.vary_language = self.plan.json_transform(
                 self.content_language, accept_language, self.outcome

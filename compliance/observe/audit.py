@@ -22,7 +22,7 @@ from typing import Any, Final
 from compliance.errors import ConfigError
 from compliance.observe.chain import audit_line_of, write_linked
 from compliance.reader.jurisdiction import Jurisdiction
-from compliance.respond.plan import Plan, language_outcome
+from compliance.respond.plan import FEED_TYPES, Plan, language_outcome
 from compliance.rules.decide import Decision
 from compliance.rules.model import Rule, element_key
 from compliance.rules.when import audit_labels
@@ -191,6 +191,8 @@ def rule_outcomes(
     placed = {p.key: p for p in placed_notices}
     html_due, json_due = plan.html_due, plan.json_due
     body_due = {f.notice.id for f in html_due} | {f.notice.id for fs in json_due.values() for f in fs}
+    if plan.feed_due and media in FEED_TYPES:  # a feed rule is due in a feed's body only
+        body_due |= {f.notice.id for f in plan.due_for(media)}
     rules = []
     for firing in plan.decision.fired:
         notice_id = firing.notice.id
@@ -213,13 +215,15 @@ def rule_outcomes(
             entry.update(outcome="missed" if missed else "not-applicable", why=missed or "no body")
         elif firing.rule.action in ("remove", "replace"):
             entry.update(_element_outcome(firing.rule, placed.get(element_key(firing.rule.id)), reason))
+        elif notice_id in placed and getattr(placed[notice_id], "inapplicable", None):
+            entry.update(outcome="not-applicable", why=placed[notice_id].inapplicable)
         elif notice_id in placed and getattr(placed[notice_id], "missed", False):
             entry.update(outcome="missed", why=getattr(placed[notice_id], "why", None) or NO_PLACE_ON_PAGE)
         elif notice_id in placed:
             where = placed[notice_id]
             entry["outcome"] = "fallback" if where.fallback else "injected"
             entry["place"] = str(where.place or "end-of-document")
-            count = getattr(where, "count", 0)  # `match: all` in an HTML page
+            count = getattr(where, "count", 0)  # `match: all` in an HTML page, the items of a feed
             if count:
                 entry["count"] = count
         else:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from compliance.respond.feed import FEED_TYPES, FeedText, FeedTransform, feed_text
 from compliance.respond.head import render_head_elements
 from compliance.respond.html import HtmlRewriter, Insertion
+from compliance.respond.html.amp import AmpRewriter, amp_known
 from compliance.respond.json import JsonInserter, notices_json
 from compliance.respond.languages import fixed_languages, notice_languages
 from compliance.respond.render import (
@@ -21,6 +23,7 @@ from compliance.respond.render import (
     charset_from_content_type,
     choose_language,
     codec_for,
+    render_amp_css,
     render_notice_html,
     render_style,
     sniff_html,
@@ -30,6 +33,7 @@ from compliance.rules.model import HTML_PLACES, Notice, Place, element_key
 
 __all__ = [
     "DROPPED_WHEN_CHANGED",
+    "FEED_TYPES",
     "HTML_TYPES",
     "PLAN_CACHE_SIZE",
     "JsonTransform",
@@ -102,17 +106,6 @@ def charset_of(content_type: bytes) -> str | None:
         return found
 
 
-def html_start_tag(head: bytes) -> bytes:
-    """The page's `<html ...>` start tag as written (the language comes from it), or b"" where not found."""
-    start = head.find(b"<html")
-    if start < 0:
-        start = head.lower().find(b"<html")
-        if start < 0:
-            return b""
-    end = head.find(b">", start)
-    return head[start : end + 1] if end > 0 else head[start:]
-
-
 class Plan:
     """What one decision asks of a response, worked out once and kept with the cached decision."""
 
@@ -120,12 +113,16 @@ class Plan:
         "decision",
         "html_due",
         "json_due",
+        "feed_due",
+        "feed_firings",
+        "json_firings",
         "header_due",
         "body_due",
         "multilingual",
         "fixed_shown",
         "rewriters",
         "json_values",
+        "feed_texts",
     )
 
     def __init__(self, decision: Decision) -> None:
@@ -133,6 +130,8 @@ class Plan:
         self.html_due: list[Firing] = []
         self.json_due: dict[str, list[Firing]] = {}
         self.header_due: dict[str, list[Firing]] = {}
+        #: "items" or "channel" -> the firings whose notices go there in a feed
+        self.feed_due: dict[str, list[Firing]] = {}
         for firing in decision.fired:
             if not firing.enforced or not firing.rule.placement:
                 continue
@@ -141,10 +140,14 @@ class Plan:
                 self.html_due.append(firing)
             elif first.kind == "json" and first.arg:
                 self.json_due.setdefault(first.arg, []).append(firing)
+            elif first.kind == "feed" and first.arg:
+                self.feed_due.setdefault(first.arg, []).append(firing)
             elif first.kind == "header" and first.arg:
                 self.header_due.setdefault(first.arg, []).append(firing)
         #: Whether a notice is due in a body (HTML or JSON), where a `Range` would cut it off.
-        self.body_due = bool(self.html_due or self.json_due)
+        self.body_due = bool(self.html_due or self.json_due or self.feed_due)
+        self.feed_firings = [f for firings in self.feed_due.values() for f in firings]
+        self.json_firings = [f for firings in self.json_due.values() for f in firings]
         #: Whether the page's own language (`<html lang>`) can change which text is shown.
         self.multilingual = any(_chosen_per_reader(f) for f in self.html_due)
         #: Each notice's languages where none is chosen per reader (they depend on nothing a request sends).
@@ -156,7 +159,13 @@ class Plan:
         #: (charset, each notice's languages, whether one followed Accept-Language) -> the rewriter's inputs
         self.rewriters: dict[
             tuple[str | None, tuple[tuple[str, ...], ...], bool],
-            tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, bytes], ...]],
+            tuple[
+                tuple[Insertion, ...],
+                bytes,
+                tuple[tuple[str, tuple[str, ...]], ...],
+                tuple[tuple[str, bytes], ...],
+                bytes,
+            ],
         ] = {}
         #: (each notice's languages, whether one followed Accept-Language) -> the JSON field's value, and
         #: each notice with its languages
@@ -164,12 +173,48 @@ class Plan:
             tuple[tuple[tuple[str, ...], ...], bool], tuple[bytes, list[tuple[Notice, tuple[str, ...]]], bool]
         ] = {}
 
+        #: (where, each notice's languages) -> the notices' text in a feed
+        self.feed_texts: dict[tuple[str, tuple[tuple[str, ...], ...]], FeedText] = {}
+
     @property
     def languages_may_vary(self) -> bool:
         """Whether a notice due in a body has texts in more than one language (for a HEAD's `Vary`)."""
         return any(_chosen_per_reader(f) for f in self.html_due) or any(
-            _chosen_per_reader(f) for firings in self.json_due.values() for f in firings
+            _chosen_per_reader(f) for due in (self.json_due, self.feed_due) for firings in due.values() for f in firings
         )
+
+    def due_for(self, media: str) -> list[Firing]:
+        """The firings whose notices a response of this media type may carry in its body.
+
+        A feed rule takes a response of a feed's type; where a `{json: ...}` rule also fires, a plain
+        `application/json` response is taken by it (as it was before feeds).
+        """
+        if media in HTML_TYPES:
+            return self.html_due
+        if self.feed_firings and media in FEED_TYPES and not (media == "application/json" and self.json_due):
+            return self.feed_firings
+        if self.json_firings and is_json(media):
+            return self.json_firings
+        return []
+
+    def feed_transform(
+        self, media: str, content_language: str | None, accept_language: str | None, outcome: dict[str, dict[str, Any]]
+    ) -> tuple[Transform, bool]:
+        """The `{feed: ...}` transform for these languages; each notice's language goes into `outcome`."""
+        places: list[tuple[str, FeedText, list[str]]] = []
+        varies = False
+        for where in ("items", "channel"):
+            firings = self.feed_due.get(where)
+            if not firings:
+                continue
+            items: list[tuple[Notice, str]] = []
+            for f in firings:
+                languages = notice_languages(f.rule, f.notice, content_language, None, accept_language)
+                varies = varies or (_chosen_per_reader(f) and follows_accept_language(f.notice, content_language, None))
+                items.extend((f.notice, language) for language in languages)
+                outcome[f.notice.id] = language_outcome(languages)
+            places.append((where, feed_text(items), [f.notice.id for f in firings]))
+        return FeedTransform(places, media), varies
 
     def json_transform(
         self, content_language: str | None, accept_language: str | None, outcome: dict[str, dict[str, Any]]
@@ -234,14 +279,20 @@ class Plan:
             if len(self.rewriters) >= PLAN_CACHE_SIZE:
                 self.rewriters.clear()
             built = self.rewriters[key] = self._prepare_rewriter(charset, shown)
-        insertions, head_markup, languages, heads = built
+        insertions, head_markup, languages, heads, amp_css = built
         for notice_id, notice_shown in languages:
             outcome[notice_id] = language_outcome(notice_shown)
+        if head_markup:  # only pages whose notices carry CSS look for AMP
+            amp = amp_known(head)
+            if amp is not False:
+                return AmpRewriter(insertions, head_markup, amp_css, holdback, amp, heads), varies
         return HtmlRewriter(insertions, head_markup, holdback, heads), varies
 
     def _prepare_rewriter(
         self, charset: str | None, shown: tuple[tuple[str, ...], ...]
-    ) -> tuple[tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, bytes], ...]]:
+    ) -> tuple[
+        tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, bytes], ...], bytes
+    ]:
         """The notices' markup for this charset, each notice in the languages `shown` (cached per decision)."""
         codec = codec_for(charset)
         if codec is None:
@@ -281,7 +332,8 @@ class Plan:
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
-        return tuple(insertions), head_markup, tuple(languages), tuple(heads)
+        amp_css = render_amp_css(css, codec) if css else b""
+        return tuple(insertions), head_markup, tuple(languages), tuple(heads), amp_css
 
 
 def _chosen_per_reader(firing: Firing) -> bool:

@@ -29,7 +29,17 @@ from typing import Final, Literal
 
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.index import CoverIndex, bits_of
-from compliance.rules.model import ANONYMOUS, EVERYONE, UNIDENTIFIED, UNKNOWN, Notice, Rule, RuleSet, notice_of
+from compliance.rules.model import (
+    ANONYMOUS,
+    EVERYONE,
+    UNIDENTIFIED,
+    UNKNOWN,
+    Notice,
+    Rule,
+    RuleSet,
+    notice_of,
+    place_family,
+)
 from compliance.rules.paths import host_matches, normalise_path
 from compliance.rules.when import RequestFacts, holds, words
 
@@ -105,11 +115,11 @@ NOTHING: Final = Decision()
 
 
 def _place_family(rule: Rule) -> str:
-    """The kind of response a rule's notice goes into: `html` (any HTML place), `json` or `header`."""
+    """The kind of response a rule's notice goes into: `html` (any HTML place), `json`, `header` or `feed`;
+    a remove or replace rule acts on its own elements."""
     if rule.action in ("remove", "replace"):
         return f"element:{rule.id}"  # each acts on its own elements, whatever notice it names
-    kind = rule.placement[0].kind if rule.placement else "body-end"
-    return kind if kind in ("json", "header") else "html"
+    return place_family(rule.placement)
 
 
 def _timestamp(moment: datetime | None) -> float | None:

@@ -27,7 +27,7 @@ import warnings
 from typing import Any
 
 from compliance.errors import Problem
-from compliance.rules.model import EVERYONE, UNIDENTIFIED, Location, Notice, PathPattern, Rule, RuleSet
+from compliance.rules.model import EVERYONE, UNIDENTIFIED, Location, Notice, PathPattern, Rule, RuleSet, place_family
 
 __all__ = ["WARNING_KINDS", "lint", "nested_repetition", "warning_rank"]
 
@@ -135,6 +135,7 @@ def _shadowed(ruleset: RuleSet) -> list[Problem]:
                 other.action == rule.action
                 and other.notice == rule.notice
                 and other.mode == rule.mode
+                and place_family(other.placement) == place_family(rule.placement)
                 and (-other.priority, other.id) < (-rule.priority, rule.id)
             ):
                 why = (

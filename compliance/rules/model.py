@@ -34,6 +34,7 @@ __all__ = [
     "Notice",
     "PathMatcher",
     "PathPattern",
+    "place_family",
     "Place",
     "Rule",
     "RuleSet",
@@ -73,7 +74,7 @@ def element_key(rule_id: str) -> str:
 
 
 PlaceKind = Literal[
-    "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json", "head"
+    "body-start", "body-end", "marker", "before", "after", "prepend", "append", "header", "json", "head", "feed"
 ]
 SELECTOR_PLACES: Final = frozenset({"before", "after", "prepend", "append"})
 HTML_PLACES: Final = frozenset({"body-start", "body-end", "marker"}) | SELECTOR_PLACES
@@ -143,6 +144,12 @@ class Place:
 
     def __str__(self) -> str:
         return self.kind if self.arg is None else f"{self.kind}: {self.arg}"
+
+
+def place_family(placement: tuple[Place, ...]) -> str:
+    """The kind of response a placement's notice goes into: `html` (any HTML place), `json`, `header` or `feed`."""
+    kind = placement[0].kind if placement else "body-end"
+    return kind if kind in ("json", "header", "feed") else "html"
 
 
 class PathMatcher(Protocol):

@@ -101,6 +101,14 @@ def _read_notice(reader: FileReader, key: YamlScalar, node: YamlValue) -> Notice
             'The CSS contains "</", which would end the <style> element it goes into; remove it.',
         )
         ok = False
+    if css is not None and re.search(r"!\s*important", css, re.I):
+        reader.warning(
+            node.get("css") or node,
+            "css-not-amp",
+            'The CSS uses "!important", which AMP pages forbid: on an AMP page the notice\'s CSS goes into the '
+            "page's <style amp-custom> without it. Where the rule must win over the site's styles, use a more "
+            "specific selector instead.",
+        )
     source_url = optional_text("source_url")
     if source_url is not None and not _is_http_url(source_url):
         reader.error(

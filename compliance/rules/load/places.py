@@ -1,4 +1,4 @@
-"""The "placement" of a rule: body-start, body-end, a marker, a selector place, a header or a JSON field."""
+"""The "placement" of a rule: body-start, body-end, a marker, a selector place, a header, a JSON field or a feed."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from compliance.rules.yamlstrict import YamlList, YamlScalar, YamlValue
 __all__ = ["PLACE_KEYS", "PLACE_WORDS", "read_placement"]
 
 PLACE_WORDS: Final = ("body-start", "body-end", "head")
-PLACE_KEYS: Final = ("marker", "before", "after", "prepend", "append", "header", "json")
+PLACE_KEYS: Final = ("marker", "before", "after", "prepend", "append", "header", "json", "feed")
+#: Where a notice goes in a feed (RSS, Atom, JSON Feed): in every item, or once for the whole feed.
+FEED_PLACES: Final = ("items", "channel")
 
 _MARKER = re.compile(r"[A-Za-z0-9._-]+\Z")
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
@@ -61,7 +63,7 @@ def read_placement(reader: FileReader, node: YamlValue) -> tuple[Place, ...] | N
             place = _read_place(reader, item)
             if place is None:
                 continue
-            if place.kind in ("header", "json", "head"):
+            if place.kind in ("header", "json", "head", "feed"):
                 reader.error(
                     item,
                     "bad-placement",
@@ -124,6 +126,15 @@ def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
         )
     elif kind in SELECTOR_PLACES:
         problem = check_selector(argument) or _in_head(kind, argument) or _in_foreign(kind, argument)
+    elif kind == "feed":
+        if argument not in FEED_PLACES:
+            hint = suggest(argument, FEED_PLACES)
+            problem = sentences(
+                f'"{argument}" is not a place in a feed',
+                hint,
+                "Write {feed: items} for the notice in every item of the feed, or {feed: channel} for it once, "
+                "in the feed's own description.",
+            )
     elif kind == "header":
         if not _HTTP_TOKEN.match(argument):
             problem = (
@@ -193,8 +204,11 @@ _PLACE_KINDS: Final[dict[str, PlaceKind]] = {
     "append": "append",
     "header": "header",
     "json": "json",
+    "feed": "feed",
 }
 
 
 def _place_example(kind: str) -> str:
-    return {"marker": "legal-notice", "header": "X-Legal-Notices", "json": "legal_notices"}.get(kind, '"article h1"')
+    return {"marker": "legal-notice", "header": "X-Legal-Notices", "json": "legal_notices", "feed": "items"}.get(
+        kind, '"article h1"'
+    )

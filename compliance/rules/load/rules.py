@@ -429,7 +429,7 @@ def _read_fallback(reader: FileReader, draft: RuleDraft, node: YamlValue) -> Non
             "fallback-ignored",
             'A "block" rule answers with a page of its own, so its "fallback" is not used; remove it.',
         )
-    elif kinds[0] in ("header", "json", "head"):
+    elif kinds[0] in ("header", "json", "head", "feed"):
         reader.error(
             node,
             "bad-fallback",
