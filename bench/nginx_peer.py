@@ -137,25 +137,27 @@ def run_nginx_peer(rules: Path, checks: Checks, *, tool: str, rounds: int, secon
         "nginx", "Against nginx sub_filter: nginx in front of uvicorn, the notice added by sub_filter or by us", columns
     )
     markup = notice_markup(rules)
-    with tempfile.TemporaryDirectory(prefix="compliance-bench-nginx-") as folder, server(rules) as base:
-        with _nginx(Path(folder), base, markup) as front:
-            urls = {"bare": f"{front}/sub/news/estuary-ferry", "wrapped": f"{front}/mw/news/estuary-ferry"}
-            places = {}
-            for kind, url in urls.items():
-                response = httpx.get(url, headers={"X-Forwarded-For": RU}, timeout=30)
-                places[kind] = where_notice(response.content)
-                checks.expect(
-                    response.status_code == 200 and markup in response.content,
-                    f"through nginx, {'sub_filter' if kind == 'bare' else 'the middleware'}: status "
-                    f"{response.status_code}, the notice's markup in the page {markup in response.content}, "
-                    f"where: {places[kind]}",
-                )
-            for url in urls.values():  # warm up
-                load(tool, url, RU, 1, connections=CONNECTIONS)
-            got: dict[str, list[Load]] = {"bare": [], "wrapped": []}
-            for r in range(rounds):
-                for kind in ("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare"):
-                    got[kind].append(load(tool, urls[kind], RU, seconds, connections=CONNECTIONS))
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="compliance-bench-nginx-"))
+        base = stack.enter_context(server(rules))
+        front = stack.enter_context(_nginx(Path(folder), base, markup))
+        urls = {"bare": f"{front}/sub/news/estuary-ferry", "wrapped": f"{front}/mw/news/estuary-ferry"}
+        places = {}
+        for kind, url in urls.items():
+            response = httpx.get(url, headers={"X-Forwarded-For": RU}, timeout=30)
+            places[kind] = where_notice(response.content)
+            checks.expect(
+                response.status_code == 200 and markup in response.content,
+                f"through nginx, {'sub_filter' if kind == 'bare' else 'the middleware'}: status "
+                f"{response.status_code}, the notice's markup in the page {markup in response.content}, "
+                f"where: {places[kind]}",
+            )
+        for url in urls.values():  # warm up
+            load(tool, url, RU, 1, connections=CONNECTIONS)
+        got: dict[str, list[Load]] = {"bare": [], "wrapped": []}
+        for r in range(rounds):
+            for kind in ("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare"):
+                got[kind].append(load(tool, urls[kind], RU, seconds, connections=CONNECTIONS))
     row = ratio_row(
         "nginx → uvicorn + middleware (body-end), against nginx sub_filter '</body>' → bare uvicorn",
         got["bare"],

@@ -222,8 +222,8 @@ def run_wire(rules: Path, checks: Checks, *, rounds: int, seconds: float) -> Sec
                 order = ("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")
                 for kind in order:
                     url = urls["bare" if scenario.control else kind]
-                    load = load(tool, url + scenario.path, scenario.reader, seconds)
-                    results[scenario.name][kind].append(load)
+                    measured = load(tool, url + scenario.path, scenario.reader, seconds)
+                    results[scenario.name][kind].append(measured)
     for scenario in SCENARIOS:
         got = results[scenario.name]
         ratios = sorted(w.rps / b.rps for w, b in zip(got["wrapped"], got["bare"], strict=True))
