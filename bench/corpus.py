@@ -36,7 +36,7 @@ from compliance import ComplianceMiddleware
 from compliance.reader.databases import StaticResolver
 from compliance.respond.html.tokenizer import FRAMESET_REASON, PLAINTEXT_REASON
 
-__all__ = ["CORPUS", "KNOWN", "PLACEMENTS", "Finding", "run_corpus"]
+__all__ = ["CORPUS", "PLACEMENTS", "Finding", "run_corpus"]
 
 TEXT = "NOTICE7F3 readers in Russia"
 CSS = ".legal-notice { border: 1px solid }"
@@ -216,17 +216,6 @@ CORPUS: list[tuple[str, bytes, str]] = [
     ("heading inside paragraph text", _page(b"<p>a<span>b</span></p><h1>h</h1>"), "text/html"),
     ("list items with paragraphs", _page(b"<ol><li><p>x</p><li>y</ol>"), "text/html"),
 ]
-
-
-#: Findings the rewriter knowingly gets wrong (tokenizer.py lists why): (page, placement).
-KNOWN: frozenset[tuple[str, str]] = frozenset(
-    {
-        # body-end alone never reads the page before its last `</body>` (that would read every
-        # byte of every page): a `<plaintext>` or a `<frameset>` there is not seen
-        ("plaintext before the end of the body", "body-end"),
-        ("frameset then a body", "body-end"),
-    }
-)
 
 
 @dataclass

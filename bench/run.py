@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -20,13 +21,16 @@ from pathlib import Path
 from .attacks import run_memory, run_patterns
 from .correctness import run_correctness
 from .inprocess import Checks, run_inprocess
+from .memory_scale import run_memory_scale
 from .model import Section
+from .nginx_peer import nginx_available, run_nginx_peer
 from .page import api_body, news_page, write_rules
 from .report import machine, write_all
 from .resolution import run_resolution, write_city_db, write_many_rules
 from .scale import run_scale
 from .streaming import ONE_GB, run_streaming
 from .wire import run_wire
+from .wire_scale import run_wire_scale, write_scale_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,9 +92,21 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(run_patterns(rounds=3 if quick else 7))
         _step("attacks: memory under unique 64 KB paths and headers", began)
         sections.append(run_memory(ROOT / "rules", requests=5_000 if quick else 100_000))
+        requests = 100_000 if quick else 1_000_000
+        _step(f"memory: {requests:,} distinct URLs from 200 jurisdictions, 1,004 rules", began)
+        sections.append(run_memory_scale(write_scale_rules(folder), requests=requests, quick=quick))
         if not args.no_wire:
             _step("over the wire: uvicorn under load", began)
-            sections.insert(2, run_wire(rules, checks, rounds=2 if quick else 12, seconds=1))
+            wire = [run_wire(rules, checks, rounds=2 if quick else 12, seconds=1)]
+            tool = "wrk" if shutil.which("wrk") else "httpx"
+            _step("over the wire at scale: new URLs among 1,004 rules, as deployed; 1 and 2 workers", began)
+            wire.append(run_wire_scale(folder, rules, checks, tool=tool, rounds=2 if quick else 6, seconds=1))
+            if nginx_available():
+                _step("against nginx sub_filter, a real nginx in front of uvicorn", began)
+                wire.append(run_nginx_peer(rules, checks, tool=tool, rounds=2 if quick else 8, seconds=1))
+            else:
+                print("bench: nginx is not installed; the sub_filter row is left out", file=sys.stderr)
+            sections[2:2] = wire
     if not checks.facts.get("selector_after_h1", True):
         for section in sections:
             for row in section.rows:

@@ -14,6 +14,7 @@ are compared, never figures from different minutes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +36,7 @@ from .model import Row, Section, Target, fmt
 from .page import COUNTRY_IPS
 from .serve import BARE_PREFIX
 
-__all__ = ["run_wire"]
+__all__ = ["CONNECTIONS", "Load", "load", "run_wire", "server"]
 
 CONNECTIONS = 16
 
@@ -73,9 +75,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(rules: Path) -> Iterator[str]:
+def server(rules: Path, *, workers: int = 1, deployed: str = "") -> Iterator[str]:
+    """`bench.serve` on a free port, `workers` worker processes; yields its base URL."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "bench.serve", str(port), os.fspath(rules)]
+    cmd = [sys.executable, "-m", "bench.serve", str(port), os.fspath(rules), f"--workers={workers}"]
+    if deployed:
+        cmd.append(f"--deployed={deployed}")
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
@@ -103,10 +108,32 @@ def _server(rules: Path) -> Iterator[str]:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def _wrk(url: str, reader: str, seconds: float) -> Load:
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency"]
+_NEW_PATHS = """
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, "%s" .. n)
+end
+"""
+
+
+def _wrk(url: str, reader: str, seconds: float, connections: int, new_paths: bool) -> Load:
+    """`wrk` on `url`; with `new_paths`, every request asks for a path never asked before (`url` + a count)."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    script = None
+    if new_paths:
+        base, path = url.split("/", 3)[2], "/" + url.split("/", 3)[3]
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(_NEW_PATHS % path.replace("\\", "\\\\").replace('"', '\\"'))
+        script = f.name
+        cmd += ["-s", script]
+        url = f"http://{base}/"
     cmd += ["-H", f"X-Forwarded-For: {reader}", url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    finally:
+        if script is not None:
+            os.unlink(script)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
@@ -117,9 +144,10 @@ def _wrk(url: str, reader: str, seconds: float) -> Load:
     return Load(float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)])
 
 
-async def _httpx_load(url: str, reader: str, seconds: float) -> Load:
+async def _httpx_load(url: str, reader: str, seconds: float, connections: int, new_paths: bool) -> Load:
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    count = itertools.count(1)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(limits=limits, headers={"X-Forwarded-For": reader}) as client:
         stop = time.perf_counter() + seconds
 
@@ -128,21 +156,24 @@ async def _httpx_load(url: str, reader: str, seconds: float) -> Load:
                 began = time.perf_counter()
                 if began >= stop:
                     return
-                response = await client.get(url)
+                response = await client.get(f"{url}{next(count)}" if new_paths else url)
                 response.raise_for_status()
                 latencies.append(time.perf_counter() - began)
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+        await asyncio.gather(*(worker() for _ in range(connections)))
         spent = time.perf_counter() - began
     latencies.sort()
     return Load(len(latencies) / spent, latencies[int(len(latencies) * 0.99)] * 1000)
 
 
-def _load(tool: str, url: str, reader: str, seconds: float) -> Load:
+def load(
+    tool: str, url: str, reader: str, seconds: float, *, connections: int = CONNECTIONS, new_paths: bool = False
+) -> Load:
+    """Requests a second and p99 of `tool` ("wrk" or "httpx") loading `url` for `seconds`."""
     if tool == "wrk":
-        return _wrk(url, reader, seconds)
-    return asyncio.run(_httpx_load(url, reader, seconds))
+        return _wrk(url, reader, seconds, connections, new_paths)
+    return asyncio.run(_httpx_load(url, reader, seconds, connections, new_paths))
 
 
 def _check(base: str, scenario: Scenario, checks: Checks, kind: str) -> None:
@@ -177,22 +208,22 @@ def run_wire(rules: Path, checks: Checks, *, rounds: int, seconds: float) -> Sec
         "wrapped / bare ratios; ratio IQR: their interquartile range. The control row times the bare app "
         "against itself: its spread is what noise alone does to a ratio on this machine at this time."
     )
-    with _server(rules) as base:
+    with server(rules) as base:
         urls = {"bare": base + BARE_PREFIX, "wrapped": base}
         for scenario in SCENARIOS:
             for kind, url in urls.items():
                 if not scenario.control:
                     _check(url, scenario, checks, kind)
         for url in urls.values():  # warm up
-            _load(tool, url + SCENARIOS[3].path, SCENARIOS[3].reader, 1)
+            load(tool, url + SCENARIOS[3].path, SCENARIOS[3].reader, 1)
         results: dict[str, dict[str, list[Load]]] = {s.name: {"bare": [], "wrapped": []} for s in SCENARIOS}
         for r in range(rounds):
             for scenario in SCENARIOS:
                 order = ("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")
                 for kind in order:
                     url = urls["bare" if scenario.control else kind]
-                    load = _load(tool, url + scenario.path, scenario.reader, seconds)
-                    results[scenario.name][kind].append(load)
+                    measured = load(tool, url + scenario.path, scenario.reader, seconds)
+                    results[scenario.name][kind].append(measured)
     for scenario in SCENARIOS:
         got = results[scenario.name]
         ratios = sorted(w.rps / b.rps for w, b in zip(got["wrapped"], got["bare"], strict=True))

@@ -3,7 +3,8 @@
 `make test` runs the whole suite on the main Python first, then this. It looks for
 interpreters in pyenv's versions folder and on PATH (`python3.11`, `python3.12`, ...),
 keeps one per minor version (the newest patch), skips the main one, and gives each
-a virtual environment of its own (`.venv-3.12`, ...). Exit status: the first failure's.
+a virtual environment of its own (`.venv-3.12`, ...), and runs the suites side by side,
+as many at once as there are cores. Exit status: the first failure's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +63,8 @@ def interpreters() -> dict[tuple[int, int], tuple[tuple[int, int, int], str]]:
     return dict(sorted(best.items()))
 
 
-def run(python: str, minor: tuple[int, int]) -> int:
+def install(python: str, minor: tuple[int, int]) -> Path:
+    """The virtual environment for `minor`, made and installed where pyproject.toml is newer."""
     venv = ROOT / f".venv-{minor[0]}.{minor[1]}"
     bin_python = venv / "bin" / "python"
     stamp = venv / ".installed-stamp"
@@ -73,8 +76,7 @@ def run(python: str, minor: tuple[int, int]) -> int:
             check=True,
         )
         stamp.touch()
-    command = [str(bin_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not real"]
-    return subprocess.run(command, cwd=ROOT).returncode
+    return bin_python
 
 
 def main() -> int:
@@ -82,11 +84,30 @@ def main() -> int:
     if not found:
         print(f"other Pythons: none besides {sys.version.split()[0]} found (pyenv or python3.N on PATH)")
         return 0
+    pythons = {minor: (version, install(python, minor)) for minor, (version, python) in found.items()}
+    # The suites run side by side, as many at once as there are cores (each is one process
+    # that mostly waits on one core), and each prints its output whole when it ends.
+    width = max(1, min(len(pythons), os.cpu_count() or 1))
     status = 0
-    for minor, (version, python) in found.items():
-        print(f"--- the suite without real components on CPython {'.'.join(map(str, version))} ({python})", flush=True)
-        code = run(python, minor)
-        status = status or code
+    with tempfile.TemporaryDirectory(prefix="compliance-pythons-") as tmp:
+        waiting = list(pythons.items())
+        running: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+        while waiting or running:
+            while waiting and len(running) < width:
+                minor, (version, bin_python) = waiting.pop(0)
+                title = f"the suite without real components on CPython {'.'.join(map(str, version))} ({bin_python})"
+                log = Path(tmp) / f"{minor[0]}.{minor[1]}.log"
+                with log.open("wb") as out:
+                    command = [str(bin_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not real"]
+                    running.append(
+                        (title, subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT), log)
+                    )
+            title, process, log = running.pop(0)
+            code = process.wait()
+            print(f"--- {title}", flush=True)
+            sys.stdout.buffer.write(log.read_bytes())
+            sys.stdout.flush()
+            status = status or code
     return status
 
 

@@ -315,7 +315,7 @@ def at(page: bytes, before: bytes, after: bytes = b"") -> bytes:
         (Place("append", "p"), at(STORY, b"one", b"<p>two")),
         (Place("after", "main p"), at(STORY, b"one", b"<p>two")),
         (Place("before", "main > p"), at(STORY, b"</main>", b"</body>")),  # no match: body-end
-        (Place("after", "title"), at(STORY, b"</title>", b"</head>")),
+        (Place("after", "title"), at(STORY, b"</main>", b"</body>")),  # no element in the head is a place
         (Place("prepend", "title"), at(STORY, b"</main>", b"</body>")),  # never inside raw text
     ],
 )
@@ -869,3 +869,27 @@ def test_a_notice_placed_at_its_marker_is_not_said_missed_when_the_page_ends_ins
         assert out.replace(b"{S}", b"") == b"{0}</b"
         assert rewriter.reason is None
         assert [p.place for p in rewriter.placed] == [Place("marker", "legal")]
+
+
+@pytest.mark.parametrize("head", [b"", b"{S}"])
+@pytest.mark.parametrize(
+    ("page", "why"),
+    [
+        (b"<body><main><article><PlainText ><h1>T</h1><p>x</p></article></main></body></html>", "<plaintext>"),
+        (b"<head><title>F</title></head><frameset><frame></frameset><body><p>x</p></body>", "frameset"),
+        (b"<body><p>x</p><svg><plaintext>a</plaintext></svg></body>", None),  # an SVG element of that name
+        (b"<body><script>'<plaintext>'</script><!-- <FRAMESET> --><p>x</p></body>", None),
+    ],
+)
+def test_body_end_alone_reads_a_page_holding_plaintext_or_a_frameset_up_to_its_end(
+    page: bytes, why: str | None, head: bytes
+) -> None:
+    out = rewrite_every_way(page, [notice("n", BODY_END)], head)
+    rewriter = HtmlRewriter([notice("n", BODY_END)], head)
+    assert rewriter.feed(page, last=True) == out
+    if why is None:
+        assert out.replace(b"{S}", b"") == page.replace(b"</body>", b"[n]</body>")
+        assert rewriter.reason is None
+    else:
+        assert out.replace(b"{S}", b"") == page
+        assert rewriter.placed == [] and rewriter.reason is not None and why in rewriter.reason

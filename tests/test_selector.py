@@ -225,10 +225,6 @@ def test_where_the_place_is(kind: str, selector: str, page: str) -> None:
         ("append", "h1", "<body><h1>a|</h2><p>b</body>"),  # any heading's end tag ends it
         ("append", "h1", "<body><h1>a|<h2>b</h2></body>"),  # a heading right inside a heading ends it
         ("append", "h1", "<body><h1>a<span>b<h2>c</h2>|</h1></body>"),  # not when something is open between
-        # `head`
-        ("append", "head", "<html><head><title>t</title><meta charset=utf-8>|</head><body>x</body>"),
-        ("after", "head", "<html><head><title>t</title>|<body>x"),
-        ("append", "head", "<head><meta a><link b><script>s</script>|<div>x</div>"),
         # a stray `</p>` makes an empty `p`
         ("before", "div p", "<body><div><div>x</div>|</p><p>y</p></div></body>"),
         ("after", "div p", "<body><div><div>x</div></p>|<p>y</p></div></body>"),
@@ -244,6 +240,29 @@ def test_where_the_place_is(kind: str, selector: str, page: str) -> None:
 def test_where_elements_end(kind: str, selector: str, page: str) -> None:
     source, expected = marked(page)
     assert place(source, kind, selector)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "selector", "page", "where"),
+    [
+        # no element in the head is a place for a notice: the next in the body, else body-end
+        ("append", "head", "<html><head><title>t</title><meta charset=utf-8></head><body>x|</body>", "body-end"),
+        ("after", "head", "<html><head><title>t</title><body>x|</body>", "body-end"),
+        ("append", "head", "<head><meta a><link b><script>s</script><div>x</div>|</body>", "body-end"),
+        ("before", "script", "<head><script>a</script></head><body><p>x</p>|<script>b</script></body>", "before"),
+        ("before", "script", "<head></head><script>a</script><body><p>x</p>|<script>b</script></body>", "before"),
+        ("before", "script", "<title>t</title>text|<script>b</script>", "before"),  # text begins the body
+        ("before", "script", "<head><script>a</script><div>|<script>b</script></div>", "before"),  # so does a div
+        ("after", ".x", "<head><style class=x>p{}</style><link class=x></head><body><p class=x>y</p>|</body>", "after"),
+        ("before", "[data-x]", "<head><meta data-x></head><body>|<hr data-x>x</body>", "before"),
+        ("before", "[data-x]", "<head><meta data-x><noscript data-x></noscript></head><body>x|</body>", "body-end"),
+    ],
+)  # fmt: skip
+def test_no_element_in_the_head_is_a_place(kind: str, selector: str, page: str, where: str) -> None:
+    source, expected = marked(page)
+    out, placed = place(source, kind, selector)
+    assert out == expected
+    assert placed is not None and placed.place is not None and placed.place.kind == where
 
 
 def test_places_found_and_missed_are_recorded() -> None:

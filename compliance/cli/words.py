@@ -14,11 +14,13 @@ from compliance.rules.model import (
     EVERYONE,
     HTML_PLACES,
     MAX_MATCHES,
+    SELECTOR_PLACES,
     UNKNOWN,
     HeadElement,
     Place,
     Rule,
 )
+from compliance.rules.selectors import parse_selector
 from compliance.rules.when import words as condition_words
 
 __all__ = [
@@ -37,7 +39,7 @@ __all__ = [
 
 def describe_place(place: Place) -> str:
     arg = place.arg or ""
-    return {
+    words = {
         "body-start": "at the top of the page, right after <body>",
         "body-end": "at the end of the page, right before </body>",
         "marker": f"in place of the comment <!-- {arg} --> in the page",
@@ -54,6 +56,20 @@ def describe_place(place: Place) -> str:
         ),
         "head": "its head elements, in the page's <head>: right before </head> (else right before <body>)",
     }[place.kind]
+    if place.kind in SELECTOR_PLACES and _head_too(arg):
+        return f"{words} ({HEAD_NEVER})"
+    return words
+
+
+#: What a selector's element can be that may also stand in a page's <head> (None: any type).
+_IN_HEAD_TOO = frozenset({b"script", b"style", b"noscript", b"template", b"noframes", None})
+HEAD_NEVER = "elements in the head are never places for a notice"
+
+
+def _head_too(selector: str | None) -> bool:
+    """Whether elements in a page's head could match the selector (they are passed over)."""
+    parsed = parse_selector(selector or "")
+    return parsed is not None and parsed.compounds[-1].tag in _IN_HEAD_TOO
 
 
 def head_element_words(element: HeadElement) -> str:
@@ -74,8 +90,10 @@ def describe_placement(
         most = f" (at most {MAX_MATCHES} in a page)" if match == "all" else ""
         done = "removes" if action == "remove" else "replaces"
         by = "" if action == "remove" else ", by the notice"
+        body = f" in the body ({HEAD_NEVER})" if _head_too(placement[0].arg) else ""
         return (
-            f"{done} {which} matching {placement[0].arg}{most}, with all it holds{by}; nothing where there is none",
+            f"{done} {which} matching {placement[0].arg}{body}{most}, with all it holds{by};"
+            " nothing where there is none",
         )
     places = [describe_place(p) for p in placement]
     if match == "all" and places:

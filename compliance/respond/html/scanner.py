@@ -14,6 +14,7 @@ from compliance.respond.elements import phrasing_before
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import _BODY_START
 from compliance.respond.html.foreign import BREAKOUT, INSIDE, ROOTS, Foreign
+from compliance.respond.html.headend import HeadReader
 from compliance.respond.html.search import PlaceSearch
 from compliance.respond.html.tokenizer import (
     _EVERY_TAG,
@@ -33,7 +34,7 @@ from compliance.respond.html.tokenizer import (
     _lower_bytes,
     close_raw,
 )
-from compliance.respond.matcher import DONE, UNCHANGED
+from compliance.respond.matcher import DONE, UNCHANGED, SelectorMatcher
 
 __all__ = ["MAX_MARKER_COMMENT", "ForwardScanner"]
 
@@ -48,8 +49,31 @@ _TAG_REST: Final = tokenizer._TAG_REST
 MAX_MARKER_COMMENT: Final = 1024
 
 
+_NO_MATCHERS: Final[frozenset[SelectorMatcher]] = frozenset()
+
+
 class ForwardScanner(PlaceSearch):
     """The forward scanner of `HtmlRewriter`, and what it reports to the selector matchers."""
+
+    # The selector matchers, none of which an element in the head may match (headend.py), where
+    # the body begins, and the reader that finds it.
+    _gated: frozenset[SelectorMatcher] = _NO_MATCHERS
+    _head_reader: HeadReader | None = None
+    _body_at = -1
+
+    def _head_gate(self, pos: int) -> frozenset[SelectorMatcher]:
+        """The matchers that must not see a tag at `pos` (absolute): the gated ones, while `pos` is in the head."""
+        if self._gated and (self._body_at < 0 or pos < self._body_at):
+            return self._gated
+        return _NO_MATCHERS
+
+    def _read_head(self, buf: bytes | bytearray, n: int, final: bool) -> None:
+        reader = self._head_reader
+        if reader is not None:
+            reader.read(buf, self._base, n, final)
+            if reader.body_at >= 0:
+                self._body_at = reader.body_at
+                self._head_reader = None
 
     def _marker_enclosed(self, buf: bytes | bytearray, before: int, q: int, n: int, final: bool) -> int:
         """`_enclosed` for the `<!--` of a marker at q, looking back into what was already sent."""
@@ -86,6 +110,8 @@ class ForwardScanner(PlaceSearch):
         needle_at = -1
         tag_at = tag_end = -1  # the last tag read whole here: where it begins and ends
         lower = bytes.lower if type(buf) is bytes else _lower_bytes
+        if self._head_reader is not None:
+            self._read_head(buf, n, final)
         while pattern is not None:
             if closer is not None:
                 q, k_end, awaited = close_raw(closer, buf, i, n, final)
@@ -204,8 +230,9 @@ class ForwardScanner(PlaceSearch):
                                 pattern = self._fwd
                             else:
                                 foreign = False
+                            gate = self._head_gate(q + base)
                             for matcher in () if foreign else self._active:
-                                if matcher.every_tag or name in matcher.ends:
+                                if (matcher.every_tag or name in matcher.ends) and matcher not in gate:
                                     code |= matcher.end(name, q + base, tag_end + base)
                             if code:
                                 self._matched(code)
@@ -268,8 +295,9 @@ class ForwardScanner(PlaceSearch):
                     if self._in_foreign or name in ROOTS:  # SVG and MathML: see foreign.py
                         reported = self._foreign_start(name, q + base, buf, name_end, e, closed)
                         pattern = self._fwd
+                    gate = self._head_gate(q + base)
                     for matcher in self._active if reported else ():
-                        if matcher.every_tag or matcher.needles or name in matcher.starts:
+                        if (matcher.every_tag or matcher.needles or name in matcher.starts) and matcher not in gate:
                             code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
                     if code:
                         if code & DONE or self._all:
@@ -324,6 +352,8 @@ class ForwardScanner(PlaceSearch):
             if last < i:
                 keep = min(last, _construct_before(buf, max(safe, last - MAX_TAG, 0), last, n))
         self._keep = keep + base
+        if self._head_reader is not None and self._head_reader.pos < self._keep:
+            self._keep = self._head_reader.pos  # what the head's reader has yet to read
         self._closer = closer
         if self._open:
             self._settle_far()
@@ -432,16 +462,18 @@ class ForwardScanner(PlaceSearch):
         if (self._in_foreign or name in ROOTS) and not self._foreign_start(name, q + base, buf, name_end, e, closed):
             return
         code = UNCHANGED
+        gate = self._head_gate(q + base)
         for matcher in self._active:
-            if matcher.every_tag or matcher.needles or name in matcher.starts:
+            if (matcher.every_tag or matcher.needles or name in matcher.starts) and matcher not in gate:
                 code |= matcher.start(name, q + base, e + base, buf, name_end, e, closed)
         if code:
             self._matched(code)
 
     def _tag_end(self, name: bytes, pos: int, end: int) -> None:
         code = UNCHANGED
+        gate = self._head_gate(pos)
         for matcher in self._active:
-            if matcher.every_tag or name in matcher.ends:
+            if (matcher.every_tag or name in matcher.ends) and matcher not in gate:
                 code |= matcher.end(name, pos, end)
         if code:
             self._matched(code)

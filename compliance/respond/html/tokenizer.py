@@ -18,12 +18,15 @@ What the rewriter does not understand, knowingly:
 - Foreign content (SVG, MathML) is followed for selector places only (foreign.py):
   a marker comment inside `<svg>` is replaced as anywhere else, and `<svg><style>`,
   `<svg><title>` and the like are read as raw text as in HTML.
-- `<plaintext>` and a `<frameset>` the tree builder takes are seen only where the
-  page is read forward (for `body-start`, markers, selector places, `</head>`) and
-  at the end of a document without a usable `</body>` (`end_state`): `body-end`
-  alone does not read the page before its last `</body>`. A frameset's acceptance
-  is read from the chunks still remembered (the whole page when it came in one
-  piece); notices already placed before an accepted `<frameset>` are not taken back.
+- `<plaintext>` and a `<frameset>` the tree builder takes are found where the page
+  is read forward (for `body-start`, markers, selector places, `</head>`); the rest
+  of the page is only looked through for the words `<plaintext` and `<frameset`, and
+  where one is there, read by `end_state` up to the body-end place. That read, and a
+  frameset's acceptance, cover the chunks still remembered (the whole page when it
+  came in one piece, else the last `END_WINDOW` bytes, taken to begin in the data
+  state); notices already placed before an accepted `<frameset>` are not taken back.
+- Elements in the head are never selector places (headend.py); what begins the body
+  is read from the tags, text and end tags before it, with `<noscript>` as raw text.
 - A fake `</body>` in the tail more than `FALLBACK_WINDOW` bytes after the real
   one: the notice then goes at the end of the document.
 - `-->` as plain text after the real `</body>`: read as closing a comment, so the
@@ -43,6 +46,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Final
+
+from compliance.respond.html.foreign import BREAKOUT, INSIDE, ROOTS, Foreign
 
 __all__ = ["MAX_BODY_TAG", "MAX_TAG", "RAW_TEXT_ELEMENTS"]
 
@@ -386,6 +391,7 @@ def end_state(buf: bytes | bytearray, lo: int, n: int) -> str | None:
     """
     i = lo + 3 if lo == 0 and buf.startswith(b"\xef\xbb\xbf") else lo
     frameset_ok = True
+    foreign: Foreign | None = None
     while True:
         m = _END_SCAN.search(buf, i, n)
         if frameset_ok and _NOT_SPACE.search(buf, i, n if m is None else m.start()) is not None:
@@ -421,10 +427,23 @@ def end_state(buf: bytes | bytearray, lo: int, n: int) -> str | None:
         if second == 0x2F:
             if name == b"br":  # `</br>` is read as `<br>`
                 frameset_ok = False
+            elif foreign is not None and foreign.open:
+                foreign.end(name)
             continue
+        if foreign is not None and foreign.open or name in ROOTS:  # SVG and MathML, as foreign.py follows them
+            if foreign is None:
+                foreign = Foreign()
+            kind = foreign.start(name, buf[i - 2] == 0x2F, None)  # (a `font` breaks out only by its name here)
+            if kind == BREAKOUT:
+                foreign.breakout()
+            inside = kind == INSIDE
+        else:
+            inside = False
         if name == _PLAINTEXT:
+            if inside:
+                continue  # an SVG or MathML element of that name: its content is markup
             return PLAINTEXT_REASON
-        if name == _FRAMESET and frameset_ok:
+        if name == _FRAMESET and frameset_ok and not inside:
             return FRAMESET_REASON
         if name in _FRAMESET_NOT_OK and (name != b"input" or b"hidden" not in bytes(buf[name_end:i]).lower()):
             frameset_ok = False
