@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+
+from tests.edge_servers import nginx_serving
 
 from .apps import notice_markup
 from .inprocess import Checks
@@ -39,18 +39,8 @@ def nginx_available() -> bool:
     return Path(NGINX).exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def _nginx(folder: Path, upstream: str, markup: bytes) -> Iterator[str]:
-    port = _free_port()
-    prefix = folder / "nginx"
-    (prefix / "logs").mkdir(parents=True, exist_ok=True)
     replacement = markup.decode("utf-8").replace("\\", "\\\\").replace("'", "\\'") + "</body>"
     assert "$" not in replacement, "sub_filter would read $ as a variable"
     proxy = """
@@ -58,22 +48,10 @@ def _nginx(folder: Path, upstream: str, markup: bytes) -> Iterator[str]:
             proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $http_x_forwarded_for;"""
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        f"""
-worker_processes 1;
-error_log {prefix}/logs/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
+    server = f"""
     upstream app {{ server {upstream.removeprefix("http://")}; keepalive 32; }}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:@PORT@;
         location /sub/ {{
             proxy_pass http://app{BARE_PREFIX}/;{proxy}
             proxy_set_header Accept-Encoding "";
@@ -83,33 +61,9 @@ http {{
         location /mw/ {{
             proxy_pass http://app/;{proxy}
         }}
-    }}
-}}
-""",
-        encoding="utf-8",
-    )
-    log = prefix / "logs" / "error.log"
-    process = subprocess.Popen(
-        [NGINX, "-p", str(prefix), "-c", str(conf), "-g", f"daemon off; pid {prefix}/nginx.pid;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start: {log.read_text(errors='replace') if log.exists() else ''}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    }}"""
+    with nginx_serving(folder / "nginx", server) as url:
+        yield url
 
 
 def where_notice(body: bytes) -> str:

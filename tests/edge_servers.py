@@ -51,24 +51,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def nginx(tmp: Path, http: str, location: str, upstream: str, *, extra_http: str = "") -> Iterator[str]:
-    """nginx with `proxy_cache` in front of `upstream` (a base URL); yields nginx's base URL.
+def nginx_serving(prefix: Path, http: str, *, main: str = "") -> Iterator[str]:
+    """nginx in the foreground in `prefix`, with `http` inside its `http {}` block; yields its base URL.
 
-    `http` and `location` are the generated snippets; responses carry `X-Cache`
-    (nginx's cache status). `proxy_cache_valid` makes nginx store whatever the app does
-    not forbid, the harshest case for a leak.
+    In `http`, `@PORT@` stands for a free loopback port (for its `listen`), `@PREFIX@` for the prefix;
+    `main` goes before the `events` block (`load_module`, `user`). One worker, no access log,
+    every temporary folder in the prefix; stopped by its own process id at the end.
     """
-    require()
-    prefix = tmp / "nginx"
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
-    (prefix / "compliance-http.conf").write_text(http)
-    (prefix / "compliance-location.conf").write_text(location)
     port = free_port()
     conf = prefix / "nginx.conf"
+    body = http.replace("@PORT@", str(port)).replace("@PREFIX@", str(prefix))
     conf.write_text(
         f"""
-load_module {GEOIP2_MODULE};
-{"user root;" if os.geteuid() == 0 else ""}
+{main}
 worker_processes 1;
 error_log {prefix}/logs/error.log warn;
 events {{ worker_connections 1024; }}
@@ -79,23 +75,7 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-    proxy_cache_path {prefix}/cache levels=1:2 keys_zone=pages:10m max_size=200m inactive=10m;
-    {extra_http}
-    include {prefix}/compliance-http.conf;
-    upstream app {{ server {upstream.removeprefix("http://")}; keepalive 16; }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_cache pages;
-            proxy_cache_valid 200 404 10m;
-            include {prefix}/compliance-location.conf;
-            add_header X-Cache $upstream_cache_status always;
-        }}
-    }}
+{body}
 }}
 """
     )
@@ -110,6 +90,42 @@ http {{
         yield f"http://127.0.0.1:{port}"
     finally:
         _stop(process)
+
+
+@contextlib.contextmanager
+def nginx(tmp: Path, http: str, location: str, upstream: str, *, extra_http: str = "") -> Iterator[str]:
+    """nginx with `proxy_cache` in front of `upstream` (a base URL); yields nginx's base URL.
+
+    `http` and `location` are the generated snippets; responses carry `X-Cache`
+    (nginx's cache status). `proxy_cache_valid` makes nginx store whatever the app does
+    not forbid, the harshest case for a leak.
+    """
+    require()
+    prefix = tmp / "nginx"
+    prefix.mkdir(parents=True, exist_ok=True)
+    (prefix / "compliance-http.conf").write_text(http)
+    (prefix / "compliance-location.conf").write_text(location)
+    server = f"""
+    proxy_cache_path @PREFIX@/cache levels=1:2 keys_zone=pages:10m max_size=200m inactive=10m;
+    {extra_http}
+    include @PREFIX@/compliance-http.conf;
+    upstream app {{ server {upstream.removeprefix("http://")}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_cache pages;
+            proxy_cache_valid 200 404 10m;
+            include @PREFIX@/compliance-location.conf;
+            add_header X-Cache $upstream_cache_status always;
+        }}
+    }}"""
+    main = f"load_module {GEOIP2_MODULE};\n{'user root;' if os.geteuid() == 0 else ''}"
+    with nginx_serving(prefix, server, main=main) as url:
+        yield url
 
 
 @contextlib.contextmanager
