@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from compliance.reader.chosen import TEST_EXTENSION
+from compliance.reader.jurisdiction import given_jurisdiction
+
 # pytester: the pytest plugin's tests run pytest on projects of their own.
 pytest_plugins = ["pytester"]
 
@@ -67,6 +70,19 @@ def fetch_audited(caplog: pytest.LogCaptureFixture, app: Any, path: str) -> tupl
         text = fetch(app, path, client=(RU_IP, 1)).text
     (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
     return text, event["rules"]
+
+
+class AsReader:
+    """An app as a reader in `country` gets it: the jurisdiction in the scope, as `compliance test` puts it."""
+
+    def __init__(self, app: Any, country: str) -> None:
+        self.app = app
+        self.jurisdiction = given_jurisdiction(country)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "extensions": {**(scope.get("extensions") or {}), TEST_EXTENSION: self.jurisdiction}}
+        await self.app(scope, receive, send)
 
 
 @dataclass

@@ -22,10 +22,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from compliance import ComplianceMiddleware
-from compliance.reader.chosen import TEST_EXTENSION
-from compliance.reader.jurisdiction import given_jurisdiction
 from compliance.respond.html.tokenizer import FRAMESET_REASON, PLAINTEXT_REASON
-from tests.conftest import fetch, write_rules
+from tests.conftest import AsReader, fetch, write_rules
 
 HEAD = '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Port</title></head>'
 PAGES = {
@@ -59,19 +57,6 @@ rules:
 """
 
 
-class _AsReader:
-    """The app as a reader in `country` gets it."""
-
-    def __init__(self, app: Any, country: str) -> None:
-        self.app = app
-        self.jurisdiction = given_jurisdiction(country)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            scope = {**scope, "extensions": {**(scope.get("extensions") or {}), TEST_EXTENSION: self.jurisdiction}}
-        await self.app(scope, receive, send)
-
-
 def _site() -> Starlette:
     async def page(request: Request) -> Response:
         """The page whole, or in two pieces cut at `at`, or in pieces of `size` bytes."""
@@ -92,14 +77,14 @@ def _site() -> Starlette:
 
 
 @pytest.fixture(params=["plain", "styled"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> _AsReader:
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsReader:
     """The site behind the middleware, for a reader in Russia; with and without the notice's `<style>` in the head."""
     css = "    css: '.legal-notice { border: 1px solid }'\n" if request.param == "styled" else ""
     rules = write_rules(tmp_path, RULES.format(css=css, text=TEXT))
-    return _AsReader(ComplianceMiddleware(_site(), rules=rules), "RU")
+    return AsReader(ComplianceMiddleware(_site(), rules=rules), "RU")
 
 
-def _get(caplog: pytest.LogCaptureFixture, app: _AsReader, path: str) -> tuple[str, dict[str, Any]]:
+def _get(caplog: pytest.LogCaptureFixture, app: AsReader, path: str) -> tuple[str, dict[str, Any]]:
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="compliance.audit"):
         text = fetch(app, path).text
@@ -115,7 +100,7 @@ def _shown(html: str) -> bool:
 
 @pytest.mark.parametrize("name", ["plaintext", "frameset"])
 def test_a_notice_a_browser_would_not_show_is_left_out_and_audited_missed(
-    app: _AsReader, caplog: pytest.LogCaptureFixture, name: str
+    app: AsReader, caplog: pytest.LogCaptureFixture, name: str
 ) -> None:
     text, audited = _get(caplog, app, f"/{name}")
     # (the notices' `<style>` went into the head before the body was read: it shows nothing)
@@ -127,7 +112,7 @@ def test_a_notice_a_browser_would_not_show_is_left_out_and_audited_missed(
 
 @pytest.mark.parametrize("name", ["decoy", "late-frameset", "svg"])
 def test_the_words_where_they_are_no_such_element_change_nothing(
-    app: _AsReader, caplog: pytest.LogCaptureFixture, name: str
+    app: AsReader, caplog: pytest.LogCaptureFixture, name: str
 ) -> None:
     text, audited = _get(caplog, app, f"/{name}")
     assert TEXT in text and _shown(text)
@@ -137,7 +122,7 @@ def test_the_words_where_they_are_no_such_element_change_nothing(
 
 @pytest.mark.parametrize("name", ["plaintext", "frameset", "decoy"])
 def test_every_chunking_gives_the_same_page_and_audit(
-    app: _AsReader, caplog: pytest.LogCaptureFixture, name: str
+    app: AsReader, caplog: pytest.LogCaptureFixture, name: str
 ) -> None:
     whole = _get(caplog, app, f"/{name}")
     for at in range(len(PAGES[name].encode()) + 1):

@@ -21,13 +21,11 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from compliance import ComplianceMiddleware, RuleFileError
-from compliance.reader.chosen import TEST_EXTENSION
-from compliance.reader.jurisdiction import given_jurisdiction
 from compliance.respond.html import HtmlRewriter, Insertion
 from compliance.rules.load import load_rules, load_rules_text
 from compliance.rules.model import Place
 from compliance.rules.selectors import parse_selector
-from tests.conftest import fetch, write_rules
+from tests.conftest import AsReader, fetch, write_rules
 
 RT = '<iframe src="https://www.rt.com/embed/walkout" width="560" title="As broadcast">No video here.</iframe>'
 OTHER = '<iframe src="https://video.example.net/embed/press" title="Press"></iframe>'
@@ -69,19 +67,6 @@ REMOVE = """
 REPLACE = REMOVE.replace("action: remove", "action: replace")
 
 
-class _AsReader:
-    """The app as a reader in `country` gets it (the jurisdiction in the scope, as `compliance test` puts it)."""
-
-    def __init__(self, app: Any, country: str) -> None:
-        self.app = app
-        self.jurisdiction = given_jurisdiction(country)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            scope = {**scope, "extensions": {**(scope.get("extensions") or {}), TEST_EXTENSION: self.jurisdiction}}
-        await self.app(scope, receive, send)
-
-
 def _site() -> Starlette:
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE)
@@ -115,7 +100,7 @@ def _mw(tmp_path: Path, rules: str) -> ComplianceMiddleware:
 def _get(caplog: pytest.LogCaptureFixture, app: ComplianceMiddleware, path: str, country: str) -> tuple[str, list[Any]]:
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="compliance.audit"):
-        text = fetch(_AsReader(app, country), path).text
+        text = fetch(AsReader(app, country), path).text
     events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
     return text, events[-1]["rules"] if events else []
 
@@ -200,7 +185,7 @@ def test_the_address_in_a_script_string_a_comment_or_text_is_left_alone(
 def test_a_block_wins_over_removal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     block = '\n  - {id: eea, notice: gdpr, jurisdictions: ["@EEA"], action: block}\n'
     app = _mw(tmp_path, REMOVE + block)
-    response = fetch(_AsReader(app, "DE"), "/page")
+    response = fetch(AsReader(app, "DE"), "/page")
     assert response.status_code == 451 and "www.rt.com" not in response.text
 
 
@@ -489,7 +474,7 @@ def test_an_element_nested_too_deep_to_find_its_end_is_audited_missed(
     app = ComplianceMiddleware(Starlette(routes=[Route("/deep", deep)]), rules=write_rules(folder, RULES + rule))
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="compliance.audit"):
-        text = fetch(_AsReader(app, "DE"), "/deep").text
+        text = fetch(AsReader(app, "DE"), "/deep").text
     (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
     assert text == page  # left as it was, never half removed
     assert event["rules"][0]["outcome"] == "missed"
