@@ -23,8 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from compliance import ComplianceMiddleware
-from tests.conftest import fetch, write_rules
-from tests.test_audit_truth import _AsReader
+from tests.conftest import AsReader, fetch, write_rules
 
 PAGE = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Port</title>'
@@ -62,12 +61,12 @@ def _site() -> Starlette:
     return Starlette(routes=[Route("/page", page)])
 
 
-def _app(tmp_path: Path, placement: str, more: str = "") -> _AsReader:
+def _app(tmp_path: Path, placement: str, more: str = "") -> AsReader:
     rules = write_rules(tmp_path, RULES.format(placement=placement, more=more))
-    return _AsReader(ComplianceMiddleware(_site(), rules=rules), "RU")
+    return AsReader(ComplianceMiddleware(_site(), rules=rules), "RU")
 
 
-def _get(caplog: pytest.LogCaptureFixture, app: _AsReader, path: str = "/page") -> tuple[str, dict[str, Any]]:
+def _get(caplog: pytest.LogCaptureFixture, app: AsReader, path: str = "/page") -> tuple[str, dict[str, Any]]:
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="compliance.audit"):
         text = fetch(app, path).text
