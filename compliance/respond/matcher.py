@@ -119,28 +119,18 @@ HIT: Final = 4
 
 # What a matcher wants: start tags, end tags, needles, every tag.
 _Wanted = tuple[frozenset[bytes], frozenset[bytes], tuple[bytes, ...], bool]
-_WITH_BODY_ENDS: dict[frozenset[bytes], frozenset[bytes]] = {}
 
 
 _UNIONS: dict[tuple[frozenset[bytes], frozenset[bytes]], frozenset[bytes]] = {}
 
 
-def _union(below: frozenset[bytes], more: frozenset[bytes]) -> frozenset[bytes]:
-    """below | more (not a subset of below), the same object each time (they are dictionary keys downstream)."""
+def interned_union(below: frozenset[bytes], more: frozenset[bytes]) -> frozenset[bytes]:
+    """below | more, the same object each time (dictionary keys downstream; scanner regexes are cached by them)."""
     found = _UNIONS.get((below, more))
     if found is None:
         if len(_UNIONS) >= 1024:
             _UNIONS.clear()
         found = _UNIONS[(below, more)] = below | more
-    return found
-
-
-def _with_body_ends(ends: frozenset[bytes]) -> frozenset[bytes]:
-    found = _WITH_BODY_ENDS.get(ends)
-    if found is None:
-        if len(_WITH_BODY_ENDS) >= 1024:
-            _WITH_BODY_ENDS.clear()
-        found = _WITH_BODY_ENDS[ends] = ends | _BODY_ENDS
     return found
 
 
@@ -378,7 +368,7 @@ class SelectorMatcher:
                         return DONE
                     entry = self.subject = stack[-1]
                     self.starts = entry[3]
-                    self.ends = _with_body_ends(entry[4])
+                    self.ends = interned_union(entry[4], _BODY_ENDS)
                     self.every_tag = bool(entry[5] & _EVERY)
                     self.needles = ()
                     return CHANGED
@@ -399,14 +389,14 @@ class SelectorMatcher:
                 name,
                 states,
                 top[2] | states,
-                top[3] if starts <= top[3] else _union(top[3], starts),
-                top[4] if ends <= top[4] else _union(top[4], ends),
+                top[3] if starts <= top[3] else interned_union(top[3], starts),
+                top[4] if ends <= top[4] else interned_union(top[4], ends),
                 top[5] | flags,
             )
         stack.append(entry)
         if self.subject is not None:
             self.starts = entry[3]
-            self.ends = _with_body_ends(entry[4])
+            self.ends = interned_union(entry[4], _BODY_ENDS)
             self.every_tag = bool(entry[5] & _EVERY)
         else:
             self.starts, self.ends, self.needles, every = program.wanted(entry[3], entry[4], entry[2])
@@ -481,8 +471,8 @@ class SelectorMatcher:
                     name,
                     states,
                     below[2] | states,
-                    below_starts if starts <= below_starts else _union(below_starts, starts),
-                    below_ends if ends <= below_ends else _union(below_ends, ends),
+                    below_starts if starts <= below_starts else interned_union(below_starts, starts),
+                    below_ends if ends <= below_ends else interned_union(below_ends, ends),
                     below[5] | flags,
                 )
             )
@@ -550,7 +540,7 @@ class SelectorMatcher:
         _, _, inherited, starts, ends, flags = stack[-1]
         if self.subject is not None:
             self.starts = starts
-            self.ends = _with_body_ends(ends)
+            self.ends = interned_union(ends, _BODY_ENDS)
             self.every_tag = bool(flags & _EVERY)
             self.needles = ()
             return

@@ -25,7 +25,7 @@ from compliance.respond.html.anchors import (
 )
 from compliance.respond.html.foreign import ROOTS, Foreign
 from compliance.respond.html.tokenizer import _LOOKBEHIND, _NO_NAMES, _forward_pattern, _scanner, _ScannerKey
-from compliance.respond.matcher import SelectorMatcher
+from compliance.respond.matcher import SelectorMatcher, interned_union
 from compliance.rules.model import Place
 
 __all__ = ["FALLBACK_WINDOW", "PlaceSearch"]
@@ -41,19 +41,6 @@ _TAIL_TAGS: Final = tokenizer._TAIL_TAGS
 FALLBACK_WINDOW: Final = 4096
 #: Distinct forward patterns one page may ask for before its scanner reads every tag instead.
 _PATTERNS_PER_PAGE: Final = 24
-
-
-_ROOTED: dict[frozenset[bytes], frozenset[bytes]] = {}
-
-
-def _with_roots(starts: frozenset[bytes]) -> frozenset[bytes]:
-    """starts with `svg` and `math` (the same object each time: scanner regexes are cached by it)."""
-    found = _ROOTED.get(starts)
-    if found is None:
-        if len(_ROOTED) >= 1024:
-            _ROOTED.clear()
-        found = _ROOTED[starts] = starts | ROOTS
-    return found
 
 
 class PlaceSearch:
@@ -206,7 +193,7 @@ class PlaceSearch:
         if self._in_foreign:
             every = True  # every tag, to follow the foreign elements
         elif not starts >= ROOTS:
-            starts = _with_roots(starts)
+            starts = interned_union(starts, ROOTS)
         self._sel_starts, self._sel_ends, self._sel_every, self._sel_wide = starts, ends, every, every or needles != ()
         key: _ScannerKey
         if every:  # one regex reads every tag, whatever the names: one key

@@ -165,11 +165,7 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
         else:
             draft.placement = placement
             if draft.action == "block":
-                reader.warning(
-                    placement_node,
-                    "placement-ignored",
-                    'A "block" rule answers with a page of its own, so its "placement" is not used; remove it.',
-                )
+                _unused_on_block(reader, placement_node, "placement")
     mode = _optional_choice(reader, draft, node, "mode", MODES)
     if mode is not None:
         draft.mode = mode
@@ -413,6 +409,15 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
     return rules
 
 
+def _unused_on_block(reader: FileReader, node: YamlValue, field: str) -> None:
+    """Warn that a block rule's `field` (placement, fallback, match) is not used."""
+    reader.warning(
+        node,
+        f"{field}-ignored",
+        f'A "block" rule answers with a page of its own, so its "{field}" is not used; remove it.',
+    )
+
+
 def _read_fallback(reader: FileReader, draft: RuleDraft, node: YamlValue) -> None:
     """`fallback`: body-end (the default) or none, for a rule whose HTML places the page may not have."""
     fallback = reader.choice(node, "fallback", FALLBACKS)
@@ -424,11 +429,7 @@ def _read_fallback(reader: FileReader, draft: RuleDraft, node: YamlValue) -> Non
         return
     kinds = [place.kind for place in draft.placement]
     if draft.action == "block":
-        reader.warning(
-            node,
-            "fallback-ignored",
-            'A "block" rule answers with a page of its own, so its "fallback" is not used; remove it.',
-        )
+        _unused_on_block(reader, node, "fallback")
     elif kinds[0] in ("header", "json", "head", "feed"):
         reader.error(
             node,
@@ -464,11 +465,7 @@ def _read_match(reader: FileReader, draft: RuleDraft, node: YamlValue) -> None:
     if match == "first":
         return
     if draft.action == "block":
-        reader.warning(
-            node,
-            "match-ignored",
-            'A "block" rule answers with a page of its own, so its "match" is not used; remove it.',
-        )
+        _unused_on_block(reader, node, "match")
     elif draft.valid and (len(draft.placement) != 1 or draft.placement[0].kind not in SELECTOR_PLACES):
         reader.error(
             node,
