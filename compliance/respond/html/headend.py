@@ -30,10 +30,12 @@ from compliance.respond.html.tokenizer import (
     _TAG_REST,
     MAX_BODY_TAG,
     MAX_TAG,
+    SCRIPT_DATA,
     STOPS,
     _any_case,
     _forward_pattern,
     close_raw,
+    script_end,
 )
 
 __all__ = ["BODY_FIRST", "HEAD_UNREAD", "NOT_FOUND", "HeadReader", "head_end"]
@@ -184,6 +186,7 @@ def head_end(page: bytes) -> int:
     the next, with the same regex and closers, only without what the scanner does for other places.
     """
     search = _HEAD_TOKENS.search
+    find = page.find
     n = len(page)
     i = 0
     while True:
@@ -192,24 +195,31 @@ def head_end(page: bytes) -> int:
             return NOT_FOUND
         q = m.start()
         second = page[q + 1]
-        if second == 0x21:  # `<!--`
-            k = _COMMENT_END.search(page, q + 2, n)
-            if k is None:
+        if second == 0x21:  # `<!--`, up to its `-->` (`_COMMENT_END`)
+            i = find(b"-->", q + 2, n)
+            if i < 0:
                 return NOT_FOUND
-            i = k.end()
+            i += 3
             continue
         if second == 0x2F:  # the pattern's only end tag: `</head`
             return q
         name_end = m.end()
         name = page[q + 1 : name_end].lower()
-        if name == b"body":
+        if name == b"script":
+            at, i, _ = script_end(page, name_end, n, SCRIPT_DATA, True)
+        elif name == b"body":
             tag = _TAG_REST.match(page, name_end, n)
             if tag is not None and tag.end() - q <= MAX_BODY_TAG:
                 return BODY_FIRST
             i = name_end
             continue
-        if name in STOPS:
+        elif name in STOPS:
             return HEAD_UNREAD
-        at, i, _ = close_raw(_CLOSERS[name], page, name_end, n, True)
+        else:  # what `close_raw` does for a raw-text element other than a script
+            k = _CLOSERS[name].search(page, name_end, n)
+            if k is None:
+                return NOT_FOUND
+            i = k.end()
+            continue
         if at < 0:
             return NOT_FOUND
