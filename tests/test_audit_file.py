@@ -118,9 +118,12 @@ def test_behind_other_handlers_it_writes_as_any_logging_handler(tmp_path: Path, 
     other.emit = seen.append  # type: ignore[method-assign]
     alone(handler)
     LOGGER.addHandler(other)
-    serve(tmp_path, [RU, RU])
+    app = ComplianceMiddleware(page, rules=rule_file(tmp_path, RULES), reload_interval=None)  # type: ignore[arg-type]
+    for reader in [RU, "95.173.137.10", RU]:  # one page, one outcome: the network is the reader's own
+        fetch(app, "/news/1", client=(reader, 40000))
     handler.close()
-    assert [e["event"] for e in events(path)] == ["decision", "decision"]
+    assert [e["event"] for e in events(path)] == ["decision"] * 3
+    assert [e["network"] for e in events(path)] == ["95.173.136.0/24", "95.173.137.0/24", "95.173.136.0/24"]
     assert [json.loads(r.getMessage())["seq"] for r in seen] == [e["seq"] for e in events(path)]
     assert compliance("audit", "verify", str(path), cwd=tmp_path).returncode == 0
 
@@ -182,14 +185,20 @@ def test_events_from_a_kept_template_are_the_events_encoded_whole_and_verify(
     )
     paths = ["/news/1", "/news/ünï", "/news/%25s%22", "/news/a%E2%80%A8b", '/news/"q"\\', "/news/%7F", "/news/1"]
     ids = ["req-1", 'quote"d', None, "x" * 129, "a.b:c/d+e=f@g", None, "req-1"]
-    for where, given in zip(paths, ids, strict=True):
-        fetch(app, where, client=(RU, 40000), headers=None if given is None else {"x-request-id": given})
+    readers = [RU, "95.173.137.10", "2a02:6b8::1", RU, "95.173.137.10", RU, "2a02:6b8::1"]
+    for where, given, reader in zip(paths, ids, readers, strict=True):
+        fetch(app, where, client=(reader, 40000), headers=None if given is None else {"x-request-id": given})
     handler.close()
+    assert len(app.outcomes) == 1  # one outcome, kept once for every page that had it
     lines = path.read_text(encoding="utf-8").splitlines()
     written = [json.loads(line) for line in lines]
     decisions = [e for e in written if e["event"] == "decision"]
     assert [e["path"] for e in decisions] == [
         "/news/1", "/news/ünï", "/news/%s\"", "/news/a\u2028b", '/news/"q"\\', "/news/\x7f", "/news/1"
+    ]  # fmt: skip
+    assert [e["network"] for e in decisions] == [
+        "95.173.136.0/24", "95.173.137.0/24", "2a02:6b8::/48", "95.173.136.0/24", "95.173.137.0/24",
+        "95.173.136.0/24", "2a02:6b8::/48",
     ]  # fmt: skip
     got = [e["request_id"] for e in decisions]
     assert got[0] == got[6] == "req-1" and got[4] == "a.b:c/d+e=f@g"

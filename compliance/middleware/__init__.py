@@ -395,12 +395,12 @@ class ComplianceMiddleware:
         sample = None if rules else self.audit_policy.sample_unfired
         j = jurisdiction
         # What the event repeats from one response to the next with the same plan and outcomes: its
-        # template (line and chain bytes) is encoded once, and only time, request id and path are added.
+        # template (line and chain bytes) is encoded once, and only time, request id, path and network
+        # are added (the network where the recommended handler takes the line: see `emit_prepared`).
         same = (
             event,
             method,
             (j.country, j.subdivision, j.anonymous, j.source, tuple(sorted(j.kinds)) if j.kinds else None),
-            network,
             built,
             None if edge_fields is None else tuple(edge_fields.items()),
             sample,
@@ -420,7 +420,7 @@ class ComplianceMiddleware:
                 **({} if sample is None else {"sample": sample}),
             }
 
-        emit_prepared(event, same, request_id, path, fields)
+        emit_prepared(event, same, request_id, path, network, fields)
 
 
 def _host(scope: Scope) -> str:

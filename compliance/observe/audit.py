@@ -145,20 +145,28 @@ def emit(event: str, fields: Mapping[str, Any], same: Hashable = None) -> None:
         _report_failure()
 
 
-def emit_prepared(event: str, same: Hashable, request_id: str, path: str, fields: Callable[[], dict[str, Any]]) -> None:
+def emit_prepared(
+    event: str,
+    same: Hashable,
+    request_id: str,
+    path: str,
+    network: str | None,
+    fields: Callable[[], dict[str, Any]],
+) -> None:
     """`emit(event, fields(), same)`, where the recommended handler is alone on the audit logger: from the
     template kept for `same` (see `chain.write_prepared`), the line handed straight to the handler, and
-    `fields` called only the first time. `request_id` is one `request_id_of` gave."""
+    `fields` called only the first time. `request_id` is one `request_id_of` gave, `network` one
+    `network_of` gave; `same` stands for every other field."""
     handler = _direct_handler()
     if handler is None:
-        emit(event, fields(), same)
+        emit(event, fields(), (same, network))  # (`emit`'s templates key on every field but three)
         return
 
     def build() -> dict[str, Any]:
         return {"event": event, "time": 0.0, **fields()}
 
     try:
-        write_prepared(same, build, request_id, path, handler.put, _write)
+        write_prepared(same, build, request_id, path, network, handler.put, _write)
     except AuditDropped:
         pass  # the handler counts it, and records the gap in the chain as soon as it has room
     except Exception:
@@ -244,11 +252,10 @@ class Outcomes:
     Kept per plan and outcome (`outcomes_of`) and shared by the responses that have them: never changed.
     """
 
-    __slots__ = ("rules", "placed", "_pairs", "_labels")
+    __slots__ = ("rules", "_pairs", "_labels")
 
-    def __init__(self, rules: list[dict[str, Any]], placed: tuple[Any, ...] = ()) -> None:
+    def __init__(self, rules: list[dict[str, Any]]) -> None:
         self.rules = rules
-        self.placed = placed  # (kept for `outcomes_of`: the key holds their ids)
         self._pairs = tuple((entry["rule"], entry["outcome"]) for entry in rules)
         self._labels: dict[str, tuple[tuple[str, str, str], ...]] = {}
 
@@ -273,8 +280,9 @@ def outcomes_of(
 ) -> Outcomes:
     """`rule_outcomes` (same arguments), built once per plan and outcome and kept in `kept`.
 
-    The key holds what `rule_outcomes` reads: the plan, the media type, `missed`, `reason`, the values it
-    reads of `known_outcomes`, and the placements (by identity, checked on a hit: the transforms share them).
+    The key holds what `rule_outcomes` reads: the plan's fired rules (`plan.fired`, one object for
+    every decision that fires the same ones, whatever the page), the media type, `missed`, `reason`,
+    the values it reads of `known_outcomes`, and the placements.
     """
     placed = tuple(placed_notices)
     known = tuple(
@@ -287,11 +295,14 @@ def outcomes_of(
         )
         for notice, entry in known_outcomes.items()
     )
-    key = (plan, media, missed, reason, known, *map(id, placed))
-    found = kept.get(key)
-    if found is not None and found.placed == placed:
+    key = (plan.fired, media, missed, reason, known, placed)
+    try:
+        found = kept.get(key)
+    except TypeError:  # a placement that cannot be a key: built for this response alone
+        return Outcomes(rule_outcomes(plan, known_outcomes, placed, media, missed, reason))
+    if found is not None:
         return found
-    found = Outcomes(rule_outcomes(plan, known_outcomes, placed, media, missed, reason), placed)
+    found = Outcomes(rule_outcomes(plan, known_outcomes, placed, media, missed, reason))
     if len(kept) >= 4096:
         kept.clear()
     kept[key] = found

@@ -113,19 +113,21 @@ def _fragment(value: Any) -> tuple[str, str]:
     return _line(value), _canonical_text(value)
 
 
-def _template(names: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, tuple[str, ...], str, tuple[int, ...]]:
+def _template(
+    names: tuple[str, ...], record: Mapping[str, Any], per_request: frozenset[str] = _PER_REQUEST
+) -> tuple[str, tuple[str, ...], str, tuple[int, ...]]:
     """The line's and the canonical form's %-templates for events with these fields and repeating values."""
     line, line_order, text, text_order = [], [], [], []
     for name in names:
         key_line = _fragment(name)[0].replace("%", "%%")
-        if name in _PER_REQUEST:
+        if name in per_request:
             line.append(f"{key_line}:%s")
             line_order.append(name)
         else:
             line.append(f"{key_line}:" + _fragment(record[name])[0].replace("%", "%%"))
     for name in sorted(names):
         key_text = _fragment(name)[1].replace("%", "%%")
-        if name in _PER_REQUEST:
+        if name in per_request:
             text.append(f"{key_text}:%s")
             text_order.append(name)
         else:
@@ -326,8 +328,9 @@ def _checkpoint(moment: Any, write: Callable[[dict[str, Any], str], None]) -> No
 
 
 #: The per-request fields of a prepared event, in the order of its line and of its canonical form.
-_LINE_ORDER: Final = ("time", "request_id", "path", "seq", "prev")
-_TEXT_INDEX: Final = (2, 4, 1, 3, 0)  # path, prev, request_id, seq, time: their places in _LINE_ORDER
+_LINE_ORDER: Final = ("time", "request_id", "path", "network", "seq", "prev")
+_PREPARED_PER_REQUEST: Final = frozenset(_LINE_ORDER)
+_TEXT_INDEX: Final = (3, 2, 5, 1, 4, 0)  # network, path, prev, request_id, seq, time: their places in _LINE_ORDER
 #: `same` -> (the chain id, the line's template, the canonical form's template) of events prepared once.
 _PREPARED: dict[Hashable, tuple[str, str, str]] = {}
 
@@ -337,15 +340,17 @@ def write_prepared(
     build: Callable[[], dict[str, Any]],
     request_id: str,
     path: str,
+    network: str | None,
     put: Callable[[str], None],
     write: Callable[[dict[str, Any], str], None],
 ) -> None:
     """Writes an event as the next link of this process's chain, from the template kept for `same`.
 
-    `same` is equal for two events only where all their fields but `time`, `request_id` and `path`
-    are; `build()` gives the event's fields (from `event` on, in order, `time` included) the first
-    time. Only the time, `request_id` (of the characters `audit.request_id_of` lets through, which
-    JSON writes as they are), `path` and the place in the chain are encoded per event, and the line
+    `same` is equal for two events only where all their fields but `time`, `request_id`, `path` and
+    `network` are; `build()` gives the event's fields (from `event` on, in order, `time` included) the
+    first time. Only the time, `request_id` (of the characters `audit.request_id_of` lets through, which
+    JSON writes as they are), `path`, `network` (one `audit.network_of` gave) and the place in the
+    chain are encoded per event, and the line
     goes straight to `put` (the audit handler's queue); `write` takes a checkpoint where one is due.
     The event is the one `write_linked` would write, byte for byte.
     """
@@ -355,9 +360,9 @@ def write_prepared(
         if found is None or found[0] != chain:
             record = build()
             record["chain"], record["seq"], record["prev"] = chain, 0, ""
-            line, order, text, index = _template(tuple(record), record)
+            line, order, text, index = _template(tuple(record), record, _PREPARED_PER_REQUEST)
             if order != _LINE_ORDER or index != _TEXT_INDEX:  # (every event the middleware writes has them)
-                record.update(time=round(time.time(), 3), request_id=request_id, path=path)
+                record.update(time=round(time.time(), 3), request_id=request_id, path=path, network=network)
                 del record["chain"], record["seq"], record["prev"]
                 _link(record, write)
                 return
@@ -367,12 +372,13 @@ def write_prepared(
         now = float.__repr__(round(time.time(), 3))
         rid = '"' + request_id + '"'
         path_line, path_text = _fragment(path)
+        net = "null" if network is None else '"' + network + '"'
         seq = CHAIN.seq + 1
         number = int.__repr__(seq)
         prev = '"' + CHAIN.last + '"'
-        text = found[2] % (path_text, prev, rid, number, now)
+        text = found[2] % (net, path_text, prev, rid, number, now)
         digest = hashlib.sha256(text.encode("ascii")).hexdigest()[:HASH_DIGITS]
-        put(found[1] % (now, rid, path_line, number, prev))
+        put(found[1] % (now, rid, path_line, net, number, prev))
         CHAIN.seq = seq
         CHAIN.last = digest
         if CHAIN.checkpoint_due():
