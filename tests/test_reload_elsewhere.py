@@ -108,3 +108,14 @@ def test_without_a_helper_the_rules_are_read_here_and_it_says_so(tmp_path: Path)
     assert done.stdout.strip() == "['newer-first', 'newer-second'] None"
     warned = [line for line in done.stderr.splitlines() if "reloaded in the serving process" in line]
     assert len(warned) == 1, done.stderr  # said once, not at every reload
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities here")
+def test_the_helper_reads_at_the_lowest_cpu_priority_and_serving_keeps_its_own() -> None:
+    # Where cores are short, a reload's reading must not take them from the serving threads.
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    load_rules_elsewhere(str(RULES))
+    pid = helper_pid()
+    assert pid is not None
+    assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+    assert os.getpriority(os.PRIO_PROCESS, 0) == ours
