@@ -184,7 +184,7 @@ def _mapping(items: dict[str, Any]) -> MappingProxyType[str, Any]:
 
 _new: Final = object.__new__
 _set_field: Final = object.__setattr__
-_drain: Final = collections.deque(maxlen=0).extend  # runs an iterator to its end, in C
+_drain: Final = collections.deque[object](maxlen=0).extend  # an iterator run out, in C
 
 
 def _rebuild(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
