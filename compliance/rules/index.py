@@ -12,9 +12,9 @@ hundred words.
   `*` and for each segment with `*` inside (`/news/*/amp` is `news`, then any
   segment, then `amp`), so a path walks the globs along its own segments and no
   glob is matched in full (but for those with `**` before their last segment,
-  matched in full where their leading segments lead); `re:` patterns are matched together by RE2 sets (linear in the path
-  for the whole set). A rule covers the path where one of its `paths` matches and
-  none of its `except_paths` does.
+  matched in full where their leading segments lead); `re:` patterns are matched
+  together by RE2 sets (linear in the path for the whole set). A rule covers the
+  path where one of its `paths` matches and none of its `except_paths` does.
 
 `covering(host, path)` is exactly `{rules whose hosts and paths cover it}`, as a
 scan of every rule finds it (the property tests check it against such a scan).
