@@ -36,6 +36,9 @@ __all__ = ["CoverIndex", "bits_of"]
 _SET_SIZE: Final = 128
 _SET_MEMORY: Final = 64 << 20
 _ANCHOR_BOTH: Any = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
+#: Hosts whose rules are kept, and the longest host kept: bounded in bytes whatever Host readers send.
+_HOSTS_KEPT: Final = 256
+_MAX_KEPT_HOST: Final = 300
 
 
 class _Pattern:
@@ -131,6 +134,8 @@ class CoverIndex:
         self._exact: dict[str, int] = {}
         self._wildcard: dict[str, int] = {}
         self.uses_hosts = False
+        #: host -> its rules, for the hosts seen last (a site serves a few).
+        self._by_host: dict[str, int] = {}
         patterns: dict[str, _Pattern] = {}
         for bit, rule in enumerate(rules):
             flag = 1 << bit
@@ -191,6 +196,16 @@ class CoverIndex:
         """The rules whose `hosts` take in this host (a Host header value; the port is ignored)."""
         if host == ANY_HOST or not self.uses_hosts:
             return self.every
+        found = self._by_host.get(host)
+        if found is None:
+            found = self._hosts(host)
+            if len(host) <= _MAX_KEPT_HOST:
+                if len(self._by_host) >= _HOSTS_KEPT:
+                    self._by_host.clear()
+                self._by_host[host] = found
+        return found
+
+    def _hosts(self, host: str) -> int:
         name = host_only(host)
         found = self._any_host | self._exact.get(name, 0)
         if self._wildcard:
