@@ -119,6 +119,7 @@ def test_the_decision_stays_exact_while_its_bounded_caches_let_go(
             assert len(engine._covers) <= 2
             assert engine._kept <= 3
             assert sum(len(cover.decisions) for cover in engine._covers.values()) <= 3
+            assert len(engine._decided) <= 3
     finally:
         decide._COVERS_KEPT, decide._DECISIONS_KEPT = original
 

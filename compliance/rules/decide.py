@@ -408,6 +408,8 @@ class Engine:
         key = (tuple(fired), block, bool(live & self._dependent), conditional)
         decision = self._decided.get(key)
         if decision is None:
+            if len(self._decided) >= _DECISIONS_KEPT:
+                self._decided.clear()
             firings = self._firings
             decision = self._decided[key] = Decision(
                 fired=tuple(firings[bit] for bit in fired),
