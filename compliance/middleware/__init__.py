@@ -21,7 +21,7 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance.errors import ConfigError
-from compliance.middleware.responder import LazyState, Responder, header_text
+from compliance.middleware.responder import Responder, header_text, lazy_state
 from compliance.observe.audit import (
     FAULT_LOGGER,
     AuditPolicy,
@@ -58,6 +58,12 @@ DEFAULT_HOLDBACK: Final = 256 * 1024
 #: ASGI extensions that send a body the middleware cannot see, hidden from the app where a notice is due in it.
 _HIDDEN: Final = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _NAMED_CACHE_SIZE: Final = 4096
+#: Paths kept with whether a rule covers them (where no rule names hosts), and the longest kept:
+#: a page no rule covers is then told from one dict lookup on the raw path. Bounded in bytes.
+_KNOWN_PATHS: Final = 4096
+_KNOWN_PATH: Final = 256
+#: Host header values kept read (`read_host`): a site answers to few names.
+_KNOWN_HOSTS: Final = 256
 
 
 class ComplianceMiddleware:
@@ -151,6 +157,10 @@ class ComplianceMiddleware:
         self._timed = self.metrics.enabled
         self._started = False
         self._plans: dict[int, Plan] = {}
+        #: The engine in force when these were kept, and whether each raw path is uncovered (None where
+        #: some rule names hosts: the host takes part).
+        self._known: tuple[Engine | None, dict[str, bool] | None] = (None, None)
+        self._hosts: dict[bytes, str] = {}
         #: What audit events and metrics say of a response's rules, per plan and outcome (`outcomes_of`).
         self.outcomes: dict[Hashable, Outcomes] = {}
 
@@ -170,14 +180,29 @@ class ComplianceMiddleware:
         began = time.perf_counter() if self._timed else 0.0
         try:
             engine = self.rules.engine
-            host = _host(scope) if engine.uses_hosts else ""
-            if not engine.covers(host, scope["path"]):
+            known = self._known
+            if known[0] is not engine:
+                # One reference: a request on another thread reads either the old pair or the new one.
+                known = self._known = (engine, {} if not engine.uses_hosts else None)
+            covered = known[1]
+            if covered is None:  # some rule names hosts
+                host = self._host(scope)
+                uncovered = not engine.covers(host, scope["path"])
+            else:
+                host = ""
+                path = scope["path"]
+                uncovered = covered.get(path)  # type: ignore[assignment]
+                if uncovered is None:
+                    uncovered = not engine.covers("", path)
+                    if len(path) <= _KNOWN_PATH:
+                        if len(covered) >= _KNOWN_PATHS:
+                            covered.clear()
+                        covered[path] = uncovered
+            if uncovered:
                 # No rule covers this page: the app gets it untouched, and the jurisdiction
                 # only if it asks for it.
-                scope["state"] = LazyState(scope.get("state"), self, scope)
-                uncovered = True
+                scope["state"] = lazy_state(self, scope)
             else:
-                uncovered = False
                 chosen = chosen_jurisdiction(scope)
                 jurisdiction = chosen or self.resolver.resolve(scope)
                 edge: EdgeClass | None = None
@@ -213,7 +238,10 @@ class ComplianceMiddleware:
             )
             await self.app(scope, receive, send)
             return
-        if uncovered or not decision.covered:
+        if uncovered:
+            await self.app(scope, receive, send)
+            return
+        if not decision.covered:
             await self.app(scope, receive, send)
             return
         if decision.block is not None:
@@ -240,6 +268,22 @@ class ComplianceMiddleware:
             raise
         if responder.held:
             await responder.settle()
+
+    def _host(self, scope: Scope) -> str:
+        """The request's host, normalised; `ANY_HOST` when it cannot be read, so it escapes no host-scoped rule."""
+        for key, value in scope.get("headers") or ():
+            if key == b"host":
+                value = bytes(value)
+                host = self._hosts.get(value)
+                if host is None:
+                    host = read_host(value)
+                    if len(value) > _KNOWN_PATH:
+                        return host
+                    if len(self._hosts) >= _KNOWN_HOSTS:
+                        self._hosts.clear()
+                    self._hosts[value] = host
+                return host
+        return ANY_HOST
 
     def _take_token(self, scope: Scope, send: Send) -> tuple[Scope, Send]:
         """The request without its test or preview token; `send` says so where the token was honoured."""
@@ -326,10 +370,17 @@ class ComplianceMiddleware:
     def _cache_headers_only(
         self, send: Send, jurisdiction: Jurisdiction, edge: EdgeClass | None, chosen: bool, vary: tuple[str, ...] = ()
     ) -> Send:
+        # Where the policy is `for_one_reader` (the usual case), an app's list that names no cache
+        # field takes `Cache-Control: private` appended, without the general path's rewrite.
+        plain = not (chosen or vary or edge is not None or (jurisdiction.source == "header" and self.vary_headers))
+
         async def send_with_cache_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
-                message = {**message, "headers": self.cache_headers(headers, jurisdiction, edge, chosen, vary)}
+                headers = _cache.for_one_reader_plain(message.get("headers", ())) if plain else None
+                if headers is None:
+                    lowered = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
+                    headers = self.cache_headers(lowered, jurisdiction, edge, chosen, vary)
+                message = {**message, "headers": headers}
             await send(message)
 
         return send_with_cache_headers
@@ -421,11 +472,3 @@ class ComplianceMiddleware:
             }
 
         emit_prepared(event, same, request_id, path, network, fields)
-
-
-def _host(scope: Scope) -> str:
-    """The request's host, normalised; `ANY_HOST` when it cannot be read, so it escapes no host-scoped rule."""
-    for key, value in scope.get("headers") or ():
-        if key == b"host":
-            return read_host(bytes(value))
-    return ANY_HOST

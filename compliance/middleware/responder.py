@@ -46,7 +46,7 @@ from compliance.rules.decide import Decision
 if TYPE_CHECKING:
     from compliance.middleware import ComplianceMiddleware
 
-__all__ = ["LazyState", "Responder", "header_text"]
+__all__ = ["LazyState", "Responder", "header_text", "lazy_state"]
 
 
 class _TrioTask:
@@ -94,23 +94,21 @@ class LazyState(dict[str, Any]):
 
     `scope["state"]["jurisdiction"]` and Starlette's `request.state.jurisdiction`
     read it as on any other page; a page that never asks costs no resolution.
+    Built by `lazy_state` (no `__init__` of its own: a dict subclass's Python
+    constructor cost as much as the rest of a pass-through).
     """
 
-    __slots__ = ("_mw", "_client", "_headers", "_extensions")
-
-    def __init__(self, state: dict[str, Any] | None, mw: ComplianceMiddleware, scope: Scope) -> None:
-        super().__init__(state or ())
-        self._mw = mw
-        self._client = scope.get("client")
-        self._headers = scope.get("headers")
-        self._extensions = scope.get("extensions")
+    #: The middleware, and what of the request the resolution reads (client, headers, extensions).
+    __slots__ = ("_from",)
+    _from: tuple[ComplianceMiddleware, Any, Any, Any]
 
     def __missing__(self, key: str) -> Any:
         if key != "jurisdiction":
             raise KeyError(key)
-        scope = {"client": self._client, "headers": self._headers, "extensions": self._extensions}
+        mw, client, headers, extensions = self._from
+        scope = {"client": client, "headers": headers, "extensions": extensions}
         try:
-            value = chosen_jurisdiction(scope) or self._mw.resolver.resolve(scope)
+            value = chosen_jurisdiction(scope) or mw.resolver.resolve(scope)
         except Exception:
             FAULT_LOGGER.exception("compliance: could not resolve the jurisdiction")
             value = UNKNOWN_JURISDICTION
@@ -122,6 +120,14 @@ class LazyState(dict[str, Any]):
 
     def __contains__(self, key: object) -> bool:
         return key == "jurisdiction" or super().__contains__(key)
+
+
+def lazy_state(mw: ComplianceMiddleware, scope: Scope) -> LazyState:
+    """`scope["state"]` for a page no rule covers, keeping what the app's state held."""
+    state = scope.get("state")
+    lazy = LazyState(state) if state else LazyState()
+    lazy._from = (mw, scope.get("client"), scope.get("headers"), scope.get("extensions"))
+    return lazy
 
 
 class Responder:

@@ -33,6 +33,7 @@ __all__ = [
     "conditional_request",
     "for_a_token",
     "for_one_reader",
+    "for_one_reader_plain",
     "is_shared_cache_field",
     "keyed_on_class",
     "varied_on_headers",
@@ -92,6 +93,27 @@ def for_one_reader(headers: RawHeaders, *, no_store: bool = False) -> RawHeaders
     return kept
 
 
+#: Response fields `for_one_reader` reads or changes.
+_POLICY_FIELDS: Final = frozenset({b"cache-control"}) | _VALIDATORS | SHARED_CACHE_FIELDS
+
+
+def for_one_reader_plain(headers: object) -> RawHeaders | None:
+    """`for_one_reader` of an app's header list, in one pass, where that is the list with
+    `Cache-Control: private` appended: its names are lower-case bytes (as most frameworks
+    send them) and none is a field the policy reads. None for any other list (it takes the
+    general path, which lower-cases and rewrites).
+    """
+    if type(headers) is not list:
+        return None
+    for pair in headers:
+        key = pair[0]
+        if type(key) is not bytes or not key.islower() or key in _POLICY_FIELDS or key.endswith(_VENDOR_SUFFIX):
+            return None
+    plain = headers.copy()
+    plain.append((b"cache-control", b"private"))
+    return plain
+
+
 def for_a_token(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     """A response decided by a test or preview token: kept out of every cache, and saying it honoured the token."""
     lowered = [(bytes(k).lower(), bytes(v)) for k, v in headers if bytes(k).lower() != b"compliance-test"]
@@ -131,7 +153,10 @@ def conditional_request(
     app's again; others go). `whole`: a notice is due in the body, so a `Range`
     is dropped and the whole page is sent.
     """
-    if not any(key in CONDITIONAL_FIELDS for key, _ in headers):
+    for key, _ in headers:
+        if key in CONDITIONAL_FIELDS:
+            break
+    else:
         return None
     out: list[tuple[bytes, bytes]] = []
     ranged = False
