@@ -144,6 +144,10 @@ class Responder:
         "header_due",
         "plan",
         "start",
+        "start_headers",
+        "changed_headers",
+        "chunked",
+        "content_type",
         "transform",
         "recoder",
         "pending",
@@ -189,7 +193,15 @@ class Responder:
         self.html_due = plan.html_due
         self.json_due = plan.json_due
         self.header_due = plan.header_due
+        #: The app's `http.response.start`, held (None once sent), and the headers it goes with.
         self.start: Message | None = None
+        self.start_headers: list[tuple[bytes, bytes]] = []
+        #: Those headers as a changed body takes them (without `DROPPED_WHEN_CHANGED`), built in the
+        #: same pass, or None where the list was rewritten since; and whether it has Transfer-Encoding.
+        self.changed_headers: list[tuple[bytes, bytes]] | None = None
+        self.chunked = False
+        #: The first Content-Type the app sent (its charset is the page's).
+        self.content_type = b""
         self.transform: Transform | None = None
         self.recoder: Recoder | None = None
         self.pending: list[bytes] = []
@@ -237,7 +249,10 @@ class Responder:
         if kind == "http.response.start":
             await self._on_start(message)
         elif kind == "http.response.body" and (self.start is not None or self.transform is not None):
-            await self._on_body(message)
+            if self.transform is None and self.recoder is None and not self.pending and not message.get("more_body"):
+                await self._on_whole(bytes(message.get("body", b"")))
+            else:
+                await self._on_body(message)
         elif kind == "http.response.trailers" and self.start is None and self.transform is not None:
             await self._send(message)  # after the last body message: the response is already audited
         else:
@@ -247,31 +262,48 @@ class Responder:
             await self._send(message)
 
     async def _on_start(self, message: Message) -> None:
-        began = time.perf_counter()
+        timed = self.mw._timed
+        began = time.perf_counter() if timed else 0.0
+        # One pass: the headers lower-cased (only names that are not already), what the
+        # policies read noted, and the list a changed body takes built beside.
         headers = []
+        changed = []
         content_type = encoding = None
-        cache_fields = False
+        cache_fields = chunked = False
         for key, value in message.get("headers", ()):
-            key = bytes(key).lower()
+            if type(key) is not bytes or not key.islower():
+                key = bytes(key).lower()
+            value = bytes(value)
             if key == b"content-type":
+                if content_type is None:
+                    self.content_type = value
                 content_type = value
             elif key == b"content-encoding":
                 # two lines are one stacked coding (`gzip` then `br`): read as one list
-                encoding = value if encoding is None else bytes(encoding) + b", " + bytes(value)
+                encoding = value if encoding is None else encoding + b", " + value
             elif key == b"content-language":
-                self.content_language = bytes(value).decode("latin-1")
+                self.content_language = value.decode("latin-1")
             elif key in _CACHE_FIELDS or key.endswith(b"cdn-cache-control"):
                 cache_fields = True
-            headers.append((key, bytes(value)))
+            elif key == b"transfer-encoding":
+                chunked = True
+            headers.append((key, value))
+            if key not in DROPPED_WHEN_CHANGED:
+                changed.append((key, value))
         vary = self.decision.vary
+        kept: list[tuple[bytes, bytes]] | None = changed
         if self.decision.dependent or vary:
             if cache_fields or vary or self.edge is not None or self.chosen or self.jurisdiction.source == "header":
                 headers = self.mw.cache_headers(headers, self.jurisdiction, self.edge, self.chosen, vary)
+                kept = None
             else:
-                headers.append((b"cache-control", b"private"))  # what for_one_reader gives, without the scan
+                # what for_one_reader gives, without the scan
+                headers.append((b"cache-control", b"private"))
+                changed.append((b"cache-control", b"private"))
         status = int(message["status"])
         if self.header_due and status >= 200:
             headers = self._notice_headers(headers)
+            kept = None
         self.media = media_type(content_type)
         reason = self._why_untouched(status)
         if reason == _HEAD:
@@ -280,22 +312,46 @@ class Responder:
             self.bodiless = True
             if self.plan.languages_may_vary:
                 headers = _headers.vary_on(headers, _ACCEPT_LANGUAGE)
-        message = {**message, "headers": headers}
         if reason is not None:
             self.passing = True
-            await self._send(message)
+            await self._send({**message, "headers": headers})
             self._audit(missed=reason)
             return
         if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
             name = encoding.decode("latin-1").strip()
             if not is_supported(name):
                 self.passing = True
-                await self._send(message)
+                await self._send({**message, "headers": headers})
                 self._audit(missed=f"the body is encoded as {name!r}, which cannot be decoded")
                 return
             self.recoder = Recoder(name)
         self.start = message
-        self.spent += time.perf_counter() - began
+        self.start_headers = headers
+        self.changed_headers = kept
+        self.chunked = chunked
+        if timed:
+            self.spent += time.perf_counter() - began
+
+    async def _on_whole(self, body: bytes) -> None:
+        """The straight line of the usual page: the whole body in one message, not encoded, nothing held
+        before it, so no list of pieces, no deadline, and one send of the start and one of the body."""
+        timed = self.mw._timed
+        began = time.perf_counter() if timed else 0.0
+        try:
+            transform = self.transform = self._build_transform(body[:SNIFF_SIZE])
+            out = transform.feed(body, last=True)
+        except Skipped as skipped:
+            await self._give_up(str(skipped), False, body)
+            return
+        except Exception:
+            self._fault()
+            await self._give_up("a fault in the middleware (logged on the compliance logger)", False, body)
+            return
+        if timed:
+            self.spent += time.perf_counter() - began
+        await self._flush_start(more=False, length=len(out), modified=True)
+        await self._send({"type": "http.response.body", "body": out, "more_body": False})
+        self._audit()
 
     async def _on_body(self, message: Message, deadline: bool = False) -> None:
         body = bytes(message.get("body", b""))
@@ -436,7 +492,7 @@ class Responder:
         if self.media not in HTML_TYPES:
             return True
         assert self.start is not None
-        if charset_of(_headers.get(self.start["headers"], b"content-type") or b"") is None:
+        if charset_of(self.content_type) is None:
             return False
         return not self.plan.multilingual or self.content_language is not None
 
@@ -461,7 +517,10 @@ class Responder:
         return headers
 
     def _build_transform(self, head: bytes) -> Transform:
-        accept_language = bounded_accept_language(header_text(self.scope.get("headers") or (), b"accept-language"))
+        if self.media in HTML_TYPES and not self.plan.multilingual:
+            accept_language = None  # the notices' languages do not follow the reader's
+        else:
+            accept_language = bounded_accept_language(header_text(self.scope.get("headers") or (), b"accept-language"))
         if self.media not in HTML_TYPES and self.plan.due_for(self.media)[0].rule.placement[0].kind == "feed":
             transform, self.vary_language = self.plan.feed_transform(
                 self.media, self.content_language, accept_language, self.outcome
@@ -472,10 +531,8 @@ class Responder:
                 self.content_language, accept_language, self.outcome
             )
             return transform
-        assert self.start is not None
-        content_type = _headers.get(self.start["headers"], b"content-type") or b""
         transform, self.vary_language = self.plan.html_transform(
-            content_type, self.content_language, accept_language, head, self.mw.holdback, self.outcome
+            self.content_type, self.content_language, accept_language, head, self.mw.holdback, self.outcome
         )
         return transform
 
@@ -483,10 +540,14 @@ class Responder:
         start, self.start = self.start, None
         if start is None:
             return
-        headers = start["headers"]
+        headers = self.start_headers
         if modified:
-            headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
-            chunked = any(h[0] == b"transfer-encoding" for h in headers)
+            kept = self.changed_headers
+            if kept is not None:
+                headers, chunked = kept, self.chunked
+            else:
+                headers = [h for h in headers if h[0] not in DROPPED_WHEN_CHANGED]
+                chunked = any(h[0] == b"transfer-encoding" for h in headers)
             if not more and length is not None and not chunked:  # never both (RFC 9112, 6.3)
                 headers.append((b"content-length", str(length).encode("latin-1")))
             if self.vary_language:
