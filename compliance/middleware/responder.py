@@ -131,44 +131,44 @@ def lazy_state(mw: ComplianceMiddleware, scope: Scope) -> LazyState:
 
 
 class Responder:
-    """The per-request state of one covered response."""
+    """The per-request state of one covered response.
 
-    __slots__ = (
-        "mw",
-        "scope",
-        "_send",
-        "decision",
-        "jurisdiction",
-        "html_due",
-        "json_due",
-        "header_due",
-        "plan",
-        "start",
-        "start_headers",
-        "changed_headers",
-        "chunked",
-        "content_type",
-        "transform",
-        "recoder",
-        "pending",
-        "raw_pending",
-        "pending_size",
-        "held_since",
-        "passing",
-        "outcome",
-        "media",
-        "spent",
-        "content_language",
-        "edge",
-        "chosen",
-        "vary_language",
-        "audited",
-        "bodiless",
-        "_timer",
-        "_flushing",
-        "_lock",
-        "_late_error",
-    )
+    Fields that start alike on every response are class attributes, set on the
+    instance only when they change: one is built per covered response, before the
+    app is called.
+    """
+
+    #: Whether a notice's language followed the reader's Accept-Language.
+    vary_language = False
+    #: The app's `http.response.start`, held (None once sent), and the headers it goes with.
+    start: Message | None = None
+    start_headers: list[tuple[bytes, bytes]] = []  # (replaced per response, never changed in place)
+    #: Those headers as a changed body takes them (without `DROPPED_WHEN_CHANGED`), built in the
+    #: same pass, or None where the list was rewritten since; and whether it has Transfer-Encoding.
+    changed_headers: list[tuple[bytes, bytes]] | None = None
+    chunked = False
+    #: The first Content-Type the app sent (its charset is the page's).
+    content_type = b""
+    transform: Transform | None = None
+    recoder: Recoder | None = None
+    pending_size = 0
+    held_since = 0.0  # when the first bytes of the body were held back
+    passing = False
+    media = ""
+    #: Seconds spent in the middleware's own work on this response (for metrics).
+    spent = 0.0
+    content_language: str | None = None
+    audited = False
+    #: A HEAD answered with GET's headers: the app's body (without the notices) is not passed on.
+    bodiless = False
+    #: The deadline of held first bytes (an asyncio timer, or a trio cancel scope), and the task
+    #: that sends them when it passes (an asyncio task, or a trio event set when it is over).
+    _timer: asyncio.TimerHandle | Any = None
+    _flushing: asyncio.Task[None] | _TrioTask | None = None
+    #: Set once a deadline was armed: the deadline's flush and the app's sends then take turns.
+    _lock: asyncio.Lock | Any = None
+    #: What sending at the deadline raised (the client went away...): the app's next send raises it.
+    _late_error: Exception | None = None
 
     def __init__(
         self,
@@ -183,57 +183,24 @@ class Responder:
         self.mw = mw
         self.edge = edge
         self.chosen = chosen
-        #: Whether a notice's language followed the reader's Accept-Language.
-        self.vary_language = False
         self.scope = scope
         self._send = send
         self.decision = decision
         self.jurisdiction = jurisdiction
-        self.plan = plan = mw.plan(decision)
-        self.html_due = plan.html_due
-        self.json_due = plan.json_due
-        self.header_due = plan.header_due
-        #: The app's `http.response.start`, held (None once sent), and the headers it goes with.
-        self.start: Message | None = None
-        self.start_headers: list[tuple[bytes, bytes]] = []
-        #: Those headers as a changed body takes them (without `DROPPED_WHEN_CHANGED`), built in the
-        #: same pass, or None where the list was rewritten since; and whether it has Transfer-Encoding.
-        self.changed_headers: list[tuple[bytes, bytes]] | None = None
-        self.chunked = False
-        #: The first Content-Type the app sent (its charset is the page's).
-        self.content_type = b""
-        self.transform: Transform | None = None
-        self.recoder: Recoder | None = None
+        self.plan = mw.plan(decision)
         self.pending: list[bytes] = []
         self.raw_pending: list[bytes] = []
-        self.pending_size = 0
-        self.held_since = 0.0  # when the first bytes of the body were held back
-        self.passing = False
         #: notice id -> what the audit event says of it
         self.outcome: dict[str, dict[str, Any]] = {}
-        self.media = ""
-        #: Seconds spent in the middleware's own work on this response (for metrics).
-        self.spent = 0.0
-        self.content_language: str | None = None
-        self.audited = False
-        #: A HEAD answered with GET's headers: the app's body (without the notices) is not passed on.
-        self.bodiless = False
-        #: The deadline of held first bytes (an asyncio timer, or a trio cancel scope), and the task
-        #: that sends them when it passes (an asyncio task, or a trio event set when it is over).
-        self._timer: asyncio.TimerHandle | Any = None
-        self._flushing: asyncio.Task[None] | _TrioTask | None = None
-        #: Set once a deadline was armed: the deadline's flush and the app's sends then take turns.
-        self._lock: asyncio.Lock | Any = None
-        #: What sending at the deadline raised (the client went away...): the app's next send raises it.
-        self._late_error: Exception | None = None
 
     # -- ASGI send ------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
-        if self._lock is None:
+        lock = self._lock
+        if lock is None:
             await self._send_one(message)
             return
-        async with self._lock:
+        async with lock:
             if self._late_error is not None:
                 raise self._late_error
             await self._send_one(message)
@@ -301,7 +268,7 @@ class Responder:
                 headers.append((b"cache-control", b"private"))
                 changed.append((b"cache-control", b"private"))
         status = int(message["status"])
-        if self.header_due and status >= 200:
+        if self.plan.header_due and status >= 200:
             headers = self._notice_headers(headers)
             kept = None
         self.media = media_type(content_type)
@@ -498,7 +465,7 @@ class Responder:
 
     def _why_untouched(self, status: int) -> str | None:
         """Why this body takes no notice, or None when it is to be rewritten ("" for: nothing due)."""
-        due = self.html_due if self.media in HTML_TYPES else self.plan.due_for(self.media)
+        due = self.plan.html_due if self.media in HTML_TYPES else self.plan.due_for(self.media)
         if not due:
             return ""
         if self.scope.get("method") == "HEAD":
@@ -508,7 +475,7 @@ class Responder:
         return None
 
     def _notice_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        for name, firings in self.header_due.items():
+        for name, firings in self.plan.header_due.items():
             key = name.lower().encode("latin-1")
             ids = [f.notice.id for f in firings]
             headers = [*_headers.remove(headers, key), (key, ", ".join(ids).encode("ascii"))]

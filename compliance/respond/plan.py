@@ -191,7 +191,7 @@ class Plan:
             tuple[
                 tuple[Insertion, ...],
                 bytes,
-                tuple[tuple[str, tuple[str, ...]], ...],
+                tuple[tuple[str, dict[str, Any]], ...],
                 tuple[tuple[str, bytes], ...],
                 bytes,
             ],
@@ -309,8 +309,8 @@ class Plan:
                 self.rewriters.clear()
             built = self.rewriters[key] = self._prepare_rewriter(charset, shown)
         insertions, head_markup, languages, heads, amp_css = built
-        for notice_id, notice_shown in languages:
-            outcome[notice_id] = language_outcome(notice_shown)
+        for notice_id, said in languages:  # built once per charset and languages, read only
+            outcome[notice_id] = said
         if head_markup:  # only pages whose notices carry CSS look for AMP
             amp = amp_known(head)
             if amp is not False:
@@ -320,7 +320,7 @@ class Plan:
     def _prepare_rewriter(
         self, charset: str | None, shown: tuple[tuple[str, ...], ...]
     ) -> tuple[
-        tuple[Insertion, ...], bytes, tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, bytes], ...], bytes
+        tuple[Insertion, ...], bytes, tuple[tuple[str, dict[str, Any]], ...], tuple[tuple[str, bytes], ...], bytes
     ]:
         """The notices' markup for this charset, each notice in the languages `shown` (cached per decision)."""
         codec = codec_for(charset)
@@ -329,7 +329,7 @@ class Plan:
                 raise Skipped(f"the page is in {charset.upper()}, where a notice cannot be placed safely")
             raise Skipped(f"the page's charset {charset!r} is not known")
         insertions: list[Insertion] = []
-        languages: list[tuple[str, tuple[str, ...]]] = []
+        languages: list[tuple[str, dict[str, Any]]] = []  # what the audit says of each notice's languages
         css: list[str] = []
         heads: list[tuple[str, bytes]] = []  # `placement: head`: each notice's head elements
         for firing, notice_shown in zip(self.html_due, shown, strict=True):
@@ -357,7 +357,7 @@ class Plan:
             else:  # replace: one per rule (`element_key`), the notice in place of the element
                 key = element_key(rule.id)
                 insertions.append(Insertion(key, places, markup, inline, False, rule.match == "all", "replace"))
-            languages.append((notice.id, notice_shown))
+            languages.append((notice.id, language_outcome(notice_shown)))
             if notice.css and notice.css not in css:
                 css.append(notice.css)
         head_markup = render_style(css, codec) if css else b""
