@@ -147,6 +147,29 @@ def test_public_cache_control_becomes_private(tmp_path: Path) -> None:
     assert sent.header("cache-control") == "private, max-age=600"
 
 
+def test_cache_fields_named_in_upper_case_are_read_as_any_other(tmp_path: Path) -> None:
+    # Frameworks send lower-case names; an app that does not still gets the same policy.
+    extra = [(b"Cache-Control", b"public, s-maxage=60"), (b"ETag", b'"abc"'), (b"Surrogate-Control", b"max-age=60")]
+    app = wrapped(tmp_path, chunked_app([PAGE], extra_headers=extra))
+    sent = run_asgi(app, http_scope("/story", client=(US_IP, 1)))
+    assert sent.body == PAGE
+    assert sent.header("cache-control") == "private"
+    assert sent.header("etag") is None
+    assert sent.header("surrogate-control") is None
+    assert [k for k, _ in sent.headers if k.lower() == b"cache-control"] == [b"cache-control"]
+
+
+def test_a_path_left_alone_is_covered_once_the_rules_name_it(tmp_path: Path) -> None:
+    app = wrapped(tmp_path, chunked_app([PAGE]), reload_interval=None)
+    assert run_asgi(app, http_scope("/static/story")).body == PAGE  # excepted: passed through
+    assert run_asgi(app, http_scope("/static/story")).header("cache-control") is None
+    rule_file(tmp_path, RU_RULE.replace('except_paths: ["/static/**"]', 'except_paths: ["/archive/**"]'))
+    assert app.rules.reload_now()
+    sent = run_asgi(app, http_scope("/static/story"))
+    assert b"data-legal-notice" in sent.body
+    assert sent.header("cache-control") == "private"
+
+
 def test_country_header_source_varies_on_that_header_instead_of_private(tmp_path: Path) -> None:
     app = wrapped(tmp_path, chunked_app([PAGE]), trusted_proxies=["10.0.0.0/8"], country_header="CF-IPCountry")
     sent = run_asgi(app, http_scope("/story", client=("10.0.0.5", 1), headers=[(b"cf-ipcountry", b" ru ")]))
