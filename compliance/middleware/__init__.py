@@ -21,7 +21,7 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance.errors import ConfigError
-from compliance.middleware.responder import Responder, header_text, lazy_state
+from compliance.middleware.responder import LazyState, Responder, header_text
 from compliance.observe.audit import (
     FAULT_LOGGER,
     AuditPolicy,
@@ -201,7 +201,10 @@ class ComplianceMiddleware:
             if uncovered:
                 # No rule covers this page: the app gets it untouched, and the jurisdiction
                 # only if it asks for it.
-                scope["state"] = lazy_state(self, scope)
+                state = scope.get("state")
+                lazy = scope["state"] = LazyState(state) if state else LazyState()
+                lazy.mw, lazy.client = self, scope.get("client")
+                lazy.headers, lazy.extensions = scope.get("headers"), scope.get("extensions")
             else:
                 chosen = chosen_jurisdiction(scope)
                 jurisdiction = chosen or self.resolver.resolve(scope)

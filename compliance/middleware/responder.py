@@ -46,7 +46,7 @@ from compliance.rules.decide import Decision
 if TYPE_CHECKING:
     from compliance.middleware import ComplianceMiddleware
 
-__all__ = ["LazyState", "Responder", "header_text", "lazy_state"]
+__all__ = ["LazyState", "Responder", "header_text"]
 
 
 class _TrioTask:
@@ -94,21 +94,23 @@ class LazyState(dict[str, Any]):
 
     `scope["state"]["jurisdiction"]` and Starlette's `request.state.jurisdiction`
     read it as on any other page; a page that never asks costs no resolution.
-    Built by `lazy_state` (no `__init__` of its own: a dict subclass's Python
-    constructor cost as much as the rest of a pass-through).
+    The middleware fills its four fields where it builds one (no `__init__` of its
+    own: a dict subclass's Python constructor cost as much as the rest of a
+    pass-through). The scope itself is not kept: scope and state would be a cycle.
     """
 
-    #: The middleware, and what of the request the resolution reads (client, headers, extensions).
-    __slots__ = ("_from",)
-    _from: tuple[ComplianceMiddleware, Any, Any, Any]
+    __slots__ = ("mw", "client", "headers", "extensions")
+    mw: ComplianceMiddleware
+    client: Any
+    headers: Any
+    extensions: Any
 
     def __missing__(self, key: str) -> Any:
         if key != "jurisdiction":
             raise KeyError(key)
-        mw, client, headers, extensions = self._from
-        scope = {"client": client, "headers": headers, "extensions": extensions}
+        scope = {"client": self.client, "headers": self.headers, "extensions": self.extensions}
         try:
-            value = chosen_jurisdiction(scope) or mw.resolver.resolve(scope)
+            value = chosen_jurisdiction(scope) or self.mw.resolver.resolve(scope)
         except Exception:
             FAULT_LOGGER.exception("compliance: could not resolve the jurisdiction")
             value = UNKNOWN_JURISDICTION
@@ -120,14 +122,6 @@ class LazyState(dict[str, Any]):
 
     def __contains__(self, key: object) -> bool:
         return key == "jurisdiction" or super().__contains__(key)
-
-
-def lazy_state(mw: ComplianceMiddleware, scope: Scope) -> LazyState:
-    """`scope["state"]` for a page no rule covers, keeping what the app's state held."""
-    state = scope.get("state")
-    lazy = LazyState(state) if state else LazyState()
-    lazy._from = (mw, scope.get("client"), scope.get("headers"), scope.get("extensions"))
-    return lazy
 
 
 class Responder:
