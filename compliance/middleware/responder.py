@@ -89,6 +89,30 @@ _HEAD: Final = "HEAD request: no body"
 _NOTHING_YET: Final[Message] = {"type": "http.response.body", "body": b"", "more_body": True}
 
 
+#: What `_on_start` reads of a response field, by its lower-case name (`_kind_of`), kept per name.
+_PLAIN, _TYPE, _ENCODING, _LANGUAGE, _CACHE, _TRANSFER = range(6)
+_KINDS: dict[bytes, int] = {}
+
+
+def _kind_of(name: bytes) -> int:
+    """What `_on_start` reads of the lower-case field `name`; kept (response names come from the app: few)."""
+    if name == b"content-type":
+        kind = _TYPE
+    elif name == b"content-encoding":
+        kind = _ENCODING
+    elif name == b"content-language":
+        kind = _LANGUAGE
+    elif name in _CACHE_FIELDS or name.endswith(b"cdn-cache-control"):
+        kind = _CACHE
+    elif name == b"transfer-encoding":
+        kind = _TRANSFER
+    else:
+        kind = _PLAIN
+    if len(_KINDS) < 1024:
+        _KINDS[name] = kind
+    return kind
+
+
 class LazyState(dict[str, Any]):
     """`scope["state"]` on a page no rule covers: the jurisdiction is resolved when first read.
 
@@ -232,22 +256,26 @@ class Responder:
         content_type = encoding = None
         cache_fields = chunked = False
         for key, value in message.get("headers", ()):
-            if type(key) is not bytes or not key.islower():
+            kind = _KINDS.get(key) if type(key) is bytes else None
+            if kind is None:
                 key = bytes(key).lower()
-            value = bytes(value)
-            if key == b"content-type":
-                if content_type is None:
-                    self.content_type = value
-                content_type = value
-            elif key == b"content-encoding":
-                # two lines are one stacked coding (`gzip` then `br`): read as one list
-                encoding = value if encoding is None else encoding + b", " + value
-            elif key == b"content-language":
-                self.content_language = value.decode("latin-1")
-            elif key in _CACHE_FIELDS or key.endswith(b"cdn-cache-control"):
-                cache_fields = True
-            elif key == b"transfer-encoding":
-                chunked = True
+                kind = _kind_of(key)
+            if type(value) is not bytes:
+                value = bytes(value)
+            if kind:
+                if kind == _TYPE:
+                    if content_type is None:
+                        self.content_type = value
+                    content_type = value
+                elif kind == _ENCODING:
+                    # two lines are one stacked coding (`gzip` then `br`): read as one list
+                    encoding = value if encoding is None else encoding + b", " + value
+                elif kind == _LANGUAGE:
+                    self.content_language = value.decode("latin-1")
+                elif kind == _CACHE:
+                    cache_fields = True
+                else:
+                    chunked = True
             headers.append((key, value))
             if key not in DROPPED_WHEN_CHANGED:
                 changed.append((key, value))

@@ -97,6 +97,11 @@ def for_one_reader(headers: RawHeaders, *, no_store: bool = False) -> RawHeaders
 _POLICY_FIELDS: Final = frozenset({b"cache-control"}) | _VALIDATORS | SHARED_CACHE_FIELDS
 
 
+#: Names seen to be lower-case bytes that are none of `_POLICY_FIELDS` (response names come from the app,
+#: so they are few; bounded all the same).
+_PLAIN_NAMES: set[bytes] = set()
+
+
 def for_one_reader_plain(headers: object) -> RawHeaders | None:
     """`for_one_reader` of an app's header list, in one pass, where that is the list with
     `Cache-Control: private` appended: its names are lower-case bytes (as most frameworks
@@ -105,13 +110,17 @@ def for_one_reader_plain(headers: object) -> RawHeaders | None:
     """
     if type(headers) is not list:
         return None
-    for pair in headers:
-        key = pair[0]
-        if type(key) is not bytes or not key.islower() or key in _POLICY_FIELDS or key.endswith(_VENDOR_SUFFIX):
-            return None
-    plain = headers.copy()
-    plain.append((b"cache-control", b"private"))
-    return plain
+    plain = _PLAIN_NAMES
+    try:
+        for key, _ in headers:
+            if key not in plain:
+                if type(key) is not bytes or not key.islower() or key in _POLICY_FIELDS or key.endswith(_VENDOR_SUFFIX):
+                    return None
+                if len(plain) < 1024:
+                    plain.add(key)
+    except (TypeError, ValueError):  # a name that cannot be hashed, a pair that is not two: the general path
+        return None
+    return [*headers, (b"cache-control", b"private")]
 
 
 def for_a_token(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
