@@ -8,8 +8,9 @@ compiled. Nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Final, Literal, Protocol
 
 from compliance.errors import Problem
@@ -54,6 +55,7 @@ BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 
 #: `match: all`: the most elements of a page one rule's notice goes next to.
 MAX_MATCHES: Final = 50
+_INFINITY: Final = float("inf")
 
 
 def notice_of(notices: Mapping[str, Notice], rule: Rule) -> Notice:
@@ -186,11 +188,18 @@ class DatedCode:
     start: datetime | None  # inclusive, aware
     until: datetime | None  # exclusive, aware
     excepted: bool = False  # named under `except_jurisdictions`
+    #: `start` and `until` as POSIX timestamps (-inf and inf where open), worked out once.
+    start_at: float = field(init=False, repr=False, compare=False, default=-_INFINITY)
+    until_at: float = field(init=False, repr=False, compare=False, default=_INFINITY)
+
+    def __post_init__(self) -> None:
+        if self.start is not None:
+            object.__setattr__(self, "start_at", self.start.timestamp())
+        if self.until is not None:
+            object.__setattr__(self, "until_at", self.until.timestamp())
 
     def holds(self, now: float) -> bool:
-        return (self.start is None or now >= self.start.timestamp()) and (
-            self.until is None or now < self.until.timestamp()
-        )
+        return self.start_at <= now < self.until_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,13 +288,25 @@ class Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""
         if not self.dated:
             return self
-        held = [d for d in self.dated if d.holds(now)]
-        return replace(
-            self,
-            jurisdictions=self.jurisdictions | {d.code for d in held if not d.excepted},
-            except_jurisdictions=self.except_jurisdictions | {d.code for d in held if d.excepted},
-            dated=(),
-        )
+        named: set[str] = set()
+        excepted: set[str] = set()
+        for d in self.dated:
+            if d.start_at <= now < d.until_at:
+                (excepted if d.excepted else named).add(d.code)
+        # As `dataclasses.replace`, without its per-call look at the fields: a rule set with dated
+        # groups makes one of these per rule and change of members at every load.
+        values = list(_rule_fields(self))
+        values[_JURISDICTIONS] = self.jurisdictions | named
+        values[_EXCEPT_JURISDICTIONS] = self.except_jurisdictions | excepted
+        values[_DATED] = ()
+        return Rule(*values)
+
+
+_RULE_FIELD_NAMES: Final = tuple(f.name for f in fields(Rule))
+_rule_fields: Final = attrgetter(*_RULE_FIELD_NAMES)
+_JURISDICTIONS: Final = _RULE_FIELD_NAMES.index("jurisdictions")
+_EXCEPT_JURISDICTIONS: Final = _RULE_FIELD_NAMES.index("except_jurisdictions")
+_DATED: Final = _RULE_FIELD_NAMES.index("dated")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 __all__ = ["YamlList", "YamlMap", "YamlScalar", "YamlValue", "to_python"]
 
 
-@dataclass(frozen=True, slots=True)
+# Not `frozen`: a rule file makes tens of thousands of scalars, and a frozen dataclass's `__init__`
+# costs three times a plain one's. Scalars are never changed once read; `unsafe_hash` keeps them
+# hashable by value as a frozen one is.
+@dataclass(slots=True, unsafe_hash=True)
 class YamlScalar:
     """A scalar, always as the text written. `style` is None for a plain (unquoted) value."""
 
