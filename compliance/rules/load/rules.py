@@ -94,6 +94,8 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
     reader.loader.rules.append(draft)
     what = _rule_name(reader.rule_id)
     reader.check_keys(node, RULE_KEYS, "a rule")
+    # Most of a rule's fields are optional and absent: each is looked for here, once, before its reading.
+    entries = node.entries
     if id_node is None:
         reader.required(node, "id", node, what, "id: a name of lowercase letters, digits and -")
         draft.valid = False
@@ -132,7 +134,7 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.valid = draft.valid and found[1]
     else:
         draft.valid = False
-    except_node = reader.optional(node, "except_jurisdictions")
+    except_node = reader.optional(node, "except_jurisdictions") if "except_jurisdictions" in entries else None
     if except_node is not None:
         found = reader.strings(except_node, "except_jurisdictions", '[UA-43] or ["@EU"]')
         if found is None:
@@ -141,23 +143,23 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.except_jurisdictions = found[0]
             draft.valid = draft.valid and found[1]
 
-    paths = _read_paths(reader, node, "paths", allow_empty=False)
-    except_paths = _read_paths(reader, node, "except_paths", allow_empty=True)
+    paths = _read_paths(reader, node, "paths", allow_empty=False) if "paths" in entries else ()
+    except_paths = _read_paths(reader, node, "except_paths", allow_empty=True) if "except_paths" in entries else ()
     if paths is None or except_paths is None:
         draft.valid = False
     else:
-        draft.paths = paths or tuple(path_pattern(p) for p in DEFAULT_PATHS)
+        draft.paths = paths or tuple(_compiled(reader, p) for p in DEFAULT_PATHS)
         draft.except_paths = except_paths
-    hosts = _read_hosts(reader, node)
+    hosts = _read_hosts(reader, node) if "hosts" in entries else ()
     if hosts is None:
         draft.valid = False
     else:
         draft.hosts = hosts
 
-    action = _optional_choice(reader, draft, node, "action", ACTIONS)
+    action = _optional_choice(reader, draft, node, "action", ACTIONS) if "action" in entries else None
     if action is not None:
         draft.action = action
-    placement_node = reader.optional(node, "placement")
+    placement_node = reader.optional(node, "placement") if "placement" in entries else None
     if placement_node is not None:
         placement = read_placement(reader, placement_node)
         if placement is None:
@@ -166,30 +168,30 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.placement = placement
             if draft.action == "block":
                 _unused_on_block(reader, placement_node, "placement")
-    mode = _optional_choice(reader, draft, node, "mode", MODES)
+    mode = _optional_choice(reader, draft, node, "mode", MODES) if "mode" in entries else None
     if mode is not None:
         draft.mode = mode
-    form = _optional_choice(reader, draft, node, "form", FORMS)
+    form = _optional_choice(reader, draft, node, "form", FORMS) if "form" in entries else None
     if form is not None:
         draft.form = form
-    fallback_node = reader.optional(node, "fallback")
+    fallback_node = reader.optional(node, "fallback") if "fallback" in entries else None
     if fallback_node is not None:
         _read_fallback(reader, draft, fallback_node)
-    match_node = reader.optional(node, "match")
+    match_node = reader.optional(node, "match") if "match" in entries else None
     if match_node is not None:
         _read_match(reader, draft, match_node)
     if draft.action in ELEMENT_ACTIONS:
         _check_element_action(reader, draft, node, placement_node, fallback_node)
-    when_node = reader.optional(node, "when")
+    when_node = reader.optional(node, "when") if "when" in entries else None
     if when_node is not None:
         draft.when = read_when(reader, when_node, draft.action)
         draft.valid = draft.valid and draft.when is not None
 
-    start_node = reader.optional(node, "from")
+    start_node = reader.optional(node, "from") if "from" in entries else None
     if start_node is not None:
         draft.start = reader.moment(start_node, "from")
         draft.valid = draft.valid and draft.start is not None
-    until_node = reader.optional(node, "until")
+    until_node = reader.optional(node, "until") if "until" in entries else None
     if until_node is not None:
         draft.until = reader.moment(until_node, "until")
         draft.until_node = until_node
@@ -202,13 +204,13 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
         )
         draft.valid = False
 
-    required = read_required_languages(reader, node)
+    required = read_required_languages(reader, node) if "required_languages" in entries else ()
     if required is None:
         draft.valid = False
     else:
         draft.required_languages = required
     for name in ("legal_basis", "reference"):
-        value = reader.optional(node, name)
+        value = reader.optional(node, name) if name in entries else None
         if value is None:
             continue
         if isinstance(value, YamlScalar) and value.comment is not None:
@@ -220,11 +222,12 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.legal_basis = text
         else:
             draft.reference = text
-    languages, languages_ok = read_fixed_languages(reader, node)
-    draft.languages = languages
-    draft.valid = draft.valid and languages_ok
+    if "language" in entries or "languages" in entries:
+        languages, languages_ok = read_fixed_languages(reader, node)
+        draft.languages = languages
+        draft.valid = draft.valid and languages_ok
 
-    priority_node = reader.optional(node, "priority")
+    priority_node = reader.optional(node, "priority") if "priority" in entries else None
     if priority_node is not None:
         text = reader.text(priority_node, "priority")
         if text is not None and _INTEGER.match(text):
@@ -257,9 +260,14 @@ def _read_paths(
         )
         return None
     patterns: list[PathPattern] = []
+    compiled = reader.loader.path_patterns
     for item in items:
+        pattern = compiled.get(item.value)
+        if pattern is not None:
+            patterns.append(pattern)
+            continue
         try:
-            patterns.append(path_pattern(item.value))
+            patterns.append(_compiled(reader, item.value))
         except PatternError as error:
             column = item.column
             if item.style is None and "\n" not in item.value:
@@ -270,6 +278,15 @@ def _read_paths(
                 reader.path, item.line, column, "bad-path", f'"{item.value}": {error.message}', "error", reader.rule_id
             )
     return tuple(patterns) if complete and len(patterns) == len(items) else None
+
+
+def _compiled(reader: FileReader, text: str) -> PathPattern:
+    """The pattern compiled from `text`, once per load (raises PatternError, every time, for a bad one)."""
+    compiled = reader.loader.path_patterns
+    pattern = compiled.get(text)
+    if pattern is None:
+        pattern = compiled[text] = path_pattern(text)
+    return pattern
 
 
 def _read_hosts(reader: FileReader, node: YamlMap) -> tuple[str, ...] | None:
@@ -293,6 +310,11 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
     seen: dict[str, RuleDraft] = {}
     rules: list[Rule] = []
     defined_groups = loader.defined_groups
+    today = datetime.combine(loader.today, time(0), UTC)
+    # Rules repeat their jurisdictions ("[RU]", "["@EU"]"): each word is checked, and each list
+    # expanded, once (a word that is not known is checked, and reported, wherever it is written).
+    known_words: set[str] = set()
+    expansions: dict[tuple[bool, tuple[str, ...]], tuple[frozenset[str], tuple[DatedCode, ...]]] = {}
     for draft in loader.rules:
         if draft.id is not None:
             first = seen.get(draft.id)
@@ -332,30 +354,22 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
         expanded: list[frozenset[str]] = []
         dated: list[DatedCode] = []
         for excepted, members in ((False, draft.jurisdictions), (True, draft.except_jurisdictions)):
-            codes: set[str] = set()
-            timed: dict[str, list[Period]] = {}
+            words = tuple(member.value for member in members)
             for member in members:
-                if not check_jurisdiction(loader.sink, draft.path, member, defined_groups, draft.name):
-                    draft.valid = False
-                    continue
-                word = member.value
-                if not word.startswith("@"):
-                    codes.add(word)
-                    continue
-                for code, periods in loader.group_periods.get(word[1:], {}).items():
-                    if ALWAYS in periods:
-                        codes.add(code)
+                if member.value not in known_words:
+                    if check_jurisdiction(loader.sink, draft.path, member, defined_groups, draft.name):
+                        known_words.add(member.value)
                     else:
-                        timed.setdefault(code, []).extend(periods)
-            dated.extend(
-                DatedCode(code, start, until, excepted)
-                for code, periods in sorted(timed.items())
-                if code not in codes
-                for start, until in dict.fromkeys(periods)
-            )
-            written.append(tuple(member.value for member in members))
-            expanded.append(frozenset(codes))
-        if draft.until is not None and draft.until <= datetime.combine(loader.today, time(0), UTC):
+                        draft.valid = False
+            if not draft.valid:
+                continue  # the rule is left out: nothing to expand
+            expansion = expansions.get((excepted, words))
+            if expansion is None:
+                expansion = expansions[excepted, words] = _expand(loader, words, excepted)
+            written.append(words)
+            expanded.append(expansion[0])
+            dated.extend(expansion[1])
+        if draft.until is not None and draft.until <= today:
             at_until = draft.until_node or draft.node
             loader.sink.add(
                 draft.path,
@@ -407,6 +421,28 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             )
         )
     return rules
+
+
+def _expand(loader: Loader, words: tuple[str, ...], excepted: bool) -> tuple[frozenset[str], tuple[DatedCode, ...]]:
+    """The codes named throughout by `words` (known codes and groups), and those named for a while only."""
+    codes: set[str] = set()
+    timed: dict[str, list[Period]] = {}
+    for word in words:
+        if not word.startswith("@"):
+            codes.add(word)
+            continue
+        for code, periods in loader.group_periods.get(word[1:], {}).items():
+            if ALWAYS in periods:
+                codes.add(code)
+            else:
+                timed.setdefault(code, []).extend(periods)
+    dated = tuple(
+        DatedCode(code, start, until, excepted)
+        for code, periods in sorted(timed.items())
+        if code not in codes
+        for start, until in dict.fromkeys(periods)
+    )
+    return frozenset(codes), dated
 
 
 def _unused_on_block(reader: FileReader, node: YamlValue, field: str) -> None:

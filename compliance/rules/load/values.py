@@ -54,8 +54,11 @@ class FileReader:
 
     def optional(self, node: YamlMap, key: str) -> YamlValue | None:
         """The value of `key`, or None where it is absent or nothing is written after it."""
-        value = node.get(key)
-        if isinstance(value, YamlScalar) and value.is_empty:
+        entry = node.entries.get(key)  # (what `node.get` does, without a call: most keys are absent)
+        if entry is None:
+            return None
+        value = entry[1]
+        if isinstance(value, YamlScalar) and value.style is None and not value.value:  # `is_empty`
             return None
         return value
 
