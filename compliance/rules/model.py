@@ -288,11 +288,9 @@ class Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""
         if not self.dated:
             return self
-        named: set[str] = set()
-        excepted: set[str] = set()
-        for d in self.dated:
-            if d.start_at <= now < d.until_at:
-                (excepted if d.excepted else named).add(d.code)
+        held = [d for d in self.dated if d.start_at <= now < d.until_at]
+        named = {d.code for d in held if not d.excepted}
+        excepted = {d.code for d in held if d.excepted}
         # As `dataclasses.replace`, without its per-call look at the fields: a rule set with dated
         # groups makes one of these per rule and change of members at every load.
         values = list(_rule_fields(self))

@@ -99,6 +99,9 @@ def _build_from_events(parser: Any, text: str, path: str) -> tuple[YamlValue | N
     """
     get_event = parser.get_event
     comment_may_follow = text.startswith
+    # Locals, not globals, in the loop.
+    scalar_event, mapping_start, sequence_start = ScalarEvent, MappingStartEvent, SequenceStartEvent
+    new_scalar, blanks = YamlScalar, _BLANKS
     problems: list[Problem] = []
     # The frames around the innermost one: (items, entries, line, column, pending key).
     stack: list[tuple[Any, ...]] = []
@@ -112,24 +115,24 @@ def _build_from_events(parser: Any, text: str, path: str) -> tuple[YamlValue | N
     while True:
         event = get_event()
         kind = type(event)
-        if kind is ScalarEvent:
+        if kind is scalar_event:
             if event.anchor is not None or event.tag is not None:
                 raise _NotClean
             mark = event.start_mark
             style = event.style or None
             if entries is not None and key is None:
                 # In key position: a plain key, no comment.
-                key = YamlScalar(event.value, mark.line + 1, mark.column + 1, style)
+                key = new_scalar(event.value, mark.line + 1, mark.column + 1, style)
                 continue
             scalar = event.value
             comment = None
             if style is None and scalar:
                 end = event.end_mark.index
                 # A comment needs a space or tab first: one look at the next character, mostly.
-                if comment_may_follow(_BLANKS, end):
+                if comment_may_follow(blanks, end):
                     comment = _comment_at(text, end)
-            value = YamlScalar(scalar, mark.line + 1, mark.column + 1, style, comment)
-        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            value = new_scalar(scalar, mark.line + 1, mark.column + 1, style, comment)
+        elif kind is mapping_start or kind is sequence_start:
             if event.anchor is not None or event.tag is not None:
                 raise _NotClean
             if (entries is not None and key is None) or len(stack) >= _MAX_FAST_DEPTH:
@@ -137,7 +140,7 @@ def _build_from_events(parser: Any, text: str, path: str) -> tuple[YamlValue | N
             stack.append((items, entries, line, column, key))
             mark = event.start_mark
             line, column, key = mark.line + 1, mark.column + 1, None
-            if kind is MappingStartEvent:
+            if kind is mapping_start:
                 items, entries = None, {}
             else:
                 items, entries = [], None
