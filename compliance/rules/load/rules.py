@@ -354,7 +354,7 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
         expanded: list[frozenset[str]] = []
         dated: list[DatedCode] = []
         for excepted, members in ((False, draft.jurisdictions), (True, draft.except_jurisdictions)):
-            words = tuple(member.value for member in members)
+            words = tuple([member.value for member in members])
             for member in members:
                 if member.value not in known_words:
                     if check_jurisdiction(loader.sink, draft.path, member, defined_groups, draft.name):
