@@ -27,6 +27,7 @@ __all__ = [
     "SELECTOR_PLACES",
     "UNKNOWN",
     "DatedCode",
+    "DatedCodes",
     "HeadElement",
     "element_key",
     "notice_of",
@@ -202,6 +203,30 @@ class DatedCode:
         return self.start_at <= now < self.until_at
 
 
+class DatedCodes(tuple[DatedCode, ...]):
+    """A rule's dated members, as the loader gives them: rules that name the same groups share one,
+    and with it what `Rule.at` works out for each moment (a load asks for every rule's moments)."""
+
+    def held(self, now: float) -> tuple[frozenset[str], frozenset[str]]:
+        """The codes named, and those excepted, at `now`."""
+        moments: dict[float, tuple[frozenset[str], frozenset[str]]] = self.__dict__.setdefault("_held", {})
+        found = moments.get(now)
+        if found is None:
+            held = [d for d in self if d.start_at <= now < d.until_at]
+            found = frozenset(d.code for d in held if not d.excepted), frozenset(d.code for d in held if d.excepted)
+            if len(moments) >= _HELD_KEPT:
+                moments.clear()
+            moments[now] = found
+        return found
+
+    def __reduce__(self) -> tuple[type[DatedCodes], tuple[tuple[DatedCode, ...]]]:
+        return DatedCodes, (tuple(self),)  # (what `held` worked out stays behind)
+
+
+#: Moments kept per `DatedCodes`: a load asks for a few (the changes of its groups' members).
+_HELD_KEPT: Final = 64
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """`when:` on a rule: what the reader's request must carry for the rule to fire. Every part must hold.
@@ -288,9 +313,13 @@ class Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""
         if not self.dated:
             return self
-        held = [d for d in self.dated if d.start_at <= now < d.until_at]
-        named = {d.code for d in held if not d.excepted}
-        excepted = {d.code for d in held if d.excepted}
+        dated = self.dated
+        if isinstance(dated, DatedCodes):
+            named, excepted = dated.held(now)
+        else:
+            held = [d for d in dated if d.start_at <= now < d.until_at]
+            named = frozenset(d.code for d in held if not d.excepted)
+            excepted = frozenset(d.code for d in held if d.excepted)
         # As `dataclasses.replace`, without its per-call look at the fields: a rule set with dated
         # groups makes one of these per rule and change of members at every load.
         values = list(_rule_fields(self))

@@ -16,7 +16,7 @@ from compliance.rules.load.places import read_placement
 from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, RuleDraft
 from compliance.rules.load.values import FileReader
 from compliance.rules.load.when import read_when
-from compliance.rules.model import SELECTOR_PLACES, DatedCode, Location, PathPattern, Rule
+from compliance.rules.model import SELECTOR_PLACES, DatedCode, DatedCodes, Location, PathPattern, Rule
 from compliance.rules.paths import PatternError, normalize_host, path_pattern
 from compliance.rules.selectors import parse_selector
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
@@ -314,7 +314,9 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
     # Rules repeat their jurisdictions ("[RU]", "["@EU"]"): each word is checked, and each list
     # expanded, once (a word that is not known is checked, and reported, wherever it is written).
     known_words: set[str] = set()
-    expansions: dict[tuple[bool, tuple[str, ...]], tuple[frozenset[str], tuple[DatedCode, ...]]] = {}
+    expansions: dict[tuple[bool, tuple[str, ...]], tuple[frozenset[str], list[DatedCode]]] = {}
+    # Rules with the same dated members share one `DatedCodes` (and what `Rule.at` works out from it).
+    shared: dict[tuple[tuple[bool, tuple[str, ...]], ...], DatedCodes] = {}
     for draft in loader.rules:
         if draft.id is not None:
             first = seen.get(draft.id)
@@ -352,7 +354,8 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
             draft.valid = False
         written: list[tuple[str, ...]] = []
         expanded: list[frozenset[str]] = []
-        dated: list[DatedCode] = []
+        dated: tuple[DatedCode, ...] = ()
+        dated_from: list[tuple[bool, tuple[str, ...]]] = []
         for excepted, members in ((False, draft.jurisdictions), (True, draft.except_jurisdictions)):
             words = tuple([member.value for member in members])
             for member in members:
@@ -368,7 +371,13 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 expansion = expansions[excepted, words] = _expand(loader, words, excepted)
             written.append(words)
             expanded.append(expansion[0])
-            dated.extend(expansion[1])
+            if expansion[1]:
+                dated_from.append((excepted, words))
+        if dated_from and draft.valid:
+            key = tuple(dated_from)
+            dated = shared.get(key, ())
+            if not dated:
+                dated = shared[key] = DatedCodes(code for which in dated_from for code in expansions[which][1])
         if draft.until is not None and draft.until <= today:
             at_until = draft.until_node or draft.node
             loader.sink.add(
@@ -417,13 +426,13 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
                 legal_basis=draft.legal_basis,
                 reference=draft.reference,
                 languages=fixed,
-                dated=tuple(dated),
+                dated=dated,
             )
         )
     return rules
 
 
-def _expand(loader: Loader, words: tuple[str, ...], excepted: bool) -> tuple[frozenset[str], tuple[DatedCode, ...]]:
+def _expand(loader: Loader, words: tuple[str, ...], excepted: bool) -> tuple[frozenset[str], list[DatedCode]]:
     """The codes named throughout by `words` (known codes and groups), and those named for a while only."""
     codes: set[str] = set()
     timed: dict[str, list[Period]] = {}
@@ -436,12 +445,12 @@ def _expand(loader: Loader, words: tuple[str, ...], excepted: bool) -> tuple[fro
                 codes.add(code)
             else:
                 timed.setdefault(code, []).extend(periods)
-    dated = tuple(
+    dated = [
         DatedCode(code, start, until, excepted)
         for code, periods in sorted(timed.items())
         if code not in codes
         for start, until in dict.fromkeys(periods)
-    )
+    ]
     return frozenset(codes), dated
 
 
