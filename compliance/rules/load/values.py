@@ -101,7 +101,10 @@ class FileReader:
         if isinstance(value, YamlMap):
             self.error(value, "bad-type", f'"{field_name}" needs a list, such as {example}, not {describe(value)}.')
             return None
-        if all(type(item) is YamlScalar for item in value.items):  # the usual list: text entries only
+        for item in value.items:  # (a loop, not `all`: no generator per list)
+            if type(item) is not YamlScalar:
+                break
+        else:  # the usual list: text entries only
             return list(value.items), True  # type: ignore[arg-type]
         items: list[YamlScalar] = []
         for item in value:
