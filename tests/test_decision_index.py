@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance.reader.jurisdiction import Jurisdiction
-from compliance.rules import RuleSet
+from compliance.rules import RuleSet, decide, load_rules_text
 from compliance.rules.decide import NOTHING, Decision, Engine, Firing, _Compiled, _host_ok, _jurisdiction_ok, _path_ok
 from compliance.rules.paths import ANY_HOST, normalise_path
 from tests.rule_sets import rule_sets
@@ -78,3 +78,64 @@ def test_the_index_decides_as_a_scan_of_every_rule(
         assert engine.covers(host, path) == any(
             _host_ok(c.rule, host) and _path_ok(c.rule, normalise_path(path)) for c in engine._rules
         )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rule_sets(max_rules=16),
+    st.lists(st.tuples(READERS, HOSTS, PATHS, MOMENTS), min_size=2, max_size=16),
+)
+def test_pages_with_the_same_covering_rules_share_decisions_exactly(
+    ruleset: RuleSet, asks: list[tuple[Jurisdiction, str, str, float]]
+) -> None:
+    """A decision kept for one page's covering rules is right for another page with the same rules, for every
+    reader and moment, asked in any order; decisions equal in content are one object."""
+    engine = Engine(ruleset)
+    seen: list[Decision] = []
+    for jurisdiction, host, path, now in [*asks, *reversed(asks), *asks[::2]]:
+        expected = decide_by_scan(engine, jurisdiction, host, path, now)
+        decision = engine.decide(jurisdiction, host, path, now)
+        assert decision == expected
+        assert all(decision is other for other in seen if other == decision)
+        seen.append(decision)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rule_sets(max_rules=16),
+    st.lists(st.tuples(READERS, HOSTS, PATHS, MOMENTS), min_size=1, max_size=16),
+)
+def test_the_decision_stays_exact_while_its_bounded_caches_let_go(
+    ruleset: RuleSet, asks: list[tuple[Jurisdiction, str, str, float]]
+) -> None:
+    """With room for two sets of covering rules and three decisions, every answer is still the scan's, and the
+    caches hold no more than their bounds."""
+    original = decide._COVERS_KEPT, decide._DECISIONS_KEPT
+    decide._COVERS_KEPT, decide._DECISIONS_KEPT = 2, 3
+    try:
+        engine = Engine(ruleset)
+        for jurisdiction, host, path, now in [*asks, *asks]:
+            assert engine.decide(jurisdiction, host, path, now) == decide_by_scan(engine, jurisdiction, host, path, now)
+            assert len(engine._covers) <= 2
+            assert engine._kept <= 3
+            assert sum(len(cover.decisions) for cover in engine._covers.values()) <= 3
+            assert len(engine._decided) <= 3
+    finally:
+        decide._COVERS_KEPT, decide._DECISIONS_KEPT = original
+
+
+def test_a_new_page_under_rules_seen_before_gets_the_same_decision_object() -> None:
+    """Two article pages the same rules cover, one reader: the second page's decision is the first's, so what is
+    worked out per decision (a response's plan) is not worked out again per page."""
+    ruleset = load_rules_text(
+        "notices:\n  n:\n    title: N\n    text: {en: Text.}\n"
+        "rules:\n  - id: ru\n    notice: n\n    jurisdictions: [RU]\n    paths: ['/news/**']\n",
+        "rules.yaml",
+    )
+    engine = Engine(ruleset)
+    ru, de = Jurisdiction("RU", None, False, "embedded"), Jurisdiction("DE", None, False, "geoip")
+    first = engine.decide(ru, "", "/news/first-story", 0.0)
+    assert [f.rule.id for f in first.fired] == ["ru"]
+    assert engine.decide(ru, "", "/news/second-story", 0.0) is first
+    assert engine.decide(Jurisdiction("RU", None, False, "geoip"), "", "/news/third", 0.0) is first
+    assert engine.decide(de, "", "/news/second-story", 0.0).fired == ()

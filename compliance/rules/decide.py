@@ -11,8 +11,12 @@ notices go (higher priority first, then rule id). Time is cut at every moment a
 rule starts or ends or a group member joins or leaves; within one such span the
 rules in force and, per jurisdiction, the rules that reach it are bitsets worked
 out once (`_Span`). A decision is then a few integer operations and a walk over
-the rules that fire. Small caches keep, per host and path, the rules covering it
-and the decision per reader, bounded in entries and in path length (so in bytes).
+the rules that fire, and it is kept per set of covering rules (`_Cover`) and
+reader's codes: a page seen for the first time whose covering rules another page
+already had costs the index walk and two dict lookups. Decisions equal in content
+are one object, so what is worked out per decision downstream (a response's plan)
+is shared between pages. The caches are bounded in entries, and the paths in them
+in length, so in bytes.
 Paths are normalised first (`normalise_path`), so no spelling of a URL escapes a
 rule; the host `ANY_HOST` (a Host that cannot be read) is covered by every host
 pattern.
@@ -30,7 +34,6 @@ from typing import Final, Literal
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.rules.index import CoverIndex, bits_of
 from compliance.rules.model import (
-    ANONYMOUS,
     EVERYONE,
     UNIDENTIFIED,
     UNKNOWN,
@@ -41,6 +44,9 @@ from compliance.rules.model import (
     place_family,
 )
 from compliance.rules.paths import host_matches, normalise_path
+from compliance.rules.spans import SPARED as _SPARED
+from compliance.rules.spans import Cover as _Cover
+from compliance.rules.spans import Span as _Span
 from compliance.rules.when import RequestFacts, holds, words
 
 __all__ = ["Decision", "Engine", "Firing", "Skip", "SkipCode", "reaches"]
@@ -50,13 +56,15 @@ SkipCode = Literal[
 ]
 
 _CACHE_SIZE: Final = 8192
+#: Distinct sets of covering rules kept, and decisions kept over all of them (one per set and reader).
+_COVERS_KEPT: Final = 4096
+_DECISIONS_KEPT: Final = 65536
 #: Longest path (after normalisation) whose coverage and decisions are cached: the caches'
 #: bytes stay bounded whatever paths readers send; a longer path is matched each time.
 _MAX_CACHED_PATH: Final = 1024
 _FOREVER: Final = float("inf")
-#: Spans of time whose bitsets are kept, and jurisdictions' reach kept per span.
+#: Spans of time whose bitsets are kept.
 _SPANS_KEPT: Final = 8
-_REACH_KEPT: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,22 +199,22 @@ class Engine:
         self._narrowed: dict[tuple[int, int], tuple[Decision, Decision]] = {}
         # A notice shows once per kind of place: an HTML page's rule and a JSON response's rule for
         # one notice both fire (a response is one or the other); two HTML rules give one notice.
-        bringing: dict[tuple[str, str], int] = {}
-        for bit, c in enumerate(self._by_bit):
-            if not _blocks(c.rule) and c.rule.when is None:
-                key = (c.notice.id, _place_family(c.rule))
-                bringing[key] = bringing.get(key, 0) | 1 << bit
-        #: bit -> the bits of every rule that brings the same notice to the same kind of place
-        self._same_notice = {
-            bit: bits
-            for bits in bringing.values()
-            if bits & (bits - 1)
-            for bit in range(bits.bit_length())
-            if bits >> bit & 1
-        }
+        # bit -> the notice and kind of place its rule brings (numbered); None where it fires alone.
+        families: dict[tuple[str, str], int] = {}
+        self._family = tuple(
+            None
+            if _blocks(c.rule) or c.rule.when is not None
+            else families.setdefault((c.notice.id, _place_family(c.rule)), len(families))
+            for c in self._by_bit
+        )
+        self._firings = tuple(Firing(c.rule, c.notice) for c in self._by_bit)
         self._spans: dict[int, _Span] = {}
-        self._covering_cache: dict[str | tuple[str, str], int] = {}
-        self._decisions: dict[str | tuple[str, str], dict[Jurisdiction, tuple[Decision, float, float]]] = {}
+        #: host and path -> the rules covering them; the rules covering a page -> their `_Cover`.
+        self._paths: dict[str | tuple[str, str], _Cover[Decision]] = {}
+        self._covers: dict[int, _Cover[Decision]] = {}
+        self._kept = 0
+        #: Decisions by content (the bits that fire, the block, dependence, conditions): one object each.
+        self._decided: dict[tuple[tuple[int, ...], int, bool, int], Decision] = {}
 
     @property
     def uses_hosts(self) -> bool:
@@ -226,17 +234,33 @@ class Engine:
 
     def _covering(self, host: str, path: str) -> int:
         """The rules (as bits) whose hosts and paths cover this host and normalised path."""
+        return self._cover(host, path).bits
+
+    def _cover(self, host: str, path: str) -> _Cover[Decision]:
+        """The rules whose hosts and paths cover this host and normalised path, with their decisions."""
         # A plain string key hashes once (str caches its hash); a tuple would hash on every request.
         key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
-        found = self._covering_cache.get(key)
-        if found is None:
+        cover = self._paths.get(key)
+        if cover is None:
             found = self._index.covering(host, path)
+            cover = self._covers.get(found)
+            if cover is None:
+                if len(self._covers) >= _COVERS_KEPT:
+                    self._forget()
+                cover = self._covers[found] = _Cover(found)
             if len(path) > _MAX_CACHED_PATH:
-                return found
-            if len(self._covering_cache) >= _CACHE_SIZE:
-                self._covering_cache.clear()
-            self._covering_cache[key] = found
-        return found
+                return cover
+            if len(self._paths) >= _CACHE_SIZE:
+                self._paths.clear()
+            self._paths[key] = cover
+        return cover
+
+    def _forget(self) -> None:
+        """Let go of every kept cover and decision (their number reached its bound)."""
+        self._paths.clear()
+        self._covers.clear()
+        self._decided.clear()
+        self._kept = 0
 
     def _covering_rules(self, host: str, path: str) -> tuple[_Compiled, ...]:
         """The rules whose paths and hosts cover this page, in rule-set order."""
@@ -251,28 +275,23 @@ class Engine:
 
     def decide(self, jurisdiction: Jurisdiction, host: str, path: str, now: float | None = None) -> Decision:
         """The rules that fire for this reader on this page at `now` (a POSIX timestamp; default: now)."""
-        path = normalise_path(path)
-        candidates = self._covering(host, path)
-        if not candidates:
+        cover = self._cover(host, normalise_path(path))
+        if not cover.bits:
             return NOTHING
         if now is None:
             now = time.time()
-        if len(path) > _MAX_CACHED_PATH:
-            return self._decide(candidates, jurisdiction, now)
-        key: str | tuple[str, str] = (host, path) if self._uses_hosts else path
-        per_reader = self._decisions.get(key)
-        if per_reader is None:
-            if len(self._decisions) >= _CACHE_SIZE:
-                self._decisions.clear()
-            per_reader = self._decisions[key] = {}
-        cached = per_reader.get(jurisdiction)
+        # The decision depends on the reader only through the codes a rule can name.
+        codes = jurisdiction.codes
+        cached = cover.decisions.get(codes)
         if cached is not None and cached[1] <= now < cached[2]:
             return cached[0]
-        decision = self._decide(candidates, jurisdiction, now)
+        decision = self._decide(cover.bits, jurisdiction, now)
         valid_from, valid_until = self._window(now)
-        if len(per_reader) >= _CACHE_SIZE:
-            per_reader.clear()
-        per_reader[jurisdiction] = (decision, valid_from, valid_until)
+        if self._kept >= _DECISIONS_KEPT:
+            self._forget()
+        else:
+            self._kept += 1
+            cover.decisions[codes] = (decision, valid_from, valid_until)
         return decision
 
     def explain(
@@ -371,28 +390,35 @@ class Engine:
         live = candidates & span.in_time
         if not live:
             return NOTHING
-        firing = live & span.reaching(jurisdiction)
-        blocking = firing & self._blocking
-        block = self._by_bit[(blocking & -blocking).bit_length() - 1] if blocking else None
-        firing ^= blocking
+        reach = live & span.reaching(jurisdiction)
+        blocking = reach & self._blocking
+        block = (blocking & -blocking).bit_length() - 1 if blocking else -1
         # Lowest bit first is the order notices go; a notice fires once, with its first rule.
-        fired: list[Firing] = []
-        by_bit, same_notice = self._by_bit, self._same_notice
-        while firing:
-            low = firing & -firing
-            index = low.bit_length() - 1
-            c = by_bit[index]
-            fired.append(Firing(c.rule, c.notice))
-            shared = same_notice.get(index)
-            firing ^= low if shared is None else firing & shared
-        conditional = live & span.reaching(jurisdiction) & self._conditional
-        return Decision(
-            fired=tuple(fired),
-            block=None if block is None else Firing(block.rule, block.notice),
-            dependent=bool(live & self._dependent),
-            covered=True,
-            vary=self._vary(conditional) if conditional else (),
-        )
+        fired: list[int] = []
+        seen: set[int] = set()
+        family = self._family
+        for bit in bits_of(reach ^ blocking):
+            kind = family[bit]
+            if kind is not None:
+                if kind in seen:
+                    continue
+                seen.add(kind)
+            fired.append(bit)
+        conditional = reach & self._conditional
+        key = (tuple(fired), block, bool(live & self._dependent), conditional)
+        decision = self._decided.get(key)
+        if decision is None:
+            if len(self._decided) >= _DECISIONS_KEPT:
+                self._decided.clear()
+            firings = self._firings
+            decision = self._decided[key] = Decision(
+                fired=tuple(firings[bit] for bit in fired),
+                block=None if block < 0 else firings[block],
+                dependent=key[2],
+                covered=True,
+                vary=self._vary(conditional) if conditional else (),
+            )
+        return decision
 
     def _vary(self, conditional: int) -> tuple[str, ...]:
         """The request headers the rules `conditional` (bits) read, each once, in the order notices go."""
@@ -402,57 +428,6 @@ class Engine:
             for name in () if when is None else when.vary:
                 names.setdefault(name.lower(), name)
         return tuple(names.values())
-
-
-class _Span:
-    """One span of time in which no rule starts or ends: the rules in force, and whom they reach."""
-
-    __slots__ = ("_everyone", "_excepted", "_named", "_reach", "_sparing", "in_time")
-
-    def __init__(self, by_bit: tuple[_Compiled, ...], now: float) -> None:
-        self.in_time = 0
-        self._everyone = 0
-        #: Rules that spare unknown and anonymous readers unless they name them (a rule-set policy).
-        self._sparing = 0
-        self._named: dict[str, int] = {}
-        self._excepted: dict[str, int] = {}
-        for bit, c in enumerate(by_bit):
-            flag = 1 << bit
-            if c.in_time(now):
-                self.in_time |= flag
-            rule = c.at(now)
-            if EVERYONE in rule.jurisdictions:
-                self._everyone |= flag
-            if rule.spares_unidentified:
-                self._sparing |= flag
-            for code in rule.jurisdictions:
-                self._named[code] = self._named.get(code, 0) | flag
-            for code in rule.except_jurisdictions:
-                self._excepted[code] = self._excepted.get(code, 0) | flag
-        self._reach: dict[Jurisdiction, int] = {}
-
-    def reaching(self, jurisdiction: Jurisdiction) -> int:
-        """The rules whose jurisdictions, less their exceptions, take in this reader."""
-        found = self._reach.get(jurisdiction)
-        if found is None:
-            codes = jurisdiction.codes
-            found = self._everyone
-            excepted = 0
-            for code in codes:
-                found |= self._named.get(code, 0)
-                excepted |= self._excepted.get(code, 0)
-            if self._sparing and codes & _SPARED:
-                # As `_jurisdiction_ok`: a sparing rule reaches such a reader only where it names
-                # one of the reader's unidentified codes.
-                named = 0
-                for code in codes & UNIDENTIFIED:
-                    named |= self._named.get(code, 0)
-                found = (found & ~self._sparing) | (named & self._sparing)
-            found &= ~excepted
-            if len(self._reach) >= _REACH_KEPT:
-                self._reach.clear()
-            self._reach[jurisdiction] = found
-        return found
 
 
 def _changes(rule: Rule) -> tuple[float, ...]:
@@ -480,9 +455,6 @@ def _path_ok(rule: Rule, path: str) -> bool:
 def reaches(rule: Rule, jurisdiction: Jurisdiction) -> bool:
     """Whether `rule`'s jurisdictions (less its exceptions) include this reader: the decision's own test."""
     return _jurisdiction_ok(rule, jurisdiction.codes)
-
-
-_SPARED: Final = frozenset({UNKNOWN, ANONYMOUS})
 
 
 def _jurisdiction_ok(rule: Rule, codes: frozenset[str]) -> bool:

@@ -8,11 +8,13 @@ hundred words.
 * **Hosts**: the rules with no `hosts` (every host), and the rules of each exact
   host and of each `*.` suffix, in dicts; a host is looked up once per label.
 * **Paths**: each distinct pattern is matched once per path, whatever the number
-  of rules that name it. Globs sit in a trie of their leading literal segments
-  (`/news/*/amp` under `news`), so a path meets only the globs along its own
-  segments; `re:` patterns are matched together by RE2 sets (linear in the path
-  for the whole set). A rule covers the path where one of its `paths` matches and
-  none of its `except_paths` does.
+  of rules that name it. Globs sit in a trie of their segments, with an edge for
+  `*` and for each segment with `*` inside (`/news/*/amp` is `news`, then any
+  segment, then `amp`), so a path walks the globs along its own segments and no
+  glob is matched in full (but for those with `**` before their last segment,
+  matched in full where their leading segments lead); `re:` patterns are matched
+  together by RE2 sets (linear in the path for the whole set). A rule covers the
+  path where one of its `paths` matches and none of its `except_paths` does.
 
 `covering(host, path)` is exactly `{rules whose hosts and paths cover it}`, as a
 scan of every rule finds it (the property tests check it against such a scan).
@@ -26,7 +28,7 @@ from typing import Any, Final
 import re2
 
 from compliance.rules.model import PathPattern, Rule
-from compliance.rules.paths import ANY_HOST, host_only
+from compliance.rules.paths import ANY_HOST, host_only, segment_matches
 
 __all__ = ["CoverIndex", "bits_of"]
 
@@ -34,6 +36,9 @@ __all__ = ["CoverIndex", "bits_of"]
 _SET_SIZE: Final = 128
 _SET_MEMORY: Final = 64 << 20
 _ANCHOR_BOTH: Any = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
+#: Hosts whose rules are kept, and the longest host kept: bounded in bytes whatever Host readers send.
+_HOSTS_KEPT: Final = 256
+_MAX_KEPT_HOST: Final = 300
 
 
 class _Pattern:
@@ -48,19 +53,55 @@ class _Pattern:
 
 
 class _Node:
-    """The globs whose leading literal segments lead here.
+    """A point in the trie of globs, reached by the path segments that lead here.
 
-    `covers` and `excludes` gather the `PREFIX/**` globs ending here, which match every path that
-    reaches this node: they need no matching at all. `patterns` are the other globs, matched in full.
+    Edges are literal segments (`children`), the segment `*` (`star`, any one segment) and
+    segments with `*` inside (`partial`, such as `*.html`), so a glob of such segments is never
+    matched in full: the walk follows every edge a segment takes. `covers` and `excludes`
+    gather the `PREFIX/**` globs ending here, which match every path that reaches this node;
+    `end_*` the globs that end here, which match a path that ends here, and `slash_*` those of
+    them not ending in `/`, which also match a path with one `/` more. `patterns` are the
+    globs with `**` before their last segment, matched in full.
     """
 
-    __slots__ = ("children", "covers", "excludes", "patterns")
+    __slots__ = (
+        "children",
+        "covers",
+        "end_covers",
+        "end_excludes",
+        "excludes",
+        "partial",
+        "patterns",
+        "slash_covers",
+        "slash_excludes",
+        "star",
+        "wild",
+    )
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] = {}
+        self.star: _Node | None = None
+        self.partial: tuple[tuple[tuple[str, ...], _Node], ...] = ()
+        #: The `partial` edges by their segment, while the trie is built.
+        self.wild: dict[str, _Node] = {}
         self.patterns: list[_Pattern] = []
-        self.covers = 0
-        self.excludes = 0
+        self.covers = self.excludes = 0
+        self.end_covers = self.end_excludes = 0
+        self.slash_covers = self.slash_excludes = 0
+
+    def edge(self, segment: str) -> _Node:
+        """The node a glob's segment leads to from here, made where there is none yet."""
+        if "*" not in segment:
+            return self.children.setdefault(segment, _Node())
+        if segment == "*":
+            if self.star is None:
+                self.star = _Node()
+            return self.star
+        node = self.wild.get(segment)
+        if node is None:
+            node = self.wild[segment] = _Node()
+            self.partial += ((tuple(segment.split("*")), node),)
+        return node
 
 
 class _ExpressionSet:
@@ -93,6 +134,8 @@ class CoverIndex:
         self._exact: dict[str, int] = {}
         self._wildcard: dict[str, int] = {}
         self.uses_hosts = False
+        #: host -> its rules, for the hosts seen last (a site serves a few).
+        self._by_host: dict[str, int] = {}
         patterns: dict[str, _Pattern] = {}
         for bit, rule in enumerate(rules):
             flag = 1 << bit
@@ -120,17 +163,22 @@ class CoverIndex:
                 continue
             node = self._root
             segments = source[1:].split("/")
+            last = len(segments) - 1
             for at, segment in enumerate(segments):
-                if "*" in segment:
-                    if segment == "**" and at == len(segments) - 1:
+                if segment == "**":
+                    if at == last:
                         node.covers |= entry.covers
                         node.excludes |= entry.excludes
-                        break
-                    node.patterns.append(entry)
+                    else:
+                        node.patterns.append(entry)
                     break
-                node = node.children.setdefault(segment, _Node())
+                node = node.edge(segment)
             else:
-                node.patterns.append(entry)
+                node.end_covers |= entry.covers
+                node.end_excludes |= entry.excludes
+                if not source.endswith("/"):  # `/about` matches `/about/` too
+                    node.slash_covers |= entry.covers
+                    node.slash_excludes |= entry.excludes
         self._add_expressions(expressions)
 
     def _add_expressions(self, expressions: list[_Pattern]) -> None:
@@ -148,6 +196,16 @@ class CoverIndex:
         """The rules whose `hosts` take in this host (a Host header value; the port is ignored)."""
         if host == ANY_HOST or not self.uses_hosts:
             return self.every
+        found = self._by_host.get(host)
+        if found is None:
+            found = self._hosts(host)
+            if len(host) <= _MAX_KEPT_HOST:
+                if len(self._by_host) >= _HOSTS_KEPT:
+                    self._by_host.clear()
+                self._by_host[host] = found
+        return found
+
+    def _hosts(self, host: str) -> int:
         name = host_only(host)
         found = self._any_host | self._exact.get(name, 0)
         if self._wildcard:
@@ -160,19 +218,46 @@ class CoverIndex:
     def paths(self, path: str) -> int:
         """The rules whose `paths` match this normalised path and whose `except_paths` do not."""
         covers = excludes = 0
-        node: _Node | None = self._root
         segments = path[1:].split("/") if path.startswith("/") else [path]
+        count = len(segments)
+        # The depth at which a path ending in `/` ends for the globs that do not end in `/`.
+        slash = count - 1 if count > 1 and not segments[-1] else -1
+        nodes = [self._root]
         depth = 0
-        while node is not None:
-            covers |= node.covers
-            excludes |= node.excludes
-            for entry in node.patterns:
-                if entry.pattern.regex.fullmatch(path) is not None:
-                    covers |= entry.covers
-                    excludes |= entry.excludes
-            if depth == len(segments):
+        while True:
+            following: list[_Node] = []
+            for node in nodes:
+                if node.covers:
+                    covers |= node.covers
+                if node.excludes:
+                    excludes |= node.excludes
+                for entry in node.patterns:
+                    if entry.pattern.regex.fullmatch(path) is not None:
+                        covers |= entry.covers
+                        excludes |= entry.excludes
+                if depth == count:
+                    if node.end_covers:
+                        covers |= node.end_covers
+                    if node.end_excludes:
+                        excludes |= node.end_excludes
+                    continue
+                if depth == slash:
+                    if node.slash_covers:
+                        covers |= node.slash_covers
+                    if node.slash_excludes:
+                        excludes |= node.slash_excludes
+                segment = segments[depth]
+                child = node.children.get(segment)
+                if child is not None:
+                    following.append(child)
+                if node.star is not None:
+                    following.append(node.star)
+                for pieces, child in node.partial:
+                    if segment_matches(pieces, segment):
+                        following.append(child)
+            if not following:
                 break
-            node = node.children.get(segments[depth])
+            nodes = following
             depth += 1
         if self._expressions:
             encoded = path.encode("utf-8", "surrogatepass")

@@ -58,6 +58,7 @@ __all__ = [
     "normalize_host",
     "path_pattern",
     "read_host",
+    "segment_matches",
 ]
 
 #: The host of a request whose Host cannot be read (absent, malformed): it is decided
@@ -202,12 +203,12 @@ class _Glob:
 
 def _group_at(group: tuple[_Segment, ...], segments: list[str], at: int) -> bool:
     for offset, pieces in enumerate(group):  # noqa: SIM110 (a loop: no generator per call)
-        if not _segment_matches(pieces, segments[at + offset]):
+        if not segment_matches(pieces, segments[at + offset]):
             return False
     return True
 
 
-def _segment_matches(pieces: _Segment, segment: str) -> bool:
+def segment_matches(pieces: _Segment, segment: str) -> bool:
     """Whether `segment` matches the glob whose pieces between `*` are `pieces` (earliest fit each)."""
     if len(pieces) == 1:
         return segment == pieces[0]
