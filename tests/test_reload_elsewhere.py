@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench.resolution import write_many_rules
 from compliance import Jurisdiction, RuleFileError
 from compliance.rules.decide import Engine
 from compliance.rules.load import load_rules
@@ -108,3 +109,40 @@ def test_without_a_helper_the_rules_are_read_here_and_it_says_so(tmp_path: Path)
     assert done.stdout.strip() == "['newer-first', 'newer-second'] None"
     warned = [line for line in done.stderr.splitlines() if "reloaded in the serving process" in line]
     assert len(warned) == 1, done.stderr  # said once, not at every reload
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities here")
+def test_the_helper_reads_at_the_lowest_cpu_priority_and_serving_keeps_its_own() -> None:
+    # Where cores are short, a reload's reading must not take them from the serving threads.
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    load_rules_elsewhere(str(RULES))
+    pid = helper_pid()
+    assert pid is not None
+    assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+    assert os.getpriority(os.PRIO_PROCESS, 0) == ours
+
+
+def test_a_reload_of_a_thousand_rules_puts_in_force_what_a_load_here_gives(tmp_path: Path) -> None:
+    # Globs, `re:` patterns, hosts, dates, groups, report-only rules: every kind the generator writes,
+    # handed over from the helper, decides as the same file loaded in this process does.
+    path = write_many_rules(tmp_path / "rules.yaml", 1000)
+    source = RuleSource(tmp_path / "rules.yaml", interval=None)
+    path.write_text(path.read_text(encoding="utf-8") + "# changed\n", encoding="utf-8")
+    assert source.reload_now()
+    assert helper_pid() not in (None, os.getpid())
+    here = load_rules(path)
+    there = source.engine.ruleset
+    assert shape(there) == shape(here)
+    ours = Engine(here)
+    fired = 0
+    for country in ("RU", "BY", "UA", "DE", "US"):
+        reader = Jurisdiction(country, None, False, "static")
+        for host in ("", "edition0.harbour-gazette.example", "edition2.harbour-gazette.example"):
+            for where in ("/news/2024/ferry", "/world/x/amp", "/section7/a/print", "/static/a.css", "/healthz"):
+                for when in (1.6e9, 1.8e9, 2.1e9):
+                    theirs = source.engine.decide(reader, host, where, when)
+                    expected = ours.decide(reader, host, where, when)
+                    assert [f.rule.id for f in theirs.fired] == [f.rule.id for f in expected.fired]
+                    assert source.engine.covers(host, where) == ours.covers(host, where)
+                    fired += len(theirs.fired)
+    assert fired > 100  # the cases do reach the rules
