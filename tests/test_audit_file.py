@@ -11,8 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from compliance import ComplianceMiddleware
+from compliance.observe.audit import audit_line
 from compliance.observe.audit_file import AuditFileHandler
 from compliance.observe.chain import CHAIN
 from tests.conftest import ROOT, fetch, rule_file
@@ -115,9 +118,12 @@ def test_behind_other_handlers_it_writes_as_any_logging_handler(tmp_path: Path, 
     other.emit = seen.append  # type: ignore[method-assign]
     alone(handler)
     LOGGER.addHandler(other)
-    serve(tmp_path, [RU, RU])
+    app = ComplianceMiddleware(page, rules=rule_file(tmp_path, RULES), reload_interval=None)  # type: ignore[arg-type]
+    for reader in [RU, "95.173.137.10", RU]:  # one page, one outcome: the network is the reader's own
+        fetch(app, "/news/1", client=(reader, 40000))
     handler.close()
-    assert [e["event"] for e in events(path)] == ["decision", "decision"]
+    assert [e["event"] for e in events(path)] == ["decision"] * 3
+    assert [e["network"] for e in events(path)] == ["95.173.136.0/24", "95.173.137.0/24", "95.173.136.0/24"]
     assert [json.loads(r.getMessage())["seq"] for r in seen] == [e["seq"] for e in events(path)]
     assert compliance("audit", "verify", str(path), cwd=tmp_path).returncode == 0
 
@@ -156,3 +162,53 @@ def test_a_forked_worker_writes_its_own_chain_and_no_line_twice(tmp_path: Path) 
     result = compliance("audit", "verify", str(path), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert ": 2 chains, " in result.stdout
+
+
+def test_events_from_a_kept_template_are_the_events_encoded_whole_and_verify(
+    tmp_path: Path, logger_state: None
+) -> None:
+    """The same rules and outcome on every page: only time, request id, path and chain place change."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (tmp_path / "audit.pub").write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    path = tmp_path / "audit.jsonl"
+    handler = AuditFileHandler(path)
+    alone(handler)
+    app = ComplianceMiddleware(
+        page,  # type: ignore[arg-type]
+        rules=rule_file(tmp_path, RULES),
+        reload_interval=None,
+        audit_signing_key=pem,
+        audit_checkpoint_every=3,
+    )
+    paths = ["/news/1", "/news/ünï", "/news/%25s%22", "/news/a%E2%80%A8b", '/news/"q"\\', "/news/%7F", "/news/1"]
+    ids = ["req-1", 'quote"d', None, "x" * 129, "a.b:c/d+e=f@g", None, "req-1"]
+    readers = [RU, "95.173.137.10", "2a02:6b8::1", RU, "95.173.137.10", RU, "2a02:6b8::1"]
+    for where, given, reader in zip(paths, ids, readers, strict=True):
+        fetch(app, where, client=(reader, 40000), headers=None if given is None else {"x-request-id": given})
+    handler.close()
+    assert len(app.outcomes) == 1  # one outcome, kept once for every page that had it
+    lines = path.read_text(encoding="utf-8").splitlines()
+    written = [json.loads(line) for line in lines]
+    decisions = [e for e in written if e["event"] == "decision"]
+    assert [e["path"] for e in decisions] == [
+        "/news/1", "/news/ünï", "/news/%s\"", "/news/a\u2028b", '/news/"q"\\', "/news/\x7f", "/news/1"
+    ]  # fmt: skip
+    assert [e["network"] for e in decisions] == [
+        "95.173.136.0/24", "95.173.137.0/24", "2a02:6b8::/48", "95.173.136.0/24", "95.173.137.0/24",
+        "95.173.136.0/24", "2a02:6b8::/48",
+    ]  # fmt: skip
+    got = [e["request_id"] for e in decisions]
+    assert got[0] == got[6] == "req-1" and got[4] == "a.b:c/d+e=f@g"
+    generated = [got[1], got[2], got[3], got[5]]
+    assert len(set(generated)) == 4 and all(len(g) == 32 and int(g, 16) >= 0 for g in generated)  # type: ignore[arg-type]
+    assert "\u2028" not in path.read_text(encoding="utf-8")  # a line splitter's line end stays escaped
+    # Byte for byte the line that encoding the whole event gives, field order included.
+    assert lines == [audit_line(event) for event in written]
+    checkpoints = [e["event"] for e in written].count("checkpoint")
+    assert checkpoints >= 2
+    result = compliance("audit", "verify", str(path), "--public-key", "audit.pub", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"({checkpoints} with a good signature)" in result.stdout

@@ -893,3 +893,40 @@ def test_body_end_alone_reads_a_page_holding_plaintext_or_a_frameset_up_to_its_e
     else:
         assert out.replace(b"{S}", b"") == page
         assert rewriter.placed == [] and rewriter.reason is not None and why in rewriter.reason
+
+
+HEAD_FRAGMENTS = [
+    *FRAGMENTS, b"<head>", b"</head>", b"</HEAD >", b"</head", b"<BODY class=x>", b"<title>", b"</title>",
+    b"<plaintext>", b"<frameset>", b"<meta content='</head>'>", b"<script><!--<script></script>--></script>",
+    b"<template>", b"</template>", b"<iframe>", b"</iframe>", b"\xef\xbb\xbf", b"<html>", b"</br>",
+]  # fmt: skip
+styled_pages = st.lists(st.sampled_from(HEAD_FRAGMENTS), max_size=30).map(b"".join)
+body_end_lists = st.integers(min_value=1, max_value=3).map(
+    lambda count: [Insertion(f"k{i}", (BODY_END,), b"{%d}" % i) for i in range(count)]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(page=styled_pages, insertions=body_end_lists, holdback=holdbacks)
+def test_property_a_styled_page_in_one_piece_reads_its_head_as_the_scanner_does(
+    page: bytes, insertions: list[Insertion], holdback: int
+) -> None:
+    """The style before `</head>` and body-end notices: a page in one piece (read by `head_end`) comes out
+    as the same page fed without saying it is the last piece (read by the forward scanner), with the
+    same places and reason."""
+    streamed = HtmlRewriter(insertions, b"{S}", holdback)
+    out = streamed.feed(page) + streamed.close()
+    whole = HtmlRewriter(insertions, b"{S}", holdback)
+    assert whole.feed(page, last=True) == out
+    assert (whole.placed, whole.reason) == (streamed.placed, streamed.reason)
+
+
+def test_a_styled_page_in_one_piece_gets_its_style_before_the_real_head_end() -> None:
+    page = (
+        b"<html><head><script>document.write('</head><body>')</script><!-- </head> -->"
+        b"<style>p{}</style></head><body><p>x</p></body></html>"
+    )
+    rewriter = HtmlRewriter([Insertion("k0", (BODY_END,), b"{0}")], b"{S}")
+    out = rewriter.feed(page, last=True)
+    assert out == page.replace(b"</style></head>", b"</style>{S}</head>").replace(b"</body>", b"{0}</body>")
+    assert [str(p.place) for p in rewriter.placed] == ["body-end"]

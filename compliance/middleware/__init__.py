@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,9 +25,10 @@ from compliance.middleware.responder import LazyState, Responder, header_text
 from compliance.observe.audit import (
     FAULT_LOGGER,
     AuditPolicy,
+    Outcomes,
     audit_enabled,
     block_outcomes,
-    emit,
+    emit_prepared,
     jurisdiction_fields,
     network_of,
     request_id_of,
@@ -150,6 +151,8 @@ class ComplianceMiddleware:
         self._timed = self.metrics.enabled
         self._started = False
         self._plans: dict[int, Plan] = {}
+        #: What audit events and metrics say of a response's rules, per plan and outcome (`outcomes_of`).
+        self.outcomes: dict[Hashable, Outcomes] = {}
 
     @property
     def ruleset(self) -> RuleSet:
@@ -365,59 +368,59 @@ class ComplianceMiddleware:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
         rules = block_outcomes(decision, (language, *also))
-        self.record(scope, jurisdiction, rules, 0.0, edge)
+        self.record(scope, jurisdiction, Outcomes(rules), 0.0, edge)
 
     def record(
         self,
         scope: Scope,
         jurisdiction: Jurisdiction,
-        rules: list[dict[str, Any]],
+        outcomes: Outcomes,
         spent: float,
         edge: EdgeClass | None = None,
     ) -> None:
         """The metrics and the audit event of one covered response."""
+        rules = outcomes.rules
         if self.metrics.enabled:
-            where = jurisdiction.country or "unknown"
-            self.metrics.observe(((e["rule"], where, e["outcome"]) for e in rules), spent)
+            self.metrics.observe(outcomes.labels(jurisdiction.country or "unknown"), spent)
         if not audit_enabled() or not self.audit_policy.wants(bool(rules)):
             return
         headers = scope.get("headers") or ()
         request_id = request_id_of(header_text(headers, self.request_id_header))
-        ip = self.resolver.client_ip(scope)
+        network = network_of(self.resolver.client_ip(scope))
         event = "preview" if jurisdiction.source == "preview" else "decision"
         method = scope.get("method")
-        network = network_of(ip)
+        path: str = scope["path"]
         built = self.resolver.geoip_built
         edge_fields = None if edge is None else edge.audit_fields()
         sample = None if rules else self.audit_policy.sample_unfired
         j = jurisdiction
         # What the event repeats from one response to the next with the same plan and outcomes: its
-        # template (line and chain bytes) is encoded once, and only time, request id and path are added.
+        # template (line and chain bytes) is encoded once, and only time, request id, path and network
+        # are added (the network where the recommended handler takes the line: see `emit_prepared`).
         same = (
             event,
             method,
             (j.country, j.subdivision, j.anonymous, j.source, tuple(sorted(j.kinds)) if j.kinds else None),
-            network,
             built,
             None if edge_fields is None else tuple(edge_fields.items()),
             sample,
-            repr(rules),
+            outcomes,
         )
-        emit(
-            event,
-            {
+
+        def fields() -> dict[str, Any]:
+            return {
                 "request_id": request_id,
                 "method": method,
-                "path": scope.get("path"),
+                "path": path,
                 "jurisdiction": jurisdiction_fields(jurisdiction),
                 "network": network,
                 "rules": rules,
                 **({} if built is None else {"geoip_built": built}),
                 **({} if edge_fields is None else edge_fields),
                 **({} if sample is None else {"sample": sample}),
-            },
-            same,
-        )
+            }
+
+        emit_prepared(event, same, request_id, path, network, fields)
 
 
 def _host(scope: Scope) -> str:

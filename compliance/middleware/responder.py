@@ -23,7 +23,7 @@ from starlette.types import Message, Scope, Send
 from compliance.observe.audit import (
     FAULT_LOGGER,
     audit_enabled,
-    rule_outcomes,
+    outcomes_of,
 )
 from compliance.reader.chosen import chosen_jurisdiction
 from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
@@ -520,12 +520,14 @@ class Responder:
 
     def _audit(self, missed: str | None = None) -> None:
         self.audited = True
-        if not (self.mw.metrics.enabled or audit_enabled()):
+        mw = self.mw
+        if not (mw.metrics.enabled or audit_enabled()):
             return
-        placed = self.transform.placed if self.transform is not None and missed is None else ()
-        reason = getattr(self.transform, "reason", None)
-        rules = rule_outcomes(self.plan, self.outcome, placed, self.media, missed, reason)
-        self.mw.record(self.scope, self.jurisdiction, rules, self.spent, self.edge)
+        transform = self.transform
+        placed = transform.placed if transform is not None and missed is None else ()
+        reason = getattr(transform, "reason", None)
+        outcomes = outcomes_of(mw.outcomes, self.plan, self.outcome, placed, self.media, missed, reason)
+        mw.record(self.scope, self.jurisdiction, outcomes, self.spent, self.edge)
 
 
 def header_text(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:

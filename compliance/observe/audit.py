@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import logging
 import os
 import random
 import re
 import time
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from compliance.errors import ConfigError
 from compliance.observe.audit_file import AuditDropped, AuditFileHandler
-from compliance.observe.chain import audit_line_of, write_linked
+from compliance.observe.chain import audit_line_of, write_linked, write_prepared
 from compliance.reader.jurisdiction import Jurisdiction
 from compliance.respond.plan import FEED_TYPES, Plan, language_outcome
 from compliance.rules.decide import Decision
@@ -32,12 +33,15 @@ __all__ = [
     "AUDIT_LOGGER",
     "FAULT_LOGGER",
     "AuditPolicy",
+    "Outcomes",
     "audit_enabled",
     "audit_line",
     "request_id_of",
     "block_outcomes",
     "emit",
+    "emit_prepared",
     "network_of",
+    "outcomes_of",
     "rule_outcomes",
 ]
 
@@ -93,7 +97,22 @@ def request_id_of(value: str | None) -> str:
     """The client's request id where it is a short token of safe characters; a fresh one otherwise."""
     if value is not None and _REQUEST_ID.fullmatch(value):
         return value
-    return os.urandom(16).hex()  # 32 hex digits, as uuid4().hex, at a quarter of its cost
+    return f"{_ID_PREFIX}{next(_ids):016x}"
+
+
+def _new_ids() -> None:
+    """A fresh prefix for generated request ids: in each process, and again in a forked child."""
+    global _ID_PREFIX, _ids
+    _ID_PREFIX, _ids = os.urandom(8).hex(), itertools.count(1)
+
+
+# A generated request id is 32 hex digits, as uuid4().hex: 16 random ones drawn once per process, then
+# the process's count of generated ids. Unique across workers and restarts as long as no two
+# processes draw the same 64 random bits, at a tenth of drawing 128 random bits per request.
+_ID_PREFIX = ""
+_ids = itertools.count(1)
+_new_ids()
+os.register_at_fork(after_in_child=_new_ids)
 
 
 def jurisdiction_fields(j: Jurisdiction) -> dict[str, Any]:
@@ -123,14 +142,57 @@ def emit(event: str, fields: Mapping[str, Any], same: Hashable = None) -> None:
     except AuditDropped:
         pass  # the handler counts it, and records the gap in the chain as soon as it has room
     except Exception:
-        global _reported_failure
-        if not _reported_failure:
-            _reported_failure = True
-            with contextlib.suppress(Exception):
-                FAULT_LOGGER.exception(
-                    "compliance: writing an audit event failed in a logging handler; the response went out, "
-                    "the event is lost (reported once)"
-                )
+        _report_failure()
+
+
+def emit_prepared(
+    event: str,
+    same: Hashable,
+    request_id: str,
+    path: str,
+    network: str | None,
+    fields: Callable[[], dict[str, Any]],
+) -> None:
+    """`emit(event, fields(), same)`, where the recommended handler is alone on the audit logger: from the
+    template kept for `same` (see `chain.write_prepared`), the line handed straight to the handler, and
+    `fields` called only the first time. `request_id` is one `request_id_of` gave, `network` one
+    `network_of` gave; `same` stands for every other field."""
+    handler = _direct_handler()
+    if handler is None:
+        emit(event, fields(), (same, network))  # (`emit`'s templates key on every field but three)
+        return
+
+    def build() -> dict[str, Any]:
+        return {"event": event, "time": 0.0, **fields()}
+
+    try:
+        write_prepared(same, build, request_id, path, network, handler.put, _write)
+    except AuditDropped:
+        pass  # the handler counts it, and records the gap in the chain as soon as it has room
+    except Exception:
+        _report_failure()
+
+
+def _report_failure() -> None:
+    global _reported_failure
+    if not _reported_failure:
+        _reported_failure = True
+        with contextlib.suppress(Exception):
+            FAULT_LOGGER.exception(
+                "compliance: writing an audit event failed in a logging handler; the response went out, "
+                "the event is lost (reported once)"
+            )
+
+
+def _direct_handler() -> AuditFileHandler | None:
+    """The recommended handler where it is alone on the audit logger (which neither filters nor propagates)."""
+    logger = AUDIT_LOGGER
+    handlers = logger.handlers
+    if len(handlers) == 1 and not logger.propagate and not logger.filters:
+        handler = handlers[0]
+        if type(handler) is AuditFileHandler and not handler.filters and handler.level <= logging.INFO:
+            return handler
+    return None
 
 
 def audit_line(record: Mapping[str, Any]) -> str:
@@ -144,13 +206,11 @@ def _write(record: Mapping[str, Any], line: str) -> None:
     # less looking up the caller's frame: the record names this function.
     logger = AUDIT_LOGGER
     if logger.isEnabledFor(logging.INFO):
-        handlers = logger.handlers
-        if len(handlers) == 1 and not logger.propagate and not logger.filters:
-            handler = handlers[0]
-            if type(handler) is AuditFileHandler and not handler.filters and handler.level <= logging.INFO:
-                # The recommended handler, alone: it takes the line itself, no `LogRecord` is made.
-                handler.put(line)
-                return
+        handler = _direct_handler()
+        if handler is not None:
+            # The recommended handler, alone: it takes the line itself, no `LogRecord` is made.
+            handler.put(line)
+            return
         extra = {"compliance": dict(record)}
         logger.handle(
             logger.makeRecord(logger.name, logging.INFO, __file__, _WRITE_LINE, line, (), None, "_write", extra)
@@ -184,6 +244,69 @@ class AuditPolicy:
             return True
         rate = self.sample_unfired
         return rate >= 1.0 or (rate > 0.0 and random.random() < rate)
+
+
+class Outcomes:
+    """What the audit event says of a response's rules (`rule_outcomes`), and the metrics' labels of them.
+
+    Kept per plan and outcome (`outcomes_of`) and shared by the responses that have them: never changed.
+    """
+
+    __slots__ = ("rules", "_pairs", "_labels")
+
+    def __init__(self, rules: list[dict[str, Any]]) -> None:
+        self.rules = rules
+        self._pairs = tuple((entry["rule"], entry["outcome"]) for entry in rules)
+        self._labels: dict[str, tuple[tuple[str, str, str], ...]] = {}
+
+    def labels(self, where: str) -> tuple[tuple[str, str, str], ...]:
+        """(rule id, jurisdiction code, outcome) of each rule, for the reader's jurisdiction code `where`."""
+        found = self._labels.get(where)
+        if found is None:
+            if len(self._labels) >= 256:
+                self._labels.clear()
+            found = self._labels[where] = tuple((rule, where, outcome) for rule, outcome in self._pairs)
+        return found
+
+
+def outcomes_of(
+    kept: dict[Hashable, Outcomes],
+    plan: Plan,
+    known_outcomes: Mapping[str, Mapping[str, Any]],
+    placed_notices: Iterable[Any],
+    media: str,
+    missed: str | None,
+    reason: str | None,
+) -> Outcomes:
+    """`rule_outcomes` (same arguments), built once per plan and outcome and kept in `kept`.
+
+    The key holds what `rule_outcomes` reads: the plan's fired rules (`plan.fired`, one object for
+    every decision that fires the same ones, whatever the page), the media type, `missed`, `reason`,
+    the values it reads of `known_outcomes`, and the placements.
+    """
+    placed = tuple(placed_notices)
+    known = tuple(
+        (
+            notice,
+            entry.get("language"),
+            tuple(entry.get("languages") or ()),
+            entry.get("outcome"),
+            entry.get("place"),
+        )
+        for notice, entry in known_outcomes.items()
+    )
+    key = (plan.fired, media, missed, reason, known, placed)
+    try:
+        found = kept.get(key)
+    except TypeError:  # a placement that cannot be a key: built for this response alone
+        return Outcomes(rule_outcomes(plan, known_outcomes, placed, media, missed, reason))
+    if found is not None:
+        return found
+    found = Outcomes(rule_outcomes(plan, known_outcomes, placed, media, missed, reason))
+    if len(kept) >= 4096:
+        kept.clear()
+    kept[key] = found
+    return found
 
 
 def rule_outcomes(

@@ -29,6 +29,7 @@ import json
 import operator
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Final, Protocol
@@ -46,6 +47,7 @@ __all__ = [
     "load_signer",
     "verify_signature",
     "write_linked",
+    "write_prepared",
 ]
 
 HASH_DIGITS: Final = 32
@@ -111,19 +113,21 @@ def _fragment(value: Any) -> tuple[str, str]:
     return _line(value), _canonical_text(value)
 
 
-def _template(names: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, tuple[str, ...], str, tuple[int, ...]]:
+def _template(
+    names: tuple[str, ...], record: Mapping[str, Any], per_request: frozenset[str] = _PER_REQUEST
+) -> tuple[str, tuple[str, ...], str, tuple[int, ...]]:
     """The line's and the canonical form's %-templates for events with these fields and repeating values."""
     line, line_order, text, text_order = [], [], [], []
     for name in names:
         key_line = _fragment(name)[0].replace("%", "%%")
-        if name in _PER_REQUEST:
+        if name in per_request:
             line.append(f"{key_line}:%s")
             line_order.append(name)
         else:
             line.append(f"{key_line}:" + _fragment(record[name])[0].replace("%", "%%"))
     for name in sorted(names):
         key_text = _fragment(name)[1].replace("%", "%%")
-        if name in _PER_REQUEST:
+        if name in per_request:
             text.append(f"{key_text}:%s")
             text_order.append(name)
         else:
@@ -275,9 +279,7 @@ class Chain:
         """Writes `record` as the next link (hold `lock`): `write(record, line)` gets it and its JSON line. An
         event that fails to be written leaves the chain as it was, so the next one links to the last event
         that was."""
-        pid = os.getpid()
-        if pid != self._pid:  # a new process (or a fork): a chain of its own
-            self._pid, self.id, self.seq, self.last = pid, uuid.uuid4().hex[:16], 0, ""
+        self.renew()
         record["chain"] = self.id
         record["seq"] = self.seq + 1
         record["prev"] = self.last
@@ -288,6 +290,13 @@ class Chain:
         write(record, line)
         self.seq += 1
         self.last = digest
+
+    def renew(self) -> str:
+        """The chain's id: a new chain in a new process (or after a fork)."""
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid, self.id, self.seq, self.last = pid, uuid.uuid4().hex[:16], 0, ""
+        return self.id
 
     def checkpoint_due(self) -> bool:
         return self.signer is not None and self.seq % self.checkpoint_every == 0
@@ -302,8 +311,75 @@ def write_linked(record: dict[str, Any], write: Callable[[dict[str, Any], str], 
 
     `write(record, line)` gets each event and its JSON line; `same` as `encode_event` takes it."""
     with CHAIN.lock:
-        CHAIN.append(record, write, same=same)
+        _link(record, write, same)
+
+
+def _link(record: dict[str, Any], write: Callable[[dict[str, Any], str], None], same: Hashable = None) -> None:
+    """`write_linked`, the chain's lock held."""
+    CHAIN.append(record, write, same=same)
+    if CHAIN.checkpoint_due():
+        _checkpoint(record.get("time"), write)
+
+
+def _checkpoint(moment: Any, write: Callable[[dict[str, Any], str], None]) -> None:
+    assert CHAIN.signer is not None
+    checkpoint = {"event": "checkpoint", "time": moment, "key": CHAIN.signer.key_id}
+    CHAIN.append(checkpoint, write, sign=True)
+
+
+#: The per-request fields of a prepared event, in the order of its line and of its canonical form.
+_LINE_ORDER: Final = ("time", "request_id", "path", "network", "seq", "prev")
+_PREPARED_PER_REQUEST: Final = frozenset(_LINE_ORDER)
+_TEXT_INDEX: Final = (3, 2, 5, 1, 4, 0)  # network, path, prev, request_id, seq, time: their places in _LINE_ORDER
+#: `same` -> (the chain id, the line's template, the canonical form's template) of events prepared once.
+_PREPARED: dict[Hashable, tuple[str, str, str]] = {}
+
+
+def write_prepared(
+    same: Hashable,
+    build: Callable[[], dict[str, Any]],
+    request_id: str,
+    path: str,
+    network: str | None,
+    put: Callable[[str], None],
+    write: Callable[[dict[str, Any], str], None],
+) -> None:
+    """Writes an event as the next link of this process's chain, from the template kept for `same`.
+
+    `same` is equal for two events only where all their fields but `time`, `request_id`, `path` and
+    `network` are; `build()` gives the event's fields (from `event` on, in order, `time` included) the
+    first time. Only the time, `request_id` (of the characters `audit.request_id_of` lets through, which
+    JSON writes as they are), `path`, `network` (one `audit.network_of` gave) and the place in the
+    chain are encoded per event, and the line
+    goes straight to `put` (the audit handler's queue); `write` takes a checkpoint where one is due.
+    The event is the one `write_linked` would write, byte for byte.
+    """
+    with CHAIN.lock:
+        chain = CHAIN.renew()
+        found = _PREPARED.get(same)
+        if found is None or found[0] != chain:
+            record = build()
+            record["chain"], record["seq"], record["prev"] = chain, 0, ""
+            line, order, text, index = _template(tuple(record), record, _PREPARED_PER_REQUEST)
+            if order != _LINE_ORDER or index != _TEXT_INDEX:  # (every event the middleware writes has them)
+                record.update(time=round(time.time(), 3), request_id=request_id, path=path, network=network)
+                del record["chain"], record["seq"], record["prev"]
+                _link(record, write)
+                return
+            if len(_PREPARED) >= 1024:
+                _PREPARED.clear()
+            found = _PREPARED[same] = (chain, line, text)
+        now = float.__repr__(round(time.time(), 3))
+        rid = '"' + request_id + '"'
+        path_line, path_text = _fragment(path)
+        net = "null" if network is None else '"' + network + '"'
+        seq = CHAIN.seq + 1
+        number = int.__repr__(seq)
+        prev = '"' + CHAIN.last + '"'
+        text = found[2] % (net, path_text, prev, rid, number, now)
+        digest = hashlib.sha256(text.encode("ascii")).hexdigest()[:HASH_DIGITS]
+        put(found[1] % (now, rid, path_line, net, number, prev))
+        CHAIN.seq = seq
+        CHAIN.last = digest
         if CHAIN.checkpoint_due():
-            assert CHAIN.signer is not None
-            checkpoint = {"event": "checkpoint", "time": record.get("time"), "key": CHAIN.signer.key_id}
-            CHAIN.append(checkpoint, write, sign=True)
+            _checkpoint(float(now), write)

@@ -106,11 +106,38 @@ def charset_of(content_type: bytes) -> str | None:
         return found
 
 
+class FiredKey:
+    """The rules, notices and modes a decision fires, by identity: one object for every decision that
+    fires the same ones (a plan is made of them alone), so that what is kept per plan and outcome is
+    shared by the pages of a section, not kept per URL."""
+
+    __slots__ = ("firings",)
+
+    def __init__(self, firings: tuple[tuple[object, object], ...]) -> None:
+        self.firings = firings  # (rule, notice) of each firing: kept alive while their ids are a key
+
+
+_FIRED_KEYS: dict[tuple[object, ...], FiredKey] = {}
+
+
+def fired_key(decision: Decision) -> FiredKey:
+    """The `FiredKey` of a decision's firings."""
+    fired = decision.fired
+    ids = tuple(value for f in fired for value in (id(f.rule), id(f.notice), f.enforced))
+    found = _FIRED_KEYS.get(ids)
+    if found is None:
+        if len(_FIRED_KEYS) >= PLAN_CACHE_SIZE:
+            _FIRED_KEYS.clear()
+        found = _FIRED_KEYS[ids] = FiredKey(tuple((f.rule, f.notice) for f in fired))
+    return found
+
+
 class Plan:
     """What one decision asks of a response, worked out once and kept with the cached decision."""
 
     __slots__ = (
         "decision",
+        "fired",
         "html_due",
         "json_due",
         "feed_due",
@@ -127,6 +154,8 @@ class Plan:
 
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
+        #: Equal (the same object) for the plans of decisions that fire the same rules, notices and modes.
+        self.fired = fired_key(decision)
         self.html_due: list[Firing] = []
         self.json_due: dict[str, list[Firing]] = {}
         self.header_due: dict[str, list[Firing]] = {}

@@ -19,7 +19,7 @@ from compliance.respond.html.anchors import (
     _make_placed,
     _Slot,
 )
-from compliance.respond.html.headend import HeadReader
+from compliance.respond.html.headend import BODY_FIRST, HEAD_UNREAD, NOT_FOUND, HeadReader, head_end
 from compliance.respond.html.scanner import ForwardScanner
 from compliance.respond.html.tokenizer import _LOOKBEHIND, _TAG_NAME_END, MAX_TAG, end_state
 from compliance.respond.matcher import SelectorMatcher
@@ -73,6 +73,9 @@ class HtmlRewriter(ForwardScanner):
     # and the last bytes of the chunk before, for one split between chunks.
     _suspect = False
     _edge: bytes | bytearray | memoryview = _NOTHING
+    # The style goes before `</head>` and every notice to body-end: a page in one piece takes the
+    # straight line (`head_end`, then `_feed_fast`); any other, the forward scanner (`_scan_head`).
+    _style_fast = False
 
     def __init__(
         self,
@@ -112,6 +115,9 @@ class HtmlRewriter(ForwardScanner):
         if head_markup:
             self._style = bytes(head_markup)
             self._style_done = False
+            if not scan and not heads:
+                self._style_fast = self._body_end = True  # (what _refresh would find)
+                return
             self._head_open = True
         elif not scan and not heads:
             self._body_end = True  # what _refresh would find, in the common case
@@ -128,6 +134,11 @@ class HtmlRewriter(ForwardScanner):
         if self._passing:
             self._closed = last
             return data if type(data) is bytes else bytes(data)
+        if self._style_fast:
+            self._style_fast = False
+            if last and self._prev_at < 0 and type(data) is bytes:
+                return self._feed_styled(data)
+            self._scan_head()
         if self._prev_at < 0:  # the first chunk
             self._prev, self._prev_at = data, 0
         else:
@@ -150,6 +161,9 @@ class HtmlRewriter(ForwardScanner):
         """Everything still held, with the notices placed; `placed` is complete afterwards."""
         if self._closed:
             return b""
+        if self._style_fast:  # nothing was fed
+            self._style_fast = False
+            self._scan_head()
         if self._passing:
             self._closed = True
             return b""
@@ -231,6 +245,28 @@ class HtmlRewriter(ForwardScanner):
         self._base = hold
         return buf[:size]
 
+    def _scan_head(self) -> None:
+        """The forward scanner looks for `</head` (and `<body`), as for any page with a style for the head."""
+        self._head_open = True
+        self._order = []
+        self._refresh()
+
+    def _feed_styled(self, page: bytes) -> bytes:
+        """A whole page in one piece whose notices all go to body-end, with their style before `</head>`.
+
+        Where the forward scanner would find `</head` is told by `head_end`, exactly; then the page
+        takes `_feed_fast`, which places the style with the notices (`_finish_fast`).
+        """
+        self._prev, self._prev_at = page, 0
+        head = head_end(page)
+        if head == HEAD_UNREAD:  # a `<plaintext>` or `<frameset>` first: the scanner reads the page
+            self._scan_head()
+            return self._process(page, True)
+        if head != NOT_FOUND:  # the forward scanner stopped: what it did not read is looked at
+            self._suspect = _SUSPECT(page) is not None
+        self._head_pos = head if head != BODY_FIRST else -1
+        return self._feed_fast(page, True)
+
     def _process(self, data: bytes | bytearray | memoryview, final: bool) -> bytes:
         buf = self._buf
         fresh_chunk = not buf
@@ -287,6 +323,8 @@ class HtmlRewriter(ForwardScanner):
         self._closed = True
         self._placed = None
         self._buf = b""
+        if not self._style_done:  # (`_feed_styled`: the style is placed with the notices)
+            return self._finish_styled(buf, end, cur)
         if self._strict:  # notices without a fallback whose places the page did not have
             for slot in self._open:
                 if slot.strict:
@@ -316,6 +354,33 @@ class HtmlRewriter(ForwardScanner):
         for slot in opened:
             slot.outcome = (slot.end_place if cur >= 0 else None, slot.end_rank != 0)
         return b"".join((view[:at], *[slot.insertion.markup for slot in opened], view[at:]))
+
+    def _finish_styled(self, page: bytes | bytearray, end: int, cur: int) -> bytes:
+        """`_finish_fast` for `_feed_styled`: the style goes right before `</head>` where that comes before
+        the notices, else right before them (as `_emit` places it); with no notice, before `</head>` only."""
+        self._style_done = True
+        style, head = self._style, self._head_pos
+        view = memoryview(page)
+        reason = None
+        if 0 <= self._stop_at <= cur:
+            cur = -1
+        if cur < 0:
+            reason = self._end_reason(page)
+        elif self._suspect:
+            reason = self._end_reason(page, cur)
+        if reason is not None:  # the end of the document would not render a notice: leave it out
+            self.reason = reason
+            if head < 0:
+                return page if type(page) is bytes else bytes(page)
+            return b"".join((view[:head], style, view[head:]))
+        at = cur if cur >= 0 else end
+        opened = self._open
+        for slot in opened:
+            slot.outcome = (slot.end_place if cur >= 0 else None, slot.end_rank != 0)
+        notices = [slot.insertion.markup for slot in opened]
+        if 0 <= head < at:
+            return b"".join((view[:head], style, view[head:at], *notices, view[at:]))
+        return b"".join((view[:at], style, *notices, view[at:]))
 
     def _remember(self, data: bytes | bytearray | memoryview) -> None:
         """Keep a reference to the last `END_WINDOW` bytes or more of chunks fed (no copy)."""
