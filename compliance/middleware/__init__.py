@@ -21,7 +21,8 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance.errors import ConfigError
-from compliance.middleware.responder import LazyState, Responder, header_text
+from compliance.middleware.lazy import LazyState
+from compliance.middleware.responder import Responder, header_text
 from compliance.observe.audit import (
     FAULT_LOGGER,
     AuditPolicy,

@@ -1,11 +1,10 @@
-"""The per-request side of the middleware: the `send` wrapper of a covered response, and lazy state.
+"""The per-request side of the middleware: the `send` wrapper of a covered response.
 
 `Responder` wraps `send` for one covered response: it adds the cache headers, holds
 `http.response.start` until the first body chunk (or until the page's charset is
 known, or for at most `SNIFF_WAIT` seconds), streams the body through the transform
-the decision's `Plan` builds, and records the audit event at the end. `LazyState` is
-`scope["state"]` on a page no rule covers: the jurisdiction is resolved only when the
-app reads it.
+the decision's `Plan` builds, and records the audit event at the end. (`lazy.py` holds
+`scope["state"]` of a page no rule covers.)
 """
 
 from __future__ import annotations
@@ -25,8 +24,7 @@ from compliance.observe.audit import (
     audit_enabled,
     outcomes_of,
 )
-from compliance.reader.chosen import chosen_jurisdiction
-from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction
+from compliance.reader.jurisdiction import Jurisdiction
 from compliance.respond import cache as _cache
 from compliance.respond import headers as _headers
 from compliance.respond.encoding import CorruptBody, Recoder, is_supported
@@ -46,7 +44,7 @@ from compliance.rules.decide import Decision
 if TYPE_CHECKING:
     from compliance.middleware import ComplianceMiddleware
 
-__all__ = ["LazyState", "Responder", "header_text"]
+__all__ = ["Responder", "header_text"]
 
 
 class _TrioTask:
@@ -111,41 +109,6 @@ def _kind_of(name: bytes) -> int:
     if len(_KINDS) < 1024:
         _KINDS[name] = kind
     return kind
-
-
-class LazyState(dict[str, Any]):
-    """`scope["state"]` on a page no rule covers: the jurisdiction is resolved when first read.
-
-    `scope["state"]["jurisdiction"]` and Starlette's `request.state.jurisdiction`
-    read it as on any other page; a page that never asks costs no resolution.
-    The middleware fills its four fields where it builds one (no `__init__` of its
-    own: a dict subclass's Python constructor cost as much as the rest of a
-    pass-through). The scope itself is not kept: scope and state would be a cycle.
-    """
-
-    __slots__ = ("mw", "client", "headers", "extensions")
-    mw: ComplianceMiddleware
-    client: Any
-    headers: Any
-    extensions: Any
-
-    def __missing__(self, key: str) -> Any:
-        if key != "jurisdiction":
-            raise KeyError(key)
-        scope = {"client": self.client, "headers": self.headers, "extensions": self.extensions}
-        try:
-            value = chosen_jurisdiction(scope) or self.mw.resolver.resolve(scope)
-        except Exception:
-            FAULT_LOGGER.exception("compliance: could not resolve the jurisdiction")
-            value = UNKNOWN_JURISDICTION
-        self[key] = value
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key == "jurisdiction" or key in self else default
-
-    def __contains__(self, key: object) -> bool:
-        return key == "jurisdiction" or super().__contains__(key)
 
 
 class Responder:
