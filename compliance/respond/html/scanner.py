@@ -345,9 +345,10 @@ class ForwardScanner(PlaceSearch):
         self._safe = safe + base
         self._floor = floor + base
         keep = i
-        if self._active and not final:
-            # A tag (or a needle's tag) found from i on is checked against the nearest `<` that
-            # opens a construct before it, and that one against the one before it: keep both.
+        if not final and self._fwd is not None:
+            # A tag (or a needle's tag, or a `<plaintext>` or `<frameset>`, which `_stop` checks
+            # whatever is wanted) found from i on is checked against the nearest `<` that opens a
+            # construct before it, and that one against the one before it: keep both.
             last = _construct_before(buf, max(safe, i - MAX_TAG, 0), i, n)
             if last < i:
                 keep = min(last, _construct_before(buf, max(safe, last - MAX_TAG, 0), last, n))
