@@ -14,7 +14,7 @@ from compliance.respond.elements import phrasing_before
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import _BODY_START
 from compliance.respond.html.foreign import BREAKOUT, INSIDE, ROOTS, Foreign
-from compliance.respond.html.headend import HeadReader
+from compliance.respond.html.headend import SIMPLE_HEAD_NAMES, HeadReader, simple_head
 from compliance.respond.html.search import PlaceSearch
 from compliance.respond.html.tokenizer import (
     _EVERY_TAG,
@@ -50,6 +50,8 @@ MAX_MARKER_COMMENT: Final = 1024
 
 
 _NO_MATCHERS: Final[frozenset[SelectorMatcher]] = frozenset()
+# Whether a simple head is jumped over (tests compare with reading it token by token).
+_jump_head = True
 
 
 class ForwardScanner(PlaceSearch):
@@ -66,6 +68,18 @@ class ForwardScanner(PlaceSearch):
         if self._gated and (self._body_at < 0 or pos < self._body_at):
             return self._gated
         return _NO_MATCHERS
+
+    def _jumpable(self) -> bool:
+        """Whether a simple head may be jumped over (`simple_head`): nothing wanted may lie in it."""
+        return (
+            self._fwd is not _EVERY_TAG
+            and self._needles is None
+            and self._raw_name is None
+            and not self._head_open
+            and not self._in_foreign
+            and not self._sel_starts & SIMPLE_HEAD_NAMES
+            and not self._sel_ends & SIMPLE_HEAD_NAMES
+        )
 
     def _read_head(self, buf: bytes | bytearray, n: int, final: bool) -> None:
         reader = self._head_reader
@@ -110,6 +124,19 @@ class ForwardScanner(PlaceSearch):
         needle_at = -1
         tag_at = tag_end = -1  # the last tag read whole here: where it begins and ends
         lower = bytes.lower if type(buf) is bytes else _lower_bytes
+        if (
+            i == 0
+            and base == 0
+            and closer is None
+            and pattern is not None
+            and _jump_head
+            and self._jumpable()
+            and (head := simple_head(buf, n, self._wanted_markers)) is not None
+        ):
+            i, safe = head  # as the scanner would have read the head: only comments and raw text
+            if self._head_reader is not None:
+                self._body_at = i  # (where `HeadReader` would have found the body)
+                self._head_reader = None
         if self._head_reader is not None:
             self._read_head(buf, n, final)
         while pattern is not None:
