@@ -7,6 +7,7 @@ import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pycountry
 import pytest
 
 import compliance.rules
@@ -702,6 +703,24 @@ def test_bad_language_tags(tag: str, message: str) -> None:
 def test_good_language_tags(tag: str) -> None:
     assert check_language(tag) is None
     assert list(load(f"notices:\n  n:\n    title: t\n    text: {{{tag}: hello}}\n").notices["n"].text) == [tag]
+
+
+def test_every_language_and_subdivision_pycountry_knows_is_taken_and_no_other() -> None:
+    # The codes are read from pycountry's database files, not its objects: the same codes either way.
+    languages = {
+        code
+        for language in pycountry.languages
+        for code in (getattr(language, "alpha_2", None), language.alpha_3)
+        if code is not None
+    }
+    assert len(languages) > 7000
+    assert [code for code in sorted(languages) if check_language(code) is not None] == []
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    unknown = [a + b for a in letters for b in letters if a + b not in languages]
+    assert unknown and all(check_language(code) is not None for code in unknown)
+    subdivisions = {subdivision.code for subdivision in pycountry.subdivisions}
+    assert [code for code in sorted(subdivisions) if check_code(code) is not None] == []
+    assert all(check_code(f"UA-{n:02d}") is not None for n in range(100) if f"UA-{n:02d}" not in subdivisions)
 
 
 def test_text_must_be_a_non_empty_mapping_of_non_empty_texts() -> None:

@@ -8,8 +8,9 @@ compiled. Nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Final, Literal, Protocol
 
 from compliance.errors import Problem
@@ -26,6 +27,7 @@ __all__ = [
     "SELECTOR_PLACES",
     "UNKNOWN",
     "DatedCode",
+    "DatedCodes",
     "HeadElement",
     "element_key",
     "notice_of",
@@ -54,6 +56,7 @@ BLOCK_POLICIES: Final = ("as-written", "spare-unknown-and-anonymous")
 
 #: `match: all`: the most elements of a page one rule's notice goes next to.
 MAX_MATCHES: Final = 50
+_INFINITY: Final = float("inf")
 
 
 def notice_of(notices: Mapping[str, Notice], rule: Rule) -> Notice:
@@ -186,11 +189,42 @@ class DatedCode:
     start: datetime | None  # inclusive, aware
     until: datetime | None  # exclusive, aware
     excepted: bool = False  # named under `except_jurisdictions`
+    #: `start` and `until` as POSIX timestamps (-inf and inf where open), worked out once.
+    start_at: float = field(init=False, repr=False, compare=False, default=-_INFINITY)
+    until_at: float = field(init=False, repr=False, compare=False, default=_INFINITY)
+
+    def __post_init__(self) -> None:
+        if self.start is not None:
+            object.__setattr__(self, "start_at", self.start.timestamp())
+        if self.until is not None:
+            object.__setattr__(self, "until_at", self.until.timestamp())
 
     def holds(self, now: float) -> bool:
-        return (self.start is None or now >= self.start.timestamp()) and (
-            self.until is None or now < self.until.timestamp()
-        )
+        return self.start_at <= now < self.until_at
+
+
+class DatedCodes(tuple[DatedCode, ...]):
+    """A rule's dated members, as the loader gives them: rules that name the same groups share one,
+    and with it what `Rule.at` works out for each moment (a load asks for every rule's moments)."""
+
+    def held(self, now: float) -> tuple[frozenset[str], frozenset[str]]:
+        """The codes named, and those excepted, at `now`."""
+        moments: dict[float, tuple[frozenset[str], frozenset[str]]] = self.__dict__.setdefault("_held", {})
+        found = moments.get(now)
+        if found is None:
+            held = [d for d in self if d.start_at <= now < d.until_at]
+            found = frozenset(d.code for d in held if not d.excepted), frozenset(d.code for d in held if d.excepted)
+            if len(moments) >= _HELD_KEPT:
+                moments.clear()
+            moments[now] = found
+        return found
+
+    def __reduce__(self) -> tuple[type[DatedCodes], tuple[tuple[DatedCode, ...]]]:
+        return DatedCodes, (tuple(self),)  # (what `held` worked out stays behind)
+
+
+#: Moments kept per `DatedCodes`: a load asks for a few (the changes of its groups' members).
+_HELD_KEPT: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,13 +313,27 @@ class Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""
         if not self.dated:
             return self
-        held = [d for d in self.dated if d.holds(now)]
-        return replace(
-            self,
-            jurisdictions=self.jurisdictions | {d.code for d in held if not d.excepted},
-            except_jurisdictions=self.except_jurisdictions | {d.code for d in held if d.excepted},
-            dated=(),
-        )
+        dated = self.dated
+        if isinstance(dated, DatedCodes):
+            named, excepted = dated.held(now)
+        else:
+            held = [d for d in dated if d.start_at <= now < d.until_at]
+            named = frozenset(d.code for d in held if not d.excepted)
+            excepted = frozenset(d.code for d in held if d.excepted)
+        # As `dataclasses.replace`, without its per-call look at the fields: a rule set with dated
+        # groups makes one of these per rule and change of members at every load.
+        values = list(_rule_fields(self))
+        values[_JURISDICTIONS] = self.jurisdictions | named
+        values[_EXCEPT_JURISDICTIONS] = self.except_jurisdictions | excepted
+        values[_DATED] = ()
+        return Rule(*values)
+
+
+_RULE_FIELD_NAMES: Final = tuple(f.name for f in fields(Rule))
+_rule_fields: Final = attrgetter(*_RULE_FIELD_NAMES)
+_JURISDICTIONS: Final = _RULE_FIELD_NAMES.index("jurisdictions")
+_EXCEPT_JURISDICTIONS: Final = _RULE_FIELD_NAMES.index("except_jurisdictions")
+_DATED: Final = _RULE_FIELD_NAMES.index("dated")
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,46 +91,68 @@ def read_events(text: str, path: str) -> tuple[YamlValue | None, list[Problem]] 
 
 
 def _build_from_events(parser: Any, text: str, path: str) -> tuple[YamlValue | None, list[Problem]]:
-    """Build the tree as `_build` would from the composed nodes, reading each event once."""
+    """Build the tree as `_build` would from the composed nodes, reading each event once.
+
+    The innermost open list or mapping lives in locals (`items`, `entries`, its mark and the
+    pending key); the ones around it wait on `stack`. About twenty thousand events per
+    thousand rules pass through this loop, so it does as little per event as it can.
+    """
     get_event = parser.get_event
+    comment_may_follow = text.startswith
+    # Locals, not globals, in the loop.
+    scalar_event, mapping_start, sequence_start = ScalarEvent, MappingStartEvent, SequenceStartEvent
+    new_scalar, blanks = YamlScalar, _BLANKS
     problems: list[Problem] = []
-    # A frame: [YamlMap entries or list items, line, column, the pending key (maps only)].
-    stack: list[list[Any]] = []
+    # The frames around the innermost one: (items, entries, line, column, pending key).
+    stack: list[tuple[Any, ...]] = []
+    items: list[YamlValue] | None = None  # the innermost open list
+    entries: dict[str, tuple[YamlScalar, YamlValue]] | None = None  # the innermost open mapping
+    key: YamlScalar | None = None  # in a mapping: its key, once read, until its value is
+    line = column = 0
     root: YamlValue | None = None
     documents = 0
+    value: YamlValue
     while True:
         event = get_event()
         kind = type(event)
-        if kind is ScalarEvent:
+        if kind is scalar_event:
             if event.anchor is not None or event.tag is not None:
                 raise _NotClean
             mark = event.start_mark
             style = event.style or None
-            if stack and stack[-1][3] is _KEY:
+            if entries is not None and key is None:
                 # In key position: a plain key, no comment.
-                stack[-1][3] = YamlScalar(event.value, mark.line + 1, mark.column + 1, style)
+                key = new_scalar(event.value, mark.line + 1, mark.column + 1, style)
                 continue
+            scalar = event.value
             comment = None
-            if style is None and event.value:
-                comment = _comment_at(text, event.end_mark.index)
-            value: YamlValue = YamlScalar(event.value, mark.line + 1, mark.column + 1, style, comment)
-        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if style is None and scalar:
+                end = event.end_mark.index
+                # A comment needs a space or tab first: one look at the next character, mostly.
+                if comment_may_follow(blanks, end):
+                    comment = _comment_at(text, end)
+            value = new_scalar(scalar, mark.line + 1, mark.column + 1, style, comment)
+        elif kind is mapping_start or kind is sequence_start:
             if event.anchor is not None or event.tag is not None:
                 raise _NotClean
-            if (stack and stack[-1][3] is _KEY) or len(stack) >= _MAX_FAST_DEPTH:
+            if (entries is not None and key is None) or len(stack) >= _MAX_FAST_DEPTH:
                 raise _NotClean  # a key that is a list or mapping; or deep nesting
+            stack.append((items, entries, line, column, key))
             mark = event.start_mark
-            if kind is MappingStartEvent:
-                stack.append([{}, mark.line + 1, mark.column + 1, _KEY])
+            line, column, key = mark.line + 1, mark.column + 1, None
+            if kind is mapping_start:
+                items, entries = None, {}
             else:
-                stack.append([[], mark.line + 1, mark.column + 1, None])
+                items, entries = [], None
             continue
         elif kind is MappingEndEvent:
-            entries, line, column, _ = stack.pop()
+            assert entries is not None
             value = YamlMap(entries, line, column)
+            items, entries, line, column, key = stack.pop()
         elif kind is SequenceEndEvent:
-            items, line, column, _ = stack.pop()
+            assert items is not None
             value = YamlList(tuple(items), line, column)
+            items, entries, line, column, key = stack.pop()
         elif kind is DocumentStartEvent:
             documents += 1
             if documents > 1:
@@ -142,17 +164,15 @@ def _build_from_events(parser: Any, text: str, path: str) -> tuple[YamlValue | N
             raise _NotClean
         else:  # stream start, document end
             continue
-        if not stack:
+        if items is not None:
+            items.append(value)
+            continue
+        if entries is None:
             if isinstance(value, YamlScalar) and value.is_empty:
                 raise _NotClean  # a document of nothing but "---": libyaml marks it elsewhere
             root = value
             continue
-        frame = stack[-1]
-        key = frame[3]
-        if key is None:
-            frame[0].append(value)
-            continue
-        entries = frame[0]
+        assert key is not None
         first = entries.get(key.value)
         if first is not None:
             first_key = first[0]
@@ -168,11 +188,11 @@ def _build_from_events(parser: Any, text: str, path: str) -> tuple[YamlValue | N
             )
         else:
             entries[key.value] = (key, value)
-        frame[3] = _KEY
+        key = None
 
 
-#: The pending key of a map frame when the next scalar is a key.
-_KEY: Final = object()
+#: What a comment after a plain value starts with.
+_BLANKS: Final = (" ", "\t")
 
 
 def _comment_at(text: str, end: int) -> str | None:

@@ -11,10 +11,11 @@ from typing import Final
 from compliance.errors import Problem, RuleFileError
 from compliance.rules.collector import collector_paused
 from compliance.rules.load.groups import merge_groups, read_groups
+from compliance.rules.load.merge import merge_rules
 from compliance.rules.load.messages import describe, sentences, suggest
 from compliance.rules.load.notices import merge_notices, read_notices
 from compliance.rules.load.policy import apply_policy, merge_policy, read_policy
-from compliance.rules.load.rules import merge_rules, read_rules
+from compliance.rules.load.rules import read_rules
 from compliance.rules.load.state import Loader
 from compliance.rules.load.values import FileReader
 from compliance.rules.model import RuleSet

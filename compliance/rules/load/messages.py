@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, time
 
 from compliance.errors import Problem, Severity
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlValue
 
-__all__ = ["Sink", "describe", "quoted_list", "sentences", "suggest"]
+__all__ = ["Sink", "describe", "moment_words", "quoted_list", "rule_name", "sentences", "suggest"]
 
 
 @dataclass
@@ -57,3 +58,14 @@ def sentences(first: str, hint: str, rest: str = "") -> str:
 
 def quoted_list(words: Iterable[str]) -> str:
     return ", ".join(f'"{word}"' for word in words)
+
+
+def rule_name(name: str | None) -> str:
+    return f'The rule "{name}"' if name else "This rule"
+
+
+def moment_words(moment: datetime) -> str:
+    """A rule's `from` or `until` as messages write it: the date alone at midnight."""
+    if moment.time() == time(0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

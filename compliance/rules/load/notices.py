@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
 from types import MappingProxyType
 from typing import Final, TypeGuard
 from urllib.parse import urlsplit
 
 import pycountry
 
+from compliance.rules.groups import database_codes
 from compliance.rules.load.head import read_head
 from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
 from compliance.rules.load.markup import markup_warning
@@ -372,13 +374,18 @@ def check_language(tag: str) -> str | None:
             hint = f'did you mean "{code}" ({language.name})?'
         return sentences(f'"{tag}" is not a language tag', hint, 'Write a BCP 47 tag such as "en", "ru" or "pt-BR".')
     primary = tag.split("-", 1)[0].lower()
-    known = pycountry.languages.get(alpha_2=primary) if len(primary) == 2 else pycountry.languages.get(alpha_3=primary)
-    if known is None:
+    if primary not in _language_codes("alpha_2" if len(primary) == 2 else "alpha_3"):
         return (
             f'"{tag}" does not start with a known ISO 639 language code; write a BCP 47 tag such as "en", "ru" or '
             '"pt-BR".'
         )
     return None
+
+
+@cache
+def _language_codes(field: str) -> frozenset[str]:
+    """ISO 639 codes (`alpha_2` or `alpha_3`) in lower case, as pycountry's `languages.get` finds them."""
+    return frozenset(code.lower() for code in database_codes(pycountry.languages, field))
 
 
 _EXAMPLE = "[ru], or [en, [be, ru]] for English and one of Belarusian or Russian"

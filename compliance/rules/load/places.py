@@ -15,6 +15,8 @@ __all__ = ["PLACE_KEYS", "PLACE_WORDS", "read_placement"]
 
 PLACE_WORDS: Final = ("body-start", "body-end", "head")
 PLACE_KEYS: Final = ("marker", "before", "after", "prepend", "append", "header", "json", "feed")
+#: Every placement, in words, for the messages of a wrong one.
+_KINDS: Final = f"{quoted_list(PLACE_WORDS)}, or one of {', '.join(f'{{{k}: ...}}' for k in PLACE_KEYS)}"
 #: Where a notice goes in a feed (RSS, Atom, JSON Feed): in every item, or once for the whole feed.
 FEED_PLACES: Final = ("items", "channel")
 
@@ -78,7 +80,7 @@ def read_placement(reader: FileReader, node: YamlValue) -> tuple[Place, ...] | N
 
 
 def _read_place(reader: FileReader, node: YamlValue) -> Place | None:
-    kinds = f"{quoted_list(PLACE_WORDS)}, or one of {', '.join(f'{{{k}: ...}}' for k in PLACE_KEYS)}"
+    kinds = _KINDS
     if isinstance(node, YamlScalar):
         word = node.value
         if word in PLACE_WORDS:

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
 from typing import Final, Literal, TypeVar
 
-from compliance.rules.load.groups import check_jurisdiction
-from compliance.rules.load.head import check_head_placement
-from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
-from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
+from compliance.rules.load.languages import read_fixed_languages
+from compliance.rules.load.messages import describe, moment_words, rule_name
 from compliance.rules.load.notices import read_required_languages, warn_cut
 from compliance.rules.load.places import read_placement
-from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, RuleDraft
+from compliance.rules.load.state import RuleDraft
 from compliance.rules.load.values import FileReader
 from compliance.rules.load.when import read_when
-from compliance.rules.model import SELECTOR_PLACES, DatedCode, Location, PathPattern, Rule
+from compliance.rules.model import SELECTOR_PLACES, PathPattern
 from compliance.rules.paths import PatternError, normalize_host, path_pattern
 from compliance.rules.selectors import parse_selector
 from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
 _T = TypeVar("_T")
 
-__all__ = ["ACTIONS", "DEFAULT_PATHS", "MODES", "RULE_KEYS", "merge_rules", "read_rules"]
+__all__ = ["ACTIONS", "DEFAULT_PATHS", "MODES", "RULE_KEYS", "read_rules"]
 
 RULE_KEYS: Final = (
     "id",
@@ -92,8 +89,10 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             rule_id = id_node.value
     draft = RuleDraft(rule_id, reader.rule_id, reader.path, node)
     reader.loader.rules.append(draft)
-    what = _rule_name(reader.rule_id)
+    what = rule_name(reader.rule_id)
     reader.check_keys(node, RULE_KEYS, "a rule")
+    # Most of a rule's fields are optional and absent: each is looked for here, once, before its reading.
+    entries = node.entries
     if id_node is None:
         reader.required(node, "id", node, what, "id: a name of lowercase letters, digits and -")
         draft.valid = False
@@ -132,7 +131,7 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.valid = draft.valid and found[1]
     else:
         draft.valid = False
-    except_node = reader.optional(node, "except_jurisdictions")
+    except_node = reader.optional(node, "except_jurisdictions") if "except_jurisdictions" in entries else None
     if except_node is not None:
         found = reader.strings(except_node, "except_jurisdictions", '[UA-43] or ["@EU"]')
         if found is None:
@@ -141,23 +140,23 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.except_jurisdictions = found[0]
             draft.valid = draft.valid and found[1]
 
-    paths = _read_paths(reader, node, "paths", allow_empty=False)
-    except_paths = _read_paths(reader, node, "except_paths", allow_empty=True)
+    paths = _read_paths(reader, node, "paths", allow_empty=False) if "paths" in entries else ()
+    except_paths = _read_paths(reader, node, "except_paths", allow_empty=True) if "except_paths" in entries else ()
     if paths is None or except_paths is None:
         draft.valid = False
     else:
-        draft.paths = paths or tuple(path_pattern(p) for p in DEFAULT_PATHS)
+        draft.paths = paths or tuple(_compiled(reader, p) for p in DEFAULT_PATHS)
         draft.except_paths = except_paths
-    hosts = _read_hosts(reader, node)
+    hosts = _read_hosts(reader, node) if "hosts" in entries else ()
     if hosts is None:
         draft.valid = False
     else:
         draft.hosts = hosts
 
-    action = _optional_choice(reader, draft, node, "action", ACTIONS)
+    action = _optional_choice(reader, draft, node, "action", ACTIONS) if "action" in entries else None
     if action is not None:
         draft.action = action
-    placement_node = reader.optional(node, "placement")
+    placement_node = reader.optional(node, "placement") if "placement" in entries else None
     if placement_node is not None:
         placement = read_placement(reader, placement_node)
         if placement is None:
@@ -166,30 +165,30 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.placement = placement
             if draft.action == "block":
                 _unused_on_block(reader, placement_node, "placement")
-    mode = _optional_choice(reader, draft, node, "mode", MODES)
+    mode = _optional_choice(reader, draft, node, "mode", MODES) if "mode" in entries else None
     if mode is not None:
         draft.mode = mode
-    form = _optional_choice(reader, draft, node, "form", FORMS)
+    form = _optional_choice(reader, draft, node, "form", FORMS) if "form" in entries else None
     if form is not None:
         draft.form = form
-    fallback_node = reader.optional(node, "fallback")
+    fallback_node = reader.optional(node, "fallback") if "fallback" in entries else None
     if fallback_node is not None:
         _read_fallback(reader, draft, fallback_node)
-    match_node = reader.optional(node, "match")
+    match_node = reader.optional(node, "match") if "match" in entries else None
     if match_node is not None:
         _read_match(reader, draft, match_node)
     if draft.action in ELEMENT_ACTIONS:
         _check_element_action(reader, draft, node, placement_node, fallback_node)
-    when_node = reader.optional(node, "when")
+    when_node = reader.optional(node, "when") if "when" in entries else None
     if when_node is not None:
         draft.when = read_when(reader, when_node, draft.action)
         draft.valid = draft.valid and draft.when is not None
 
-    start_node = reader.optional(node, "from")
+    start_node = reader.optional(node, "from") if "from" in entries else None
     if start_node is not None:
         draft.start = reader.moment(start_node, "from")
         draft.valid = draft.valid and draft.start is not None
-    until_node = reader.optional(node, "until")
+    until_node = reader.optional(node, "until") if "until" in entries else None
     if until_node is not None:
         draft.until = reader.moment(until_node, "until")
         draft.until_node = until_node
@@ -198,17 +197,18 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
         reader.error(
             until_node or node,
             "bad-date-range",
-            f'"until" ({_when(draft.until)}) must be after "from" ({_when(draft.start)}); the rule would never apply.',
+            f'"until" ({moment_words(draft.until)}) must be after "from" ({moment_words(draft.start)}); the rule '
+            "would never apply.",
         )
         draft.valid = False
 
-    required = read_required_languages(reader, node)
+    required = read_required_languages(reader, node) if "required_languages" in entries else ()
     if required is None:
         draft.valid = False
     else:
         draft.required_languages = required
     for name in ("legal_basis", "reference"):
-        value = reader.optional(node, name)
+        value = reader.optional(node, name) if name in entries else None
         if value is None:
             continue
         if isinstance(value, YamlScalar) and value.comment is not None:
@@ -220,11 +220,12 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
             draft.legal_basis = text
         else:
             draft.reference = text
-    languages, languages_ok = read_fixed_languages(reader, node)
-    draft.languages = languages
-    draft.valid = draft.valid and languages_ok
+    if "language" in entries or "languages" in entries:
+        languages, languages_ok = read_fixed_languages(reader, node)
+        draft.languages = languages
+        draft.valid = draft.valid and languages_ok
 
-    priority_node = reader.optional(node, "priority")
+    priority_node = reader.optional(node, "priority") if "priority" in entries else None
     if priority_node is not None:
         text = reader.text(priority_node, "priority")
         if text is not None and _INTEGER.match(text):
@@ -257,9 +258,14 @@ def _read_paths(
         )
         return None
     patterns: list[PathPattern] = []
+    compiled = reader.loader.path_patterns
     for item in items:
+        pattern = compiled.get(item.value)
+        if pattern is not None:
+            patterns.append(pattern)
+            continue
         try:
-            patterns.append(path_pattern(item.value))
+            patterns.append(_compiled(reader, item.value))
         except PatternError as error:
             column = item.column
             if item.style is None and "\n" not in item.value:
@@ -270,6 +276,15 @@ def _read_paths(
                 reader.path, item.line, column, "bad-path", f'"{item.value}": {error.message}', "error", reader.rule_id
             )
     return tuple(patterns) if complete and len(patterns) == len(items) else None
+
+
+def _compiled(reader: FileReader, text: str) -> PathPattern:
+    """The pattern compiled from `text`, once per load (raises PatternError, every time, for a bad one)."""
+    compiled = reader.loader.path_patterns
+    pattern = compiled.get(text)
+    if pattern is None:
+        pattern = compiled[text] = path_pattern(text)
+    return pattern
 
 
 def _read_hosts(reader: FileReader, node: YamlMap) -> tuple[str, ...] | None:
@@ -287,126 +302,6 @@ def _read_hosts(reader: FileReader, node: YamlMap) -> tuple[str, ...] | None:
         except PatternError as error:
             reader.error(item, "bad-host", f'"{item.value}": {error.message}')
     return tuple(hosts) if complete and len(hosts) == len(items) else None
-
-
-def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict[str, NoticeDraft]) -> list[Rule]:
-    seen: dict[str, RuleDraft] = {}
-    rules: list[Rule] = []
-    defined_groups = loader.defined_groups
-    for draft in loader.rules:
-        if draft.id is not None:
-            first = seen.get(draft.id)
-            if first is not None:
-                id_node = draft.node.get("id")
-                at = id_node if id_node is not None else draft.node
-                first_at = first.node.get("id") or first.node
-                loader.sink.add(
-                    draft.path,
-                    at.line,
-                    at.column,
-                    "duplicate-id",
-                    f'The rule id "{draft.id}" is already used at {first.path}:{first_at.line}:'
-                    f"{first_at.column}; rule ids are unique across all rule files.",
-                    rule_id=draft.name,
-                )
-                draft.valid = False
-            else:
-                seen[draft.id] = draft
-        if draft.notice is not None and draft.notice.value not in notices:
-            hint = suggest(draft.notice.value, notices)
-            known = f" The notices are: {quoted_list(notices)}." if notices and not hint else ""
-            loader.sink.add(
-                draft.path,
-                draft.notice.line,
-                draft.notice.column,
-                "unknown-notice",
-                sentences(
-                    f'There is no notice "{draft.notice.value}" in the rule set',
-                    hint,
-                    f'A rule names the id of a notice defined under "notices:".{known}',
-                ),
-                rule_id=draft.name,
-            )
-            draft.valid = False
-        written: list[tuple[str, ...]] = []
-        expanded: list[frozenset[str]] = []
-        dated: list[DatedCode] = []
-        for excepted, members in ((False, draft.jurisdictions), (True, draft.except_jurisdictions)):
-            codes: set[str] = set()
-            timed: dict[str, list[Period]] = {}
-            for member in members:
-                if not check_jurisdiction(loader.sink, draft.path, member, defined_groups, draft.name):
-                    draft.valid = False
-                    continue
-                word = member.value
-                if not word.startswith("@"):
-                    codes.add(word)
-                    continue
-                for code, periods in loader.group_periods.get(word[1:], {}).items():
-                    if ALWAYS in periods:
-                        codes.add(code)
-                    else:
-                        timed.setdefault(code, []).extend(periods)
-            dated.extend(
-                DatedCode(code, start, until, excepted)
-                for code, periods in sorted(timed.items())
-                if code not in codes
-                for start, until in dict.fromkeys(periods)
-            )
-            written.append(tuple(member.value for member in members))
-            expanded.append(frozenset(codes))
-        if draft.until is not None and draft.until <= datetime.combine(loader.today, time(0), UTC):
-            at_until = draft.until_node or draft.node
-            loader.sink.add(
-                draft.path,
-                at_until.line,
-                at_until.column,
-                "rule-expired",
-                f'{_rule_name(draft.name)} ended at {_when(draft.until)} ("until") and no longer applies; '
-                'remove the rule, or move "until" if it should still apply.',
-                "warning",
-                draft.name,
-            )
-        fixed: tuple[str, ...] | None = ()
-        notice_draft = notices.get(draft.notice.value) if draft.notice is not None else None
-        if draft.languages and notice_draft is not None and notice_draft.notice is not None:
-            fixed = resolve_fixed_languages(
-                loader.sink, draft.path, draft.languages, notice_draft.notice.text, notice_draft.id, draft.name
-            )
-        if draft.valid and notice_draft is not None and notice_draft.notice is not None:
-            draft.valid = check_head_placement(loader.sink, draft, notice_draft)
-        if not draft.valid or fixed is None or draft.id is None:
-            continue
-        rules.append(
-            Rule(
-                id=draft.id,
-                notice="" if draft.notice is None else draft.notice.value,
-                jurisdictions=expanded[0],
-                except_jurisdictions=expanded[1],
-                paths=draft.paths,
-                except_paths=draft.except_paths,
-                hosts=draft.hosts,
-                placement=draft.placement,
-                action=draft.action,
-                start=draft.start,
-                until=draft.until,
-                priority=draft.priority,
-                mode=draft.mode,
-                form=draft.form,
-                fallback=draft.fallback,
-                match=draft.match,
-                when=draft.when,
-                location=Location(draft.path, draft.node.line, draft.node.column),
-                jurisdictions_written=written[0],
-                except_jurisdictions_written=written[1],
-                required_languages=draft.required_languages,
-                legal_basis=draft.legal_basis,
-                reference=draft.reference,
-                languages=fixed,
-                dated=tuple(dated),
-            )
-        )
-    return rules
 
 
 def _unused_on_block(reader: FileReader, node: YamlValue, field: str) -> None:
@@ -520,16 +415,6 @@ def _check_element_action(
             f'"action: {action}" has nothing to do on a page without the element, so its "fallback" is not '
             "used; remove it.",
         )
-
-
-def _rule_name(name: str | None) -> str:
-    return f'The rule "{name}"' if name else "This rule"
-
-
-def _when(moment: datetime) -> str:
-    if moment.time() == time(0):
-        return moment.strftime("%Y-%m-%d")
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _optional_choice(reader: FileReader, draft: RuleDraft, node: YamlMap, key: str, choices: Sequence[_T]) -> _T | None:

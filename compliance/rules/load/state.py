@@ -83,3 +83,6 @@ class Loader:
         self.group_periods: dict[str, dict[str, list[Period]]] = {}
         #: Each `policy: {blocks: ...}` written, with where.
         self.policies: list[tuple[str, Location]] = []
+        #: Each path pattern compiled so far, by its text: rules repeat their patterns, and a
+        #: compiled pattern is immutable, so rules share one.
+        self.path_patterns: dict[str, PathPattern] = {}

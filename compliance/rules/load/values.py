@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
+from functools import cache
 from typing import TypeVar
 
 from compliance.rules.load.messages import describe, quoted_list, sentences, suggest
@@ -24,6 +25,11 @@ _DATETIME = re.compile(
 )
 
 
+@cache
+def _key_set(allowed: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(allowed)
+
+
 class FileReader:
     """One file being read: where its problems go (its path, the rule being read) and how values are read."""
 
@@ -39,6 +45,8 @@ class FileReader:
         self.loader.sink.add(self.path, at.line, at.column, code, message, "warning", self.rule_id)
 
     def check_keys(self, node: YamlMap, allowed: Sequence[str], what: str) -> None:
+        if not node.entries.keys() - _key_set(tuple(allowed)):
+            return  # (every key known: one set operation, where most mappings end)
         for key, _ in node.items():
             if key.value not in allowed:
                 hint = suggest(key.value, allowed)
@@ -54,8 +62,11 @@ class FileReader:
 
     def optional(self, node: YamlMap, key: str) -> YamlValue | None:
         """The value of `key`, or None where it is absent or nothing is written after it."""
-        value = node.get(key)
-        if isinstance(value, YamlScalar) and value.is_empty:
+        entry = node.entries.get(key)  # (what `node.get` does, without a call: most keys are absent)
+        if entry is None:
+            return None
+        value = entry[1]
+        if isinstance(value, YamlScalar) and value.style is None and not value.value:  # `is_empty`
             return None
         return value
 
@@ -90,6 +101,11 @@ class FileReader:
         if isinstance(value, YamlMap):
             self.error(value, "bad-type", f'"{field_name}" needs a list, such as {example}, not {describe(value)}.')
             return None
+        for item in value.items:  # (a loop, not `all`: no generator per list)
+            if type(item) is not YamlScalar:
+                break
+        else:  # the usual list: text entries only
+            return list(value.items), True  # type: ignore[arg-type]
         items: list[YamlScalar] = []
         for item in value:
             if isinstance(item, YamlScalar):
