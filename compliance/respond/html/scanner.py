@@ -54,6 +54,12 @@ _NO_MATCHERS: Final[frozenset[SelectorMatcher]] = frozenset()
 _jump_head = True
 
 
+def _open_past(buf: bytes | bytearray, at: int, i: int, n: int) -> bool:
+    """Whether the construct at `at` is not complete in buf[:n], or holds a `<` from i on."""
+    kind, _, end = _construct(buf, at, n, False)
+    return kind == _WAIT or buf.find(b"<", i, end) >= 0
+
+
 class ForwardScanner(PlaceSearch):
     """The forward scanner of `HtmlRewriter`, and what it reports to the selector matchers."""
 
@@ -373,11 +379,12 @@ class ForwardScanner(PlaceSearch):
         self._floor = floor + base
         keep = i
         if not final and self._fwd is not None:
-            # A tag (or a needle's tag, or a `<plaintext>` or `<frameset>`, which `_stop` checks
-            # whatever is wanted) found from i on is checked against the nearest `<` that opens a
-            # construct before it, and that one against the one before it: keep both.
+            # A tag (or a needle's tag) found from i on is checked against the nearest `<` that
+            # opens a construct before it, and that one against the one before it: keep both. So
+            # is a `<plaintext>` or `<frameset>` (`_stop`), whatever is wanted: where that construct
+            # is not complete yet, or holds a `<` from i on, it is kept too.
             last = _construct_before(buf, max(safe, i - MAX_TAG, 0), i, n)
-            if last < i:
+            if last < i and (self._active or _open_past(buf, last, i, n)):
                 keep = min(last, _construct_before(buf, max(safe, last - MAX_TAG, 0), last, n))
         self._keep = keep + base
         if self._head_reader is not None and self._head_reader.pos < self._keep:
