@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+import re2
+
 from compliance.respond.elements import _HEAD_CONTENT
 from compliance.respond.html.tokenizer import (
     _CLOSERS,
@@ -27,6 +29,7 @@ from compliance.respond.html.tokenizer import (
     _END_SCAN,
     _NAME_END,
     _NOT_SPACE,
+    _TAG_NAME_END,
     _TAG_REST,
     MAX_BODY_TAG,
     MAX_TAG,
@@ -38,8 +41,9 @@ from compliance.respond.html.tokenizer import (
     script_end,
 )
 
-__all__ = ["BODY_FIRST", "HEAD_UNREAD", "NOT_FOUND", "HeadReader", "head_end"]
+__all__ = ["BODY_FIRST", "HEAD_UNREAD", "NOT_FOUND", "SIMPLE_HEAD_NAMES", "HeadReader", "head_end", "simple_head"]
 
+_TAG_END_BYTES: Final = _TAG_NAME_END
 _KEEP_HEAD: Final = _HEAD_CONTENT | frozenset({b"html"})
 _BODY_END_TAGS: Final = frozenset({b"body", b"html", b"br"})
 
@@ -223,3 +227,75 @@ def head_end(page: bytes) -> int:
             continue
         if at < 0:
             return NOT_FOUND
+
+
+# --- a simple head, jumped over ------------------------------------------------------------------
+
+_WS_CLASS: Final = rb"[\t\n\x0c\r ]"
+# An attribute whose name, value and quotes leave no doubt (no `<`, no quote outside a quoted value):
+# `_TAG_REST` ends its tag at the same `>`, and the forward scanner finds no token inside it.
+_ATTRIBUTE: Final = _WS_CLASS + rb"""+[^\t\n\x0c\r /<>"'=]+(?:=(?:"[^"<]*"|'[^'<]*'|[^\t\n\x0c\r <>"'=`]+))?"""
+
+
+def _opened(names: bytes) -> bytes:
+    return rb"<(?i:" + names + rb")(?:" + _ATTRIBUTE + rb")*" + _WS_CLASS + rb"*"
+
+
+# A simple head, whole: whitespace, a doctype, comments without `-`, `<` or `>` inside, the head's void
+# elements, `<html>`, `<head>` and `</head>`, and `<title>`, `<style>` and `<script>` elements whose text
+# holds no `<` (a script's may, but for `<!`, `<<` and `</s`). `HeadReader` and the forward scanner
+# read each of these whole, from the same `<` to the same end, and nothing in it begins the body.
+# RE2's DFA, in Latin-1 (any byte), tells whether buf[:at] is one without a capture (about 2 ns a byte).
+_SIMPLE_ITEM: Final = (
+    _WS_CLASS + rb"+|<!(?i:doctype)[^<>]*>|<!--[^<>-]*-->"
+    + rb"|" + _opened(rb"meta|link|base|basefont|bgsound|html|head") + rb"/?>"
+    + rb"|</(?i:head)" + _WS_CLASS + rb"*>"
+    + rb"|" + _opened(rb"title") + rb">[^<]*</(?i:title)" + _WS_CLASS + rb"*>"
+    + rb"|" + _opened(rb"style") + rb">[^<]*</(?i:style)" + _WS_CLASS + rb"*>"
+    + rb"|" + _opened(rb"script") + rb">(?:[^<]|<[^!/<]|</[^<sS])*</(?i:script)" + _WS_CLASS + rb"*>"
+)  # fmt: skip
+
+
+def _simple_set() -> re2._re2.Set:
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    simple = re2._re2.Set(re2._Anchor.ANCHOR_BOTH, options)
+    simple.Add(rb"(?:" + _SIMPLE_ITEM + rb")*")
+    simple.Compile()
+    return simple
+
+
+_SIMPLE: Final = _simple_set().Match
+#: The tags a simple head may hold (and `body`): a selector place that wants one reads the head as before.
+SIMPLE_HEAD_NAMES: Final = frozenset(
+    {b"meta", b"link", b"base", b"basefont", b"bgsound", b"html", b"head", b"title", b"style", b"script", b"body"}
+)
+_RAW_IN_HEAD: Final = frozenset({b"title", b"style", b"script"})
+
+
+def simple_head(buf: bytes | bytearray, n: int, markers: frozenset[bytes]) -> tuple[int, int] | None:
+    """Where the body of buf[:n] begins (its first `<body` tag, whole) when all before it is a simple head.
+
+    Then `HeadReader` would find the body there, and the forward scanner, looking for no name a
+    simple head holds (`SIMPLE_HEAD_NAMES`), for no `</head` and for none of `markers` there, would
+    read only comments and raw text up to it and report nothing. Returns (where, the scanner's
+    `safe` there: where the last comment ends or the last raw-text end tag begins, else 0), or None.
+    """
+    at = buf.find(b"<body", 0, n)
+    if at < 0 or at + 5 >= n or buf[at + 5] not in _TAG_END_BYTES or _TAG_REST.match(buf, at + 5, n) is None:
+        return None
+    start = 3 if buf.startswith(b"\xef\xbb\xbf") else 0
+    if not _SIMPLE(bytes(buf[start:at])):
+        return None
+    for name in markers:
+        if buf.find(name, start, at) >= 0:
+            return None  # a comment of the head may be a marker: the scanner reads it
+    p = at
+    while True:  # back over what follows the last comment or raw-text element (tags without a `<` inside)
+        p = buf.rfind(b"<", start, p)
+        if p < 0:
+            return at, 0
+        if buf.startswith(b"<!--", p):
+            return at, buf.find(b"-->", p) + 3
+        if buf[p + 1] == 0x2F and bytes(buf[p + 2 : _NAME_END.match(buf, p + 2).end()]).lower() in _RAW_IN_HEAD:  # type: ignore[union-attr]
+            return at, p

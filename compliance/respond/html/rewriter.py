@@ -144,9 +144,13 @@ class HtmlRewriter(ForwardScanner):
         else:
             self._remember(data)
         if not self._suspect:
-            if self._fwd is None and (
-                _SUSPECT(data) is not None
-                or (self._edge and _SUSPECT(bytes(self._edge) + bytes(data[:_SUSPECT_EDGE])) is not None)
+            if (
+                self._fwd is None
+                and self._open
+                and (
+                    _SUSPECT(data) is not None
+                    or (self._edge and _SUSPECT(bytes(self._edge) + bytes(data[:_SUSPECT_EDGE])) is not None)
+                )
             ):
                 self._suspect = True
             if len(data) >= _SUSPECT_EDGE:
@@ -280,8 +284,8 @@ class HtmlRewriter(ForwardScanner):
         end = self._end = self._base + len(buf)
         if self._fwd is not None:
             self._scan(buf, end, final)
-            if self._fwd is None and not self._suspect:  # stopped: what it did not read is looked at
-                self._suspect = _SUSPECT(buf) is not None
+            if self._fwd is None and not self._suspect and self._open:  # stopped: what it did not read is
+                self._suspect = _SUSPECT(buf) is not None  # looked at, where a notice may still go to body-end
         if self._body_end and end > fresh:
             self._track_body_end(buf, end)
         if final:

@@ -14,7 +14,7 @@ from compliance.respond.elements import phrasing_before
 from compliance.respond.html import tokenizer
 from compliance.respond.html.anchors import _BODY_START
 from compliance.respond.html.foreign import BREAKOUT, INSIDE, ROOTS, Foreign
-from compliance.respond.html.headend import HeadReader
+from compliance.respond.html.headend import SIMPLE_HEAD_NAMES, HeadReader, simple_head
 from compliance.respond.html.search import PlaceSearch
 from compliance.respond.html.tokenizer import (
     _EVERY_TAG,
@@ -50,6 +50,14 @@ MAX_MARKER_COMMENT: Final = 1024
 
 
 _NO_MATCHERS: Final[frozenset[SelectorMatcher]] = frozenset()
+# Whether a simple head is jumped over (tests compare with reading it token by token).
+_jump_head = True
+
+
+def _open_past(buf: bytes | bytearray, at: int, i: int, n: int) -> bool:
+    """Whether the construct at `at` is not complete in buf[:n], or holds a `<` from i on."""
+    kind, _, end = _construct(buf, at, n, False)
+    return kind == _WAIT or buf.find(b"<", i, end) >= 0
 
 
 class ForwardScanner(PlaceSearch):
@@ -66,6 +74,18 @@ class ForwardScanner(PlaceSearch):
         if self._gated and (self._body_at < 0 or pos < self._body_at):
             return self._gated
         return _NO_MATCHERS
+
+    def _jumpable(self) -> bool:
+        """Whether a simple head may be jumped over (`simple_head`): nothing wanted may lie in it."""
+        return (
+            self._fwd is not _EVERY_TAG
+            and self._needles is None
+            and self._raw_name is None
+            and not self._head_open
+            and not self._in_foreign
+            and not self._sel_starts & SIMPLE_HEAD_NAMES
+            and not self._sel_ends & SIMPLE_HEAD_NAMES
+        )
 
     def _read_head(self, buf: bytes | bytearray, n: int, final: bool) -> None:
         reader = self._head_reader
@@ -110,6 +130,19 @@ class ForwardScanner(PlaceSearch):
         needle_at = -1
         tag_at = tag_end = -1  # the last tag read whole here: where it begins and ends
         lower = bytes.lower if type(buf) is bytes else _lower_bytes
+        if (
+            i == 0
+            and base == 0
+            and closer is None
+            and pattern is not None
+            and _jump_head
+            and self._jumpable()
+            and (head := simple_head(buf, n, self._wanted_markers)) is not None
+        ):
+            i, safe = head  # as the scanner would have read the head: only comments and raw text
+            if self._head_reader is not None:
+                self._body_at = i  # (where `HeadReader` would have found the body)
+                self._head_reader = None
         if self._head_reader is not None:
             self._read_head(buf, n, final)
         while pattern is not None:
@@ -345,11 +378,13 @@ class ForwardScanner(PlaceSearch):
         self._safe = safe + base
         self._floor = floor + base
         keep = i
-        if self._active and not final:
+        if not final and self._fwd is not None:
             # A tag (or a needle's tag) found from i on is checked against the nearest `<` that
-            # opens a construct before it, and that one against the one before it: keep both.
+            # opens a construct before it, and that one against the one before it: keep both. So
+            # is a `<plaintext>` or `<frameset>` (`_stop`), whatever is wanted: where that construct
+            # is not complete yet, or holds a `<` from i on, it is kept too.
             last = _construct_before(buf, max(safe, i - MAX_TAG, 0), i, n)
-            if last < i:
+            if last < i and (self._active or _open_past(buf, last, i, n)):
                 keep = min(last, _construct_before(buf, max(safe, last - MAX_TAG, 0), last, n))
         self._keep = keep + base
         if self._head_reader is not None and self._head_reader.pos < self._keep:
