@@ -65,7 +65,7 @@ def run_memory(rules: Path, *, requests: int = 100_000) -> Section:
     """RSS growth of a middleware in this process over `requests` unique 64 KB paths and Accept-Language headers."""
     from compliance import ComplianceMiddleware
 
-    section = Section("memory", "Memory under unique 64 KB paths and headers", ["requests", "RSS growth"])
+    section = Section("attack_memory", "Memory under unique 64 KB paths and headers", ["requests", "RSS growth"])
     body = b"<html><body><p>story</p></body></html>"
 
     async def app(scope: Any, receive: Any, send: Any) -> None:

@@ -108,6 +108,7 @@ _SECTION_NAMES = {
     "memory_scale": "memory over distinct URLs",
     "streaming": "streaming",
     "memory": "streaming memory",
+    "attack_memory": "memory under attack",
     "resolution": "resolution",
 }
 
