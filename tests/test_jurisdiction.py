@@ -25,7 +25,15 @@ from mmdb import country_record, write_db
 from compliance.errors import ConfigError
 from compliance.reader.address import is_public
 from compliance.reader.databases import EmbeddedResolver, GeoIP2Resolver, StaticResolver
-from compliance.reader.jurisdiction import UNKNOWN_JURISDICTION, Jurisdiction, normalise_country, normalise_subdivision
+from compliance.reader.jurisdiction import (
+    UNKNOWN_JURISDICTION,
+    Jurisdiction,
+    country_codes,
+    database_codes,
+    normalise_country,
+    normalise_subdivision,
+    subdivision_codes,
+)
 from compliance.reader.resolve import JurisdictionResolver
 
 _PROXY = "10.0.0.1"
@@ -140,6 +148,17 @@ def test_normalise_country(value: str, expected: str | None) -> None:
 )
 def test_normalise_subdivision(country: str, value: str, expected: str | None) -> None:
     assert normalise_subdivision(country, value) == expected
+
+
+def test_the_code_tables_read_from_pycountrys_files_are_its_codes() -> None:
+    # The tables are read from the JSON files pycountry ships (no import of pycountry on a worker):
+    # every code its objects know is known, and nothing else but Kosovo.
+    import pycountry
+
+    assert country_codes() == {c.alpha_2 for c in pycountry.countries} | {"XK"}
+    assert subdivision_codes() == {s.code for s in pycountry.subdivisions}
+    assert database_codes("639-3", "alpha_3") == {lang.alpha_3 for lang in pycountry.languages}
+    assert len(subdivision_codes()) > 4000 and "RU-MOW" in subdivision_codes()
 
 
 def test_static_resolver_most_specific_network_wins() -> None:

@@ -15,14 +15,12 @@ for the people who write rule files.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Final
+from typing import Final
 
-import pycountry
-
+from compliance.reader.jurisdiction import country_codes, subdivision_codes
 from compliance.rules.model import ANONYMITY_KINDS, ANONYMOUS, EVERYONE, UNKNOWN
 
 __all__ = [
@@ -34,7 +32,6 @@ __all__ = [
     "EU_HISTORY",
     "KEYWORDS",
     "check_code",
-    "database_codes",
     "is_country",
     "is_subdivision",
 ]
@@ -102,46 +99,27 @@ _COMMON_MISTAKES: Final = {
 
 
 @cache
-def _countries() -> frozenset[str]:
-    return frozenset(country.alpha_2 for country in pycountry.countries) | {"XK"}
-
-
-@cache
 def _alpha3() -> dict[str, str]:
+    import pycountry  # (only for messages: its import costs a worker about 25 ms)
+
     return {country.alpha_3: country.alpha_2 for country in pycountry.countries} | {"XKX": "XK"}
-
-
-@cache
-def _subdivisions() -> frozenset[str]:
-    return database_codes(pycountry.subdivisions, "code")
-
-
-def database_codes(database: pycountry.db.Database[Any], field: str) -> frozenset[str]:
-    """Every value of `field` in one of pycountry's databases, in lower case where pycountry looks it
-    up so (languages), as written otherwise (subdivisions).
-
-    Read from the database's own JSON file: pycountry's first use of a database builds an object
-    and an index entry per field for each of its thousands of entries, several times the work of
-    a start-up's load of a thousand rules, for a set of codes.
-    """
-    with open(database.filename, encoding="utf-8") as stream:
-        entries = json.load(stream)[database.root_key]
-    return frozenset(entry[field] for entry in entries if field in entry)
 
 
 def is_country(code: str) -> bool:
     """An ISO 3166-1 alpha-2 code as rules write it (upper case), or XK."""
-    return code in _countries()
+    return code in country_codes()
 
 
 def is_subdivision(code: str) -> bool:
     """An ISO 3166-2 subdivision code as rules write it (upper case)."""
-    return code in _subdivisions()
+    return code in subdivision_codes()
 
 
 def _country_name(code: str) -> str:
     if code == "XK":
         return "Kosovo"
+    import pycountry
+
     country = pycountry.countries.get(alpha_2=code)
     name = getattr(country, "common_name", None) or getattr(country, "name", code)
     return str(name)
@@ -190,7 +168,7 @@ def check_code(code: str, groups: Iterable[str] = ()) -> str | None:
     if "-" in upper:
         country, _, _ = upper.partition("-")
         if is_country(country):
-            examples = sorted(s for s in _subdivisions() if s.startswith(country + "-"))
+            examples = sorted(s for s in subdivision_codes() if s.startswith(country + "-"))
             if not examples:
                 return (
                     f"{written} is not an ISO 3166-2 subdivision code: {_country_name(country)} ({country}) has "
@@ -209,6 +187,8 @@ def check_code(code: str, groups: Iterable[str] = ()) -> str | None:
             'is written "@name".'
         )
     if len(code) > 3:
+        import pycountry
+
         try:
             found = pycountry.countries.search_fuzzy(code)
         except LookupError:

@@ -40,10 +40,8 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 from compliance.errors import ConfigError, RuleFileError
 from compliance.rules.model import RuleSet
@@ -51,6 +49,9 @@ from compliance.sources.elsewhere import load_bundle_elsewhere
 from compliance.sources.fetch import DEADLINE, FetchError, get
 from compliance.sources.signed import SIGNATURE_SUFFIX, SignatureError, Verifier
 from compliance.sources.unpack import MAX_FILES, MAX_UNPACKED_BYTES, BundleError, load_bundle
+
+if TYPE_CHECKING:  # imported where a bundle is fetched: a worker serving local files never needs it
+    import httpx
 
 __all__ = [
     "MAX_BUNDLE_BYTES",
@@ -255,6 +256,8 @@ class BundleOrigin:
         client = self._client
         if client is None:
             # Redirects are followed by `fetch.get`, which keeps the headers on the bundle's own origin.
+            import httpx
+
             client = self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, verify=_tls_context())
         return client
 
@@ -429,6 +432,8 @@ class BundleOrigin:
 def _tls_context() -> ssl.SSLContext:
     # httpx's default context (certifi's roots, SSL_CERT_FILE where set), built once: it takes
     # tens of milliseconds, and every source's client can share it.
+    import httpx
+
     return httpx.create_ssl_context()
 
 

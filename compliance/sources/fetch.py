@@ -19,12 +19,13 @@ import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-import httpx
-
 from compliance.errors import ComplianceError
+
+if TYPE_CHECKING:  # httpx is imported where a bundle is fetched: a worker serving local files never needs it
+    import httpx
 
 __all__ = ["DEADLINE", "MAX_REDIRECTS", "FetchError", "Fetched", "get", "origin_of"]
 
@@ -64,6 +65,8 @@ def get(
     allow_http: bool = False,
 ) -> Fetched:
     """GET `url`, following redirects; the answer's status (200 or 304, others raise), headers and body."""
+    import httpx  # (imported already: `client` is one)
+
     ends = time.monotonic() + deadline
     home = origin_of(url)
     current = url

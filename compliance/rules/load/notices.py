@@ -15,9 +15,7 @@ from types import MappingProxyType
 from typing import Final, TypeGuard
 from urllib.parse import urlsplit
 
-import pycountry
-
-from compliance.rules.groups import database_codes
+from compliance.reader.jurisdiction import database_codes
 from compliance.rules.load.head import read_head
 from compliance.rules.load.languages import read_fixed_languages, resolve_fixed_languages
 from compliance.rules.load.markup import markup_warning
@@ -365,6 +363,8 @@ def check_language(tag: str) -> str | None:
     """None for a BCP 47 tag whose language is a known ISO 639 code, else what is wrong with it."""
     if not _LANGUAGE_TAG.match(tag):
         hint = ""
+        import pycountry  # (only for the hint: its import costs a worker about 25 ms)
+
         try:
             language = pycountry.languages.lookup(tag.strip())
         except LookupError:
@@ -385,7 +385,7 @@ def check_language(tag: str) -> str | None:
 @cache
 def _language_codes(field: str) -> frozenset[str]:
     """ISO 639 codes (`alpha_2` or `alpha_3`) in lower case, as pycountry's `languages.get` finds them."""
-    return frozenset(code.lower() for code in database_codes(pycountry.languages, field))
+    return frozenset(code.lower() for code in database_codes("639-3", field))
 
 
 _EXAMPLE = "[ru], or [en, [be, ru]] for English and one of Belarusian or Russian"
