@@ -6,6 +6,7 @@ import gzip
 import html
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from compliance.respond.feed import MAX_FEED
 from compliance.respond.feed_xml import MAX_ITEMS
 from examples.news_site import ARTICLES
 from examples.news_site import app as site
-from tests.conftest import chunked_app, fetch, http_scope, rule_file, run_asgi
+from tests.conftest import NOTICE_YAML, chunked_app, fetch, http_scope, rule_file, run_asgi
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -291,6 +292,61 @@ def test_a_feed_rule_and_a_page_rule_for_one_notice_each_serve_their_responses(t
     app = wrapped(tmp_path, site, rules)
     assert ASIDE.encode() in fetch(app, "/news/river-port-reopens").content
     assert fetch(app, "/feed.json").json()["items"][0]["content_html"].startswith(ASIDE)
+
+
+def test_a_json_feed_is_the_feed_rules_and_an_api_response_the_json_rules_in_the_audit_explain_and_test(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An API rule and a feed rule both fire everywhere: the JSON Feed response is the feed rule's, the
+    # API's JSON the API rule's. The auditor must not read "missed" for the rule that was never due.
+    notices = NOTICE_YAML + "  api-label:\n    title: API label\n    text: {en: Label for the API.}\n"
+    rules = ITEMS + "  - {id: api-label, notice: api-label, jurisdictions: [RU], placement: {json: notice}}\n"
+    app = wrapped(tmp_path, site, rules, notices)
+
+    def outcomes(path: str) -> tuple[Any, dict[str, Any]]:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="compliance.audit"):
+            body = fetch(app, path).json()
+        (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "compliance.audit"]
+        return body, {entry["rule"]: (entry["outcome"], entry.get("why")) for entry in event["rules"]}
+
+    feed, seen = outcomes("/feed.json")
+    assert feed["items"][0]["content_html"].startswith(ASIDE) and "notice" not in feed
+    assert seen == {
+        "feed-label": ("injected", None),
+        "api-label": ("not-applicable", "a {feed: ...} rule takes this application/feed+json response"),
+    }
+    api, seen = outcomes("/api/articles")
+    assert api["notice"][0]["text"] == "Label for the API." and "content_html" not in json.dumps(api)
+    assert seen == {
+        "api-label": ("injected", None),
+        "feed-label": ("not-applicable", "a {json: ...} rule takes this application/json response"),
+    }
+
+    explained = compliance(
+        "explain", "--rules", "rules.yaml", "--country", "RU", "--path", "/feed.json", "--content-type",
+        "application/feed+json", cwd=tmp_path,
+    )  # fmt: skip
+    assert "shown     no: a {feed: ...} rule takes this application/feed+json response" in explained.stdout
+    (tmp_path / "cases.yaml").write_text(
+        "cases:\n"
+        "  - name: The JSON Feed carries the feed label only\n"
+        "    request: {path: /feed.json, country: RU, content_type: application/feed+json}\n"
+        "    expect: {notices: [warning]}\n"
+        "  - name: The API carries the API label only\n"
+        "    request: {path: /api/articles, country: RU, content_type: application/json}\n"
+        "    expect: {notices: [api-label]}\n"
+    )
+    tested = compliance("test", "cases.yaml", "--rules", "rules.yaml", cwd=tmp_path)
+    assert tested.returncode == 0 and "2 passed, 0 failed" in tested.stdout, tested.stdout
+    # End to end: the example site, wrapped with these rules, serves what the rules alone say.
+    rules_path, cases_path = str(tmp_path / "rules.yaml"), str(tmp_path / "cases.yaml")
+    tested = subprocess.run(
+        [sys.executable, "-m", "compliance", "test", cases_path, "--rules", rules_path, "--app", "examples.app:app"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "COMPLIANCE_RULES": rules_path}, check=False,
+    )  # fmt: skip
+    assert tested.returncode == 0 and "2 passed, 0 failed" in tested.stdout, tested.stdout
 
 
 def test_explain_and_rules_only_cases_know_a_feed_by_its_type(tmp_path: Path) -> None:

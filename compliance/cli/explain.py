@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from compliance.cli import COMMANDS, output
 from compliance.cli.common import load_or_report, moment
 from compliance.cli.results import ExitCode, Explanation, FiringView
-from compliance.cli.words import describe_placement, placement_applies
+from compliance.cli.words import body_kinds, describe_placement, placement_applies
 from compliance.errors import ConfigError
 from compliance.reader.address import is_public
 from compliance.reader.jurisdiction import Jurisdiction, anonymity_kind, given_jurisdiction
@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     decision = engine.explain(jurisdiction, args.host.lower(), path, at.timestamp(), raw_headers(request))
     media = args.content_type.split(";")[0].strip().lower()
     views: list[FiringView] = []
+    kinds = body_kinds(decision.fired)
     if decision.block is not None:
         block = decision.block
         views.append(FiringView(block.rule, block.notice, (), None, None, blocks=True))
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         elif rule.action == "block":
             not_shown = "the rule is a block rule"
         else:
-            not_shown = placement_applies(rule.placement, media)
+            not_shown = placement_applies(rule.placement, media, kinds)
         language = (
             None
             if notice.head

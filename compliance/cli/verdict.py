@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from compliance.cli import output
 from compliance.cli.cases import Case, check_notices, load_cases
 from compliance.cli.results import CaseResult, Mismatch, Observed, TestRun
-from compliance.cli.words import placement_applies
+from compliance.cli.words import body_kinds, placement_applies
 from compliance.errors import ConfigError
 from compliance.reader.jurisdiction import Jurisdiction, given_jurisdiction
 from compliance.reader.resolve import JurisdictionResolver
@@ -42,10 +42,13 @@ def from_decision(case: Case, decision: Decision) -> Observed:
     # A notice shows where the response can carry its place: the rules alone assume an HTML page
     # unless the case gives the response's type.
     media = request.content_type or "text/html"
+    kinds = body_kinds(decision.fired)
     shown = [
         f
         for f in decision.fired
-        if f.enforced and f.rule.action in ("notice", "replace") and placement_applies(f.rule.placement, media) is None
+        if f.enforced
+        and f.rule.action in ("notice", "replace")
+        and placement_applies(f.rule.placement, media, kinds) is None
     ]
     languages = tuple(
         (f.notice.id, languages_label(notice_languages(f.rule, f.notice, None, request.page_language, accept)))

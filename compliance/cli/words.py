@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from functools import cache
 
 import pycountry
 
-from compliance.respond.plan import FEED_TYPES, HTML_TYPES
+from compliance.respond.plan import FEED_TYPES, HTML_TYPES, body_taker, is_json
+from compliance.rules.decide import Firing
 from compliance.rules.model import (
     ANONYMOUS,
     EVERYONE,
@@ -30,6 +31,7 @@ __all__ = [
     "head_element_words",
     "jurisdiction_name",
     "moment_words",
+    "body_kinds",
     "placement_applies",
 ]
 
@@ -106,22 +108,35 @@ def describe_placement(
     return tuple(places) or (describe_place(Place("body-end")),)
 
 
-def placement_applies(placement: Sequence[Place], media_type: str) -> str | None:
-    """None where a response of `media_type` can carry this placement, else why not."""
+def placement_applies(placement: Sequence[Place], media_type: str, kinds: Collection[str] = ()) -> str | None:
+    """None where a response of `media_type` can carry this placement, else why not.
+
+    `kinds`: the placement kinds of the rules that fire with it; where `{feed: ...}` and `{json: ...}`
+    rules both fire, the response is one kind's only (`body_taker`), as the middleware serves it.
+    """
     kind = placement[0].kind if placement else "body-end"
     if kind == "header":
         return None
     if kind == "json":
-        if media_type == "application/json" or media_type.endswith("+json"):
-            return None
-        return f"the response is {media_type}, which has no JSON field to carry it"
+        if not is_json(media_type):
+            return f"the response is {media_type}, which has no JSON field to carry it"
+        if body_taker(media_type, "feed" in kinds, True) == "feed":
+            return f"a {{feed: ...}} rule takes this {media_type} response"
+        return None
     if kind == "feed":
-        if media_type in FEED_TYPES:
-            return None
-        return f"the response is {media_type}, which is not a feed"
+        if media_type not in FEED_TYPES:
+            return f"the response is {media_type}, which is not a feed"
+        if body_taker(media_type, True, "json" in kinds) == "json":
+            return f"a {{json: ...}} rule takes this {media_type} response"
+        return None
     if media_type in HTML_TYPES:
         return None
     return f"the response is {media_type}, which takes no HTML notice"
+
+
+def body_kinds(firings: Iterable[Firing]) -> frozenset[str]:
+    """The placement kinds of the enforced notices among `firings` (what `placement_applies` takes)."""
+    return frozenset(f.rule.placement[0].kind for f in firings if f.enforced and f.rule.placement)
 
 
 # -- names -----------------------------------------------------------------------------------

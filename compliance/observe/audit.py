@@ -24,7 +24,7 @@ from compliance.errors import ConfigError
 from compliance.observe.audit_file import AuditDropped, AuditFileHandler
 from compliance.observe.chain import audit_line_of, write_linked, write_prepared
 from compliance.reader.jurisdiction import Jurisdiction
-from compliance.respond.plan import FEED_TYPES, Plan, language_outcome
+from compliance.respond.plan import FEED_TYPES, Plan, body_taker, is_json, language_outcome
 from compliance.rules.decide import Decision
 from compliance.rules.model import Rule, element_key
 from compliance.rules.when import audit_labels
@@ -327,8 +327,17 @@ def rule_outcomes(
     placed = {p.key: p for p in placed_notices}
     html_due, json_due = plan.html_due, plan.json_due
     body_due = {f.notice.id for f in html_due} | {f.notice.id for fs in json_due.values() for f in fs}
+    taken: dict[str, str] = {}  # notice -> why the other kind of rule's placement takes this body
     if plan.feed_due and media in FEED_TYPES:  # a feed rule is due in a feed's body only
-        body_due |= {f.notice.id for f in plan.due_for(media)}
+        feed_ids = {f.notice.id for f in plan.feed_firings}
+        json_ids = {f.notice.id for f in plan.json_firings}
+        taker = body_taker(media, True, bool(json_ids))
+        if taker == "feed":  # the JSON rules are not due in it
+            why = f"a {{feed: ...}} rule takes this {media} response" if is_json(media) else f"content type {media}"
+            taken = dict.fromkeys(json_ids - feed_ids, why)
+            body_due = (body_due - taken.keys()) | feed_ids
+        else:  # a plain JSON response, the JSON rules'
+            taken = dict.fromkeys(feed_ids - body_due, f"a {{json: ...}} rule takes this {media} response")
     rules = []
     for firing in plan.decision.fired:
         notice_id = firing.notice.id
@@ -346,7 +355,7 @@ def rule_outcomes(
         elif known.get("outcome") == "injected":
             entry.update(outcome="injected", place=known["place"])
         elif notice_id not in body_due:
-            entry.update(outcome="not-applicable", why=f"content type {media or '(none)'}")
+            entry.update(outcome="not-applicable", why=taken.get(notice_id) or f"content type {media or '(none)'}")
         elif missed is not None:
             entry.update(outcome="missed" if missed else "not-applicable", why=missed or "no body")
         elif firing.rule.action in ("remove", "replace"):

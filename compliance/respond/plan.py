@@ -40,6 +40,7 @@ __all__ = [
     "Plan",
     "Skipped",
     "Transform",
+    "body_taker",
     "follows_accept_language",
     "is_json",
     "media_type",
@@ -85,6 +86,20 @@ class Transform(Protocol):
 
 def is_json(media: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def body_taker(media: str, feeds: bool, jsons: bool) -> str | None:
+    """Whose notices a response of `media` (not HTML) carries in its body, where `{feed: ...}` rules
+    (`feeds`) and `{json: ...}` rules (`jsons`) fire: "feed", "json", or None for neither.
+
+    A feed's type is the feed rules' (`application/feed+json` too); a plain `application/json`
+    response is the JSON rules' where one fires (as it was before feeds), else a feed rule's.
+    """
+    if feeds and media in FEED_TYPES and not (jsons and media == "application/json"):
+        return "feed"
+    if jsons and is_json(media):
+        return "json"
+    return None
 
 
 #: Headers that describe the body as the app sent it, and go when the body is changed.
@@ -215,16 +230,12 @@ class Plan:
     def due_for(self, media: str) -> list[Firing]:
         """The firings whose notices a response of this media type may carry in its body.
 
-        A feed rule takes a response of a feed's type; where a `{json: ...}` rule also fires, a plain
-        `application/json` response is taken by it (as it was before feeds).
+        Where feed and JSON rules both fire, `body_taker` says whose a response is.
         """
         if media in HTML_TYPES:
             return self.html_due
-        if self.feed_firings and media in FEED_TYPES and not (media == "application/json" and self.json_due):
-            return self.feed_firings
-        if self.json_firings and is_json(media):
-            return self.json_firings
-        return []
+        taker = body_taker(media, bool(self.feed_firings), bool(self.json_firings))
+        return self.feed_firings if taker == "feed" else self.json_firings if taker == "json" else []
 
     def feed_transform(
         self, media: str, content_language: str | None, accept_language: str | None, outcome: dict[str, dict[str, Any]]
