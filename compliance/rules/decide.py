@@ -147,14 +147,27 @@ class _Compiled:
     until: float | None
     dependent: bool
     #: For a rule with dated group members: the moments its members change, and the rule as it
-    #: stands from each (the first from the beginning of time), worked out at load.
+    #: stands from each (the first from the beginning of time), each made the first time it is
+    #: asked for (a load needs none: a span reads the codes, `codes_at`).
     changes: tuple[float, ...] = ()
-    versions: tuple[Rule, ...] = ()
+    versions: list[Rule | None] | None = None
 
     def at(self, now: float) -> Rule:
-        if not self.versions:
+        versions = self.versions
+        if versions is None:
             return self.rule
-        return self.versions[bisect_right(self.changes, now)]
+        at = bisect_right(self.changes, now)
+        version = versions[at]
+        if version is None:
+            version = versions[at] = self.rule.at(_samples(self.changes)[at])
+        return version
+
+    def codes_at(self, now: float) -> tuple[frozenset[str], frozenset[str]]:
+        """The rule's jurisdictions and exceptions as they stand at `now`."""
+        rule = self.rule
+        if self.versions is None:
+            return rule.jurisdictions, rule.except_jurisdictions
+        return rule.codes_at(now)
 
     def in_time(self, now: float) -> bool:
         return (self.start is None or now >= self.start) and (self.until is None or now < self.until)
@@ -165,23 +178,35 @@ class Engine:
 
     def __init__(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
-        self._rules = tuple(
-            _Compiled(
-                rule=rule,
-                notice=notice_of(ruleset.notices, rule),
-                start=_timestamp(rule.start),
-                until=_timestamp(rule.until),
-                dependent=EVERYONE not in rule.jurisdictions or bool(rule.except_jurisdictions or rule.dated),
-                changes=_changes(rule),
-                versions=tuple(rule.at(t) for t in _samples(_changes(rule))) if rule.dated else (),
+        # Rules that name the same dated members share them (`DatedCodes`): their changes are worked out once.
+        changes: dict[int, tuple[float, ...]] = {}
+        compiled: list[_Compiled] = []
+        for rule in ruleset.rules:
+            dated = rule.dated
+            if dated:
+                moments = changes.get(id(dated))
+                if moments is None:
+                    moments = changes[id(dated)] = _changes(rule)
+                versions: list[Rule | None] | None = [None] * (len(moments) + 1) if moments else None
+            else:
+                moments, versions = (), None
+            compiled.append(
+                _Compiled(
+                    rule=rule,
+                    notice=notice_of(ruleset.notices, rule),
+                    start=_timestamp(rule.start),
+                    until=_timestamp(rule.until),
+                    dependent=EVERYONE not in rule.jurisdictions or bool(rule.except_jurisdictions or dated),
+                    changes=moments,
+                    versions=versions,
+                )
             )
-            for rule in ruleset.rules
-        )
+        self._rules = tuple(compiled)
         self._uses_hosts = any(rule.hosts for rule in ruleset.rules)
         # Moments at which a decision may change: a rule starts or ends, a group member joins or leaves.
         self._boundaries = sorted(
             {t for c in self._rules for t in (c.start, c.until) if t is not None}
-            | {m.timestamp() for rule in ruleset.rules for d in rule.dated for m in (d.start, d.until) if m}
+            | {t for moments in changes.values() for t in moments}
         )
         # Bit n is the n-th rule in the order notices go; `_order` maps bits back to rule-set order.
         order = sorted(

@@ -313,20 +313,24 @@ class Rule:
         """This rule with its dated jurisdictions as they stand at `now` (a POSIX timestamp)."""
         if not self.dated:
             return self
+        # As `dataclasses.replace`, without its per-call look at the fields.
+        values = list(_rule_fields(self))
+        values[_JURISDICTIONS], values[_EXCEPT_JURISDICTIONS] = self.codes_at(now)
+        values[_DATED] = ()
+        return Rule(*values)
+
+    def codes_at(self, now: float) -> tuple[frozenset[str], frozenset[str]]:
+        """The jurisdictions and exceptions, with the dated ones that hold at `now` (as `at(now)` has them)."""
         dated = self.dated
+        if not dated:
+            return self.jurisdictions, self.except_jurisdictions
         if isinstance(dated, DatedCodes):
             named, excepted = dated.held(now)
         else:
             held = [d for d in dated if d.start_at <= now < d.until_at]
             named = frozenset(d.code for d in held if not d.excepted)
             excepted = frozenset(d.code for d in held if d.excepted)
-        # As `dataclasses.replace`, without its per-call look at the fields: a rule set with dated
-        # groups makes one of these per rule and change of members at every load.
-        values = list(_rule_fields(self))
-        values[_JURISDICTIONS] = self.jurisdictions | named
-        values[_EXCEPT_JURISDICTIONS] = self.except_jurisdictions | excepted
-        values[_DATED] = ()
-        return Rule(*values)
+        return self.jurisdictions | named, self.except_jurisdictions | excepted
 
 
 _RULE_FIELD_NAMES: Final = tuple(f.name for f in fields(Rule))

@@ -30,7 +30,10 @@ class Timed(Protocol):
 
     def in_time(self, now: float) -> bool: ...
 
-    def at(self, now: float) -> Rule: ...
+    @property
+    def rule(self) -> Rule: ...
+
+    def codes_at(self, now: float) -> tuple[frozenset[str], frozenset[str]]: ...
 
 
 class Cover(Generic[D]):
@@ -60,14 +63,14 @@ class Span:
             flag = 1 << bit
             if c.in_time(now):
                 self.in_time |= flag
-            rule = c.at(now)
-            if EVERYONE in rule.jurisdictions:
+            jurisdictions, excepted = c.codes_at(now)
+            if EVERYONE in jurisdictions:
                 self._everyone |= flag
-            if rule.spares_unidentified:
+            if c.rule.spares_unidentified:
                 self._sparing |= flag
-            for code in rule.jurisdictions:
+            for code in jurisdictions:
                 self._named[code] = self._named.get(code, 0) | flag
-            for code in rule.except_jurisdictions:
+            for code in excepted:
                 self._excepted[code] = self._excepted.get(code, 0) | flag
         self._reach: dict[frozenset[str], int] = {}
 
