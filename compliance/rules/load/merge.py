@@ -142,6 +142,11 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
 
 def _expand(loader: Loader, words: tuple[str, ...], excepted: bool) -> tuple[frozenset[str], list[DatedCode]]:
     """The codes named throughout by `words` (known codes and groups), and those named for a while only."""
+    for word in words:
+        if word.startswith("@"):
+            break
+    else:  # codes and keywords only, as most rules name
+        return frozenset(words), []
     codes: set[str] = set()
     timed: dict[str, list[Period]] = {}
     for word in words:

@@ -9,9 +9,9 @@ from compliance.rules.load.messages import quoted_list, sentences, suggest
 from compliance.rules.load.values import FileReader
 from compliance.rules.model import SELECTOR_PLACES, Place, PlaceKind
 from compliance.rules.selectors import check_selector, parse_selector
-from compliance.rules.yamlstrict import YamlList, YamlScalar, YamlValue
+from compliance.rules.yamlstrict import YamlList, YamlMap, YamlScalar, YamlValue
 
-__all__ = ["PLACE_KEYS", "PLACE_WORDS", "read_placement"]
+__all__ = ["PLACE_KEYS", "PLACE_WORDS", "placement_key", "read_placement"]
 
 PLACE_WORDS: Final = ("body-start", "body-end", "head")
 PLACE_KEYS: Final = ("marker", "before", "after", "prepend", "append", "header", "json", "feed")
@@ -52,6 +52,51 @@ def is_reserved_header(name: str) -> bool:
 
 
 def read_placement(reader: FileReader, node: YamlValue) -> tuple[Place, ...] | None:
+    """The places of a `placement`, read once per load for each placement written alike (with no problem)."""
+    key = placement_key(node)
+    known = reader.loader.placements
+    if key is not None:
+        placement = known.get(key)
+        if placement is not None:
+            return placement
+    problems = reader.loader.sink.problems
+    before = len(problems)
+    placement = _read_placement(reader, node)
+    if key is not None and placement is not None and len(problems) == before:
+        known[key] = placement
+    return placement
+
+
+def placement_key(node: YamlValue) -> object | None:
+    """What a placement says (its words, keys and values, not where they are), or None for a shape
+    `_read_placement` words a problem about."""
+    if type(node) is YamlScalar:
+        return node.value
+    if type(node) is YamlMap:
+        entry = _single_entry(node)
+        return None if entry is None else ("map", entry)
+    if type(node) is not YamlList:
+        return None
+    key: list[object] = ["list"]
+    for item in node.items:
+        if type(item) is YamlScalar:
+            key.append(item.value)
+            continue
+        entry = _single_entry(item) if type(item) is YamlMap else None
+        if entry is None:
+            return None
+        key.append(entry)
+    return tuple(key)
+
+
+def _single_entry(node: YamlMap) -> tuple[str, str] | None:
+    if len(node.entries) != 1:
+        return None
+    key, value = next(iter(node.entries.values()))
+    return (key.value, value.value) if type(value) is YamlScalar else None
+
+
+def _read_placement(reader: FileReader, node: YamlValue) -> tuple[Place, ...] | None:
     if isinstance(node, YamlList):
         if not node.items:
             reader.error(

@@ -46,6 +46,7 @@ RULE_KEYS: Final = (
     "match",
     "when",
 )
+_RULE_KEY_SET: Final = frozenset(RULE_KEYS)
 ACTIONS: Final[tuple[Literal["notice", "block", "remove", "replace"], ...]] = ("notice", "block", "remove", "replace")
 #: The actions on the element a selector place matches.
 ELEMENT_ACTIONS: Final = ("remove", "replace")
@@ -90,9 +91,10 @@ def _read_rule(reader: FileReader, node: YamlMap) -> None:
     draft = RuleDraft(rule_id, reader.rule_id, reader.path, node)
     reader.loader.rules.append(draft)
     what = rule_name(reader.rule_id)
-    reader.check_keys(node, RULE_KEYS, "a rule")
     # Most of a rule's fields are optional and absent: each is looked for here, once, before its reading.
     entries = node.entries
+    if not _RULE_KEY_SET.issuperset(entries):
+        reader.check_keys(node, RULE_KEYS, "a rule")
     if id_node is None:
         reader.required(node, "id", node, what, "id: a name of lowercase letters, digits and -")
         draft.valid = False

@@ -86,3 +86,7 @@ class Loader:
         #: Each path pattern compiled so far, by its text: rules repeat their patterns, and a
         #: compiled pattern is immutable, so rules share one.
         self.path_patterns: dict[str, PathPattern] = {}
+        #: Each placement read without a problem, by what it says (`places.placement_key`), and each
+        #: `from`/`until` read, by its text: rules repeat them, and the values are immutable.
+        self.placements: dict[object, tuple[Place, ...]] = {}
+        self.moments: dict[str, datetime] = {}

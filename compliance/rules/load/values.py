@@ -150,6 +150,15 @@ class FileReader:
         text = self.text(value, field_name)
         if text is None:
             return None
+        known = self.loader.moments.get(text)
+        if known is not None:
+            return known
+        moment = self._moment(value, text)
+        if moment is not None:
+            self.loader.moments[text] = moment
+        return moment
+
+    def _moment(self, value: YamlValue, text: str) -> datetime | None:
         if _DATE.match(text) or _DATETIME.match(text):
             try:
                 if _DATE.match(text):
