@@ -9,7 +9,7 @@ from compliance.rules.load.head import check_head_placement
 from compliance.rules.load.languages import resolve_fixed_languages
 from compliance.rules.load.messages import moment_words, quoted_list, rule_name, sentences, suggest
 from compliance.rules.load.state import ALWAYS, Loader, NoticeDraft, Period, RuleDraft
-from compliance.rules.model import DatedCode, DatedCodes, Location, Rule
+from compliance.rules.model import DatedCode, DatedCodes, Location, Rule, new_rule
 
 __all__ = ["merge_rules"]
 
@@ -109,7 +109,7 @@ def merge_rules(loader: Loader, groups: dict[str, frozenset[str]], notices: dict
         if not draft.valid or fixed is None or draft.id is None:
             continue
         rules.append(
-            Rule(
+            new_rule(
                 id=draft.id,
                 notice="" if draft.notice is None else draft.notice.value,
                 jurisdictions=expanded[0],
