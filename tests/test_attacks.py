@@ -271,6 +271,49 @@ def test_unique_large_headers_and_paths_do_not_grow_memory_without_bound(tmp_pat
     assert grown < 8 * 1024 * 1024, grown
 
 
+def test_a_new_accept_language_on_every_request_keeps_memory_bounded(tmp_path: Path) -> None:
+    # A reader's languages are worked out once per plan and the answer kept (the notice is in English
+    # and Russian), as the language caches keep theirs: a client that sends a different value, below
+    # the kept length, each time adds entries only up to each cache's bound.
+    import asyncio
+
+    mw = ComplianceMiddleware(page, rules=rule_file(tmp_path, BLOCK_RU), reload_interval=None, metrics=False)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def get(language: str) -> bytes:
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        headers = [(b"host", b"news.example"), (b"accept-language", language.encode())]
+        scope = {"type": "http", "method": "GET", "path": "/news/a", "headers": headers, "client": (RU_IP, 1)}
+        await mw(scope, receive, send)
+        return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+    async def attack(count: int) -> None:
+        for n in range(count):
+            body = await get(f"ru-x{n}," + "de;q=0.1," * 52)  # about 480 characters, unique
+            assert b'lang="ru"' in body
+
+    assert b'lang="en"' in asyncio.run(get("en"))
+    asyncio.run(attack(5_000))  # every cache full
+    gc.collect()
+    tracemalloc.start()
+    try:
+        warm = tracemalloc.get_traced_memory()[0]
+        asyncio.run(attack(16_000))
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - warm
+    finally:
+        tracemalloc.stop()
+    # Kept without a bound, 16,000 such values hold about 17 MB; bounded, the caches (emptied when full)
+    # hold at most about 5 MB of them.
+    assert grown < 8 * 1024 * 1024, grown
+
+
 def test_a_malformed_forwarded_value_from_the_client_does_not_demote_the_reader(tmp_path: Path) -> None:
     # The client sends an unreadable Forwarded value; the trusted proxy appends the client's
     # address after it. The reader is still placed by what the proxy wrote, and the block holds.

@@ -212,6 +212,46 @@ def test_marker_names_that_cannot_be_comments_never_match(name: str) -> None:
     assert rewrite(page, [notice("n", marker(name))])[0] == page.replace(b"</body>", b"[n]</body>")
 
 
+# A page in one piece that never names a marker is not read for it (one search for the name);
+# in parts it is read. Whatever the page, both give the same bytes and the same records.
+MARKER_FRAGMENTS = [
+    b"<!DOCTYPE html><html><head><title>A </body> title</title>",
+    b"<script>var s = '</body><!-- legal -->';</script>",
+    b"<style>b::after { content: '<!-- legal -->' }</style></head>",
+    b"<body class='x'>",
+    b"<p>text</p>",
+    b"<!-- legal -->",
+    b"<!--legal-->",
+    b"<!-- legalese -->",
+    b"<!-- a comment with </body> inside -->",
+    b"<textarea><!-- legal --></textarea>",
+    b"<div title='<!-- legal -->'>x</div>",
+    b"<plaintext>",
+    b"</body>",
+    b"</html>",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(MARKER_FRAGMENTS), max_size=16),
+    cuts=st.lists(st.integers(min_value=0, max_value=2_000), min_size=1, max_size=6),
+    fallback=st.booleans(),
+    style=st.sampled_from([b"", b"<style>.n{}</style>"]),
+)
+def test_a_marker_in_a_page_in_one_piece_is_where_the_scanner_finds_it(
+    parts: list[bytes], cuts: list[int], fallback: bool, style: bytes
+) -> None:
+    page = b"".join(parts)
+    insertions = [Insertion("n", (marker("legal"),), b"[n]", fallback=fallback)]
+    whole = HtmlRewriter(insertions, style)
+    expected = (whole.feed(page, last=True), whole.placed)
+    pieces = HtmlRewriter(insertions, style)
+    points = sorted({0, len(page), *(c % (len(page) + 1) for c in cuts)})
+    out = b"".join(pieces.feed(page[a:b]) for a, b in zip(points, points[1:], strict=False)) + pieces.close()
+    assert (out, pieces.placed) == expected
+
+
 # --- preferences and hold-back ------------------------------------------------------------------
 
 PREFERENCE_PAGE = b"<html><body class=x><p>one</p><p>two</p><!-- legal --><p>three</p></body></html>"

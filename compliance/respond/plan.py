@@ -49,6 +49,8 @@ __all__ = [
 
 HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
 PLAN_CACHE_SIZE: Final = 1024
+#: The longest Content-Language, `<html lang>` and Accept-Language (together) whose choice a plan keeps.
+_CHOSEN_KEY_LENGTH: Final = 512
 
 _MEDIA_TYPES: dict[bytes, str] = {}
 
@@ -163,6 +165,7 @@ class Plan:
         "multilingual",
         "fixed_shown",
         "rewriters",
+        "chosen",
         "json_values",
         "feed_texts",
     )
@@ -200,6 +203,10 @@ class Plan:
             if self.multilingual
             else tuple(notice_languages(f.rule, f.notice, None, None, None) for f in self.html_due)
         )
+        #: (Content-Language, `<html lang>`, Accept-Language) -> each notice's languages, and whether one
+        #: followed Accept-Language: what `html_transform` works out for a multilingual page (bounded in
+        #: entries and in the length of the values it keys on).
+        self.chosen: dict[tuple[str | None, str | None, str | None], tuple[tuple[tuple[str, ...], ...], bool]] = {}
         #: (charset, each notice's languages, whether one followed Accept-Language) -> the rewriter's inputs
         self.rewriters: dict[
             tuple[str | None, tuple[tuple[str, ...], ...], bool],
@@ -304,13 +311,24 @@ class Plan:
         # request headers: a client sending a new Accept-Language each time adds no entry.
         if self.multilingual:
             html_lang = sniff_html(head)[1]
-            shown = tuple(
-                notice_languages(f.rule, f.notice, content_language, html_lang, accept_language) for f in self.html_due
-            )
-            varies = any(
-                _chosen_per_reader(f) and follows_accept_language(f.notice, content_language, html_lang)
-                for f in self.html_due
-            )
+            asked = (content_language, html_lang, accept_language)
+            found = self.chosen.get(asked)
+            if found is None:
+                found = (
+                    tuple(
+                        notice_languages(f.rule, f.notice, content_language, html_lang, accept_language)
+                        for f in self.html_due
+                    ),
+                    any(
+                        _chosen_per_reader(f) and follows_accept_language(f.notice, content_language, html_lang)
+                        for f in self.html_due
+                    ),
+                )
+                if sum(len(v) for v in asked if v is not None) <= _CHOSEN_KEY_LENGTH:
+                    if len(self.chosen) >= PLAN_CACHE_SIZE:
+                        self.chosen.clear()
+                    self.chosen[asked] = found
+            shown, varies = found
         else:
             shown, varies = self.fixed_shown, False
         key = (charset, shown, varies)

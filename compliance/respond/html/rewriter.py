@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import re2
@@ -42,6 +43,9 @@ END_WINDOW: Final = 64 * 1024
 _SUSPECT: Final = re2.compile(rb"<(?i:plaintext|frameset)").search
 # How many bytes of a chunk's end are kept to find a suspect split between two chunks.
 _SUSPECT_EDGE: Final = len(b"<plaintext") - 1
+#: A search for any of a set of marker names (`_rule_out_markers`), per set.
+_NAMES_SEARCH: dict[frozenset[bytes], Callable[[bytes], object]] = {}
+_NAMES_SEARCH_SIZE: Final = 256
 
 
 class HtmlRewriter(ForwardScanner):
@@ -141,6 +145,8 @@ class HtmlRewriter(ForwardScanner):
             self._scan_head()
         if self._prev_at < 0:  # the first chunk
             self._prev, self._prev_at = data, 0
+            if last and self._wanted_markers and type(data) is bytes:
+                self._rule_out_markers(data)
         else:
             self._remember(data)
         if not self._suspect:
@@ -196,6 +202,26 @@ class HtmlRewriter(ForwardScanner):
                 placed.extend(Placed(key, None, True, True, why=why) for key in self._head_keys)
             self._placed = placed
         return placed
+
+    def _rule_out_markers(self, page: bytes) -> None:
+        """The whole page in one piece: a marker whose name it never writes is in none of its comments.
+
+        One search in C per marker, where the forward scanner would read every comment and raw-text
+        element to the end of a page that has none (a marker placement on a template without it).
+        """
+        wanted = self._wanted_markers
+        search = _NAMES_SEARCH.get(wanted)
+        if search is None:
+            if len(_NAMES_SEARCH) >= _NAMES_SEARCH_SIZE:
+                _NAMES_SEARCH.clear()
+            pattern = b"|".join(re.escape(name) for name in sorted(wanted))
+            search = _NAMES_SEARCH[wanted] = re2.compile(pattern).search
+        # (RE2 reads a page about twice as fast as `bytes.find` does here.)
+        absent = wanted if search(page) is None else frozenset(name for name in wanted if name not in page)
+        if absent:
+            self._markers_absent = absent
+            self._refresh()
+            self._after_emit()
 
     @property
     def held(self) -> int:

@@ -69,6 +69,8 @@ class PlaceSearch:
     _body_found = False
     _want_body = False  # still looking for `<body`
     _markers_found: frozenset[bytes] = frozenset()
+    # Markers a page in one piece never names: no comment of it can be one (`_rule_out_markers`).
+    _markers_absent: frozenset[bytes] = frozenset()
     _phrasing_markers: frozenset[bytes] = frozenset()  # markers found inside phrasing content
     _wanted_markers: frozenset[bytes] = frozenset()
     # The forward scanner: its regex (None: stopped), how far before the end of a chunk a token
@@ -142,7 +144,7 @@ class PlaceSearch:
                     if not self._body_found:
                         want_body = waiting = True
                 elif type(key) is bytes:
-                    if key not in self._markers_found:
+                    if key not in self._markers_found and key not in self._markers_absent:
                         markers.add(key)
                         waiting = True
                 elif not (key.done or key.dead):  # type: ignore[union-attr]
