@@ -216,8 +216,11 @@ class HtmlRewriter(ForwardScanner):
                 _NAMES_SEARCH.clear()
             pattern = b"|".join(re.escape(name) for name in sorted(wanted))
             search = _NAMES_SEARCH[wanted] = re2.compile(pattern).search
-        # (RE2 reads a page about twice as fast as `bytes.find` does here.)
-        absent = wanted if search(page) is None else frozenset(name for name in wanted if name not in page)
+        absent = wanted
+        if search(page) is not None:  # (RE2 reads a page about twice as fast as `bytes.find` does here)
+            if len(wanted) == 1:
+                return  # the one name is there: the scanner reads the page for it
+            absent = frozenset(name for name in wanted if name not in page)
         if absent:
             self._markers_absent = absent
             self._refresh()
